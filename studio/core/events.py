@@ -1,0 +1,155 @@
+"""Events an engine emits; every one names its job and lane."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from studio.core.jobs import Lane
+from studio.core.models import ModelRef
+from studio.core.params import GenerationParams
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timings:
+    """Wall-clock seconds per phase of one lane."""
+
+    load_s: float = 0.0
+    encode_s: float = 0.0
+    step_s: tuple[float, ...] = ()
+    decode_s: float = 0.0
+    total_s: float = 0.0
+
+    @property
+    def denoise_s(self) -> float:
+        return float(sum(self.step_s))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobQueued:
+    """A job entered the queue."""
+
+    job_id: str
+    position: int
+    lane: Lane | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobStarted:
+    """The worker took a job off the queue."""
+
+    job_id: str
+    lane: Lane | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelLoaded:
+    """A model is ready on its device."""
+
+    job_id: str
+    lane: Lane | None
+    model: ModelRef
+    device: str
+    load_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepProgress:
+    """A lane finished a denoising step."""
+
+    job_id: str
+    lane: Lane
+    step: int
+    total: int
+    elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreviewReady:
+    """A small uint8 HxWx3 view of the current sample and of the predicted clean image."""
+
+    job_id: str
+    lane: Lane
+    step: int
+    total: int
+    x_t: np.ndarray
+    x0: np.ndarray | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LaneFinished:
+    """A lane's final images (read-only uint8 HxWx3 arrays) and its timings."""
+
+    job_id: str
+    lane: Lane
+    images: tuple[np.ndarray, ...]
+    params: GenerationParams
+    model: ModelRef
+    timings: Timings
+    steps: int
+    partial: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompareFinished:
+    """Speed-up and similarity of the student lane against the teacher lane."""
+
+    job_id: str
+    speedup: float
+    psnr: float
+    ssim: float
+    lane: Lane | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobFinished:
+    """The job completed; no more events follow for it."""
+
+    job_id: str
+    lane: Lane | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobCancelled:
+    """The job was cancelled; with kept_partial, its lanes finished with partial images."""
+
+    job_id: str
+    kept_partial: bool = False
+    lane: Lane | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobFailed:
+    """The job failed: one clear sentence, and the details for the log."""
+
+    job_id: str
+    message: str
+    detail: str = ""
+    lane: Lane | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineStopped:
+    """The engine shut down; the stream ends after this."""
+
+    job_id: str = ""
+    lane: Lane | None = None
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+
+Event = (
+    JobQueued
+    | JobStarted
+    | ModelLoaded
+    | StepProgress
+    | PreviewReady
+    | LaneFinished
+    | CompareFinished
+    | JobFinished
+    | JobCancelled
+    | JobFailed
+    | EngineStopped
+)
+
+FINAL_EVENTS = (JobFinished, JobCancelled, JobFailed)

@@ -1,0 +1,36 @@
+"""References to models: where the weights are and how to find them, as plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ModelSource(StrEnum):
+    """Where a model comes from."""
+
+    embedded = "embedded"
+    folder = "folder"
+    hub = "hub"
+    file = "file"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelRef:
+    """Names one loadable pipeline: an embedded model, a diffusers folder, a hub id or a file."""
+
+    location: str
+    source: ModelSource = ModelSource.folder
+    label: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.location.rstrip("/").rsplit("/", 1)[-1]
+
+    @classmethod
+    def embedded(cls, name: str) -> ModelRef:
+        return cls(location=name, source=ModelSource.embedded, label=name)
+
+
+EMBEDDED_TEACHER = "emoji-teacher"
+EMBEDDED_STUDENT = "emoji-student-4step"

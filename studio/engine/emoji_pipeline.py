@@ -1,0 +1,184 @@
+"""The diffusers pipeline of the embedded emoji model: text to 32x32 pixels, v-prediction."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers import DiffusionPipeline, UNet2DConditionModel
+from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
+from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image
+
+from studio.engine.emoji_model import IMAGE_SIZE, LATENT_CHANNELS, PATCH, to_pixels
+from studio.engine.text_encoder import encode_prompts
+
+
+class EmojiPipeline(DiffusionPipeline):
+    """Runs the embedded pixel-space emoji model with any compatible diffusers scheduler.
+
+    The model works on 2x2 pixel-unshuffled images (12 channels at half size), so its
+    "latents" are pixels rearranged, and decoding is a pixel shuffle.
+    """
+
+    model_cpu_offload_seq = "text_encoder->unet"
+    _optional_components = ["text_encoder", "tokenizer"]  # noqa: RUF012
+    _callback_tensor_inputs = ["latents", "prompt_embeds"]  # noqa: RUF012
+
+    def __init__(self, unet: UNet2DConditionModel, scheduler: Any, text_encoder=None, tokenizer=None):
+        super().__init__()
+        self.register_modules(
+            unet=unet, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tokenizer
+        )
+        self._interrupt = False
+        self._guidance_scale = 1.0
+        self._num_timesteps = 0
+
+    @property
+    def interrupt(self) -> bool:
+        return self._interrupt
+
+    @property
+    def guidance_scale(self) -> float:
+        return self._guidance_scale
+
+    @property
+    def do_classifier_free_guidance(self) -> bool:
+        return self._guidance_scale > 1.0
+
+    @property
+    def num_timesteps(self) -> int:
+        return self._num_timesteps
+
+    def encode_prompt(
+        self, prompt: list[str], negative_prompt: list[str], do_cfg: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.text_encoder is None or self.tokenizer is None:
+            raise RuntimeError("EmojiPipeline needs its text encoder: load it with studio.engine.")
+        texts = (negative_prompt + prompt) if do_cfg else prompt
+        states, mask, pooled = encode_prompts(self.text_encoder, self.tokenizer, texts)
+        dtype = self.unet.dtype
+        return states.to(self.device, dtype), mask.to(self.device), pooled.to(self.device, dtype)
+
+    def prepare_latents(
+        self,
+        batch: int,
+        height: int,
+        width: int,
+        generator: torch.Generator | list[torch.Generator] | None,
+        latents: torch.Tensor | None,
+    ) -> torch.Tensor:
+        shape = (batch, LATENT_CHANNELS, height // PATCH, width // PATCH)
+        if latents is None:
+            latents = randn_tensor(shape, generator=generator, device=self.device,
+                                   dtype=self.unet.dtype)
+        elif tuple(latents.shape) != shape:
+            raise ValueError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
+        latents = latents.to(self.device, self.unet.dtype)
+        return latents * self.scheduler.init_noise_sigma
+
+    def _step_kwargs(self, generator: Any, eta: float) -> dict[str, Any]:
+        accepted = set(inspect.signature(self.scheduler.step).parameters)
+        kwargs: dict[str, Any] = {}
+        if "eta" in accepted:
+            kwargs["eta"] = eta
+        if "generator" in accepted:
+            kwargs["generator"] = generator
+        return kwargs
+
+    def _set_timesteps(self, steps: int, timesteps: list[int] | None) -> torch.Tensor:
+        if timesteps is not None:
+            self.scheduler.set_timesteps(timesteps=timesteps, device=self.device)
+        else:
+            self.scheduler.set_timesteps(steps, device=self.device)
+        return self.scheduler.timesteps
+
+    def _predict(self, latents, t, states, mask, pooled, guidance_rescale: float) -> torch.Tensor:
+        cfg = self.do_classifier_free_guidance
+        model_in = torch.cat([latents] * 2) if cfg else latents
+        model_in = self.scheduler.scale_model_input(model_in, t)
+        t_batch = t.expand(model_in.shape[0]) if torch.is_tensor(t) else t
+        pred = self.unet(
+            model_in, t_batch, encoder_hidden_states=states, encoder_attention_mask=mask,
+            class_labels=pooled,
+        ).sample
+        if not cfg:
+            return pred
+        uncond, cond = pred.chunk(2)
+        guided = uncond + self._guidance_scale * (cond - uncond)
+        if guidance_rescale > 0:
+            ratio = cond.std(dim=(1, 2, 3), keepdim=True) / guided.std(dim=(1, 2, 3), keepdim=True)
+            guided = guidance_rescale * guided * ratio + (1 - guidance_rescale) * guided
+        return guided
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | list[str] = "",
+        negative_prompt: str | list[str] | None = None,
+        num_inference_steps: int = 25,
+        guidance_scale: float = 3.0,
+        eta: float = 0.0,
+        num_images_per_prompt: int = 1,
+        height: int | None = None,
+        width: int | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.Tensor | None = None,
+        timesteps: list[int] | None = None,
+        guidance_rescale: float = 0.0,
+        output_type: str = "pil",
+        return_dict: bool = True,
+        callback_on_step_end: Callable[..., dict[str, Any]] | None = None,
+        callback_on_step_end_tensor_inputs: list[str] | None = None,
+    ) -> ImagePipelineOutput | tuple:
+        height = height or IMAGE_SIZE
+        width = width or IMAGE_SIZE
+        if height % 8 or width % 8:
+            raise ValueError(f"height and width must be multiples of 8, got {height}x{width}")
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        prompts = [p for p in prompts for _ in range(num_images_per_prompt)]
+        negative = negative_prompt or ""
+        negatives = [negative] * len(prompts) if isinstance(negative, str) else list(negative)
+        negatives = [n for n in negatives for _ in range(num_images_per_prompt)][: len(prompts)]
+        self._guidance_scale = guidance_scale
+        self._interrupt = False
+
+        states, mask, pooled = self.encode_prompt(prompts, negatives,
+                                                  self.do_classifier_free_guidance)
+        steps = self._set_timesteps(num_inference_steps, timesteps)
+        self._num_timesteps = len(steps)
+        latents = self.prepare_latents(len(prompts), height, width, generator, latents)
+        step_kwargs = self._step_kwargs(generator, eta)
+        tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]
+
+        with self.progress_bar(total=len(steps)) as bar:
+            for i, t in enumerate(steps):
+                if self._interrupt:
+                    continue
+                pred = self._predict(latents, t, states, mask, pooled, guidance_rescale)
+                latents = self.scheduler.step(pred, t, latents, **step_kwargs,
+                                              return_dict=False)[0]
+                if callback_on_step_end is not None:
+                    local = {"latents": latents, "prompt_embeds": states}
+                    kwargs = {k: local[k] for k in tensor_inputs}
+                    out = callback_on_step_end(self, i, t, kwargs) or {}
+                    latents = out.get("latents", latents)
+                bar.update()
+
+        images = self.decode(latents, output_type)
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return (images,)
+        return ImagePipelineOutput(images=images)
+
+    def decode(self, latents: torch.Tensor, output_type: str = "pil") -> Any:
+        pixels = to_pixels(latents.float()).clamp(-1, 1)
+        if output_type in ("latent", "pt"):
+            return pixels if output_type == "pt" else latents
+        arrays = ((pixels + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        if output_type == "np":
+            return arrays.astype(np.float32) / 255.0
+        return [Image.fromarray(a) for a in arrays]
