@@ -1,0 +1,183 @@
+"""The runner: the only call site of `pipe(...)`, for single and teacher/student jobs."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from studio.core.events import CompareFinished, LaneFinished, ModelLoaded
+from studio.core.jobs import CompareJob, Job, Lane, LaneSpec, validate_job
+from studio.core.metrics import psnr, speedup, ssim
+from studio.core.params import GenerationParams
+from studio.engine.cancel import CancelToken, StopAndKeep
+from studio.engine.emoji_pipeline import EmojiPipeline
+from studio.engine.loading import LoadedModel
+from studio.engine.model_cache import ModelCache
+from studio.engine.observer import EventSink, StepObserver
+from studio.engine.samplers import make_scheduler
+from studio.engine.x0 import SchedulerTap
+
+
+@dataclass(frozen=True, slots=True)
+class LaneResult:
+    """What one lane produced."""
+
+    images: tuple[np.ndarray, ...]
+    total_s: float
+    partial: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """How a job ended when it did not raise: completed, or stopped with partial images kept."""
+
+    lanes: dict[Lane, LaneResult]
+    stopped: bool
+
+
+def start_noise(loaded: LoadedModel, params: GenerationParams) -> torch.Tensor | None:
+    """Unscaled starting noise from the seed alone (CPU generator), or None if the shape is
+    unknown for this pipeline (it then draws its own from the same seed)."""
+    shape = latent_shape(loaded.pipe, params)
+    if shape is None:
+        return None
+    gen = torch.Generator("cpu").manual_seed(params.seed)
+    return torch.randn(shape, generator=gen, dtype=torch.float32)
+
+
+def latent_shape(pipe: Any, p: GenerationParams) -> tuple[int, ...] | None:
+    if isinstance(pipe, EmojiPipeline):
+        return (p.batch_size, pipe.unet.config.in_channels, p.height // 2, p.width // 2)
+    unet = getattr(pipe, "unet", None)
+    factor = getattr(pipe, "vae_scale_factor", None)
+    if unet is None or factor is None:
+        return None
+    return (p.batch_size, unet.config.in_channels, p.height // factor, p.width // factor)
+
+
+def to_uint8(images: np.ndarray) -> tuple[np.ndarray, ...]:
+    out = []
+    for img in images:
+        arr = np.ascontiguousarray((np.clip(img, 0, 1) * 255).round().astype(np.uint8))
+        arr.setflags(write=False)
+        out.append(arr)
+    return tuple(out)
+
+
+def denoiser(pipe: Any) -> torch.nn.Module:
+    return getattr(pipe, "unet", None) or pipe.transformer
+
+
+class Runner:
+    """Runs validated jobs on cached models, reporting to an EventSink."""
+
+    def __init__(self, models: ModelCache) -> None:
+        self.models = models
+
+    def run(self, job: Job, token: CancelToken, sink: EventSink) -> JobOutcome:
+        validate_job(job)
+        token.check()
+        loaded = {lane: self._load(job.job_id, lane, spec, job, token, sink)
+                  for lane, spec in job.lanes}
+        first_lane, first_spec = job.lanes[0]
+        noise = start_noise(loaded[first_lane], first_spec.params)
+        results: dict[Lane, LaneResult] = {}
+        for lane, spec in job.lanes:
+            if token.cancelled:
+                break
+            results[lane] = self._run_lane(job, lane, spec, loaded[lane], noise, token, sink)
+        stopped = token.keep_partial or any(r.partial for r in results.values())
+        if isinstance(job, CompareJob) and len(results) == 2:
+            sink.emit(compare_event(job.job_id, results[Lane.teacher], results[Lane.student]))
+        return JobOutcome(results, stopped)
+
+    def _load(self, job_id: str, lane: Lane, spec: LaneSpec, job: Job, token: CancelToken,
+              sink: EventSink) -> LoadedModel:
+        token.check()
+        keep = tuple(s.model for _, s in job.lanes)
+        loaded, fresh = self.models.get(spec.model, keep=keep)
+        if fresh:
+            sink.emit(ModelLoaded(job_id=job_id, lane=lane, model=spec.model,
+                                  device=str(loaded.device), load_s=loaded.load_s))
+        token.check()
+        return loaded
+
+    def _run_lane(self, job: Job, lane: Lane, spec: LaneSpec, loaded: LoadedModel,
+                  noise: torch.Tensor | None, token: CancelToken, sink: EventSink) -> LaneResult:
+        p = spec.params
+        pipe = loaded.pipe
+        pipe.scheduler = make_scheduler(loaded.base_scheduler_config, p.sampler, p.schedule,
+                                        loaded.kind)
+        tap = SchedulerTap(pipe.scheduler)
+        observer = StepObserver(job_id=job.job_id, lane=lane, token=token, sink=sink, tap=tap,
+                                latent_format=loaded.latent_format, previews=job.previews)
+        kwargs = call_kwargs(pipe, p, noise, loaded, observer)
+        hook = denoiser(pipe).register_forward_pre_hook(observer.on_model_call)
+        partial = False
+        try:
+            with tap:
+                images = pipe(**kwargs).images
+        except StopAndKeep as stop:
+            images, partial = decode_partial(pipe, stop), True
+        finally:
+            hook.remove()
+        timings = observer.timings(time.perf_counter(), 0.0)
+        arrays = to_uint8(np.asarray(images))
+        sink.emit(LaneFinished(job_id=job.job_id, lane=lane, images=arrays, params=p,
+                               model=spec.model, timings=timings, steps=len(timings.step_s),
+                               partial=partial))
+        return LaneResult(arrays, timings.total_s, partial)
+
+
+def call_kwargs(pipe: Any, p: GenerationParams, noise: torch.Tensor | None,
+                loaded: LoadedModel, observer: StepObserver) -> dict[str, Any]:
+    accepted = set(inspect.signature(pipe.__call__).parameters)
+    kwargs: dict[str, Any] = {
+        "prompt": [p.prompt] * p.batch_size,
+        "num_inference_steps": p.num_inference_steps,
+        "guidance_scale": p.guidance_scale,
+        "height": p.height,
+        "width": p.width,
+        "generator": torch.Generator("cpu").manual_seed(p.seed),
+        "output_type": "np",
+        "callback_on_step_end": observer,
+        "callback_on_step_end_tensor_inputs": ["latents"],
+    }
+    if "negative_prompt" in accepted and p.guidance_scale > 1:
+        kwargs["negative_prompt"] = [p.negative_prompt] * p.batch_size
+    if "eta" in accepted:
+        kwargs["eta"] = p.eta
+    if noise is not None:
+        kwargs["latents"] = noise.to(loaded.device, loaded.dtype)
+    return kwargs
+
+
+@torch.no_grad()
+def decode_partial(pipe: Any, stop: StopAndKeep) -> np.ndarray:
+    """Decode what a stopped lane had: its predicted clean image when known, else x_t."""
+    latents = stop.x0 if stop.x0 is not None else stop.latents
+    if isinstance(pipe, EmojiPipeline):
+        return pipe.decode(latents, "np")
+    vae = pipe.vae
+    scaled = latents.to(vae.dtype) / vae.config.scaling_factor
+    shift = getattr(vae.config, "shift_factor", None)
+    if shift:
+        scaled = scaled + shift
+    image = vae.decode(scaled, return_dict=False)[0]
+    return pipe.image_processor.postprocess(image, output_type="np")
+
+
+def compare_event(job_id: str, teacher: LaneResult, student: LaneResult) -> CompareFinished:
+    a, b = teacher.images[0], student.images[0]
+    same = a.shape == b.shape
+    return CompareFinished(
+        job_id=job_id,
+        speedup=speedup(teacher.total_s, student.total_s),
+        psnr=psnr(a, b) if same else float("nan"),
+        ssim=ssim(a, b) if same else float("nan"),
+    )

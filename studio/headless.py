@@ -1,0 +1,92 @@
+"""Running jobs without a window: submit to an EngineHost, follow its events in the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+
+from studio.core.events import (
+    CompareFinished,
+    EngineStopped,
+    JobCancelled,
+    JobFailed,
+    JobFinished,
+    LaneFinished,
+    ModelLoaded,
+    StepProgress,
+)
+from studio.core.jobs import Job, Lane
+from studio.worker.host import EngineHost
+
+
+@dataclass
+class JobReport:
+    """Everything a headless run collected from one job's events."""
+
+    lanes: dict[Lane, LaneFinished] = field(default_factory=dict)
+    compare: CompareFinished | None = None
+    failure: str = ""
+    cancelled: bool = False
+
+
+class TerminalProgress:
+    """A one-line progress bar per lane on stderr (silent when stderr is not a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def step(self, event: StepProgress) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        done = int(width * event.step / max(1, event.total))
+        bar = "#" * done + "-" * (width - done)
+        sys.stderr.write(f"\r{event.lane.value:>8} [{bar}] {event.step}/{event.total} "
+                         f"{event.elapsed_s:5.1f}s")
+        if event.step == event.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            sys.stderr.write(text + "\n")
+
+
+async def _follow(host: EngineHost, job: Job, progress: TerminalProgress) -> JobReport:
+    report = JobReport()
+    host.submit(job)
+    async for event in host.listen():
+        match event:
+            case StepProgress():
+                progress.step(event)
+            case ModelLoaded(model=model, device=device, load_s=load_s):
+                progress.note(f"loaded {model.display_name} on {device} in {load_s:.2f}s")
+            case LaneFinished():
+                report.lanes[event.lane] = event
+            case CompareFinished():
+                report.compare = event
+            case JobFailed(message=message):
+                report.failure = message
+                return report
+            case JobCancelled():
+                report.cancelled = True
+                return report
+            case JobFinished():
+                return report
+            case EngineStopped(reasons=reasons):
+                report.failure = " ".join(reasons) or "The engine stopped."
+                return report
+    return report
+
+
+def run_job(job: Job, progress: bool | None = None, host: EngineHost | None = None) -> JobReport:
+    """Run one job to its end on a (new) local engine and return what it produced."""
+    show = sys.stderr.isatty() if progress is None else progress
+    own = host is None
+    host = host or EngineHost()
+    try:
+        return asyncio.run(_follow(host, job, TerminalProgress(show)))
+    finally:
+        if own:
+            host.close()

@@ -1,0 +1,182 @@
+"""EngineHost: the local engine, one worker thread running jobs in order."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import traceback
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from studio.core.commands import Cancel, Command, LoadModel, Shutdown, Submit
+from studio.core.events import (
+    EngineStopped,
+    Event,
+    JobCancelled,
+    JobFailed,
+    JobFinished,
+    JobQueued,
+    JobStarted,
+)
+from studio.core.jobs import Job, job_problems
+from studio.engine.cancel import Cancelled, CancelToken
+from studio.worker.failures import describe_failure
+from studio.worker.mailbox import EventChannel
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+def default_runner_factory() -> Any:
+    """Build the torch runner on the worker thread, so importing torch never blocks the UI."""
+    import torch
+
+    from studio.engine.model_cache import ModelCache
+    from studio.engine.runner import Runner
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+    return Runner(ModelCache())
+
+
+class EngineHost:
+    """Implements EngineClient: accepts commands from any thread, runs jobs on one thread,
+    and streams events to one asyncio consumer through `listen()`."""
+
+    def __init__(self, runner_factory: Callable[[], Any] = default_runner_factory) -> None:
+        self._factory = runner_factory
+        self._channel = EventChannel()
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._lock = threading.Lock()
+        self._pending: dict[str, CancelToken] = {}
+        self._running: tuple[str, CancelToken] | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._work, name="studio-engine", daemon=True)
+        self._thread.start()
+
+    def send(self, command: Command) -> None:
+        match command:
+            case Submit(job=job):
+                self._submit(job)
+            case Cancel(job_id=job_id, keep_partial=keep):
+                self.cancel(job_id, keep)
+            case LoadModel():
+                self._queue.put(command)
+            case Shutdown():
+                self.close()
+
+    def submit(self, job: Job) -> str:
+        self._submit(job)
+        return job.job_id
+
+    def _submit(self, job: Job) -> None:
+        found = job_problems(job)
+        if found:
+            self._channel.emit(JobFailed(job_id=job.job_id, message=" ".join(found)))
+            return
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("The engine has shut down.")
+            self._pending[job.job_id] = CancelToken()
+            position = len(self._pending)
+        self._channel.emit(JobQueued(job_id=job.job_id, position=position))
+        self._queue.put(job)
+
+    def cancel(self, job_id: str, keep_partial: bool = False) -> None:
+        """Cancel a queued job at once, or ask the running one to stop; unknown ids are ignored."""
+        with self._lock:
+            if self._running and self._running[0] == job_id:
+                self._running[1].cancel(keep_partial)
+                return
+            token = self._pending.pop(job_id, None)
+        if token is not None:
+            token.cancel()
+            self._channel.emit(JobCancelled(job_id=job_id))
+
+    async def listen(self) -> AsyncIterator[Event]:
+        import asyncio
+
+        wake = self._channel.bind(asyncio.get_running_loop())
+        while True:
+            await wake.wait()
+            wake.clear()
+            for event in self._channel.drain():
+                yield event
+                if isinstance(event, EngineStopped):
+                    return
+
+    def close(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            already = self._closed
+            self._closed = True
+            pending = list(self._pending.items())
+            self._pending.clear()
+            if self._running:
+                self._running[1].cancel()
+        for job_id, token in pending:
+            token.cancel()
+            self._channel.emit(JobCancelled(job_id=job_id))
+        if not already:
+            self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _work(self) -> None:
+        runner = None
+        try:
+            runner = self._factory()
+        except Exception as exc:
+            log.exception("engine start failed")
+            self._channel.emit(EngineStopped(reasons=(describe_failure(exc),)))
+            return
+        while (item := self._queue.get()) is not _STOP:
+            if isinstance(item, LoadModel):
+                self._preload(runner, item)
+            else:
+                self._run(runner, item)
+        self._channel.emit(EngineStopped())
+
+    def _preload(self, runner: Any, command: LoadModel) -> None:
+        try:
+            runner.models.get(command.ref)
+        except Exception as exc:
+            log.exception("preload failed")
+            self._channel.emit(JobFailed(job_id="", message=describe_failure(exc)))
+
+    def _take(self, job: Job) -> Any:
+        with self._lock:
+            token = self._pending.pop(job.job_id, None)
+            if token is not None:
+                self._running = (job.job_id, token)
+            return token
+
+    def _run(self, runner: Any, job: Job) -> None:
+        token = self._take(job)
+        if token is None:
+            return
+        self._channel.emit(JobStarted(job_id=job.job_id))
+        try:
+            final = self._execute(runner, job, token)
+        finally:
+            with self._lock:
+                self._running = None
+            self._channel.clear_previews()
+        self._channel.emit(final)
+
+    def _execute(self, runner: Any, job: Job, token: Any) -> Event:
+        try:
+            outcome = runner.run(job, token, self._channel)
+        except Cancelled:
+            return JobCancelled(job_id=job.job_id)
+        except Exception as exc:
+            log.error("job %s failed", job.job_id, exc_info=True)
+            return JobFailed(job_id=job.job_id, message=describe_failure(exc),
+                             detail=traceback.format_exc())
+        if outcome.stopped:
+            return JobCancelled(job_id=job.job_id, kept_partial=True)
+        return JobFinished(job_id=job.job_id)
