@@ -31,28 +31,32 @@ from studio.core.samplers import find_sampler
 
 MAX_PARAMETERS_CHARS = 64 * 1024
 NEGATIVE_PREFIX = "Negative prompt:"
+SETTING_KEYS = (
+    "Steps",
+    "Sampler",
+    "Schedule type",
+    "CFG scale",
+    "Seed",
+    "Size",
+    "Model",
+    "Eta",
+    "Timestep spacing",
+    "Zero terminal SNR",
+    "Batch size",
+)
 
 _DEFAULTS = GenerationParams()
-_PAIR = re.compile(r'\s*(\w[\w \-/]*):\s*("(?:\\.|[^\\"])*"|[^,]*?)\s*(?:,|$)')
+_PAIR = re.compile(r'\s*(\w[\w \-/]*):\s*("(?:\\.|[^\\"])*"\s*(?=,|$)|[^,]*)(?:,|$)')
 _INT = re.compile(r"[+-]?\d{1,18}")
 _SIZE = re.compile(r"(\d{1,18})\s*[x×]\s*(\d{1,18})")
 _EXTRA_KEY = re.compile(r"\w[\w \-/]*")
 _MIN_SETTINGS_PAIRS = 3
 _SIGMAS_NAMES = {Sigmas.karras: "Karras", Sigmas.exponential: "Exponential", Sigmas.beta: "Beta"}
+_SIGMAS_SUFFIXES = frozenset(sigmas.value for sigmas in _SIGMAS_NAMES)
 _SAMPLER_ALIASES = {"plms": "PNDM"}
 _INT_KEYS = {"Steps": "num_inference_steps", "Seed": "seed", "Batch size": "batch_size"}
 _FLOAT_KEYS = {"CFG scale": "guidance_scale", "Eta": "eta"}
-_KNOWN_KEYS = (
-    *_INT_KEYS,
-    *_FLOAT_KEYS,
-    "Sampler",
-    "Schedule type",
-    "Size",
-    "Model",
-    "Timestep spacing",
-    "Zero terminal SNR",
-)
-_KNOWN_BY_FOLDED = {key.casefold(): key for key in _KNOWN_KEYS}
+_KNOWN_BY_FOLDED = {key.casefold(): key for key in SETTING_KEYS}
 
 
 class MetadataError(ValueError):
@@ -67,9 +71,6 @@ class ParsedParameters:
     model: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-
-
-# ---- writing -----------------------------------------------------------------------------
 
 
 def format_parameters(
@@ -89,7 +90,7 @@ def _settings_pairs(params: GenerationParams, model: str) -> list[tuple[str, str
     spec = find_sampler(params.sampler) if isinstance(params.sampler, str) else None
     pairs = [("Steps", str(params.num_inference_steps)), ("Sampler", str(params.sampler))]
     if schedule.sigmas != Sigmas.default:
-        pairs.append(("Schedule type", _SIGMAS_NAMES[Sigmas(schedule.sigmas)]))
+        pairs.append(("Schedule type", _SIGMAS_NAMES.get(schedule.sigmas, str(schedule.sigmas))))
     pairs += [
         ("CFG scale", _format_float(params.guidance_scale)),
         ("Seed", str(params.seed)),
@@ -100,7 +101,7 @@ def _settings_pairs(params: GenerationParams, model: str) -> list[tuple[str, str
     if (spec is not None and spec.uses_eta) or params.eta != 0:
         pairs.append(("Eta", _format_float(params.eta)))
     if schedule.spacing != Spacing.default:
-        pairs.append(("Timestep spacing", Spacing(schedule.spacing).value))
+        pairs.append(("Timestep spacing", str(schedule.spacing)))
     if schedule.rescale_zero_snr:
         pairs.append(("Zero terminal SNR", "True"))
     if params.batch_size != 1:
@@ -126,35 +127,31 @@ def _format_float(value: float) -> str:
 
 
 def _quote(value: str) -> str:
-    plain = (
-        value
-        and value == value.strip()
-        and not any(c in ',:"' or (c.isspace() and c != " ") for c in value)
+    needs_quotes = (
+        not value
+        or value != value.strip()
+        or any(c in ',:"' or (c.isspace() and c != " ") for c in value)
     )
-    return value if plain else json.dumps(value, ensure_ascii=False)
-
-
-# ---- reading -----------------------------------------------------------------------------
+    return json.dumps(value, ensure_ascii=False) if needs_quotes else value
 
 
 def parse_parameters(text: str) -> ParsedParameters:
     """Read a parameters text written by us or by A1111-compatible tools; raise MetadataError."""
     _check_text(text)
-    body, settings_line = _split_body(text.replace("\r\n", "\n").split("\n"))
+    body, pairs, junk = _split_body(text.replace("\r\n", "\n").split("\n"))
     prompt, negative = _split_prompts(body)
-    warnings: list[str] = []
-    pairs: list[tuple[str, str]] = []
-    if settings_line is None:
+    warnings = [f"Ignored {_short(j)} in the settings line." for j in junk]
+    if not pairs:
         warnings.append("No settings line was found, so the defaults are used.")
-    else:
-        pairs, junk = _split_settings(settings_line)
-        warnings += [f"Ignored {_short(j)} in the settings line." for j in junk]
-    known, extra = _sort_keys(pairs, warnings)
+    known, extra = _split_known_keys(pairs, warnings)
     fields = _read_fields(known, warnings)
     params = GenerationParams(prompt=prompt, negative_prompt=negative, **fields)
     warnings += _range_warnings(params)
     return ParsedParameters(
-        params=params, model=known.get("Model", ""), extra=extra, warnings=tuple(warnings)
+        params=params,
+        model=known.get("Model", ""),
+        extra=extra,
+        warnings=tuple(dict.fromkeys(warnings)),
     )
 
 
@@ -170,13 +167,14 @@ def _check_text(text: object) -> None:
         raise MetadataError("The parameters text contains a NUL character.")
 
 
-def _split_body(lines: list[str]) -> tuple[list[str], str | None]:
+def _split_body(lines: list[str]) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """The prompt lines, and the pairs and junk of the settings line when the last line is one."""
     while len(lines) > 1 and not lines[-1].strip():
         lines.pop()
-    pairs, _ = _split_settings(lines[-1])
+    pairs, junk = _split_settings(lines[-1])
     if len(pairs) >= _MIN_SETTINGS_PAIRS:
-        return lines[:-1], lines[-1].strip()
-    return lines, None
+        return lines[:-1], pairs, junk
+    return lines, [], []
 
 
 def _split_prompts(body: list[str]) -> tuple[str, str]:
@@ -194,7 +192,7 @@ def _split_settings(line: str) -> tuple[list[tuple[str, str]], list[str]]:
     while pos < len(line):
         match = _PAIR.match(line, pos)
         if match:
-            pairs.append((match[1].strip(), _unquote(match[2])))
+            pairs.append((match[1].strip(), _unquote(match[2].strip())))
             pos = match.end()
             continue
         comma = line.find(",", pos)
@@ -211,12 +209,12 @@ def _unquote(value: str) -> str:
     try:
         text = json.loads(value)
         text.encode("utf-8")
-    except (ValueError, AttributeError):
+    except ValueError:  # not JSON, or a lone surrogate such as "\ud800"
         return value
-    return text if isinstance(text, str) else value
+    return text
 
 
-def _sort_keys(
+def _split_known_keys(
     pairs: list[tuple[str, str]], warnings: list[str]
 ) -> tuple[dict[str, str], dict[str, str]]:
     known: dict[str, str] = {}
@@ -278,14 +276,15 @@ def _read_size(value: str | None, warnings: list[str]) -> tuple[int, int]:
     match = _SIZE.fullmatch(value)
     if match:
         return int(match[1]), int(match[2])
-    warnings.append(f"Size {_short(value)} is not WIDTHxHEIGHT, so {default[0]}x{default[1]} is used.")
+    width, height = default
+    warnings.append(f"Size {_short(value)} is not WIDTHxHEIGHT, so {width}x{height} is used.")
     return default
 
 
 def _read_bool(known: dict[str, str], key: str, warnings: list[str]) -> bool:
-    value = known.get(key, "False").strip().lower()
-    if value in ("true", "false"):
-        return value == "true"
+    value = known.get(key, "False")
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
     warnings.append(f"{key} {_short(value)} is neither True nor False, so False is used.")
     return False
 
@@ -301,30 +300,27 @@ def _read_spacing(value: str | None, warnings: list[str]) -> Spacing:
 
 
 def _read_sigmas(value: str | None, warnings: list[str]) -> Sigmas:
-    name = (value or "").strip().lower()
-    if name in ("", "automatic", "default"):
+    if value is None or value.lower() in ("", "automatic", "default"):
         return Sigmas.default
     try:
-        return Sigmas(name)
+        return Sigmas(value.lower())
     except ValueError:
         warnings.append(f"Schedule type {_short(value)} is not supported, so the default is used.")
         return Sigmas.default
 
 
-def _resolve_sampler(
-    value: str | None, sigmas: Sigmas, warnings: list[str]
-) -> tuple[str, Sigmas]:
+def _resolve_sampler(value: str | None, sigmas: Sigmas, warnings: list[str]) -> tuple[str, Sigmas]:
     """Our catalogue name for an A1111 sampler and schedule type, e.g. DPM++ 2M + Karras."""
     if value is None:
         return _DEFAULTS.sampler, sigmas
     name = _SAMPLER_ALIASES.get(value.lower(), value)
     spec = find_sampler(name)
     if spec is None:
-        name, sigmas = _split_schedule_suffix(name, sigmas)
-        spec = find_sampler(name)
-    if spec is None:
-        warnings.append(f"Unknown sampler {_short(value)} is kept as written.")
-        return value, sigmas
+        base, base_sigmas = _split_schedule_suffix(name, sigmas)
+        if (spec := find_sampler(base)) is None:
+            warnings.append(f"Unknown sampler {_short(value)} is kept as written.")
+            return value, sigmas
+        sigmas = base_sigmas
     combined = find_sampler(f"{spec.name} {sigmas.value}") if sigmas != Sigmas.default else None
     if combined is not None:
         return combined.name, Sigmas.default
@@ -333,7 +329,7 @@ def _resolve_sampler(
 
 def _split_schedule_suffix(name: str, sigmas: Sigmas) -> tuple[str, Sigmas]:
     base, _, suffix = name.rpartition(" ")
-    if base and sigmas == Sigmas.default and suffix.lower() in set(Sigmas) - {Sigmas.default}:
+    if base and sigmas == Sigmas.default and suffix.lower() in _SIGMAS_SUFFIXES:
         return base, Sigmas(suffix.lower())
     return name, sigmas
 
@@ -346,9 +342,6 @@ def _range_warnings(params: GenerationParams) -> list[str]:
 
 def _short(value: str, limit: int = 40) -> str:
     return repr(value if len(value) <= limit else value[: limit - 1] + "…")
-
-
-# ---- JSON --------------------------------------------------------------------------------
 
 
 def to_json_dict(parsed: ParsedParameters) -> dict[str, Any]:
