@@ -72,7 +72,7 @@ def test_defaults_are_valid() -> None:
         ({"sampler": "Nonsense 9000"}, "Unknown sampler 'Nonsense 9000'"),
         ({"sampler": None}, "Unknown sampler None"),
         ({"prompt": 42}, "prompt must be text, not int"),
-        ({"prompt": "x" * (MAX_PROMPT_CHARS + 1)}, f"keep it under {MAX_PROMPT_CHARS}"),
+        ({"prompt": "x" * (MAX_PROMPT_CHARS + 1)}, f"keep it to at most {MAX_PROMPT_CHARS}"),
         ({"negative_prompt": "bad\x00"}, "negative prompt contains a NUL character"),
         ({"schedule": "karras"}, "schedule options must be a ScheduleOptions value"),
     ],
