@@ -19,11 +19,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-IGNORED_THREADS = ("TMonitor", "pytest_timeout", "QDBusConnection")
+IGNORED_THREADS = ("TMonitor", "tqdm_monitor", "pytest_timeout", "QDBusConnection")
 
 
 def _live_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.is_alive()}
+    return {
+        t for t in threading.enumerate() if t.is_alive() and not t.name.startswith(IGNORED_THREADS)
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +38,5 @@ def no_leaked_threads():
     while leaked and time.monotonic() < deadline:
         time.sleep(0.02)
         leaked = {t for t in leaked if t.is_alive()}
-    leaked = {t for t in leaked if not t.name.startswith(IGNORED_THREADS)}
     if leaked:
         pytest.fail(f"test left threads running: {sorted(t.name for t in leaked)}")

@@ -23,8 +23,12 @@ MODEL_INDEX = {
 }
 
 
-def export_pipeline(unet: UNet2DConditionModel, folder: Path, scheduler_overrides=None,
-                    dtype: torch.dtype = torch.float16) -> Path:
+def export_pipeline(
+    unet: UNet2DConditionModel,
+    folder: Path,
+    scheduler_overrides=None,
+    dtype: torch.dtype = torch.float16,
+) -> Path:
     """Replace `folder` with a complete pipeline folder, atomically (write aside, then swap)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))

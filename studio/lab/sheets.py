@@ -37,20 +37,24 @@ def grid(images: list[np.ndarray], columns: int, scale: int = 2, pad: int = 2) -
     """Tile equal-size uint8 HxWx3 images on a light grey canvas, upscaled by nearest."""
     h, w = images[0].shape[:2]
     rows = -(-len(images) // columns)
-    canvas = Image.new("RGB", (columns * (w * scale + pad) + pad, rows * (h * scale + pad) + pad),
-                       (200, 200, 200))
+    canvas = Image.new(
+        "RGB", (columns * (w * scale + pad) + pad, rows * (h * scale + pad) + pad), (200, 200, 200)
+    )
     for i, img in enumerate(images):
         tile = Image.fromarray(img).resize((w * scale, h * scale), Image.NEAREST)
-        canvas.paste(tile, (pad + (i % columns) * (w * scale + pad),
-                            pad + (i // columns) * (h * scale + pad)))
+        canvas.paste(
+            tile,
+            (pad + (i % columns) * (w * scale + pad), pad + (i // columns) * (h * scale + pad)),
+        )
     return canvas
 
 
 def pipeline_for(unet) -> EmojiPipeline:
     encoder, tokenizer = load_text_encoder()
     scheduler = DDIMScheduler(**{k: v for k, v in SCHEDULE_CONFIG.items()})
-    pipe = EmojiPipeline(unet=unet, scheduler=scheduler, text_encoder=encoder.to(unet.device),
-                         tokenizer=tokenizer)
+    pipe = EmojiPipeline(
+        unet=unet, scheduler=scheduler, text_encoder=encoder.to(unet.device), tokenizer=tokenizer
+    )
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -59,8 +63,13 @@ def sample_sheet(unet, path: Path, steps: int = 25, guidance: float = 3.0, seed:
     pipe = pipeline_for(unet)
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn((len(SHEET_PROMPTS), 12, 16, 16), generator=gen)
-    out = pipe(list(SHEET_PROMPTS), num_inference_steps=steps, guidance_scale=guidance,
-               latents=noise, output_type="np").images
+    out = pipe(
+        list(SHEET_PROMPTS),
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        latents=noise,
+        output_type="np",
+    ).images
     images = [(im * 255).round().astype(np.uint8) for im in out]
     path.parent.mkdir(parents=True, exist_ok=True)
     grid(images, columns=8, scale=3).save(path)

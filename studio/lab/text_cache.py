@@ -43,8 +43,10 @@ def _digest(prompts: tuple[str, ...]) -> str:
 
 def _encode_all(prompts: tuple[str, ...], batch: int = 256) -> dict[str, torch.Tensor]:
     model, tokenizer = load_text_encoder()
-    parts = [encode_prompts(model, tokenizer, list(prompts[i : i + batch]))
-             for i in range(0, len(prompts), batch)]
+    parts = [
+        encode_prompts(model, tokenizer, list(prompts[i : i + batch]))
+        for i in range(0, len(prompts), batch)
+    ]
     return {
         "states": torch.cat([p[0] for p in parts]).to(torch.float16),
         "mask": torch.cat([p[1] for p in parts]).to(torch.int8),

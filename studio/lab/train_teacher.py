@@ -16,8 +16,7 @@ from tqdm import tqdm
 from studio.engine.emoji_model import build_scheduler, build_unet, to_latents
 from studio.lab.checkpoints import load_state, restore_rng, rng_state, save_state
 from studio.lab.emoji_data import EmojiDataset, style_phrase
-from studio.lab.text_cache import PromptTable, build_prompt_table, caption_variants
-from studio.lab.text_cache import variant_indices
+from studio.lab.text_cache import PromptTable, build_prompt_table, caption_variants, variant_indices
 
 VARIANT_WEIGHTS = (0.6, 0.2, 0.2)
 
@@ -77,8 +76,10 @@ class CaptionedImages:
 
 def captioned_images(data: EmojiDataset, cache_dir: Path) -> CaptionedImages:
     variants = [
-        caption_variants(n.lower(), g, s, style_phrase(st)) for n, g, s, st in
-        zip(data.names, _normal(data.groups), _normal(data.subgroups), data.styles, strict=True)
+        caption_variants(n.lower(), g, s, style_phrase(st))
+        for n, g, s, st in zip(
+            data.names, _normal(data.groups), _normal(data.subgroups), data.styles, strict=True
+        )
     ]
     variants = [(cap, *rest) for cap, (_, *rest) in zip(data.captions, variants, strict=True)]
     table = build_prompt_table([p for row in variants for p in row], cache_dir)
@@ -99,8 +100,9 @@ def loss_weight(abar: torch.Tensor, cap: float) -> torch.Tensor:
     return (snr.clamp(max=cap) + 1) / (snr + 1)
 
 
-def diffusion_loss(unet, batch: Batch, abar_table: torch.Tensor, cap: float,
-                   gen: torch.Generator, bf16: bool) -> torch.Tensor:
+def diffusion_loss(
+    unet, batch: Batch, abar_table: torch.Tensor, cap: float, gen: torch.Generator, bf16: bool
+) -> torch.Tensor:
     n = batch.x0.shape[0]
     device = batch.x0.device
     t = torch.randint(0, len(abar_table), (n,), generator=gen).to(device)
@@ -109,8 +111,13 @@ def diffusion_loss(unet, batch: Batch, abar_table: torch.Tensor, cap: float,
     eps = torch.randn(batch.x0.shape, generator=gen).to(device)
     xt = a * batch.x0 + s * eps
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        pred = unet(xt, t, encoder_hidden_states=batch.states, encoder_attention_mask=batch.mask,
-                    class_labels=batch.pooled).sample
+        pred = unet(
+            xt,
+            t,
+            encoder_hidden_states=batch.states,
+            encoder_attention_mask=batch.mask,
+            class_labels=batch.pooled,
+        ).sample
     err = (pred.float() - v_target(batch.x0, eps, a, s)).pow(2).mean(dim=(1, 2, 3))
     return (err * loss_weight(abar.view(n), cap)).mean()
 
@@ -145,8 +152,9 @@ class TeacherRun:
         self.device = pick_device()
         self.unet = build_unet().to(self.device).train()
         self.ema = copy.deepcopy(self.unet).eval().requires_grad_(False)
-        self.opt = torch.optim.AdamW(self.unet.parameters(), lr=cfg.lr, betas=(0.9, 0.99),
-                                     weight_decay=cfg.weight_decay)
+        self.opt = torch.optim.AdamW(
+            self.unet.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay
+        )
         self.abar = build_scheduler().alphas_cumprod.float()
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.step = 0
@@ -168,19 +176,28 @@ class TeacherRun:
         self.step = int(state["step"])
 
     def save(self) -> None:
-        save_state(self.checkpoint_path, {
-            "unet": self.unet.state_dict(), "ema": self.ema.state_dict(),
-            "opt": self.opt.state_dict(), "gen": self.gen.get_state(), "rng": rng_state(),
-            "step": self.step, "config": asdict(self.cfg),
-        })
+        save_state(
+            self.checkpoint_path,
+            {
+                "unet": self.unet.state_dict(),
+                "ema": self.ema.state_dict(),
+                "opt": self.opt.state_dict(),
+                "gen": self.gen.get_state(),
+                "rng": rng_state(),
+                "step": self.step,
+                "config": asdict(self.cfg),
+            },
+        )
 
     def train_step(self) -> float:
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, self.cfg)
-        batch = self.data.sample(self.cfg.batch_size, self.cfg.caption_dropout, self.gen,
-                                 str(self.device))
-        loss = diffusion_loss(self.unet, batch, self.abar, self.cfg.snr_cap, self.gen,
-                              self.cfg.bf16)
+        batch = self.data.sample(
+            self.cfg.batch_size, self.cfg.caption_dropout, self.gen, str(self.device)
+        )
+        loss = diffusion_loss(
+            self.unet, batch, self.abar, self.cfg.snr_cap, self.gen, self.cfg.bf16
+        )
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.unet.parameters(), self.cfg.grad_clip)
@@ -197,8 +214,12 @@ class TeacherRun:
             window.append(self.train_step())
             bar.update()
             if self.step % 50 == 0:
-                log.add(self.step, float(np.mean(window)), lr_at(self.step, self.cfg),
-                        time.monotonic() - started)
+                log.add(
+                    self.step,
+                    float(np.mean(window)),
+                    lr_at(self.step, self.cfg),
+                    time.monotonic() - started,
+                )
                 bar.set_postfix(loss=f"{np.mean(window):.4f}")
                 window = []
             if self.step % self.cfg.checkpoint_every == 0 or self.step == until:
@@ -233,8 +254,14 @@ def default_run_dir(name: str = "teacher") -> Path:
     return Path(user_cache_dir("studio")) / "runs" / name
 
 
-def train_teacher(dataset_path: Path, run_dir: Path, steps: int, threads: int = 0,
-                  cfg: TeacherConfig | None = None, progress: bool = True) -> TeacherRun:
+def train_teacher(
+    dataset_path: Path,
+    run_dir: Path,
+    steps: int,
+    threads: int = 0,
+    cfg: TeacherConfig | None = None,
+    progress: bool = True,
+) -> TeacherRun:
     """Train (or resume) a teacher to `steps`, with a sample sheet and an export every so often."""
     from studio.lab.emoji_data import load_dataset
     from studio.lab.export import export_pipeline

@@ -1,0 +1,134 @@
+"""What the distillation methods share: the guided teacher, the VP schedule, resumable runs."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import UNet2DConditionModel
+
+from studio.engine.emoji_model import build_scheduler
+from studio.lab.checkpoints import load_state, restore_rng, rng_state, save_state
+from studio.lab.train_teacher import Batch, CaptionedImages
+
+
+class VpSchedule:
+    """alpha_t and sigma_t of the discrete zero-terminal-SNR schedule; t = -1 is clean data."""
+
+    def __init__(self, device: torch.device) -> None:
+        abar = build_scheduler().alphas_cumprod.to(torch.float64)
+        self.abar = torch.cat([abar, torch.ones(1, dtype=torch.float64)]).to(device)
+        self.steps = len(abar)
+
+    def coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(alpha, sigma) for integer timesteps, shaped (n, 1, 1, 1); index -1 means clean."""
+        abar = self.abar[t.long()].float().view(-1, 1, 1, 1)
+        return abar.sqrt(), (1 - abar).clamp(min=0).sqrt()
+
+    def grid(self, k: torch.Tensor, n: int) -> torch.Tensor:
+        """Trailing timestep of step k on an n-step grid: round(T*k/n) - 1; k = 0 gives -1."""
+        return torch.round(k.double() * self.steps / n).long() - 1
+
+    def snr(self, t: torch.Tensor) -> torch.Tensor:
+        a, s = self.coefficients(t)
+        return (a**2 / (s**2).clamp(min=1e-8)).view(-1)
+
+
+def v_to_x0_eps(z: torch.Tensor, v: torch.Tensor, a: torch.Tensor, s: torch.Tensor):
+    return a * z - s * v, s * z + a * v
+
+
+class GuidedModel:
+    """A frozen v-prediction UNet evaluated with classifier-free guidance at a fixed scale."""
+
+    def __init__(
+        self, unet: UNet2DConditionModel, data: CaptionedImages, guidance: float, bf16: bool
+    ) -> None:
+        self.unet = unet.eval().requires_grad_(False)
+        self.guidance = guidance
+        self.bf16 = bf16
+        row = data.empty
+        self.empty = (data.table.states[row], data.table.mask[row], data.table.pooled[row])
+
+    def _uncond(self, batch: Batch) -> tuple[torch.Tensor, ...]:
+        n, dev = batch.x0.shape[0], batch.x0.device
+        states, mask, pooled = self.empty
+        return (
+            states.to(dev, torch.float32).expand(n, -1, -1),
+            mask.to(dev, torch.long).expand(n, -1),
+            pooled.to(dev, torch.float32).expand(n, -1),
+        )
+
+    @torch.no_grad()
+    def v(self, z: torch.Tensor, t: torch.Tensor, batch: Batch) -> torch.Tensor:
+        if self.guidance <= 1:
+            return predict_v(self.unet, z, t, batch, self.bf16)
+        us, um, up = self._uncond(batch)
+        both = Batch(
+            x0=torch.cat([batch.x0, batch.x0]),
+            states=torch.cat([us, batch.states]),
+            mask=torch.cat([um, batch.mask]),
+            pooled=torch.cat([up, batch.pooled]),
+        )
+        uncond, cond = predict_v(
+            self.unet, torch.cat([z, z]), torch.cat([t, t]), both, self.bf16
+        ).chunk(2)
+        return uncond + self.guidance * (cond - uncond)
+
+
+def predict_v(unet, z: torch.Tensor, t: torch.Tensor, batch: Batch, bf16: bool) -> torch.Tensor:
+    with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=bf16):
+        out = unet(
+            z,
+            t.clamp(min=0),
+            encoder_hidden_states=batch.states,
+            encoder_attention_mask=batch.mask,
+            class_labels=batch.pooled,
+        ).sample
+    return out.float()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DistillConfig:
+    """Hyper-parameters shared by the distillation methods."""
+
+    batch_size: int = 32
+    lr: float = 1e-4
+    warmup: int = 100
+    guidance: float = 3.0
+    grad_clip: float = 1.0
+    checkpoint_every: int = 250
+    sample_every: int = 500
+    seed: int = 1
+    bf16: bool = True
+
+
+def copy_unet(unet: UNet2DConditionModel) -> UNet2DConditionModel:
+    return copy.deepcopy(unet)
+
+
+class ResumableState:
+    """Saves and restores named modules, optimisers and counters in one checkpoint file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def save(
+        self, modules: dict[str, Any], counters: dict[str, int], cfg: Any, gen: torch.Generator
+    ) -> None:
+        state = {name: m.state_dict() for name, m in modules.items()}
+        state.update(counters=counters, config=asdict(cfg), gen=gen.get_state(), rng=rng_state())
+        save_state(self.path, state)
+
+    def restore(self, modules: dict[str, Any], gen: torch.Generator) -> dict[str, int] | None:
+        state = load_state(self.path)
+        if state is None:
+            return None
+        for name, module in modules.items():
+            module.load_state_dict(state[name])
+        gen.set_state(state["gen"])
+        restore_rng(state["rng"])
+        return dict(state["counters"])

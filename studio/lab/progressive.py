@@ -1,0 +1,196 @@
+"""Progressive distillation (Salimans & Ho, 2022) of the emoji teacher, guidance folded in.
+
+Each round trains a student to match, in one DDIM step, two DDIM steps of its teacher (with
+classifier-free guidance at a fixed scale), then the student becomes the next teacher and the
+step count halves: 16 -> 8 -> 4 -> 2 -> 1 by default.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from diffusers import UNet2DConditionModel
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from studio.lab.compact import freeze_non_matrices
+from studio.lab.distill_common import (
+    DistillConfig,
+    GuidedModel,
+    ResumableState,
+    VpSchedule,
+    copy_unet,
+    predict_v,
+    v_to_x0_eps,
+)
+from studio.lab.train_teacher import Batch, CaptionedImages, LossLog, pick_device
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgressiveConfig(DistillConfig):
+    """Rounds (student step counts) and optimiser steps per round."""
+
+    rounds: tuple[int, ...] = (16, 8, 4, 2, 1)
+    steps_per_round: int = 2000
+
+
+def ddim_step(z, v, a, s, a_next, s_next):
+    x0, eps = v_to_x0_eps(z, v, a, s)
+    return a_next * x0 + s_next * eps
+
+
+def progressive_target(
+    teacher: GuidedModel, sched: VpSchedule, z: torch.Tensor, k: torch.Tensor, n: int, batch: Batch
+) -> torch.Tensor:
+    """The x0 that makes one student DDIM step from grid step k land on two teacher steps."""
+    t, t_mid, t_end = sched.grid(k, n), sched.grid(2 * k - 1, 2 * n), sched.grid(k - 1, n)
+    a, s = sched.coefficients(t)
+    a_mid, s_mid = sched.coefficients(t_mid)
+    a_end, s_end = sched.coefficients(t_end)
+    z_mid = ddim_step(z, teacher.v(z, t, batch), a, s, a_mid, s_mid)
+    z_end = ddim_step(z_mid, teacher.v(z_mid, t_mid, batch), a_mid, s_mid, a_end, s_end)
+    ratio = s_end / s
+    return (z_end - ratio * z) / (a_end - ratio * a)
+
+
+def progressive_loss(
+    student,
+    teacher: GuidedModel,
+    sched: VpSchedule,
+    batch: Batch,
+    n: int,
+    gen: torch.Generator,
+    bf16: bool,
+) -> torch.Tensor:
+    size, device = batch.x0.shape[0], batch.x0.device
+    k = torch.randint(1, n + 1, (size,), generator=gen).to(device)
+    t = sched.grid(k, n)
+    a, s = sched.coefficients(t)
+    z = a * batch.x0 + s * torch.randn(batch.x0.shape, generator=gen).to(device)
+    target = progressive_target(teacher, sched, z, k, n, batch)
+    x0_student, _ = v_to_x0_eps(z, predict_v(student, z, t, batch, bf16), a, s)
+    weight = sched.snr(t).clamp(min=1.0)
+    return (weight * (x0_student - target).pow(2).mean(dim=(1, 2, 3))).mean()
+
+
+def lr_in_round(step: int, cfg: ProgressiveConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps_per_round - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+class ProgressiveRun:
+    """A resumable chain of progressive-distillation rounds in a run folder."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        data: CaptionedImages,
+        teacher: UNet2DConditionModel,
+        cfg: ProgressiveConfig,
+    ) -> None:
+        self.dir, self.data, self.cfg = run_dir, data, cfg
+        self.device = pick_device()
+        self.sched = VpSchedule(self.device)
+        self.base_teacher = teacher.to(self.device)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.state = ResumableState(run_dir / "checkpoint.pt")
+        self.round, self.step = 0, 0
+        self._start_round(resume=True)
+
+    def student_path(self, n: int) -> Path:
+        return self.dir / f"student-{n}step.safetensors"
+
+    def _round_teacher(self) -> UNet2DConditionModel:
+        if self.round == 0:
+            return self.base_teacher
+        previous = copy_unet(self.base_teacher)
+        previous.load_state_dict(load_file(self.student_path(self.cfg.rounds[self.round - 1])))
+        return previous
+
+    def _start_round(self, resume: bool = False) -> None:
+        teacher = self._round_teacher()
+        self.teacher = GuidedModel(teacher, self.data, self.cfg.guidance, self.cfg.bf16)
+        self.student = copy_unet(teacher).train()
+        freeze_non_matrices(self.student)
+        trainable = [p for p in self.student.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(trainable, lr=self.cfg.lr, weight_decay=0.0)
+        if resume:
+            counters = self.state.restore({"student": self.student, "opt": self.opt}, self.gen)
+            if counters and counters["round"] != self.round:
+                self.round = counters["round"]
+                self._start_round(resume=True)
+                return
+            if counters:
+                self.step = counters["step"]
+
+    def save(self) -> None:
+        self.state.save(
+            {"student": self.student, "opt": self.opt},
+            {"round": self.round, "step": self.step},
+            self.cfg,
+            self.gen,
+        )
+
+    def train_step(self) -> float:
+        n = self.cfg.rounds[self.round]
+        for group in self.opt.param_groups:
+            group["lr"] = lr_in_round(self.step, self.cfg)
+        batch = self.data.sample(self.cfg.batch_size, 0.0, self.gen, str(self.device))
+        loss = progressive_loss(
+            self.student, self.teacher, self.sched, batch, n, self.gen, self.cfg.bf16
+        )
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], self.cfg.grad_clip)
+        self.opt.step()
+        self.step += 1
+        return float(loss.detach())
+
+    def finish_round(self) -> Path:
+        n = self.cfg.rounds[self.round]
+        weights = {k: v.detach().cpu().contiguous() for k, v in self.student.state_dict().items()}
+        path = self.student_path(n)
+        tmp = path.with_suffix(".tmp")
+        save_file(weights, tmp)
+        tmp.replace(path)
+        return path
+
+    def run(self, on_round=None, progress: bool = True) -> None:
+        log = LossLog(self.dir / "loss.csv")
+        started = time.monotonic()
+        while self.round < len(self.cfg.rounds):
+            n = self.cfg.rounds[self.round]
+            bar = tqdm(
+                total=self.cfg.steps_per_round,
+                initial=self.step,
+                disable=not progress,
+                desc=f"progressive {n}-step",
+            )
+            window: list[float] = []
+            while self.step < self.cfg.steps_per_round:
+                window.append(self.train_step())
+                bar.update()
+                if self.step % 50 == 0:
+                    log.add(
+                        self.round * 100_000 + self.step,
+                        sum(window) / len(window),
+                        lr_in_round(self.step, self.cfg),
+                        time.monotonic() - started,
+                    )
+                    window = []
+                if self.step % self.cfg.checkpoint_every == 0:
+                    self.save()
+            bar.close()
+            self.finish_round()
+            if on_round:
+                on_round(self, n)
+            self.round, self.step = self.round + 1, 0
+            if self.round < len(self.cfg.rounds):
+                self._start_round()
+            self.save()

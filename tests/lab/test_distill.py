@@ -1,0 +1,121 @@
+"""Distillation maths on cases with known answers, and resumable runs on a tiny UNet."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from diffusers import UNet2DConditionModel
+
+from studio.lab.compact import freeze_non_matrices, lora_from_delta
+from studio.lab.consistency import ConsistencyConfig, ConsistencyRun, boundary_scalings
+from studio.lab.distill_common import VpSchedule
+from studio.lab.progressive import ProgressiveConfig, ProgressiveRun, progressive_target
+from studio.lab.text_cache import PromptTable
+from studio.lab.train_teacher import Batch, CaptionedImages
+
+
+class DiracTeacher:
+    """The exact v-prediction model for data that is a single image x*."""
+
+    def __init__(self, x_star: torch.Tensor, sched: VpSchedule) -> None:
+        self.x_star, self.sched = x_star, sched
+
+    def v(self, z, t, batch):
+        a, s = self.sched.coefficients(t)
+        eps = (z - a * self.x_star) / s
+        return a * eps - s * self.x_star
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 16])
+def test_progressive_target_is_the_data_for_an_exact_teacher(n):
+    sched = VpSchedule(torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+    x_star = torch.rand((1, 12, 4, 4), generator=gen) * 2 - 1
+    k = torch.arange(1, n + 1)
+    t = sched.grid(k, n)
+    a, s = sched.coefficients(t)
+    z = a * x_star + s * torch.randn((n, 12, 4, 4), generator=gen)
+    batch = Batch(x0=x_star.expand(n, -1, -1, -1), states=None, mask=None, pooled=None)
+    target = progressive_target(DiracTeacher(x_star, sched), sched, z, k, n, batch)
+    torch.testing.assert_close(target, x_star.expand_as(target), atol=1e-4, rtol=1e-4)
+
+
+def test_schedule_grid_is_trailing_and_ends_clean():
+    sched = VpSchedule(torch.device("cpu"))
+    assert sched.grid(torch.arange(4, -1, -1), 4).tolist() == [999, 749, 499, 249, -1]
+    a, s = sched.coefficients(torch.tensor([999, -1]))
+    assert a[0].item() == pytest.approx(0.0, abs=1e-6) and s[0].item() == pytest.approx(1.0)
+    assert a[1].item() == 1.0 and s[1].item() == 0.0
+
+
+def test_consistency_boundary_condition():
+    cfg = ConsistencyConfig()
+    c_skip, c_out = boundary_scalings(torch.tensor([0, 999]), cfg)
+    assert c_skip[0].item() == 1.0 and c_out[0].item() == 0.0
+    assert c_skip[1].item() < 1e-5 and c_out[1].item() == pytest.approx(1.0, abs=1e-5)
+
+
+def tiny_unet() -> UNet2DConditionModel:
+    torch.manual_seed(0)
+    return UNet2DConditionModel(
+        sample_size=4, in_channels=12, out_channels=12, layers_per_block=1,
+        block_out_channels=(8, 16), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=8,
+        attention_head_dim=2, norm_num_groups=4, class_embed_type="projection",
+        projection_class_embeddings_input_dim=8,
+    )
+
+
+class TinyData(CaptionedImages):
+    """Random 8x8 images with three random prompts, no text encoder."""
+
+    def __init__(self) -> None:
+        gen = torch.Generator().manual_seed(0)
+        self.latents = torch.rand((6, 12, 4, 4), generator=gen) * 2 - 1
+        self.table = PromptTable(("", "a", "b"), torch.randn((3, 5, 8), generator=gen),
+                                 torch.ones((3, 5), dtype=torch.int8),
+                                 torch.randn((3, 8), generator=gen))
+        self.rows = torch.from_numpy(np.array([[1, 2, 1]] * 6))
+        self.empty = 0
+
+
+def test_progressive_rounds_resume_and_write_students(tmp_path):
+    cfg = ProgressiveConfig(rounds=(2, 1), steps_per_round=3, batch_size=2, checkpoint_every=1,
+                            warmup=1, bf16=False)
+    run = ProgressiveRun(tmp_path, TinyData(), tiny_unet(), cfg)
+    run.train_step()
+    run.save()
+    again = ProgressiveRun(tmp_path, TinyData(), tiny_unet(), cfg)
+    assert (again.round, again.step) == (0, 1)
+    again.run(progress=False)
+    assert (tmp_path / "student-2step.safetensors").exists()
+    assert (tmp_path / "student-1step.safetensors").exists()
+    done = ProgressiveRun(tmp_path, TinyData(), tiny_unet(), cfg)
+    assert done.round == 2
+
+
+def test_consistency_run_resumes(tmp_path):
+    cfg = ConsistencyConfig(steps=2, batch_size=2, checkpoint_every=1, warmup=1, bf16=False)
+    run = ConsistencyRun(tmp_path, TinyData(), tiny_unet(), cfg)
+    loss = run.train_step()
+    assert np.isfinite(loss)
+    run.save()
+    assert ConsistencyRun(tmp_path, TinyData(), tiny_unet(), cfg).step == 1
+
+
+def test_students_change_only_matrices_and_lora_reproduces_delta():
+    teacher = tiny_unet()
+    student = tiny_unet()
+    freeze_non_matrices(student)
+    with torch.no_grad():
+        for p in student.parameters():
+            if p.requires_grad:
+                p.add_(0.01 * torch.randn_like(p))
+    assert all(not p.requires_grad for p in student.parameters() if p.ndim < 2)
+    factors = lora_from_delta(teacher, student, rank=10_000, dtype=torch.float64)
+    name = "conv_in"
+    down, up = factors[f"unet.{name}.lora_A.weight"], factors[f"unet.{name}.lora_B.weight"]
+    delta = (up.flatten(1) @ down.flatten(1)).reshape(student.conv_in.weight.shape)
+    torch.testing.assert_close(delta.float(), student.conv_in.weight - teacher.conv_in.weight,
+                               atol=1e-5, rtol=1e-4)
