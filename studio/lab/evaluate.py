@@ -1,0 +1,152 @@
+"""Evaluating emoji models: subgroup accuracy, Fréchet distance, agreement with the teacher.
+
+The prompt set is fixed and documented: for every Unicode subgroup, its first two concepts in
+emoji-test.txt order, each in both styles, as full captions ("name, group, subgroup, style"),
+with seed = the prompt's index. Images are generated through the engine's Runner, exactly
+as the studio makes them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from studio.core.events import LaneFinished
+from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
+from studio.core.metrics import psnr, ssim
+from studio.core.models import ModelRef
+from studio.core.params import GenerationParams
+from studio.lab.classifier import Classifier, frechet_distance
+from studio.lab.emoji_data import EmojiDataset
+
+PER_SUBGROUP = 2
+
+
+@dataclass(frozen=True, slots=True)
+class EvalItem:
+    """One prompt of the fixed evaluation set."""
+
+    prompt: str
+    subgroup_id: int
+    seed: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recipe:
+    """How a model is sampled for evaluation."""
+
+    sampler: str
+    steps: int
+    guidance: float
+    eta: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvalReport:
+    """Measured quality and speed of one model and recipe on the evaluation set."""
+
+    model: str
+    recipe: str
+    images: int
+    subgroup_accuracy: float
+    frechet_distance: float
+    seconds_per_image: float
+    psnr_to_teacher: float | None = None
+    ssim_to_teacher: float | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def eval_items(data: EmojiDataset) -> list[EvalItem]:
+    seen: dict[int, int] = {}
+    chosen: list[int] = []
+    for i, sub in enumerate(data.subgroup_ids.tolist()):
+        if data.styles[i] != data.styles[0]:
+            continue
+        if seen.get(sub, 0) < PER_SUBGROUP:
+            seen[sub] = seen.get(sub, 0) + 1
+            chosen.append(i)
+    names = {data.names[i] for i in chosen}
+    rows = [i for i in range(len(data)) if data.names[i] in names]
+    return [EvalItem(data.captions[i], int(data.subgroup_ids[i]), seed)
+            for seed, i in enumerate(rows)]
+
+
+class _Keep:
+    """An EventSink that keeps the final images of a lane."""
+
+    def __init__(self) -> None:
+        self.images: list[np.ndarray] = []
+
+    def emit(self, event) -> None:
+        if isinstance(event, LaneFinished):
+            self.images.extend(event.images)
+
+    def offer_preview(self, lane, make) -> bool:
+        return False
+
+
+def generate_set(runner, ref: ModelRef, recipe: Recipe, items: list[EvalItem]) -> np.ndarray:
+    from studio.engine.cancel import CancelToken
+
+    sink = _Keep()
+    for item in items:
+        params = GenerationParams(prompt=item.prompt, sampler=recipe.sampler,
+                                  num_inference_steps=recipe.steps, guidance_scale=recipe.guidance,
+                                  eta=recipe.eta, seed=item.seed, width=32, height=32)
+        job = GenerateJob(lane=LaneSpec(model=ref, params=params),
+                          previews=PreviewOptions(every=0))
+        runner.run(job, CancelToken(), sink)
+    return np.stack(sink.images)
+
+
+def evaluate(runner, ref: ModelRef, recipe: Recipe, items: list[EvalItem],
+             classifier: Classifier, data_features: np.ndarray,
+             teacher_images: np.ndarray | None = None) -> tuple[EvalReport, np.ndarray]:
+    started = time.perf_counter()
+    images = generate_set(runner, ref, recipe, items)
+    per_image = (time.perf_counter() - started) / len(items)
+    predicted, features = classifier.predict(images)
+    truth = np.array([item.subgroup_id for item in items])
+    agreement = _agreement(images, teacher_images)
+    report = EvalReport(
+        model=ref.display_name,
+        recipe=f"{recipe.sampler}, {recipe.steps} steps, CFG {recipe.guidance:g}",
+        images=len(items),
+        subgroup_accuracy=float((predicted == truth).mean()),
+        frechet_distance=frechet_distance(features, data_features),
+        seconds_per_image=per_image,
+        psnr_to_teacher=agreement[0],
+        ssim_to_teacher=agreement[1],
+    )
+    return report, images
+
+
+def _agreement(images: np.ndarray, teacher: np.ndarray | None):
+    if teacher is None:
+        return None, None
+    pairs = list(zip(images, teacher, strict=True))
+    finite = [psnr(a, b) for a, b in pairs]
+    finite = [v for v in finite if np.isfinite(v)] or [float("inf")]
+    return float(np.mean(finite)), float(np.mean([ssim(a, b) for a, b in pairs]))
+
+
+def markdown_table(reports: list[EvalReport]) -> str:
+    rows = ["| model | recipe | subgroup accuracy | FD | s / image | PSNR to teacher | "
+            "SSIM to teacher |", "|---|---|---|---|---|---|---|"]
+    for r in reports:
+        p = "—" if r.psnr_to_teacher is None else f"{r.psnr_to_teacher:.2f} dB"
+        s = "—" if r.ssim_to_teacher is None else f"{r.ssim_to_teacher:.3f}"
+        rows.append(f"| {r.model} | {r.recipe} | {r.subgroup_accuracy:.1%} | "
+                    f"{r.frechet_distance:.1f} | {r.seconds_per_image:.3f} | {p} | {s} |")
+    return "\n".join(rows)
+
+
+def classifier_dir() -> Path:
+    from studio.paths import assets_dir
+
+    return assets_dir() / "eval" / "subgroup-classifier"
