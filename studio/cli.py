@@ -11,8 +11,14 @@ from pathlib import Path
 from studio.core.jobs import CompareJob, GenerateJob, Lane, LaneSpec, PreviewOptions
 from studio.core.metadata import MetadataError, format_parameters, parse_parameters, to_json_dict
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER, ModelRef, ModelSource
-from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing
-from studio.core.params import ValidationError, validate
+from studio.core.params import (
+    GenerationParams,
+    ScheduleOptions,
+    Sigmas,
+    Spacing,
+    ValidationError,
+    validate,
+)
 from studio.core.pngio import read_parameters, write_png
 
 DEFAULT_PROMPT = "grinning face, smileys & emotion, face smiling, noto style"
@@ -32,20 +38,34 @@ def model_ref(text: str) -> ModelRef:
     raise SystemExit(f"studio: no model folder or file at {text}.")
 
 
-def _recipe_args(parser: argparse.ArgumentParser, prefix: str = "", steps: int = 25,
-                 guidance: float = 3.0, sampler: str = "DPM++ 2M") -> None:
+def _recipe_args(
+    parser: argparse.ArgumentParser,
+    prefix: str = "",
+    steps: int = 25,
+    guidance: float = 3.0,
+    sampler: str = "DPM++ 2M",
+) -> None:
     dash = f"--{prefix}-" if prefix else "--"
     dest = f"{prefix}_" if prefix else ""
     parser.add_argument(f"{dash}sampler", dest=f"{dest}sampler", default=sampler)
     parser.add_argument(f"{dash}steps", dest=f"{dest}steps", type=int, default=steps)
     parser.add_argument(f"{dash}guidance", dest=f"{dest}guidance", type=float, default=guidance)
     parser.add_argument(f"{dash}eta", dest=f"{dest}eta", type=float, default=0.0)
-    parser.add_argument(f"{dash}sigmas", dest=f"{dest}sigmas", choices=[s.value for s in Sigmas],
-                        default="default")
-    parser.add_argument(f"{dash}spacing", dest=f"{dest}spacing",
-                        choices=[s.value for s in Spacing], default="default")
-    parser.add_argument(f"{dash}zero-snr", dest=f"{dest}zero_snr", action="store_true",
-                        help="rescale the schedule to zero terminal SNR")
+    parser.add_argument(
+        f"{dash}sigmas", dest=f"{dest}sigmas", choices=[s.value for s in Sigmas], default="default"
+    )
+    parser.add_argument(
+        f"{dash}spacing",
+        dest=f"{dest}spacing",
+        choices=[s.value for s in Spacing],
+        default="default",
+    )
+    parser.add_argument(
+        f"{dash}zero-snr",
+        dest=f"{dest}zero_snr",
+        action="store_true",
+        help="rescale the schedule to zero terminal SNR",
+    )
 
 
 def _shared_args(parser: argparse.ArgumentParser) -> None:
@@ -83,14 +103,26 @@ def lane_params(args: argparse.Namespace, prefix: str = "") -> GenerationParams:
     def get(name: str):
         return getattr(args, f"{prefix}_{name}" if prefix else name)
 
-    schedule = ScheduleOptions(sigmas=Sigmas(get("sigmas")), spacing=Spacing(get("spacing")),
-                               rescale_zero_snr=get("zero_snr"))
-    return validate(GenerationParams(
-        prompt=args.prompt, negative_prompt=args.negative, sampler=get("sampler"),
-        num_inference_steps=get("steps"), guidance_scale=get("guidance"), eta=get("eta"),
-        seed=args.seed, width=args.width or 32, height=args.height or 32,
-        batch_size=args.batch, schedule=schedule,
-    ))
+    schedule = ScheduleOptions(
+        sigmas=Sigmas(get("sigmas")),
+        spacing=Spacing(get("spacing")),
+        rescale_zero_snr=get("zero_snr"),
+    )
+    return validate(
+        GenerationParams(
+            prompt=args.prompt,
+            negative_prompt=args.negative,
+            sampler=get("sampler"),
+            num_inference_steps=get("steps"),
+            guidance_scale=get("guidance"),
+            eta=get("eta"),
+            seed=args.seed,
+            width=args.width or 32,
+            height=args.height or 32,
+            batch_size=args.batch,
+            schedule=schedule,
+        )
+    )
 
 
 def _default_size(args: argparse.Namespace, refs: Sequence[ModelRef]) -> None:
@@ -107,8 +139,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     ref = model_ref(args.model)
     _default_size(args, [ref])
     params = lane_params(args)
-    job = GenerateJob(lane=LaneSpec(model=ref, params=params),
-                      previews=PreviewOptions(every=0))
+    job = GenerateJob(lane=LaneSpec(model=ref, params=params), previews=PreviewOptions(every=0))
     report = run_job(job, progress=False if args.quiet else None)
     if report.failure or report.cancelled:
         print(f"studio: {report.failure or 'cancelled'}", file=sys.stderr)
@@ -117,42 +148,56 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out = args.out or Path(f"studio-{params.seed}.png")
     paths = save_images(out, finished.images, format_parameters(params, model=ref.display_name))
     t = finished.timings
-    print(f"wrote {', '.join(map(str, paths))} ({finished.steps} steps, "
-          f"denoise {t.denoise_s:.2f}s, total {t.total_s:.2f}s)")
+    print(
+        f"wrote {', '.join(map(str, paths))} ({finished.steps} steps, "
+        f"denoise {t.denoise_s:.2f}s, total {t.total_s:.2f}s)"
+    )
     return 0
 
 
 def save_images(out: Path, images, parameters: str) -> list[Path]:
     if len(images) == 1:
         return [write_png(out, images[0], parameters)]
-    return [write_png(out.with_name(f"{out.stem}-{i + 1}{out.suffix or '.png'}"), img, parameters)
-            for i, img in enumerate(images)]
+    return [
+        write_png(out.with_name(f"{out.stem}-{i + 1}{out.suffix or '.png'}"), img, parameters)
+        for i, img in enumerate(images)
+    ]
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from studio.headless import run_job
     from studio.core.sheet import side_by_side
+    from studio.headless import run_job
 
     teacher, student = model_ref(args.teacher), model_ref(args.student)
     _default_size(args, [teacher, student])
     tp, sp = lane_params(args, "teacher"), lane_params(args, "student")
-    job = CompareJob(teacher=LaneSpec(model=teacher, params=tp),
-                     student=LaneSpec(model=student, params=sp), previews=PreviewOptions(every=0))
+    job = CompareJob(
+        teacher=LaneSpec(model=teacher, params=tp),
+        student=LaneSpec(model=student, params=sp),
+        previews=PreviewOptions(every=0),
+    )
     report = run_job(job, progress=False if args.quiet else None)
     if report.failure or report.cancelled or report.compare is None:
         print(f"studio: {report.failure or 'cancelled'}", file=sys.stderr)
         return 1
     t, s = report.lanes[Lane.teacher], report.lanes[Lane.student]
     image = side_by_side(t.images[0], s.images[0])
-    text = format_parameters(tp, model=teacher.display_name,
-                             extra={"Student": student.display_name,
-                                    "Student recipe": f"{sp.sampler} {sp.num_inference_steps} "
-                                                      f"steps CFG {sp.guidance_scale:g}"})
+    text = format_parameters(
+        tp,
+        model=teacher.display_name,
+        extra={
+            "Student": student.display_name,
+            "Student recipe": f"{sp.sampler} {sp.num_inference_steps} "
+            f"steps CFG {sp.guidance_scale:g}",
+        },
+    )
     out = write_png(args.out or Path(f"compare-{tp.seed}.png"), image, text)
     c = report.compare
     print(f"wrote {out}")
-    print(f"teacher {t.timings.total_s:.3f}s ({t.steps} steps)  student {s.timings.total_s:.3f}s "
-          f"({s.steps} steps)  speed-up {c.speedup:.1f}x  PSNR {c.psnr:.2f} dB  SSIM {c.ssim:.3f}")
+    print(
+        f"teacher {t.timings.total_s:.3f}s ({t.steps} steps)  student {s.timings.total_s:.3f}s "
+        f"({s.steps} steps)  speed-up {c.speedup:.1f}x  PSNR {c.psnr:.2f} dB  SSIM {c.ssim:.3f}"
+    )
     return 0
 
 
@@ -181,8 +226,12 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"generate": cmd_generate, "compare": cmd_compare, "samplers": cmd_samplers,
-            "params": cmd_params}
+COMMANDS = {
+    "generate": cmd_generate,
+    "compare": cmd_compare,
+    "samplers": cmd_samplers,
+    "params": cmd_params,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

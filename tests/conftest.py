@@ -18,6 +18,7 @@ if str(REPO_ROOT) not in sys.path:
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 IGNORED_THREADS = ("TMonitor", "tqdm_monitor", "pytest_timeout", "QDBusConnection")
 

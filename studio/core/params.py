@@ -110,7 +110,9 @@ def _text_problems(label: str, value: object) -> list[str]:
     if not isinstance(value, str):
         return [f"The {label} must be text, not {type(value).__name__}."]
     if len(value) > MAX_PROMPT_CHARS:
-        return [f"The {label} is {len(value)} characters long: keep it to at most {MAX_PROMPT_CHARS}."]
+        return [
+            f"The {label} is {len(value)} characters long: keep it to at most {MAX_PROMPT_CHARS}."
+        ]
     if "\x00" in value:
         return [f"The {label} contains a NUL character."]
     return []

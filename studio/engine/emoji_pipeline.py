@@ -28,7 +28,9 @@ class EmojiPipeline(DiffusionPipeline):
     _optional_components = ["text_encoder", "tokenizer"]  # noqa: RUF012
     _callback_tensor_inputs = ["latents", "prompt_embeds"]  # noqa: RUF012
 
-    def __init__(self, unet: UNet2DConditionModel, scheduler: Any, text_encoder=None, tokenizer=None):
+    def __init__(
+        self, unet: UNet2DConditionModel, scheduler: Any, text_encoder=None, tokenizer=None
+    ):
         super().__init__()
         self.register_modules(
             unet=unet, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tokenizer
@@ -73,8 +75,9 @@ class EmojiPipeline(DiffusionPipeline):
     ) -> torch.Tensor:
         shape = (batch, LATENT_CHANNELS, height // PATCH, width // PATCH)
         if latents is None:
-            latents = randn_tensor(shape, generator=generator, device=self.device,
-                                   dtype=self.unet.dtype)
+            latents = randn_tensor(
+                shape, generator=generator, device=self.device, dtype=self.unet.dtype
+            )
         elif tuple(latents.shape) != shape:
             raise ValueError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
         latents = latents.to(self.device, self.unet.dtype)
@@ -102,7 +105,10 @@ class EmojiPipeline(DiffusionPipeline):
         model_in = self.scheduler.scale_model_input(model_in, t)
         t_batch = t.expand(model_in.shape[0]) if torch.is_tensor(t) else t
         pred = self.unet(
-            model_in, t_batch, encoder_hidden_states=states, encoder_attention_mask=mask,
+            model_in,
+            t_batch,
+            encoder_hidden_states=states,
+            encoder_attention_mask=mask,
             class_labels=pooled,
         ).sample
         if not cfg:
@@ -146,8 +152,9 @@ class EmojiPipeline(DiffusionPipeline):
         self._guidance_scale = guidance_scale
         self._interrupt = False
 
-        states, mask, pooled = self.encode_prompt(prompts, negatives,
-                                                  self.do_classifier_free_guidance)
+        states, mask, pooled = self.encode_prompt(
+            prompts, negatives, self.do_classifier_free_guidance
+        )
         steps = self._set_timesteps(num_inference_steps, timesteps)
         self._num_timesteps = len(steps)
         latents = self.prepare_latents(len(prompts), height, width, generator, latents)
@@ -159,8 +166,7 @@ class EmojiPipeline(DiffusionPipeline):
                 if self._interrupt:
                     continue
                 pred = self._predict(latents, t, states, mask, pooled, guidance_rescale)
-                latents = self.scheduler.step(pred, t, latents, **step_kwargs,
-                                              return_dict=False)[0]
+                latents = self.scheduler.step(pred, t, latents, **step_kwargs, return_dict=False)[0]
                 if callback_on_step_end is not None:
                     local = {"latents": latents, "prompt_embeds": states}
                     kwargs = {k: local[k] for k in tensor_inputs}

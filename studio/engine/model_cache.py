@@ -15,8 +15,12 @@ from studio.engine.loading import LoadedModel, load_pipeline
 class ModelCache:
     """Owns the loaded pipelines of one worker thread; evicting one frees its memory."""
 
-    def __init__(self, capacity: int = 2, loader: Callable[..., LoadedModel] = load_pipeline,
-                 device: str = "auto") -> None:
+    def __init__(
+        self,
+        capacity: int = 2,
+        loader: Callable[..., LoadedModel] = load_pipeline,
+        device: str = "auto",
+    ) -> None:
         self.capacity = max(1, capacity)
         self._loader = loader
         self._device = device

@@ -26,8 +26,17 @@ class EventSink(Protocol):
 class StepObserver:
     """Called by the pipeline after every step (`callback_on_step_end`); owns the lane's clock."""
 
-    def __init__(self, *, job_id: str, lane: Lane, token: CancelToken, sink: EventSink,
-                 tap: SchedulerTap, latent_format: str, previews: PreviewOptions) -> None:
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        lane: Lane,
+        token: CancelToken,
+        sink: EventSink,
+        tap: SchedulerTap,
+        latent_format: str,
+        previews: PreviewOptions,
+    ) -> None:
         self.job_id = job_id
         self.lane = lane
         self.token = token
@@ -52,8 +61,15 @@ class StepObserver:
         total = len(pipe.scheduler.timesteps)
         latents = tensors["latents"]
         self._check_cancel(latents, index)
-        self.sink.emit(StepProgress(job_id=self.job_id, lane=self.lane, step=index + 1,
-                                    total=total, elapsed_s=now - self.started))
+        self.sink.emit(
+            StepProgress(
+                job_id=self.job_id,
+                lane=self.lane,
+                step=index + 1,
+                total=total,
+                elapsed_s=now - self.started,
+            )
+        )
         if self._wants_preview(index + 1, total):
             self.sink.offer_preview(self.lane, lambda: self._preview(latents, index + 1, total))
         return {}
@@ -73,7 +89,10 @@ class StepObserver:
         x0 = self.tap.x0()
         size = self.previews.max_side
         return PreviewReady(
-            job_id=self.job_id, lane=self.lane, step=step, total=total,
+            job_id=self.job_id,
+            lane=self.lane,
+            step=step,
+            total=total,
             x_t=preview_image(latents, self.latent_format, size),
             x0=None if x0 is None else preview_image(x0, self.latent_format, size),
         )

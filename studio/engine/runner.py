@@ -82,8 +82,9 @@ class Runner:
     def run(self, job: Job, token: CancelToken, sink: EventSink) -> JobOutcome:
         validate_job(job)
         token.check()
-        loaded = {lane: self._load(job.job_id, lane, spec, job, token, sink)
-                  for lane, spec in job.lanes}
+        loaded = {
+            lane: self._load(job.job_id, lane, spec, job, token, sink) for lane, spec in job.lanes
+        }
         first_lane, first_spec = job.lanes[0]
         noise = start_noise(loaded[first_lane], first_spec.params)
         results: dict[Lane, LaneResult] = {}
@@ -96,26 +97,54 @@ class Runner:
             sink.emit(compare_event(job.job_id, results[Lane.teacher], results[Lane.student]))
         return JobOutcome(results, stopped)
 
-    def _load(self, job_id: str, lane: Lane, spec: LaneSpec, job: Job, token: CancelToken,
-              sink: EventSink) -> LoadedModel:
+    def _load(
+        self, job_id: str, lane: Lane, spec: LaneSpec, job: Job, token: CancelToken, sink: EventSink
+    ) -> LoadedModel:
         token.check()
         keep = tuple(s.model for _, s in job.lanes)
         loaded, fresh = self.models.get(spec.model, keep=keep)
         if fresh:
-            sink.emit(ModelLoaded(job_id=job_id, lane=lane, model=spec.model,
-                                  device=str(loaded.device), load_s=loaded.load_s))
+            sink.emit(
+                ModelLoaded(
+                    job_id=job_id,
+                    lane=lane,
+                    model=spec.model,
+                    device=str(loaded.device),
+                    load_s=loaded.load_s,
+                )
+            )
         token.check()
         return loaded
 
-    def _run_lane(self, job: Job, lane: Lane, spec: LaneSpec, loaded: LoadedModel,
-                  noise: torch.Tensor | None, token: CancelToken, sink: EventSink) -> LaneResult:
+    def _run_lane(
+        self,
+        job: Job,
+        lane: Lane,
+        spec: LaneSpec,
+        loaded: LoadedModel,
+        noise: torch.Tensor | None,
+        token: CancelToken,
+        sink: EventSink,
+    ) -> LaneResult:
         p = spec.params
         pipe = loaded.pipe
-        pipe.scheduler = make_scheduler(loaded.base_scheduler_config, p.sampler, p.schedule,
-                                        loaded.kind)
+        pipe.scheduler = make_scheduler(
+            loaded.base_scheduler_config,
+            p.sampler,
+            p.schedule,
+            loaded.kind,
+            model_name=spec.model.display_name,
+        )
         tap = SchedulerTap(pipe.scheduler)
-        observer = StepObserver(job_id=job.job_id, lane=lane, token=token, sink=sink, tap=tap,
-                                latent_format=loaded.latent_format, previews=job.previews)
+        observer = StepObserver(
+            job_id=job.job_id,
+            lane=lane,
+            token=token,
+            sink=sink,
+            tap=tap,
+            latent_format=loaded.latent_format,
+            previews=job.previews,
+        )
         kwargs = call_kwargs(pipe, p, noise, loaded, observer)
         hook = denoiser(pipe).register_forward_pre_hook(observer.on_model_call)
         partial = False
@@ -128,14 +157,28 @@ class Runner:
             hook.remove()
         timings = observer.timings(time.perf_counter(), 0.0)
         arrays = to_uint8(np.asarray(images))
-        sink.emit(LaneFinished(job_id=job.job_id, lane=lane, images=arrays, params=p,
-                               model=spec.model, timings=timings, steps=len(timings.step_s),
-                               partial=partial))
+        sink.emit(
+            LaneFinished(
+                job_id=job.job_id,
+                lane=lane,
+                images=arrays,
+                params=p,
+                model=spec.model,
+                timings=timings,
+                steps=len(timings.step_s),
+                partial=partial,
+            )
+        )
         return LaneResult(arrays, timings.total_s, partial)
 
 
-def call_kwargs(pipe: Any, p: GenerationParams, noise: torch.Tensor | None,
-                loaded: LoadedModel, observer: StepObserver) -> dict[str, Any]:
+def call_kwargs(
+    pipe: Any,
+    p: GenerationParams,
+    noise: torch.Tensor | None,
+    loaded: LoadedModel,
+    observer: StepObserver,
+) -> dict[str, Any]:
     accepted = set(inspect.signature(pipe.__call__).parameters)
     kwargs: dict[str, Any] = {
         "prompt": [p.prompt] * p.batch_size,

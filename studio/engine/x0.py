@@ -53,7 +53,7 @@ def _vp_x0(scheduler: Any, model_output, timestep, sample) -> torch.Tensor | Non
     abar_table = getattr(scheduler, "alphas_cumprod", None)
     if abar_table is None:
         return None
-    t = int(round(float(timestep)))
+    t = round(float(timestep))
     abar = abar_table[max(0, min(t, len(abar_table) - 1))].to(sample.device, torch.float32)
     a, s = abar.sqrt(), (1 - abar).sqrt()
     kind = scheduler.config.get("prediction_type", "epsilon")

@@ -72,8 +72,9 @@ def eval_items(data: EmojiDataset) -> list[EvalItem]:
             chosen.append(i)
     names = {data.names[i] for i in chosen}
     rows = [i for i in range(len(data)) if data.names[i] in names]
-    return [EvalItem(data.captions[i], int(data.subgroup_ids[i]), seed)
-            for seed, i in enumerate(rows)]
+    return [
+        EvalItem(data.captions[i], int(data.subgroup_ids[i]), seed) for seed, i in enumerate(rows)
+    ]
 
 
 class _Keep:
@@ -95,18 +96,30 @@ def generate_set(runner, ref: ModelRef, recipe: Recipe, items: list[EvalItem]) -
 
     sink = _Keep()
     for item in items:
-        params = GenerationParams(prompt=item.prompt, sampler=recipe.sampler,
-                                  num_inference_steps=recipe.steps, guidance_scale=recipe.guidance,
-                                  eta=recipe.eta, seed=item.seed, width=32, height=32)
-        job = GenerateJob(lane=LaneSpec(model=ref, params=params),
-                          previews=PreviewOptions(every=0))
+        params = GenerationParams(
+            prompt=item.prompt,
+            sampler=recipe.sampler,
+            num_inference_steps=recipe.steps,
+            guidance_scale=recipe.guidance,
+            eta=recipe.eta,
+            seed=item.seed,
+            width=32,
+            height=32,
+        )
+        job = GenerateJob(lane=LaneSpec(model=ref, params=params), previews=PreviewOptions(every=0))
         runner.run(job, CancelToken(), sink)
     return np.stack(sink.images)
 
 
-def evaluate(runner, ref: ModelRef, recipe: Recipe, items: list[EvalItem],
-             classifier: Classifier, data_features: np.ndarray,
-             teacher_images: np.ndarray | None = None) -> tuple[EvalReport, np.ndarray]:
+def evaluate(
+    runner,
+    ref: ModelRef,
+    recipe: Recipe,
+    items: list[EvalItem],
+    classifier: Classifier,
+    data_features: np.ndarray,
+    teacher_images: np.ndarray | None = None,
+) -> tuple[EvalReport, np.ndarray]:
     started = time.perf_counter()
     images = generate_set(runner, ref, recipe, items)
     per_image = (time.perf_counter() - started) / len(items)
@@ -136,13 +149,18 @@ def _agreement(images: np.ndarray, teacher: np.ndarray | None):
 
 
 def markdown_table(reports: list[EvalReport]) -> str:
-    rows = ["| model | recipe | subgroup accuracy | FD | s / image | PSNR to teacher | "
-            "SSIM to teacher |", "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| model | recipe | subgroup accuracy | FD | s / image | PSNR to teacher | "
+        "SSIM to teacher |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in reports:
         p = "—" if r.psnr_to_teacher is None else f"{r.psnr_to_teacher:.2f} dB"
         s = "—" if r.ssim_to_teacher is None else f"{r.ssim_to_teacher:.3f}"
-        rows.append(f"| {r.model} | {r.recipe} | {r.subgroup_accuracy:.1%} | "
-                    f"{r.frechet_distance:.1f} | {r.seconds_per_image:.3f} | {p} | {s} |")
+        rows.append(
+            f"| {r.model} | {r.recipe} | {r.subgroup_accuracy:.1%} | "
+            f"{r.frechet_distance:.1f} | {r.seconds_per_image:.3f} | {p} | {s} |"
+        )
     return "\n".join(rows)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -73,7 +74,5 @@ class EventChannel:
                 return
             self._wake_pending = True
             loop, wake = self._loop, self._wake
-        try:
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(wake.set)
-        except RuntimeError:
-            pass

@@ -59,10 +59,17 @@ def test_consistency_boundary_condition():
 def tiny_unet() -> UNet2DConditionModel:
     torch.manual_seed(0)
     return UNet2DConditionModel(
-        sample_size=4, in_channels=12, out_channels=12, layers_per_block=1,
-        block_out_channels=(8, 16), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=8,
-        attention_head_dim=2, norm_num_groups=4, class_embed_type="projection",
+        sample_size=4,
+        in_channels=12,
+        out_channels=12,
+        layers_per_block=1,
+        block_out_channels=(8, 16),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=8,
+        attention_head_dim=2,
+        norm_num_groups=4,
+        class_embed_type="projection",
         projection_class_embeddings_input_dim=8,
     )
 
@@ -73,16 +80,20 @@ class TinyData(CaptionedImages):
     def __init__(self) -> None:
         gen = torch.Generator().manual_seed(0)
         self.latents = torch.rand((6, 12, 4, 4), generator=gen) * 2 - 1
-        self.table = PromptTable(("", "a", "b"), torch.randn((3, 5, 8), generator=gen),
-                                 torch.ones((3, 5), dtype=torch.int8),
-                                 torch.randn((3, 8), generator=gen))
+        self.table = PromptTable(
+            ("", "a", "b"),
+            torch.randn((3, 5, 8), generator=gen),
+            torch.ones((3, 5), dtype=torch.int8),
+            torch.randn((3, 8), generator=gen),
+        )
         self.rows = torch.from_numpy(np.array([[1, 2, 1]] * 6))
         self.empty = 0
 
 
 def test_progressive_rounds_resume_and_write_students(tmp_path):
-    cfg = ProgressiveConfig(rounds=(2, 1), steps_per_round=3, batch_size=2, checkpoint_every=1,
-                            warmup=1, bf16=False)
+    cfg = ProgressiveConfig(
+        rounds=(2, 1), steps_per_round=3, batch_size=2, checkpoint_every=1, warmup=1, bf16=False
+    )
     run = ProgressiveRun(tmp_path, TinyData(), tiny_unet(), cfg)
     run.train_step()
     run.save()
@@ -117,5 +128,6 @@ def test_students_change_only_matrices_and_lora_reproduces_delta():
     name = "conv_in"
     down, up = factors[f"unet.{name}.lora_A.weight"], factors[f"unet.{name}.lora_B.weight"]
     delta = (up.flatten(1) @ down.flatten(1)).reshape(student.conv_in.weight.shape)
-    torch.testing.assert_close(delta.float(), student.conv_in.weight - teacher.conv_in.weight,
-                               atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        delta.float(), student.conv_in.weight - teacher.conv_in.weight, atol=1e-5, rtol=1e-4
+    )

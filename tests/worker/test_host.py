@@ -48,15 +48,27 @@ class ScriptedRunner:
             time.sleep(self.step_s)
             if token.cancelled and not token.keep_partial:
                 raise Cancelled()
-            sink.emit(StepProgress(job_id=job.job_id, lane=Lane.main, step=i + 1,
-                                   total=self.steps, elapsed_s=0.0))
+            sink.emit(
+                StepProgress(
+                    job_id=job.job_id, lane=Lane.main, step=i + 1, total=self.steps, elapsed_s=0.0
+                )
+            )
             sink.offer_preview(Lane.main, lambda i=i: self._preview(job, i))
             if token.keep_partial:
                 break
         img = np.zeros((8, 8, 3), np.uint8)
-        sink.emit(LaneFinished(job_id=job.job_id, lane=Lane.main, images=(img,),
-                               params=job.lane.params, model=job.lane.model, timings=Timings(),
-                               steps=self.steps, partial=token.keep_partial))
+        sink.emit(
+            LaneFinished(
+                job_id=job.job_id,
+                lane=Lane.main,
+                images=(img,),
+                params=job.lane.params,
+                model=job.lane.model,
+                timings=Timings(),
+                steps=self.steps,
+                partial=token.keep_partial,
+            )
+        )
 
         class Outcome:
             stopped = token.keep_partial
@@ -66,14 +78,16 @@ class ScriptedRunner:
     def _preview(self, job, i):
         self.previews_made += 1
         img = np.zeros((4, 4, 3), np.uint8)
-        return PreviewReady(job_id=job.job_id, lane=Lane.main, step=i + 1, total=self.steps,
-                            x_t=img)
+        return PreviewReady(
+            job_id=job.job_id, lane=Lane.main, step=i + 1, total=self.steps, x_t=img
+        )
 
 
 def make_job(**params) -> GenerateJob:
     p = GenerationParams(width=32, height=32, **params)
-    return GenerateJob(lane=LaneSpec(model=ModelRef.embedded("x"), params=p),
-                       previews=PreviewOptions(every=1))
+    return GenerateJob(
+        lane=LaneSpec(model=ModelRef.embedded("x"), params=p), previews=PreviewOptions(every=1)
+    )
 
 
 async def collect(host: EngineHost, until_final: int, slow_consumer_s: float = 0.0):

@@ -1,0 +1,383 @@
+"""Loading pipelines safely: local folders, the embedded models and the local Hugging Face cache.
+
+Loading never runs code shipped with a model: model_index.json is read and checked first
+(known pipeline classes, component libraries from diffusers and transformers only), weights
+must be safetensors, and neither remote code nor custom pipelines are ever enabled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib.util
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import diffusers
+import torch
+from diffusers import DiffusionPipeline
+
+from studio.core.models import ModelRef, ModelSource
+from studio.core.samplers import ModelKind
+from studio.engine.emoji_pipeline import EmojiPipeline
+from studio.engine.samplers import model_kind_of
+from studio.engine.text_encoder import load_text_encoder
+from studio.paths import embedded_model_dir
+
+DTYPES: dict[str, torch.dtype] = {
+    "fp32": torch.float32,
+    "float32": torch.float32,
+    "fp16": torch.float16,
+    "float16": torch.float16,
+    "bf16": torch.bfloat16,
+    "bfloat16": torch.bfloat16,
+}
+FAMILY_PREFIXES = (
+    ("EmojiPipeline", "emoji"),
+    ("StableDiffusionXL", "sdxl"),
+    ("StableDiffusion3", "sd3"),
+    ("Flux", "flux"),
+    ("StableDiffusion", "sd"),
+    ("LatentConsistencyModel", "sd"),
+)
+SD_LATENT_FORMATS = {"sd": "sd15", "sdxl": "sdxl"}
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+HUB_PATTERNS = ["model_index.json", "*/*.json", "*/*.txt", "*/*.safetensors", "*/*.model"]
+OWN_PIPELINES = frozenset({"EmojiPipeline"})
+COMPONENT_LIBRARIES = frozenset({"diffusers", "transformers"})
+PICKLE_SUFFIXES = frozenset({".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle"})
+FP16_WEIGHTS = re.compile(r"\.fp16(-\d+-of-\d+)?\.safetensors$")
+SAFE_ONLY = "which can run code when loaded: the studio loads safetensors weights only"
+
+
+class ModelLoadError(RuntimeError):
+    """A model that cannot be loaded, explained in one sentence."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFolder:
+    """A checked diffusers pipeline folder: where it is, its pipeline class, its weights variant."""
+
+    path: Path
+    class_name: str
+    variant: str | None
+    absent: tuple[str, ...]
+
+
+@dataclass
+class LoadedModel:
+    """A loaded pipeline with what the engine needs to know about it; holds the live pipe."""
+
+    pipe: DiffusionPipeline
+    ref: ModelRef
+    kind: ModelKind
+    family: str
+    device: torch.device
+    dtype: torch.dtype
+    load_s: float
+    latent_format: str
+    base_scheduler_config: dict[str, Any]
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """`auto` picks CUDA, then Apple MPS, then the CPU; a named device must be present."""
+    choice = (preference or "auto").strip().lower()
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if _mps_available() else "cpu")
+    try:
+        device = torch.device(choice)
+    except RuntimeError as exc:
+        raise ValueError(f"{preference!r} is not a device: use auto, cpu, cuda or mps.") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was asked for, but this machine has no usable CUDA device.")
+    if device.type == "mps" and not _mps_available():
+        raise ValueError("MPS was asked for, but this machine has no usable Apple GPU.")
+    return device
+
+
+def pick_dtype(device: torch.device, preference: str = "auto", family: str = "") -> torch.dtype:
+    """`auto`: float16 on CUDA and MPS (bfloat16 for Flux and SD3 on CUDA), float32 on the CPU."""
+    choice = (preference or "auto").strip().lower()
+    if choice != "auto":
+        if choice not in DTYPES:
+            raise ValueError(f"{preference!r} is not a dtype: use auto, fp32, fp16 or bf16.")
+        return DTYPES[choice]
+    if device.type == "cuda" and family in {"flux", "sd3"} and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16 if device.type in {"cuda", "mps"} else torch.float32
+
+
+@lru_cache(maxsize=1)
+def shared_text_encoder() -> tuple[Any, Any]:
+    """The embedded models' MiniLM encoder and tokenizer, loaded once per process."""
+    return load_text_encoder()
+
+
+def family_of(class_name: str) -> str:
+    for prefix, family in FAMILY_PREFIXES:
+        if class_name.startswith(prefix):
+            return family
+    return "unknown"
+
+
+def latent_format_of(pipe: DiffusionPipeline, family: str) -> str:
+    """How previews turn this pipeline's latents into RGB."""
+    if family == "emoji":
+        return "pixel_unshuffle2"
+    vae = getattr(pipe, "vae", None)
+    channels = getattr(getattr(vae, "config", None), "latent_channels", None)
+    if family in SD_LATENT_FORMATS and channels == 4:
+        return SD_LATENT_FORMATS[family]
+    return "none"
+
+
+def _hub_folder(repo_id: str, local_only: bool) -> Path:
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    if not HUB_ID.match(repo_id) or ".." in repo_id:
+        raise ModelLoadError(f"{repo_id!r} is not a hub model id: use the form org/name.")
+    offline = bool(constants.HF_HUB_OFFLINE)
+    try:
+        path = snapshot_download(
+            repo_id, local_files_only=local_only or offline, allow_patterns=HUB_PATTERNS
+        )
+    except LocalEntryNotFoundError as exc:
+        reason = "this machine is offline" if offline else "downloads are turned off"
+        raise ModelLoadError(
+            f"Model '{repo_id}' is not in the local cache and {reason}: download it once with "
+            "a network connection, or pick a local folder."
+        ) from exc
+    except OSError as exc:
+        raise ModelLoadError(f"Model '{repo_id}' could not be downloaded: {exc}.") from exc
+    return Path(path)
+
+
+def resolve_folder(ref: ModelRef, local_only: bool = True) -> Path:
+    """The local folder holding the pipeline that `ref` names."""
+    if ref.source is ModelSource.embedded:
+        try:
+            return embedded_model_dir(ref.location)
+        except ValueError as exc:
+            raise ModelLoadError(str(exc)) from exc
+    if ref.source is ModelSource.folder:
+        return Path(ref.location).expanduser()
+    if ref.source is ModelSource.hub:
+        return _hub_folder(ref.location, local_only)
+    raise ModelLoadError(
+        f"Single-file checkpoints are not supported yet: convert {ref.display_name} to a "
+        "diffusers folder, or pick a diffusers model folder."
+    )
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+
+def _refuse_pickle_only(files: list[Path], what: str) -> None:
+    pickles = [p for p in files if p.suffix in PICKLE_SUFFIXES]
+    if pickles and not any(p.suffix == ".safetensors" for p in files):
+        raise ModelLoadError(f"{what} has only pickle weights ({pickles[0].name}), {SAFE_ONLY}.")
+
+
+def _refuse_code(files: list[Path], what: str) -> None:
+    code = [p.name for p in files if p.suffix == ".py"]
+    if code:
+        raise ModelLoadError(f"{what} ships Python code ({code[0]}); the studio never runs it.")
+
+
+def _read_index(path: Path, name: str) -> dict[str, Any]:
+    if not path.exists():
+        raise ModelLoadError(f"The model folder {path} does not exist.")
+    if not path.is_dir():
+        raise ModelLoadError(
+            f"{name} is a single file, not a diffusers model folder: single-file checkpoints "
+            "are not supported yet."
+        )
+    index_file = path / "model_index.json"
+    if not index_file.is_file():
+        _refuse_pickle_only(_files(path), name)
+        raise ModelLoadError(
+            f"{name} is not a diffusers model folder: model_index.json is missing."
+        )
+    try:
+        index = json.loads(index_file.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(
+            f"{name} is not a diffusers model folder: model_index.json is not valid JSON."
+        ) from exc
+    if not isinstance(index, dict):
+        raise ModelLoadError(
+            f"{name} is not a diffusers model folder: model_index.json is not a JSON object."
+        )
+    return index
+
+
+def _is_diffusers_pipeline(class_name: str) -> bool:
+    cls = getattr(diffusers, class_name, None) if class_name.isidentifier() else None
+    return (
+        isinstance(cls, type)
+        and issubclass(cls, DiffusionPipeline)
+        and cls is not DiffusionPipeline
+    )
+
+
+def _check_class(index: dict[str, Any], name: str) -> str:
+    class_name = index.get("_class_name")
+    if not isinstance(class_name, str):
+        raise ModelLoadError(
+            f"{name} asks for a custom pipeline ({class_name!r}); the studio never runs code "
+            "shipped with a model."
+        )
+    if class_name not in OWN_PIPELINES and not _is_diffusers_pipeline(class_name):
+        raise ModelLoadError(
+            f"{name} uses the pipeline class {class_name!r}, which the studio does not load: "
+            "only diffusers' own pipelines and EmojiPipeline are allowed."
+        )
+    return class_name
+
+
+def _library_allowed(library: object) -> bool:
+    if library is None or library in COMPONENT_LIBRARIES:
+        return True
+    if not isinstance(library, str) or not library.isidentifier():
+        return False
+    return importlib.util.find_spec(f"diffusers.pipelines.{library}") is not None
+
+
+def _components(index: dict[str, Any], name: str) -> dict[str, str | None]:
+    """Each component's library (None for an absent one), after checking the libraries."""
+    libraries: dict[str, str | None] = {}
+    for key, value in index.items():
+        if key.startswith("_") or not isinstance(value, list | tuple) or len(value) != 2:
+            continue
+        library, class_name = value
+        if not _library_allowed(library) or not isinstance(class_name, str | None):
+            raise ModelLoadError(
+                f"{name} asks for its {key} from {library!r}; the studio loads components "
+                "from diffusers and transformers only."
+            )
+        libraries[key] = library
+    return libraries
+
+
+def _weights_variant(path: Path, components: list[str], name: str) -> str | None:
+    """The weights variant to ask for: fp16 when a component has only fp16 safetensors."""
+    _refuse_code(_files(path), name)
+    variant = None
+    for key in components:
+        files = _files(path / key)
+        _refuse_code(files, f"{name}'s {key}")
+        _refuse_pickle_only(files, f"{name}'s {key}")
+        safe = [p.name for p in files if p.suffix == ".safetensors"]
+        if safe and all(FP16_WEIGHTS.search(f) for f in safe):
+            variant = "fp16"
+    return variant
+
+
+def inspect_folder(path: Path, name: str) -> ModelFolder:
+    """Check a pipeline folder before any of it is loaded; ModelLoadError says what is wrong."""
+    index = _read_index(path, name)
+    class_name = _check_class(index, name)
+    libraries = _components(index, name)
+    present = [key for key, library in libraries.items() if library is not None]
+    absent = tuple(key for key, library in libraries.items() if library is None)
+    variant = _weights_variant(path, present, name)
+    return ModelFolder(path=path, class_name=class_name, variant=variant, absent=absent)
+
+
+def _dtype_keyword() -> str:
+    """diffusers renamed `torch_dtype` to `dtype` (the old name now warns); older ones lack it."""
+    from diffusers.utils import deprecation_utils
+
+    return "dtype" if hasattr(deprecation_utils, "_resolve_dtype") else "torch_dtype"
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No progress bars or load reports from diffusers and transformers while loading."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    levels = diffusers_logging.get_verbosity(), transformers_logging.get_verbosity()
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    diffusers_logging.set_verbosity_error()
+    transformers_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        diffusers_logging.set_verbosity(levels[0])
+        transformers_logging.set_verbosity(levels[1])
+        diffusers_logging.enable_progress_bar()
+        transformers_logging.enable_progress_bar()
+
+
+def _from_pretrained(folder: ModelFolder, dtype: torch.dtype) -> DiffusionPipeline:
+    kwargs: dict[str, Any] = {key: None for key in folder.absent}
+    kwargs |= {
+        "use_safetensors": True,
+        _dtype_keyword(): dtype,
+        "local_files_only": True,
+        "variant": folder.variant,
+    }
+    if folder.class_name == "EmojiPipeline":
+        text_encoder, tokenizer = shared_text_encoder()
+        kwargs |= {"text_encoder": text_encoder, "tokenizer": tokenizer}
+        return EmojiPipeline.from_pretrained(folder.path, **kwargs)
+    return DiffusionPipeline.from_pretrained(folder.path, **kwargs)
+
+
+def _load_checked(
+    folder: ModelFolder, dtype: torch.dtype, device: torch.device, name: str
+) -> DiffusionPipeline:
+    try:
+        with _quiet_loading():
+            pipe: Any = _from_pretrained(folder, dtype)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe.to(device)
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"Could not load {name}: {detail}") from exc
+
+
+def load_pipeline(
+    ref: ModelRef, *, device: str = "auto", dtype: str = "auto", local_only: bool = True
+) -> LoadedModel:
+    """Load the pipeline `ref` names onto a device, after checking its folder is safe to load."""
+    started = time.perf_counter()
+    folder = inspect_folder(resolve_folder(ref, local_only), ref.display_name)
+    family = family_of(folder.class_name)
+    try:
+        target = pick_device(device)
+        torch_dtype = pick_dtype(target, dtype, family)
+    except ValueError as exc:
+        raise ModelLoadError(str(exc)) from exc
+
+    pipe: Any = _load_checked(folder, torch_dtype, target, ref.display_name)
+    base_config = copy.deepcopy(dict(pipe.scheduler.config))
+    base_config["_class_name"] = type(pipe.scheduler).__name__
+    return LoadedModel(
+        pipe=pipe,
+        ref=ref,
+        kind=model_kind_of(base_config),
+        family=family,
+        device=target,
+        dtype=torch_dtype,
+        load_s=time.perf_counter() - started,
+        latent_format=latent_format_of(pipe, family),
+        base_scheduler_config=base_config,
+    )

@@ -1,0 +1,200 @@
+"""Tiny seeded random pipelines for engine tests: built on CPU in a fraction of a second, offline.
+
+The shapes follow diffusers' own `get_dummy_components`; the CLIP tokenizer is the tiny one
+shipped in `tests/data/tiny-clip-tokenizer`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from diffusers import (
+    AutoencoderKL,
+    DDPMScheduler,
+    FlowMatchEulerDiscreteScheduler,
+    PNDMScheduler,
+    SD3Transformer2DModel,
+    StableDiffusion3Pipeline,
+    StableDiffusionPipeline,
+    UNet2DConditionModel,
+)
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+from studio.engine.emoji_model import LATENT_CHANNELS, LATENT_SIZE, SCHEDULE_CONFIG, TEXT_DIM
+from studio.engine.emoji_pipeline import EmojiPipeline
+from studio.engine.loading import shared_text_encoder
+from studio.lab.export import export_pipeline
+
+TOKENIZER_DIR = Path(__file__).resolve().parents[1] / "data" / "tiny-clip-tokenizer"
+TEXT_HIDDEN = 32
+MAX_TOKENS = 16
+
+
+def tiny_tokenizer() -> CLIPTokenizer:
+    return CLIPTokenizer(
+        str(TOKENIZER_DIR / "vocab.json"),
+        str(TOKENIZER_DIR / "merges.txt"),
+        model_max_length=MAX_TOKENS,
+    )
+
+
+def _tiny_text_config(tokenizer: CLIPTokenizer) -> CLIPTextConfig:
+    return CLIPTextConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        hidden_size=TEXT_HIDDEN,
+        intermediate_size=37,
+        layer_norm_eps=1e-05,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        max_position_embeddings=MAX_TOKENS,
+        vocab_size=len(tokenizer),
+        projection_dim=TEXT_HIDDEN,
+    )
+
+
+def _tiny_text_encoder(tokenizer: CLIPTokenizer) -> CLIPTextModel:
+    return CLIPTextModel(_tiny_text_config(tokenizer)).eval()
+
+
+def _tiny_sd_unet() -> UNet2DConditionModel:
+    return UNet2DConditionModel(
+        block_out_channels=(4, 8),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=TEXT_HIDDEN,
+        norm_num_groups=2,
+    )
+
+
+def _tiny_vae(**extra: object) -> AutoencoderKL:
+    return AutoencoderKL(
+        block_out_channels=(4, 8),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        norm_num_groups=2,
+        sample_size=32,
+        **extra,
+    )
+
+
+def tiny_sd_scheduler() -> PNDMScheduler:
+    """Stable Diffusion 1.5's own scheduler configuration (epsilon prediction)."""
+    return PNDMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        skip_prk_steps=True,
+        steps_offset=1,
+    )
+
+
+def tiny_emoji_scheduler() -> DDPMScheduler:
+    """The embedded model's schedule: v-prediction, zero terminal SNR, trailing timesteps."""
+    return DDPMScheduler(**SCHEDULE_CONFIG)
+
+
+def build_tiny_sd_pipeline(seed: int = 0) -> StableDiffusionPipeline:
+    """A Stable Diffusion 1.x-shaped pipeline with random weights, for 32x32 images."""
+    torch.manual_seed(seed)
+    unet = _tiny_sd_unet()
+    vae = _tiny_vae()
+    tokenizer = tiny_tokenizer()
+    text_encoder = _tiny_text_encoder(tokenizer)
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=tiny_sd_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def build_tiny_sd3_pipeline(seed: int = 0) -> StableDiffusion3Pipeline:
+    """A flow-matching SD3-shaped pipeline with two tiny CLIP encoders and no T5."""
+    torch.manual_seed(seed)
+    transformer = SD3Transformer2DModel(
+        sample_size=16,
+        patch_size=1,
+        in_channels=4,
+        num_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=4,
+        caption_projection_dim=TEXT_HIDDEN,
+        joint_attention_dim=TEXT_HIDDEN,
+        pooled_projection_dim=2 * TEXT_HIDDEN,
+        out_channels=4,
+    )
+    tokenizer = tiny_tokenizer()
+    encoders = [CLIPTextModelWithProjection(_tiny_text_config(tokenizer)) for _ in range(2)]
+    pipe = StableDiffusion3Pipeline(
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        vae=_tiny_vae(use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.0),
+        text_encoder=encoders[0],
+        tokenizer=tokenizer,
+        text_encoder_2=encoders[1],
+        tokenizer_2=tiny_tokenizer(),
+        text_encoder_3=None,
+        tokenizer_3=None,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def tiny_emoji_unet_config() -> dict[str, object]:
+    return {
+        "sample_size": LATENT_SIZE,
+        "in_channels": LATENT_CHANNELS,
+        "out_channels": LATENT_CHANNELS,
+        "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+        "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
+        "block_out_channels": (8, 16),
+        "layers_per_block": 1,
+        "cross_attention_dim": TEXT_DIM,
+        "attention_head_dim": 4,
+        "norm_num_groups": 4,
+        "class_embed_type": "projection",
+        "projection_class_embeddings_input_dim": TEXT_DIM,
+    }
+
+
+def build_tiny_emoji_pipeline(seed: int = 0) -> EmojiPipeline:
+    """An EmojiPipeline with a tiny random UNet, the real MiniLM encoder and the emoji schedule."""
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(**tiny_emoji_unet_config())
+    text_encoder, tokenizer = shared_text_encoder()
+    pipe = EmojiPipeline(
+        unet=unet, scheduler=tiny_emoji_scheduler(), text_encoder=text_encoder, tokenizer=tokenizer
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def save_tiny_sd_pipeline(folder: Path, seed: int = 0) -> Path:
+    build_tiny_sd_pipeline(seed).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def save_tiny_sd3_pipeline(folder: Path, seed: int = 0) -> Path:
+    build_tiny_sd3_pipeline(seed).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def save_tiny_emoji_pipeline(folder: Path, seed: int = 0) -> Path:
+    """Write the tiny emoji pipeline with the lab's exporter: fp16 UNet, no text encoder."""
+    return export_pipeline(build_tiny_emoji_pipeline(seed).unet, folder)
