@@ -42,8 +42,9 @@ class TerminalProgress:
         width = 30
         done = int(width * event.step / max(1, event.total))
         bar = "#" * done + "-" * (width - done)
-        sys.stderr.write(f"\r{event.lane.value:>8} [{bar}] {event.step}/{event.total} "
-                         f"{event.elapsed_s:5.1f}s")
+        sys.stderr.write(
+            f"\r{event.lane.value:>8} [{bar}] {event.step}/{event.total} {event.elapsed_s:5.1f}s"
+        )
         if event.step == event.total:
             sys.stderr.write("\n")
         sys.stderr.flush()

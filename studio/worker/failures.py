@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-OUT_OF_MEMORY = (
-    "The device ran out of memory: try a smaller size or batch, or close other models."
-)
+OUT_OF_MEMORY = "The device ran out of memory: try a smaller size or batch, or close other models."
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -19,8 +17,13 @@ def describe_failure(exc: BaseException) -> str:
     """What went wrong, for the user; the traceback goes to the log."""
     if _is_out_of_memory(exc):
         return OUT_OF_MEMORY
-    if type(exc).__name__ in {"ValidationError", "ModelLoadError", "SamplerError",
-                              "TextEncoderMissing", "DatasetSourceMissing"}:
+    if type(exc).__name__ in {
+        "ValidationError",
+        "ModelLoadError",
+        "SamplerError",
+        "TextEncoderMissing",
+        "DatasetSourceMissing",
+    }:
         return str(exc)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
     return f"The job failed ({type(exc).__name__}: {text}); the full error is in the log."

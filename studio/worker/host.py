@@ -175,8 +175,9 @@ class EngineHost:
             return JobCancelled(job_id=job.job_id)
         except Exception as exc:
             log.error("job %s failed", job.job_id, exc_info=True)
-            return JobFailed(job_id=job.job_id, message=describe_failure(exc),
-                             detail=traceback.format_exc())
+            return JobFailed(
+                job_id=job.job_id, message=describe_failure(exc), detail=traceback.format_exc()
+            )
         if outcome.stopped:
             return JobCancelled(job_id=job.job_id, kept_partial=True)
         return JobFinished(job_id=job.job_id)
