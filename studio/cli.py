@@ -226,6 +226,14 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def default_command() -> str:
+    """Until the window lands: compare the default pair, or generate when no student is there."""
+    from studio.paths import embedded_model_dir
+
+    student = embedded_model_dir(EMBEDDED_STUDENT)
+    return "compare" if (student / "model_index.json").exists() else "generate"
+
+
 COMMANDS = {
     "generate": cmd_generate,
     "compare": cmd_compare,
@@ -235,10 +243,13 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from studio.logs import configure_logging
+
+    configure_logging()
     args = build_parser().parse_args(argv)
-    command = args.command or "compare"
+    command = args.command or default_command()
     if args.command is None:
-        args = build_parser().parse_args(["compare", *(argv or [])])
+        args = build_parser().parse_args([command, *(argv or [])])
     try:
         return COMMANDS[command](args)
     except ValidationError as exc:

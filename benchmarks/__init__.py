@@ -1,0 +1,1 @@
+"""Benchmarks of the studio: each module measures ratios within one run."""
