@@ -1,7 +1,8 @@
-"""Engine overhead: the studio's runner and worker against a bare `pipe(...)` call.
+"""Engine overhead: the studio's engine against a bare `pipe(...)` call on the same thread.
 
 Same components, sampler, steps, seed and starting noise; previews off, every 4th step and
-every step. Run: `python -m benchmarks.engine_overhead [--repeats N] [--markdown PATH]`.
+every step. All variants run on the engine's worker thread and are timed from submit to the
+final event. Run: `python -m benchmarks.engine_overhead [--repeats N] [--markdown PATH]`.
 """
 
 from __future__ import annotations
@@ -9,32 +10,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from benchmarks.common import Sample, interleaved, machine
-from studio.core.events import JobFinished
+from studio.core.events import FINAL_EVENTS, JobFinished
 from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
 from studio.core.models import ModelRef, ModelSource
 from studio.core.params import GenerationParams
-from studio.engine.cancel import CancelToken
-from studio.engine.model_cache import ModelCache
-from studio.engine.runner import Runner, start_noise
+from studio.engine.runner import JobOutcome, Runner, start_noise
 from studio.engine.samplers import make_scheduler
-from studio.worker.host import EngineHost
-
-
-class NullSink:
-    """Discards events; renders every preview it is offered (the worst case for the engine)."""
-
-    def emit(self, event) -> None:
-        pass
-
-    def offer_preview(self, lane, make) -> bool:
-        make()
-        return True
+from studio.worker.host import EngineHost, default_runner_factory
 
 
 @dataclass(frozen=True)
@@ -46,69 +34,73 @@ class Case:
     params: GenerationParams
 
 
-def bare_call(runner: Runner, case: Case):
-    loaded, _ = runner.models.get(case.ref)
-    pipe = loaded.pipe
-    p = case.params
+class BenchRunner:
+    """The real Runner, plus jobs whose id starts with "bare-" run as a bare `pipe(...)` call.
+
+    Every variant then runs on the same engine thread and is timed the same way (submit to
+    final event), so the only difference between them is the engine's own work per step.
+    """
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.models = runner.models
+
+    def run(self, job, token, sink):
+        if not job.job_id.startswith("bare-"):
+            return self.runner.run(job, token, sink)
+        bare_pipe_call(self.runner, job.lane)
+        return JobOutcome({}, stopped=False)
+
+
+def bare_pipe_call(runner: Runner, lane: LaneSpec):
+    loaded, _ = runner.models.get(lane.model)
+    pipe, p = loaded.pipe, lane.params
     noise = start_noise(loaded, p)
-
-    def call():
-        pipe.scheduler = make_scheduler(
-            loaded.base_scheduler_config, p.sampler, p.schedule, loaded.kind
-        )
-        kwargs = dict(
-            prompt=[p.prompt],
-            num_inference_steps=p.num_inference_steps,
-            guidance_scale=p.guidance_scale,
-            height=p.height,
-            width=p.width,
-            generator=torch.Generator("cpu").manual_seed(p.seed),
-            output_type="np",
-        )
-        if noise is not None:
-            kwargs["latents"] = noise.to(loaded.device, loaded.dtype)
-        return pipe(**kwargs).images
-
-    return call
+    pipe.scheduler = make_scheduler(
+        loaded.base_scheduler_config, p.sampler, p.schedule, loaded.kind
+    )
+    kwargs = dict(
+        prompt=[p.prompt],
+        num_inference_steps=p.num_inference_steps,
+        guidance_scale=p.guidance_scale,
+        height=p.height,
+        width=p.width,
+        generator=torch.Generator("cpu").manual_seed(p.seed),
+        output_type="np",
+    )
+    if noise is not None:
+        kwargs["latents"] = noise.to(loaded.device, loaded.dtype)
+    return pipe(**kwargs).images
 
 
-def engine_call(runner: Runner, case: Case, every: int):
-    def call():
-        job = GenerateJob(
-            lane=LaneSpec(model=case.ref, params=case.params), previews=PreviewOptions(every=every)
-        )
-        return runner.run(job, CancelToken(), NullSink())
-
-    return call
-
-
-def worker_call(host: EngineHost, case: Case, every: int):
+def submit_and_wait(host: EngineHost, case: Case, every: int, bare: bool = False):
     async def follow(job):
         host.submit(job)
         async for event in host.listen():
-            if isinstance(event, JobFinished) and event.job_id == job.job_id:
-                return
+            if isinstance(event, FINAL_EVENTS) and event.job_id == job.job_id:
+                return event
 
     def call():
         job = GenerateJob(
             lane=LaneSpec(model=case.ref, params=case.params), previews=PreviewOptions(every=every)
         )
-        asyncio.run(follow(job))
+        if bare:
+            job = replace(job, job_id="bare-" + job.job_id)
+        final = asyncio.run(follow(job))
+        if not isinstance(final, JobFinished):
+            raise RuntimeError(f"benchmark job ended with {final}")
 
     return call
 
 
 def measure(case: Case, repeats: int) -> dict[str, Sample]:
-    runner = Runner(ModelCache(capacity=1))
-    host = EngineHost(runner_factory=lambda: runner)
+    host = EngineHost(runner_factory=lambda: BenchRunner(default_runner_factory()))
     try:
         variants = {
-            "bare pipe(...)": bare_call(runner, case),
-            "runner, previews off": engine_call(runner, case, 0),
-            "runner, previews every 4th step": engine_call(runner, case, 4),
-            "runner, previews every step": engine_call(runner, case, 1),
-            "worker, previews off": worker_call(host, case, 0),
-            "worker, previews every step": worker_call(host, case, 1),
+            "bare pipe(...)": submit_and_wait(host, case, 0, bare=True),
+            "engine, previews off": submit_and_wait(host, case, 0),
+            "engine, previews every 4th step": submit_and_wait(host, case, 4),
+            "engine, previews every step": submit_and_wait(host, case, 1),
         }
         return interleaved(variants, repeats=repeats)
     finally:

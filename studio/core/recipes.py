@@ -1,0 +1,96 @@
+"""Warnings for recipes that are valid but make no sense, one sentence each.
+
+These never block a run (validation in `params` does that); they tell the user that a control
+has no effect or works against the model, before they wait for a disappointing image.
+"""
+
+from __future__ import annotations
+
+from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing
+from studio.core.samplers import SamplerSpec, find_sampler
+
+FEW_STEP_SCHEDULERS = frozenset({"LCMScheduler", "TCDScheduler"})
+FEW_STEP_LIMIT = 200
+SIGMA_SCHEDULERS = frozenset(
+    {
+        "EulerDiscreteScheduler",
+        "HeunDiscreteScheduler",
+        "LMSDiscreteScheduler",
+        "KDPM2DiscreteScheduler",
+        "KDPM2AncestralDiscreteScheduler",
+        "DPMSolverMultistepScheduler",
+        "DPMSolverSinglestepScheduler",
+        "DPMSolverSDEScheduler",
+        "UniPCMultistepScheduler",
+        "DEISMultistepScheduler",
+        "FlowMatchEulerDiscreteScheduler",
+    }
+)
+NEGATIVE_IGNORED = "The negative prompt is ignored: guidance is off (CFG <= 1)."
+
+
+def _guidance_warnings(params: GenerationParams, guidance_distilled: bool) -> list[str]:
+    found: list[str] = []
+    if params.negative_prompt.strip() and params.guidance_scale <= 1:
+        found.append(NEGATIVE_IGNORED)
+    if guidance_distilled and params.guidance_scale > 1:
+        found.append(
+            f"CFG {params.guidance_scale:g} on a guidance-distilled model doubles the work and"
+            " over-saturates the image: guidance is built in, so use CFG 1."
+        )
+    if 0 < params.guidance_scale < 1:
+        found.append(
+            f"CFG {params.guidance_scale:g} does the same as CFG 1: guidance below 1 is off."
+        )
+    return found
+
+
+def _sampler_warnings(params: GenerationParams, spec: SamplerSpec, uses_eta: bool) -> list[str]:
+    found: list[str] = []
+    if params.eta != 0 and not uses_eta:
+        found.append(f"Eta {params.eta:g} is ignored: {spec.name} does not use eta.")
+    sigmas = params.schedule.sigmas
+    if sigmas != Sigmas.default and spec.scheduler not in SIGMA_SCHEDULERS:
+        found.append(
+            f"{Sigmas(sigmas).value.capitalize()} sigmas do not apply to {spec.name}: choose a"
+            " sigma-based sampler such as Euler or DPM++ 2M."
+        )
+    if spec.scheduler in FEW_STEP_SCHEDULERS and params.num_inference_steps > FEW_STEP_LIMIT:
+        found.append(
+            f"{spec.name} is a few-step sampler: {params.num_inference_steps} steps only waste"
+            " time; use 1 to 8."
+        )
+    return found
+
+
+def _schedule_warnings(params: GenerationParams) -> list[str]:
+    schedule = params.schedule
+    if schedule.rescale_zero_snr and schedule.spacing in (Spacing.leading, Spacing.linspace):
+        return [
+            f"Zero terminal SNR with {Spacing(schedule.spacing).value} spacing never samples"
+            " the pure-noise step: use trailing spacing."
+        ]
+    return []
+
+
+def _well_typed(params: GenerationParams) -> bool:
+    numbers = (params.guidance_scale, params.eta, params.num_inference_steps)
+    return (
+        isinstance(params.negative_prompt, str)
+        and isinstance(params.sampler, str)
+        and all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers)
+        and isinstance(params.schedule, ScheduleOptions)
+    )
+
+
+def recipe_warnings(
+    params: GenerationParams, *, guidance_distilled: bool, sampler_uses_eta: bool
+) -> list[str]:
+    """One sentence for each setting in `params` that has no effect or works against the model."""
+    if not _well_typed(params):
+        return []
+    found = _guidance_warnings(params, guidance_distilled)
+    spec = find_sampler(params.sampler)
+    if spec is not None:
+        found += _sampler_warnings(params, spec, sampler_uses_eta)
+    return found + _schedule_warnings(params)

@@ -1,0 +1,398 @@
+"""The user's settings as a frozen value, saved as JSON in the platform's config folder.
+
+Reading is forgiving: a missing key, an unknown key or a value of the wrong type falls back to
+that field's default with a warning. A file that is not JSON at all (bad UTF-8, NaN, 1e999,
+absurd nesting, a list instead of an object) is renamed aside and the defaults are used, with a
+one-sentence notice for the user. Writing is atomic: a temporary file in the same folder is
+flushed, synced and renamed over the old one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
+from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, problems
+
+log = logging.getLogger(__name__)
+
+SETTINGS_VERSION = 1
+MAX_SETTINGS_BYTES = 1024 * 1024
+MAX_BATCH_COUNT = 100
+MAX_PREVIEW_EVERY = 1000
+MAX_PATH_CHARS = 4096
+DEFAULT_PROMPT = "grinning face, smileys & emotion, face smiling, noto style"
+
+
+class SeedMode(StrEnum):
+    """How the seed changes from one job to the next."""
+
+    fixed = "fixed"
+    random = "random"
+    increment = "increment"
+
+
+class PreviewKind(StrEnum):
+    """Which step preview a pane shows: the predicted clean image or the noisy sample."""
+
+    x0 = "x0"
+    xt = "xt"
+
+
+class Upscale(StrEnum):
+    """How small images are enlarged on screen."""
+
+    nearest = "nearest"
+    smooth = "smooth"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SharedParams:
+    """What both lanes of a comparison share: prompts, seed and size."""
+
+    prompt: str = DEFAULT_PROMPT
+    negative_prompt: str = ""
+    seed: int = 0
+    width: int = 32
+    height: int = 32
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LaneRecipe:
+    """One lane's sampler recipe."""
+
+    sampler: str
+    num_inference_steps: int
+    guidance_scale: float
+    eta: float = 0.0
+    schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
+
+    def params(self, shared: SharedParams, batch_size: int = 1) -> GenerationParams:
+        """The full generation parameters of this recipe with the shared values."""
+        return GenerationParams(
+            prompt=shared.prompt,
+            negative_prompt=shared.negative_prompt,
+            seed=shared.seed,
+            width=shared.width,
+            height=shared.height,
+            batch_size=batch_size,
+            sampler=self.sampler,
+            num_inference_steps=self.num_inference_steps,
+            guidance_scale=self.guidance_scale,
+            eta=self.eta,
+            schedule=self.schedule,
+        )
+
+    @classmethod
+    def from_params(cls, params: GenerationParams) -> LaneRecipe:
+        return cls(
+            sampler=params.sampler,
+            num_inference_steps=params.num_inference_steps,
+            guidance_scale=params.guidance_scale,
+            eta=params.eta,
+            schedule=params.schedule,
+        )
+
+
+def default_teacher() -> LaneRecipe:
+    return LaneRecipe(sampler="DPM++ 2M", num_inference_steps=25, guidance_scale=3.0)
+
+
+def default_student() -> LaneRecipe:
+    return LaneRecipe(sampler="DDIM trailing", num_inference_steps=4, guidance_scale=1.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the studio remembers between sessions (window geometry lives in QSettings)."""
+
+    shared: SharedParams = field(default_factory=SharedParams)
+    teacher: LaneRecipe = field(default_factory=default_teacher)
+    student: LaneRecipe = field(default_factory=default_student)
+    seed_mode: SeedMode = SeedMode.fixed
+    batch_count: int = 1
+    compare_mode: bool = True
+    preview_every: int = 1
+    preview_kind: PreviewKind = PreviewKind.x0
+    upscale: Upscale = Upscale.nearest
+    output_dir: str = ""
+    teacher_model: str = EMBEDDED_TEACHER
+    student_model: str = EMBEDDED_STUDENT
+
+
+# --- to JSON ---------------------------------------------------------------------------------
+
+
+def _schedule_json(schedule: ScheduleOptions) -> dict[str, Any]:
+    return {
+        "sigmas": Sigmas(schedule.sigmas).value,
+        "spacing": Spacing(schedule.spacing).value,
+        "rescale_zero_snr": bool(schedule.rescale_zero_snr),
+    }
+
+
+def _recipe_json(recipe: LaneRecipe) -> dict[str, Any]:
+    return {
+        "sampler": recipe.sampler,
+        "num_inference_steps": recipe.num_inference_steps,
+        "guidance_scale": recipe.guidance_scale,
+        "eta": recipe.eta,
+        "schedule": _schedule_json(recipe.schedule),
+    }
+
+
+def settings_to_json(settings: Settings) -> dict[str, Any]:
+    """`settings` as plain JSON values, with a format version."""
+    data: dict[str, Any] = {"version": SETTINGS_VERSION}
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, LaneRecipe):
+            data[f.name] = _recipe_json(value)
+        elif isinstance(value, SharedParams):
+            data[f.name] = {g.name: getattr(value, g.name) for g in fields(SharedParams)}
+        else:
+            data[f.name] = value.value if isinstance(value, StrEnum) else value
+    return data
+
+
+# --- from JSON -------------------------------------------------------------------------------
+
+Reader = Callable[[Any], Any]
+Readers = Mapping[str, "Reader | Readers"]
+_FLOAT_PARAMS = frozenset({"guidance_scale", "eta"})
+
+
+class _Bad(ValueError):
+    """A value that cannot be used for its field; the message says why."""
+
+
+def _param_value(name: str) -> Reader:
+    """Check a value as the GenerationParams field `name` would be checked."""
+
+    def read(value: Any) -> Any:
+        if name in _FLOAT_PARAMS and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        found = problems(GenerationParams().with_(**{name: value}))
+        if found:
+            raise _Bad(found[0])
+        return value
+
+    return read
+
+
+def _enum_value(kind: type[StrEnum]) -> Reader:
+    def read(value: Any) -> Any:
+        try:
+            return kind(value)
+        except ValueError:
+            names = ", ".join(member.value for member in kind)
+            raise _Bad(f"{_short(value)} is not one of {names}.") from None
+
+    return read
+
+
+def _int_value(low: int, high: int) -> Reader:
+    def read(value: Any) -> Any:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise _Bad(f"{_short(value)} is not a whole number from {low} to {high}.")
+        return value
+
+    return read
+
+
+def _bool_value(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise _Bad(f"{_short(value)} is neither true nor false.")
+    return value
+
+
+def _text_value(allow_empty: bool) -> Reader:
+    def read(value: Any) -> Any:
+        if not isinstance(value, str) or "\x00" in value or len(value) > MAX_PATH_CHARS:
+            raise _Bad(f"{_short(value)} is not a usable text.")
+        if not allow_empty and not value.strip():
+            raise _Bad("an empty name cannot be used.")
+        return value
+
+    return read
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_SCHEDULE_READERS: Readers = {
+    "sigmas": _enum_value(Sigmas),
+    "spacing": _enum_value(Spacing),
+    "rescale_zero_snr": _bool_value,
+}
+_RECIPE_READERS: Readers = {
+    **{n: _param_value(n) for n in ("sampler", "num_inference_steps", "guidance_scale", "eta")},
+    "schedule": _SCHEDULE_READERS,
+}
+_SHARED_READERS: Readers = {
+    n: _param_value(n) for n in ("prompt", "negative_prompt", "seed", "width", "height")
+}
+_SETTINGS_READERS: Readers = {
+    "shared": _SHARED_READERS,
+    "teacher": _RECIPE_READERS,
+    "student": _RECIPE_READERS,
+    "seed_mode": _enum_value(SeedMode),
+    "batch_count": _int_value(1, MAX_BATCH_COUNT),
+    "compare_mode": _bool_value,
+    "preview_every": _int_value(0, MAX_PREVIEW_EVERY),
+    "preview_kind": _enum_value(PreviewKind),
+    "upscale": _enum_value(Upscale),
+    "output_dir": _text_value(allow_empty=True),
+    "teacher_model": _text_value(allow_empty=False),
+    "student_model": _text_value(allow_empty=False),
+}
+
+
+def _read_object(data: Any, default: Any, readers: Readers, where: str, warnings: list[str]) -> Any:
+    """`default` with the usable values of the JSON object `data`; a warning for each other."""
+    if not isinstance(data, dict):
+        warnings.append(f"The setting {where!r} is not an object, so its defaults are used.")
+        return default
+    for key in sorted(data.keys() - readers.keys() - {"version"}):
+        warnings.append(f"The unknown setting {f'{where}.{key}'.lstrip('.')!r} is ignored.")
+    values: dict[str, Any] = {}
+    for key, read in readers.items():
+        label = f"{where}.{key}".lstrip(".")
+        if key not in data:
+            continue
+        if isinstance(read, Mapping):
+            values[key] = _read_object(data[key], getattr(default, key), read, label, warnings)
+            continue
+        try:
+            values[key] = read(data[key])
+        except _Bad as bad:
+            warnings.append(f"The setting {label!r} is not usable ({bad}), so the default is used.")
+    return replace(default, **values)
+
+
+def settings_from_json(data: Any) -> tuple[Settings, list[str]]:
+    """Settings from parsed JSON, and one warning for each value that could not be used."""
+    warnings: list[str] = []
+    settings = _read_object(data, Settings(), _SETTINGS_READERS, "", warnings)
+    return settings, warnings
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def default_settings_path() -> Path:
+    return Path(platformdirs.user_config_dir("studio")) / "settings.json"
+
+
+class _Corrupt(ValueError):
+    """The settings file cannot be read as a JSON object."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _Corrupt(f"it holds the non-standard number {name}")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Corrupt(f"it holds the out-of-range number {text[:20]}")
+    return value
+
+
+def _parse_file(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_SETTINGS_BYTES:
+        raise _Corrupt(f"it is larger than {MAX_SETTINGS_BYTES // 1024} KiB")
+    try:
+        text = raw.decode("utf-8")
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except UnicodeDecodeError:
+        raise _Corrupt("it is not UTF-8 text") from None
+    except RecursionError:
+        raise _Corrupt("it is nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise _Corrupt(f"it is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise _Corrupt(f"it holds a JSON {type(data).__name__} instead of an object")
+    return data
+
+
+def _aside_path(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = path.with_name(f"{path.stem}.corrupt-{stamp}{path.suffix}")
+    number = 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}.corrupt-{stamp}-{number}{path.suffix}")
+        number += 1
+    return candidate
+
+
+def _set_aside(path: Path, reason: str) -> str:
+    """Rename a bad settings file out of the way; the notice for the user."""
+    aside = _aside_path(path)
+    try:
+        os.replace(path, aside)
+    except OSError as exc:
+        log.warning("could not move %s aside: %s", path, exc)
+        return (
+            f"The settings file {path} could not be used ({reason}) nor moved aside"
+            f" ({exc.strerror or exc}), so the defaults are used for now."
+        )
+    return (
+        f"The settings file could not be used ({reason}), so the defaults are used;"
+        f" the old file was kept as {aside}."
+    )
+
+
+def load_settings(path: str | os.PathLike[str]) -> tuple[Settings, str | None]:
+    """The settings saved at `path`, and a notice for the user when the file was unusable.
+
+    A missing file gives the defaults and no notice. Values that are merely wrong are reset
+    field by field and logged; a file that is not a JSON object is renamed aside.
+    """
+    source = Path(path)
+    try:
+        raw = source.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return Settings(), None
+    except OSError as exc:
+        return Settings(), _set_aside(source, f"it could not be read: {exc.strerror or exc}")
+    try:
+        data = _parse_file(raw)
+    except _Corrupt as exc:
+        return Settings(), _set_aside(source, str(exc))
+    settings, warnings = settings_from_json(data)
+    for warning in warnings:
+        log.warning("%s: %s", source, warning)
+    return settings, None
+
+
+def save_settings(path: str | os.PathLike[str], settings: Settings) -> Path:
+    """Write `settings` to `path` atomically (temp file, flush, fsync, rename); raise OSError."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(settings_to_json(settings), indent=2, ensure_ascii=False) + "\n"
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with temp.open("x", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,201 @@
+"""The gallery: finished images saved as PNGs, restoring their parameters, importing others'."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from studio.core.events import LaneFinished
+from studio.core.gallery import DEFAULT_LIMIT, GalleryItem, GalleryStore
+from studio.core.metadata import MetadataError, ParsedParameters, parse_parameters
+from studio.core.params import GenerationParams
+from studio.core.pngio import read_parameters
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+LANE_KEY = "Lane"
+
+
+class ParamsTarget(Protocol):
+    """Whatever takes restored parameters: the session."""
+
+    def apply_parameters(self, parsed: ParsedParameters) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnsavedImage:
+    """A finished image that could not be written yet, with what its PNG should say."""
+
+    image: np.ndarray
+    params: GenerationParams
+    model: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).rstrip(".") or type(exc).__name__
+
+
+def _unsaved_of(event: LaneFinished) -> list[UnsavedImage]:
+    extra = {LANE_KEY: event.lane.value}
+    if event.partial:
+        extra["Partial"] = f"stopped after {event.steps} steps"
+    many = len(event.images) > 1
+    return [
+        UnsavedImage(
+            image=image,
+            params=event.params,
+            model=event.model.location,
+            extra={**extra, "Batch index": str(index)} if many else dict(extra),
+        )
+        for index, image in enumerate(event.images)
+    ]
+
+
+class GalleryViewModel(QObject):
+    """Saves each finished job's images through a GalleryStore and keeps the list, newest first.
+
+    The session feeds it: `collect` each LaneFinished, then `commit` or `drop` the job when its
+    final event arrives. Images that cannot be written stay in memory until `save_again`.
+    """
+
+    changed = Signal()
+    saved = Signal(object)
+    error = Signal(str)
+    notice = Signal(str)
+    unsavedChanged = Signal(int)
+
+    def __init__(
+        self, store: GalleryStore, target: ParamsTarget | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.target = target
+        self._items: list[GalleryItem] = []
+        self._unsaved: list[UnsavedImage] = []
+        self._collected: dict[str, list[LaneFinished]] = {}
+
+    @property
+    def items(self) -> list[GalleryItem]:
+        return list(self._items)
+
+    @property
+    def unsaved(self) -> list[UnsavedImage]:
+        return list(self._unsaved)
+
+    def load(self) -> None:
+        """Read the gallery folder (at start, or after the folder changed)."""
+        self._items = self.store.items(DEFAULT_LIMIT)
+        self.changed.emit()
+
+    # --- saving -------------------------------------------------------------------------------
+
+    def collect(self, event: LaneFinished) -> None:
+        self._collected.setdefault(event.job_id, []).append(event)
+
+    def drop(self, job_id: str) -> None:
+        self._collected.pop(job_id, None)
+
+    def commit(self, job_id: str, *, include_partial: bool) -> None:
+        """Save the collected lanes of a job that ended; partial lanes only when asked."""
+        lanes = self._collected.pop(job_id, [])
+        batch = [
+            unsaved
+            for event in lanes
+            if include_partial or not event.partial
+            for unsaved in _unsaved_of(event)
+        ]
+        if batch:
+            self._unsaved += batch
+            self._write_unsaved()
+
+    def save_again(self) -> int:
+        """Retry the images that could not be saved; how many are saved now."""
+        return self._write_unsaved()
+
+    def _write_unsaved(self) -> int:
+        written = 0
+        while self._unsaved:
+            unsaved = self._unsaved[0]
+            try:
+                item = self.store.save(
+                    unsaved.image, unsaved.params, model=unsaved.model, extra=unsaved.extra
+                )
+            except (OSError, MetadataError, ValueError) as exc:
+                self._report_failure(unsaved, exc)
+                break
+            self._unsaved.pop(0)
+            self._items = [item, *self._items][:DEFAULT_LIMIT]
+            written += 1
+            self.saved.emit(item)
+        if written:
+            self.changed.emit()
+        self.unsavedChanged.emit(len(self._unsaved))
+        return written
+
+    def _report_failure(self, unsaved: UnsavedImage, exc: Exception) -> None:
+        lane = unsaved.extra.get(LANE_KEY, "")
+        what = f"the {lane} image" if lane else "the image"
+        self.error.emit(
+            f"Could not save {what} to {self.store.folder}: {_reason(exc)}."
+            " The image is kept; use Save again."
+        )
+
+    # --- restoring ----------------------------------------------------------------------------
+
+    def restore(self, index: int) -> ParsedParameters | None:
+        """Apply the parameters of the item at `index` to the session, and return them."""
+        if not 0 <= index < len(self._items):
+            self.error.emit(f"There is no gallery image number {index + 1}.")
+            return None
+        item = self._items[index]
+        if item.parsed is None:
+            self.error.emit(f"{item.path.name} has no generation parameters that can be read.")
+            return None
+        self._apply(item.parsed)
+        return item.parsed
+
+    def import_png(self, path: str | os.PathLike[str]) -> ParsedParameters | None:
+        """Apply the parameters of a dropped PNG (ours or an A1111-style one), and return them."""
+        source = Path(path)
+        problem = self._png_problem(source)
+        if problem:
+            self.error.emit(problem)
+            return None
+        try:
+            text = read_parameters(source)
+            parsed = parse_parameters(text) if text is not None else None
+        except MetadataError as exc:
+            self.error.emit(str(exc))
+            return None
+        if parsed is None:
+            self.error.emit(
+                f"{source.name} has no generation parameters: it was not made by Studio"
+                " or an A1111-style tool."
+            )
+            return None
+        self._apply(parsed)
+        return parsed
+
+    @staticmethod
+    def _png_problem(source: Path) -> str:
+        try:
+            with source.open("rb") as file:
+                head = file.read(len(PNG_SIGNATURE))
+        except OSError as exc:
+            return f"{source.name} could not be opened: {_reason(exc)}."
+        if head != PNG_SIGNATURE:
+            return f"{source.name} is not a PNG image: drop a PNG made by Studio or A1111."
+        return ""
+
+    def _apply(self, parsed: ParsedParameters) -> None:
+        if parsed.warnings:
+            self.notice.emit(" ".join(parsed.warnings))
+        if self.target is not None:
+            self.target.apply_parameters(parsed)

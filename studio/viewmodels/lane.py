@@ -1,0 +1,271 @@
+"""One pane of the studio: a lane's recipe, and the live state of its current run."""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from studio.core.events import LaneFinished, ModelLoaded, PreviewReady, StepProgress, Timings
+from studio.core.jobs import Lane
+from studio.core.params import GenerationParams, problems
+from studio.core.settings import LaneRecipe, PreviewKind, SharedParams
+from studio.viewmodels.observable import observable
+
+PreviewPair = tuple[np.ndarray, np.ndarray | None]
+
+
+class LaneViewModel(QObject):
+    """Holds one lane's recipe (with its messages) and what its current run has shown so far.
+
+    Recipe attributes (`sampler`, `num_inference_steps`, `guidance_scale`, `eta`, `schedule`)
+    are observable: assign them and `recipeChanged` plus the field's own signal fire. The run
+    state is fed by the session through `begin`, `on_step`, `on_preview`, `on_finished`, `end`.
+    """
+
+    samplerChanged = Signal(str)
+    numInferenceStepsChanged = Signal(int)
+    guidanceScaleChanged = Signal(float)
+    etaChanged = Signal(float)
+    scheduleChanged = Signal(object)
+    guidanceDistilledChanged = Signal(bool)
+    previewKindChanged = Signal(str)
+    recipeChanged = Signal()
+    messagesChanged = Signal(list)
+    progressChanged = Signal(int, int)
+    etaSecondsChanged = Signal(float)
+    previewChanged = Signal()
+    finished = Signal()
+    statusChanged = Signal(str)
+    runningChanged = Signal(bool)
+
+    sampler = observable("sampler", "samplerChanged")
+    num_inference_steps = observable(
+        "num_inference_steps", "numInferenceStepsChanged", operator.index
+    )
+    guidance_scale = observable("guidance_scale", "guidanceScaleChanged", float)
+    eta = observable("eta", "etaChanged", float)
+    schedule = observable("schedule", "scheduleChanged")
+    guidance_distilled = observable("guidance_distilled", "guidanceDistilledChanged", bool)
+    preview_kind = observable("preview_kind", "previewKindChanged", PreviewKind)
+
+    def __init__(
+        self,
+        lane: Lane,
+        recipe: LaneRecipe,
+        *,
+        guidance_distilled: bool = False,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.lane = lane
+        self._guidance_distilled = guidance_distilled
+        self._preview_kind = PreviewKind.x0
+        self._warnings: list[str] = []
+        self._load_recipe(recipe)
+        self._reset_run()
+        self._status = "Ready"
+        self._running = False
+
+    # --- recipe -------------------------------------------------------------------------------
+
+    def _load_recipe(self, recipe: LaneRecipe) -> None:
+        self._sampler = recipe.sampler
+        self._num_inference_steps = recipe.num_inference_steps
+        self._guidance_scale = recipe.guidance_scale
+        self._eta = recipe.eta
+        self._schedule = recipe.schedule
+
+    @property
+    def recipe(self) -> LaneRecipe:
+        return LaneRecipe(
+            sampler=self._sampler,
+            num_inference_steps=self._num_inference_steps,
+            guidance_scale=self._guidance_scale,
+            eta=self._eta,
+            schedule=self._schedule,
+        )
+
+    def set_recipe(self, recipe: LaneRecipe) -> None:
+        """Replace every recipe field at once (one `recipeChanged`)."""
+        if recipe == self.recipe:
+            return
+        self._load_recipe(recipe)
+        self.samplerChanged.emit(recipe.sampler)
+        self.numInferenceStepsChanged.emit(recipe.num_inference_steps)
+        self.guidanceScaleChanged.emit(recipe.guidance_scale)
+        self.etaChanged.emit(recipe.eta)
+        self.scheduleChanged.emit(recipe.schedule)
+        self._changed("recipe")
+
+    def params(self, shared: SharedParams, batch_size: int = 1) -> GenerationParams:
+        return self.recipe.params(shared, batch_size)
+
+    def _changed(self, name: str) -> None:
+        if name == "preview_kind":
+            self.previewChanged.emit()
+        elif name != "guidance_distilled":
+            self.recipeChanged.emit()
+        self.messagesChanged.emit(self.messages)
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the recipe cannot run, one sentence each (empty when it can)."""
+        return problems(self.recipe.params(SharedParams()))
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self._warnings)
+
+    def set_warnings(self, warnings: list[str]) -> None:
+        if warnings != self._warnings:
+            self._warnings = list(warnings)
+            self.messagesChanged.emit(self.messages)
+
+    @property
+    def messages(self) -> list[str]:
+        """Problems first, then warnings: everything to show under the recipe controls."""
+        return self.problems + self._warnings
+
+    # --- run state ----------------------------------------------------------------------------
+
+    def _reset_run(self) -> None:
+        self.job_id = ""
+        self.step = 0
+        self.total = 0
+        self.eta_s = math.nan
+        self.history: dict[int, PreviewPair] = {}
+        self.latest_step = 0
+        self.images: tuple[np.ndarray, ...] = ()
+        self.result_params: GenerationParams | None = None
+        self.timings: Timings | None = None
+        self.steps = 0
+        self.partial = False
+        self._first: tuple[int, float] | None = None
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def _set_status(self, text: str) -> None:
+        if text != self._status:
+            self._status = text
+            self.statusChanged.emit(text)
+
+    def _set_running(self, running: bool) -> None:
+        if running != self._running:
+            self._running = running
+            self.runningChanged.emit(running)
+
+    def begin(self, job_id: str, total: int = 0) -> None:
+        """A job of `total` steps starts: forget the previous run, previews and history included."""
+        self._reset_run()
+        self.job_id = job_id
+        self.total = total
+        self.progressChanged.emit(0, self.total)
+        self.etaSecondsChanged.emit(self.eta_s)
+        self.previewChanged.emit()
+        self._set_running(True)
+        self._set_status("Waiting…")
+
+    def on_model_loaded(self, event: ModelLoaded) -> None:
+        name = event.model.display_name
+        self._set_status(f"Loaded {name} on {event.device} in {event.load_s:.1f} s")
+
+    def on_step(self, event: StepProgress) -> None:
+        self.step, self.total = event.step, event.total
+        if self._first is None:
+            self._first = (event.step, event.elapsed_s)
+        self.eta_s = self._estimate_eta(event)
+        self.progressChanged.emit(self.step, self.total)
+        self.etaSecondsChanged.emit(self.eta_s)
+        left = "" if math.isnan(self.eta_s) else f" · {self.eta_s:.1f} s left"
+        self._set_status(f"Step {self.step}/{self.total}{left}")
+
+    def _estimate_eta(self, event: StepProgress) -> float:
+        """Seconds left, from the pace of the steps after the first (which includes encoding)."""
+        assert self._first is not None
+        first_step, first_s = self._first
+        if event.step > first_step:
+            per_step = (event.elapsed_s - first_s) / (event.step - first_step)
+        else:
+            per_step = event.elapsed_s / max(1, event.step)
+        return max(0.0, per_step * (event.total - event.step))
+
+    def on_preview(self, event: PreviewReady) -> None:
+        self.history[event.step] = (event.x_t, event.x0)
+        self.latest_step = max(self.latest_step, event.step)
+        self.previewChanged.emit()
+
+    def on_finished(self, event: LaneFinished) -> None:
+        self.images = event.images
+        self.result_params = event.params
+        self.timings = event.timings
+        self.steps = event.steps
+        self.partial = event.partial
+        self.eta_s = 0.0
+        self.etaSecondsChanged.emit(self.eta_s)
+        if not event.partial:
+            self.progressChanged.emit(self.total or event.steps, self.total or event.steps)
+        self._set_running(False)
+        took = event.timings.total_s
+        self._set_status(
+            f"Stopped after {event.steps} steps (partial image)"
+            if event.partial
+            else f"Done: {event.steps} steps in {took:.2f} s"
+        )
+        self.previewChanged.emit()
+        self.finished.emit()
+
+    def note(self, status: str) -> None:
+        """Show a transient status (e.g. "Stopping…") without ending the run."""
+        self._set_status(status)
+
+    def end(self, status: str) -> None:
+        """The job ended without this lane finishing (cancelled, failed, or never reached)."""
+        self._set_running(False)
+        self._set_status(status)
+
+    # --- what to show -------------------------------------------------------------------------
+
+    @property
+    def history_steps(self) -> list[int]:
+        """The steps with a kept preview, ascending (for the scrubbing slider)."""
+        return sorted(self.history)
+
+    def preview_at(self, step: int, kind: PreviewKind | str | None = None) -> np.ndarray | None:
+        """The kept preview of `step` in `kind` (default: the current toggle); x_t if no x0."""
+        pair = self.history.get(step)
+        if pair is None:
+            return None
+        x_t, x0 = pair
+        wanted = PreviewKind(kind) if kind is not None else self._preview_kind
+        return x0 if wanted is PreviewKind.x0 and x0 is not None else x_t
+
+    @property
+    def preview(self) -> np.ndarray | None:
+        """The latest preview in the current kind, or None before the first one."""
+        return self.preview_at(self.latest_step)
+
+    @property
+    def x_t(self) -> np.ndarray | None:
+        return self.preview_at(self.latest_step, PreviewKind.xt)
+
+    @property
+    def x0(self) -> np.ndarray | None:
+        return self.preview_at(self.latest_step, PreviewKind.x0)
+
+    @property
+    def image(self) -> np.ndarray | None:
+        """The first final image, or None while running."""
+        return self.images[0] if self.images else None
+
+    def current_image(self) -> np.ndarray | None:
+        """What the pane should show now: the final image when there is one, else the preview."""
+        return self.image if self.image is not None else self.preview

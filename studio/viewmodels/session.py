@@ -1,0 +1,391 @@
+"""The studio session: shared parameters, the two lanes, and the jobs sent to the engine."""
+
+from __future__ import annotations
+
+import logging
+import operator
+import random
+
+from PySide6.QtCore import QObject, Signal
+
+from studio.core.client import EngineClient
+from studio.core.commands import Cancel, Submit
+from studio.core.events import (
+    FINAL_EVENTS,
+    CompareFinished,
+    EngineStopped,
+    Event,
+    JobCancelled,
+    JobFailed,
+    JobFinished,
+    JobStarted,
+    LaneFinished,
+    ModelLoaded,
+    PreviewReady,
+    StepProgress,
+)
+from studio.core.gallery import GalleryStore
+from studio.core.jobs import CompareJob, GenerateJob, Job, Lane, LaneSpec, PreviewOptions
+from studio.core.jobs import job_problems as find_job_problems
+from studio.core.metadata import ParsedParameters
+from studio.core.models import ModelRef
+from studio.core.params import MAX_SEED
+from studio.core.recipes import recipe_warnings
+from studio.core.samplers import find_sampler
+from studio.core.settings import MAX_BATCH_COUNT, LaneRecipe, SeedMode, Settings, SharedParams
+from studio.viewmodels.comparison import ComparisonViewModel
+from studio.viewmodels.gallery import LANE_KEY, GalleryViewModel
+from studio.viewmodels.lane import LaneViewModel
+from studio.viewmodels.observable import observable
+from studio.viewmodels.queue import QueueViewModel
+from studio.viewmodels.submission import JobRecord, job_summary, resolve_models, seeds_for
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "Studio could not show an engine result; the details are in the log."
+_SHARED_FIELDS = frozenset({"prompt", "negative_prompt", "seed", "width", "height", "compare_mode"})
+
+
+class SessionViewModel(QObject):
+    """Owns the shared parameters, builds and sends jobs, and routes engine events to the
+    lanes, the comparison, the queue and the gallery.
+
+    Observable attributes (assign to change; each has a `<name>Changed` signal): `prompt`,
+    `negative_prompt`, `seed`, `seed_mode`, `width`, `height`, `batch_count`, `teacher_model`,
+    `student_model`, `compare_mode`, `preview_every`.
+    """
+
+    promptChanged = Signal(str)
+    negativePromptChanged = Signal(str)
+    seedChanged = Signal(int)
+    seedModeChanged = Signal(str)
+    widthChanged = Signal(int)
+    heightChanged = Signal(int)
+    batchCountChanged = Signal(int)
+    teacherModelChanged = Signal(str)
+    studentModelChanged = Signal(str)
+    compareModeChanged = Signal(bool)
+    previewEveryChanged = Signal(int)
+    busyChanged = Signal(bool)
+    error = Signal(str)
+    notice = Signal(str)
+
+    prompt = observable("prompt", "promptChanged", str)
+    negative_prompt = observable("negative_prompt", "negativePromptChanged", str)
+    seed = observable("seed", "seedChanged", operator.index)
+    seed_mode = observable("seed_mode", "seedModeChanged", SeedMode)
+    width = observable("width", "widthChanged", operator.index)
+    height = observable("height", "heightChanged", operator.index)
+    batch_count = observable("batch_count", "batchCountChanged", operator.index)
+    teacher_model = observable("teacher_model", "teacherModelChanged", str)
+    student_model = observable("student_model", "studentModelChanged", str)
+    compare_mode = observable("compare_mode", "compareModeChanged", bool)
+    preview_every = observable("preview_every", "previewEveryChanged", operator.index)
+
+    def __init__(
+        self,
+        client: EngineClient,
+        store: GalleryStore,
+        settings: Settings | None = None,
+        *,
+        rng: random.Random | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._client = client
+        self._rng = rng or random.Random()
+        self._jobs: dict[str, JobRecord] = {}
+        self._current = ""
+        self._busy = False
+        self.last_error = ""
+        self._ready = False
+        base = settings or Settings()
+        self.teacher = LaneViewModel(Lane.teacher, base.teacher, parent=self)
+        self.student = LaneViewModel(
+            Lane.student, base.student, guidance_distilled=True, parent=self
+        )
+        self.comparison = ComparisonViewModel(self)
+        self.queue = QueueViewModel(self._discard, self)
+        self.gallery = GalleryViewModel(store, self, self)
+        self.apply_settings(base)
+        self._connect_children()
+        self._ready = True
+        self._refresh_warnings()
+
+    def _connect_children(self) -> None:
+        self.gallery.error.connect(self._show_error)
+        self.gallery.notice.connect(self.notice)
+        for lane in (self.teacher, self.student):
+            lane.recipeChanged.connect(self._refresh_warnings)
+            lane.guidanceDistilledChanged.connect(self._refresh_warnings)
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Set every parameter from `settings`, emitting the change signals."""
+        shared = settings.shared
+        self.prompt, self.negative_prompt = shared.prompt, shared.negative_prompt
+        self.seed, self.width, self.height = shared.seed, shared.width, shared.height
+        self.seed_mode, self.batch_count = settings.seed_mode, settings.batch_count
+        self.teacher_model, self.student_model = settings.teacher_model, settings.student_model
+        self.compare_mode, self.preview_every = settings.compare_mode, settings.preview_every
+        self.teacher.set_recipe(settings.teacher)
+        self.student.set_recipe(settings.student)
+        for lane in (self.teacher, self.student):
+            lane.preview_kind = settings.preview_kind
+
+    def shared_params(self, seed: int | None = None) -> SharedParams:
+        return SharedParams(
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            seed=self.seed if seed is None else seed,
+            width=self.width,
+            height=self.height,
+        )
+
+    def apply_parameters(self, parsed: ParsedParameters) -> None:
+        """Restore a gallery image or dropped PNG: shared values, and its lane's recipe."""
+        params = parsed.params
+        self.prompt, self.negative_prompt = params.prompt, params.negative_prompt
+        self.seed, self.width, self.height = params.seed, params.width, params.height
+        lane = parsed.extra.get(LANE_KEY, "")
+        target = self.student if lane == Lane.student.value else self.teacher
+        target.set_recipe(LaneRecipe.from_params(params))
+        if lane in {member.value for member in Lane} and parsed.model:
+            if target is self.student:
+                self.student_model = parsed.model
+            else:
+                self.teacher_model = parsed.model
+
+    def _changed(self, name: str) -> None:
+        if self._ready and name in _SHARED_FIELDS:
+            self._refresh_warnings()
+
+    def _refresh_warnings(self) -> None:
+        shared = self.shared_params()
+        for lane in (self.teacher, self.student):
+            params = lane.params(shared)
+            spec = find_sampler(params.sampler) if isinstance(params.sampler, str) else None
+            lane.set_warnings(
+                recipe_warnings(
+                    params,
+                    guidance_distilled=lane.guidance_distilled,
+                    sampler_uses_eta=spec is not None and spec.uses_eta,
+                )
+            )
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    @property
+    def current_job_id(self) -> str:
+        return self._current
+
+    def job_problems(self) -> list[str]:
+        """Why Generate would refuse now, one sentence each (empty when it would run)."""
+        return self._build_jobs()[1]
+
+    def generate(self) -> list[str]:
+        """Validate, then send `batch_count` jobs; the ids sent (none when there were problems)."""
+        jobs, found = self._build_jobs()
+        if found:
+            self._show_error(" ".join(found))
+            return []
+        sent: list[str] = []
+        for job in jobs:
+            if not self._submit(job):
+                break
+            sent.append(job.job_id)
+        if sent and self.seed_mode is SeedMode.increment:
+            self.seed = (self.seed + len(jobs)) % (MAX_SEED + 1)
+        return sent
+
+    def _build_jobs(self) -> tuple[list[Job], list[str]]:
+        found: list[str] = []
+        count = self.batch_count
+        if not isinstance(count, int) or not 1 <= count <= MAX_BATCH_COUNT:
+            found.append(f"The batch count {count!r} is out of range: use 1 to {MAX_BATCH_COUNT}.")
+            count = 1
+        names = [self.teacher_model] + ([self.student_model] if self.compare_mode else [])
+        refs, unknown = resolve_models(names)
+        found += unknown
+        if found:
+            return [], found
+        jobs = [
+            self._make_job(seed, refs)
+            for seed in seeds_for(self.seed_mode, self.seed, count, self._rng)
+        ]
+        found = find_job_problems(jobs[0])
+        return ([], found) if found else (jobs, [])
+
+    def _make_job(self, seed: int, refs: list[ModelRef]) -> Job:
+        shared = self.shared_params(seed)
+        previews = PreviewOptions(every=self.preview_every)
+        teacher = LaneSpec(model=refs[0], params=self.teacher.params(shared))
+        if not self.compare_mode:
+            return GenerateJob(lane=teacher, previews=previews)
+        student = LaneSpec(model=refs[1], params=self.student.params(shared))
+        return CompareJob(teacher=teacher, student=student, previews=previews)
+
+    def _submit(self, job: Job) -> bool:
+        self._jobs[job.job_id] = JobRecord(job=job)
+        self.queue.add(job.job_id, job_summary(job))
+        try:
+            self._client.send(Submit(job=job))
+        except Exception as exc:
+            log.exception("submit failed")
+            self._forget(job.job_id)
+            self._show_error(f"The engine did not take the job: {exc}")
+            return False
+        self._update_busy()
+        return True
+
+    def cancel(self) -> None:
+        """Discard the running job and every queued one (Esc)."""
+        for job_id in list(self._jobs):
+            self.queue.cancel(job_id)
+
+    def stop(self) -> None:
+        """Stop the running job after its current step and keep its partial images."""
+        record = self._jobs.get(self._current)
+        if record is None or record.discarded or record.user_stopped:
+            return
+        record.user_stopped = True
+        self._send_cancel(self._current, keep_partial=True)
+        for lane in self._lanes_of(record.job):
+            if lane.running:
+                lane.note("Stopping…")
+
+    def _discard(self, job_id: str) -> None:
+        record = self._jobs.get(job_id)
+        if record is None or record.discarded:
+            return
+        record.discarded = True
+        self._send_cancel(job_id, keep_partial=False)
+        if job_id == self._current:
+            for lane in self._lanes_of(record.job):
+                if lane.running:
+                    lane.note("Cancelling…")
+
+    def _send_cancel(self, job_id: str, *, keep_partial: bool) -> None:
+        try:
+            self._client.send(Cancel(job_id=job_id, keep_partial=keep_partial))
+        except Exception as exc:
+            log.exception("cancel failed")
+            self._show_error(f"The engine did not take the cancel request: {exc}")
+
+    async def consume(self, client: EngineClient | None = None) -> None:
+        """Handle every event of the engine's stream until it ends."""
+        async for event in (client or self._client).listen():
+            try:
+                self.handle(event)
+            except Exception:
+                log.exception("handling %r failed", type(event).__name__)
+                self._show_error(INTERNAL_ERROR)
+
+    def handle(self, event: Event) -> None:
+        """Route one engine event; events of unknown or discarded jobs are dropped."""
+        if isinstance(event, EngineStopped):
+            self._engine_stopped(event)
+            return
+        record = self._jobs.get(event.job_id)
+        if record is None:
+            if isinstance(event, JobFailed) and not event.job_id:
+                self._show_error(event.message)
+            return
+        if isinstance(event, FINAL_EVENTS):
+            self._job_ended(record, event)
+        elif isinstance(event, JobStarted):
+            self._job_started(record)
+        elif not record.discarded and event.job_id == self._current:
+            self._run_event(event)
+
+    def _run_event(self, event: Event) -> None:
+        match event:
+            case ModelLoaded(lane=Lane() as lane):
+                self._lane(lane).on_model_loaded(event)
+            case StepProgress(lane=lane):
+                self._lane(lane).on_step(event)
+            case PreviewReady(lane=lane):
+                self._lane(lane).on_preview(event)
+            case LaneFinished(lane=lane):
+                self._lane(lane).on_finished(event)
+                self.gallery.collect(event)
+            case CompareFinished():
+                self.comparison.update(event)
+
+    def _lane(self, lane: Lane) -> LaneViewModel:
+        return self.student if lane is Lane.student else self.teacher
+
+    def _lanes_of(self, job: Job) -> list[LaneViewModel]:
+        return [self.teacher, self.student] if isinstance(job, CompareJob) else [self.teacher]
+
+    def _job_started(self, record: JobRecord) -> None:
+        job_id = record.job.job_id
+        self.queue.start(job_id)
+        if record.discarded:
+            return
+        self._current = job_id
+        for lane, spec in record.job.lanes:
+            self._lane(lane).begin(job_id, spec.params.num_inference_steps)
+        if isinstance(record.job, CompareJob):
+            self.comparison.clear()
+
+    def _job_ended(self, record: JobRecord, event: Event) -> None:
+        job_id = record.job.job_id
+        self._forget(job_id)
+        status = self._settle(record, event)
+        for lane in self._lanes_of(record.job):
+            if lane.job_id == job_id and lane.running:
+                lane.end(status)
+        if job_id == self._current:
+            self._current = ""
+        self._update_busy()
+
+    def _settle(self, record: JobRecord, event: Event) -> str:
+        """Save or drop the job's images; the status for lanes that did not finish."""
+        job_id = record.job.job_id
+        match event:
+            case _ if record.discarded:
+                self.gallery.drop(job_id)
+                return "Cancelled"
+            case JobFailed(message=message):
+                self.gallery.commit(job_id, include_partial=False)
+                self._show_error(message)
+                return "Failed"
+            case JobCancelled(kept_partial=True):
+                self.gallery.commit(job_id, include_partial=record.user_stopped)
+                return "Stopped"
+            case JobCancelled():
+                self.gallery.drop(job_id)
+                return "Cancelled"
+            case JobFinished():
+                self.gallery.commit(job_id, include_partial=False)
+                return "Done"
+        return ""
+
+    def _engine_stopped(self, event: EngineStopped) -> None:
+        for job_id, record in list(self._jobs.items()):
+            self.gallery.drop(job_id)
+            for lane in self._lanes_of(record.job):
+                if lane.running:
+                    lane.end("The engine stopped")
+        self._jobs.clear()
+        self.queue.clear()
+        self._current = ""
+        self._update_busy()
+        if event.reasons:
+            self._show_error(" ".join(event.reasons))
+
+    def _forget(self, job_id: str) -> None:
+        self._jobs.pop(job_id, None)
+        self.queue.remove(job_id)
+
+    def _update_busy(self) -> None:
+        busy = bool(self._jobs)
+        if busy != self._busy:
+            self._busy = busy
+            self.busyChanged.emit(busy)
+
+    def _show_error(self, message: str) -> None:
+        self.last_error = message
+        self.error.emit(message)

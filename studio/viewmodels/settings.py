@@ -1,0 +1,104 @@
+"""The settings the studio starts from and saves on the way out."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from studio.core.gallery import default_gallery_dir
+from studio.core.settings import (
+    PreviewKind,
+    SeedMode,
+    Settings,
+    Upscale,
+    default_settings_path,
+    load_settings,
+    save_settings,
+)
+
+if TYPE_CHECKING:
+    from studio.viewmodels.session import SessionViewModel
+
+
+class SettingsViewModel(QObject):
+    """Loads the settings file at start (with its corrupt-file notice), and saves snapshots."""
+
+    changed = Signal()
+    upscaleChanged = Signal(str)
+    error = Signal(str)
+
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.path = Path(path) if path is not None else default_settings_path()
+        self._settings = Settings()
+        self.notice: str | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def load(self) -> Settings:
+        """Read the file; `notice` says what happened when it could not be used."""
+        self._settings, self.notice = load_settings(self.path)
+        self.changed.emit()
+        return self._settings
+
+    def snapshot_from(self, session: SessionViewModel) -> Settings:
+        """Take the session's current values into the settings (not saved yet)."""
+        self._settings = replace(
+            self._settings,
+            shared=session.shared_params(),
+            teacher=session.teacher.recipe,
+            student=session.student.recipe,
+            seed_mode=SeedMode(session.seed_mode),
+            batch_count=session.batch_count,
+            compare_mode=session.compare_mode,
+            preview_every=session.preview_every,
+            preview_kind=PreviewKind(session.teacher.preview_kind),
+            teacher_model=session.teacher_model,
+            student_model=session.student_model,
+        )
+        self.changed.emit()
+        return self._settings
+
+    def save(self) -> bool:
+        """Write the settings atomically; on failure emit `error` and return False."""
+        try:
+            save_settings(self.path, self._settings)
+        except OSError as exc:
+            self.error.emit(f"Could not save the settings to {self.path}: {exc.strerror or exc}.")
+            return False
+        return True
+
+    @property
+    def upscale(self) -> Upscale:
+        return self._settings.upscale
+
+    @upscale.setter
+    def upscale(self, value: Upscale | str) -> None:
+        kind = Upscale(value)
+        if kind is not self._settings.upscale:
+            self._settings = replace(self._settings, upscale=kind)
+            self.upscaleChanged.emit(kind.value)
+            self.changed.emit()
+
+    @property
+    def output_dir(self) -> str:
+        return self._settings.output_dir
+
+    @output_dir.setter
+    def output_dir(self, value: str) -> None:
+        if value != self._settings.output_dir:
+            self._settings = replace(self._settings, output_dir=str(value))
+            self.changed.emit()
+
+    def gallery_dir(self) -> Path:
+        """Where images are saved: the chosen output folder, else the platform default."""
+        chosen = self._settings.output_dir.strip()
+        return Path(chosen).expanduser() if chosen else default_gallery_dir()

@@ -1,0 +1,65 @@
+"""Turning the session's values into jobs: model references, seeds, one-line summaries."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.core.jobs import CompareJob, Job
+from studio.core.models import ModelRef, ModelSource
+from studio.core.params import MAX_SEED
+from studio.core.settings import SeedMode
+
+
+@dataclass(slots=True)
+class JobRecord:
+    """What the session remembers about a job it sent: was it discarded, or stopped to keep?"""
+
+    job: Job
+    discarded: bool = False
+    user_stopped: bool = False
+
+
+def model_ref_for(name: str) -> ModelRef:
+    """An embedded model name, or a diffusers folder; ValueError with one sentence otherwise."""
+    text = name.strip() if isinstance(name, str) else ""
+    if not text:
+        raise ValueError("Choose a model: the model name is empty.")
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return ModelRef(location=str(path.resolve()), source=ModelSource.folder)
+    if "/" not in text and "\\" not in text and not text.startswith("."):
+        return ModelRef.embedded(text)
+    raise ValueError(f"There is no model folder at {text}.")
+
+
+def resolve_models(names: list[str]) -> tuple[list[ModelRef], list[str]]:
+    """The references of model names, and one sentence for each name that names nothing."""
+    refs: list[ModelRef] = []
+    found: list[str] = []
+    for name in names:
+        try:
+            refs.append(model_ref_for(name))
+        except ValueError as exc:
+            found.append(str(exc))
+    return refs, found
+
+
+def job_summary(job: Job, limit: int = 40) -> str:
+    """One line for the queue list, e.g. "Compare · seed 42 · 32x32 · grinning face…"."""
+    params = job.lanes[0][1].params
+    prompt = params.prompt.replace("\n", " ")
+    prompt = prompt if len(prompt) <= limit else prompt[: limit - 1] + "…"
+    kind = "Compare" if isinstance(job, CompareJob) else "Generate"
+    return f"{kind} · seed {params.seed} · {params.width}x{params.height} · {prompt}"
+
+
+def seeds_for(mode: SeedMode, seed: int, count: int, rng: random.Random) -> list[int]:
+    """The seeds of `count` jobs: all `seed`, `seed`, `seed`+1, ..., or random ones."""
+    if mode is SeedMode.random:
+        return [rng.randint(0, MAX_SEED) for _ in range(count)]
+    valid = isinstance(seed, int) and 0 <= seed <= MAX_SEED
+    if mode is SeedMode.increment and valid:
+        return [(seed + i) % (MAX_SEED + 1) for i in range(count)]
+    return [seed] * count

@@ -1,0 +1,27 @@
+"""Fixtures for the view-model tests: a scripted engine, a gallery folder, a session."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from studio.core.gallery import GalleryStore
+from studio.viewmodels.session import SessionViewModel
+from tests.ui.fake_engine import FakeEngine
+
+
+@pytest.fixture
+def engine() -> FakeEngine:
+    return FakeEngine()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> GalleryStore:
+    return GalleryStore(tmp_path / "gallery")
+
+
+@pytest.fixture
+def session(qapp, engine: FakeEngine, store: GalleryStore) -> SessionViewModel:
+    return SessionViewModel(engine, store, rng=random.Random(7))
