@@ -20,6 +20,7 @@ from studio.core.params import (
     validate,
 )
 from studio.core.pngio import read_parameters, write_png
+from studio.lab import commands as lab_commands
 
 DEFAULT_PROMPT = "grinning face, smileys & emotion, face smiling, noto style"
 
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     sam.add_argument("--kind", choices=["vp", "flow"], default=None)
     par = sub.add_parser("params", help="print the generation parameters stored in a PNG")
     par.add_argument("image", type=Path)
+    lab_commands.register(sub)
     return parser
 
 
@@ -239,6 +241,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "samplers": cmd_samplers,
     "params": cmd_params,
+    **lab_commands.COMMANDS,
 }
 
 

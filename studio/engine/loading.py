@@ -7,13 +7,11 @@ must be safetensors, and neither remote code nor custom pipelines are ever enabl
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import importlib.util
 import json
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,9 +21,12 @@ import diffusers
 import torch
 from diffusers import DiffusionPipeline
 
+from studio.core.manifest import AdapterManifest, ManifestError, read_manifest
 from studio.core.models import ModelRef, ModelSource
 from studio.core.samplers import ModelKind
+from studio.engine.adapters import AdapterError, base_folder, fuse_adapter
 from studio.engine.emoji_pipeline import EmojiPipeline
+from studio.engine.quiet import quiet_loading
 from studio.engine.samplers import model_kind_of
 from studio.engine.text_encoder import load_text_encoder
 from studio.paths import embedded_model_dir
@@ -306,26 +307,6 @@ def _dtype_keyword() -> str:
     return "dtype" if hasattr(deprecation_utils, "_resolve_dtype") else "torch_dtype"
 
 
-@contextlib.contextmanager
-def _quiet_loading() -> Iterator[None]:
-    """No progress bars or load reports from diffusers and transformers while loading."""
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
-
-    levels = diffusers_logging.get_verbosity(), transformers_logging.get_verbosity()
-    diffusers_logging.disable_progress_bar()
-    transformers_logging.disable_progress_bar()
-    diffusers_logging.set_verbosity_error()
-    transformers_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        diffusers_logging.set_verbosity(levels[0])
-        transformers_logging.set_verbosity(levels[1])
-        diffusers_logging.enable_progress_bar()
-        transformers_logging.enable_progress_bar()
-
-
 def _from_pretrained(folder: ModelFolder, dtype: torch.dtype) -> DiffusionPipeline:
     kwargs: dict[str, Any] = {key: None for key in folder.absent}
     kwargs |= {
@@ -345,7 +326,7 @@ def _load_checked(
     folder: ModelFolder, dtype: torch.dtype, device: torch.device, name: str
 ) -> DiffusionPipeline:
     try:
-        with _quiet_loading():
+        with quiet_loading():
             pipe: Any = _from_pretrained(folder, dtype)
         pipe.set_progress_bar_config(disable=True)
         return pipe.to(device)
@@ -354,12 +335,38 @@ def _load_checked(
         raise ModelLoadError(f"Could not load {name}: {detail}") from exc
 
 
+def _adapter_manifest(folder: Path, name: str) -> AdapterManifest | None:
+    try:
+        return read_manifest(folder)
+    except ManifestError as exc:
+        raise ModelLoadError(f"{name}: {exc}") from exc
+
+
+def _adapter_base(folder: Path, manifest: AdapterManifest) -> Path:
+    try:
+        return base_folder(folder, manifest)
+    except AdapterError as exc:
+        raise ModelLoadError(str(exc)) from exc
+
+
+def _fuse(pipe: Any, folder: Path, manifest: AdapterManifest) -> None:
+    try:
+        fuse_adapter(pipe, folder, manifest)
+    except AdapterError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    except Exception as exc:
+        raise ModelLoadError(f"Could not apply the adapter {folder.name}: {exc}") from exc
+
+
 def load_pipeline(
     ref: ModelRef, *, device: str = "auto", dtype: str = "auto", local_only: bool = True
 ) -> LoadedModel:
     """Load the pipeline `ref` names onto a device, after checking its folder is safe to load."""
     started = time.perf_counter()
-    folder = inspect_folder(resolve_folder(ref, local_only), ref.display_name)
+    location = resolve_folder(ref, local_only)
+    adapter = _adapter_manifest(location, ref.display_name)
+    weights_folder = _adapter_base(location, adapter) if adapter else location
+    folder = inspect_folder(weights_folder, ref.display_name)
     family = family_of(folder.class_name)
     try:
         target = pick_device(device)
@@ -368,6 +375,8 @@ def load_pipeline(
         raise ModelLoadError(str(exc)) from exc
 
     pipe: Any = _load_checked(folder, torch_dtype, target, ref.display_name)
+    if adapter:
+        _fuse(pipe, location, adapter)
     base_config = copy.deepcopy(dict(pipe.scheduler.config))
     base_config["_class_name"] = type(pipe.scheduler).__name__
     return LoadedModel(

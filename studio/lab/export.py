@@ -1,4 +1,5 @@
-"""Writing a trained emoji UNet as a diffusers pipeline folder (fp16 safetensors + configs)."""
+"""Writing trained emoji models: the teacher as a diffusers pipeline folder (fp16 safetensors
+and configs), students as LoRA adapter folders on it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 import torch
 from diffusers import UNet2DConditionModel
 
+from studio.core.manifest import MANIFEST, AdapterManifest
 from studio.engine.emoji_model import build_scheduler
+from studio.lab.compact import lora_from_delta, save_lora
 
 MODEL_INDEX = {
     "_class_name": "EmojiPipeline",
@@ -32,6 +35,7 @@ def export_pipeline(
     """Replace `folder` with a complete pipeline folder, atomically (write aside, then swap)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+    staging.chmod(0o755)
     try:
         copy = UNet2DConditionModel.from_config(unet.config)
         copy.load_state_dict(unet.state_dict())
@@ -54,3 +58,24 @@ def _swap(staging: Path, folder: Path) -> None:
         os.replace(folder, old)
     os.replace(staging, folder)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def export_adapter(
+    teacher: UNet2DConditionModel,
+    student: UNet2DConditionModel,
+    folder: Path,
+    manifest: AdapterManifest,
+    rank: int,
+) -> Path:
+    """Write a student as a LoRA adapter folder on its teacher, atomically."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+    staging.chmod(0o755)
+    try:
+        save_lora(lora_from_delta(teacher, student, rank), staging)
+        text = json.dumps(manifest.to_json(), indent=2) + "\n"
+        (staging / MANIFEST).write_text(text, encoding="utf-8")
+        _swap(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder

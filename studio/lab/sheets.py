@@ -49,9 +49,9 @@ def grid(images: list[np.ndarray], columns: int, scale: int = 2, pad: int = 2) -
     return canvas
 
 
-def pipeline_for(unet) -> EmojiPipeline:
+def pipeline_for(unet, scheduler=None) -> EmojiPipeline:
     encoder, tokenizer = load_text_encoder()
-    scheduler = DDIMScheduler(**{k: v for k, v in SCHEDULE_CONFIG.items()})
+    scheduler = scheduler or DDIMScheduler(**SCHEDULE_CONFIG)
     pipe = EmojiPipeline(
         unet=unet, scheduler=scheduler, text_encoder=encoder.to(unet.device), tokenizer=tokenizer
     )
@@ -59,8 +59,10 @@ def pipeline_for(unet) -> EmojiPipeline:
     return pipe
 
 
-def sample_sheet(unet, path: Path, steps: int = 25, guidance: float = 3.0, seed: int = 0) -> Path:
-    pipe = pipeline_for(unet)
+def sample_sheet(
+    unet, path: Path, steps: int = 25, guidance: float = 3.0, seed: int = 0, scheduler=None
+) -> Path:
+    pipe = pipeline_for(unet, scheduler)
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn((len(SHEET_PROMPTS), 12, 16, 16), generator=gen)
     out = pipe(

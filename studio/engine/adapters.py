@@ -1,0 +1,48 @@
+"""Loading a student stored as a LoRA adapter on its base model, fused into a copy of the base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file
+
+from studio.core.manifest import AdapterManifest
+from studio.paths import resolve_inside
+
+
+class AdapterError(RuntimeError):
+    """An adapter that cannot be applied, in one sentence."""
+
+
+def base_folder(adapter_folder: Path, manifest: AdapterManifest) -> Path:
+    """The base model: a sibling folder (embedded models sit side by side)."""
+    try:
+        folder = resolve_inside(adapter_folder.parent, manifest.base)
+    except ValueError as exc:
+        raise AdapterError(str(exc)) from exc
+    if not folder.is_dir():
+        raise AdapterError(
+            f"The adapter {adapter_folder.name} needs its base model {manifest.base}, "
+            f"which is not next to it."
+        )
+    return folder
+
+
+def fuse_adapter(pipe: Any, adapter_folder: Path, manifest: AdapterManifest) -> Any:
+    """Apply the LoRA to the pipeline's denoiser and fuse it, leaving a plain model."""
+    path = resolve_inside(adapter_folder, manifest.lora)
+    if not path.is_file():
+        raise AdapterError(f"The adapter file {manifest.lora} is missing from {adapter_folder}.")
+    denoiser = getattr(pipe, "unet", None) or pipe.transformer
+    state = load_file(path)
+    prefix = "unet" if hasattr(pipe, "unet") else "transformer"
+    try:
+        denoiser.load_lora_adapter(state, prefix=prefix, adapter_name="studio_student")
+        denoiser.fuse_lora(lora_scale=1.0)
+        denoiser.unload_lora()
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise AdapterError(
+            f"The adapter {adapter_folder.name} does not fit its base: {exc}"
+        ) from exc
+    return pipe

@@ -1,0 +1,124 @@
+"""The lab's `studio` sub-commands: train the teacher, distil students, evaluate them.
+
+Importing this module is cheap (no torch): each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+TEACHER = "emoji-teacher"
+
+
+def _common(parser: argparse.ArgumentParser, run: str) -> None:
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        default=None,
+        help=f"checkpoints, loss log and sample sheets (default: cache/runs/{run})",
+    )
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="copy the exported weights into assets/models when done",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def register(sub) -> None:
+    train = sub.add_parser("train", help="train the embedded emoji teacher (resumable)")
+    _common(train, "teacher")
+    train.add_argument("--steps", type=int, default=40_000, help="train until this step")
+    train.add_argument("--batch", type=int, default=32)
+    train.add_argument("--sample-every", type=int, default=1000)
+    distill = sub.add_parser("distill", help="distil few-step students from the teacher")
+    _common(distill, "distill-METHOD")
+    distill.add_argument("--method", choices=["progressive", "consistency"], required=True)
+    distill.add_argument("--teacher", default=TEACHER, help="embedded name or folder")
+    distill.add_argument("--rounds", default="16,8,4,2,1", help="progressive: student steps")
+    distill.add_argument("--steps-per-round", type=int, default=2000)
+    distill.add_argument("--steps", type=int, default=6000, help="consistency: total steps")
+    distill.add_argument("--guidance", type=float, default=3.0, help="CFG folded into students")
+    distill.add_argument("--rank", type=int, default=32, help="LoRA rank of shipped students")
+    evaluate = sub.add_parser("eval", help="evaluate embedded models on the fixed prompt set")
+    evaluate.add_argument(
+        "--models",
+        default="emoji-teacher,emoji-student-4step,"
+        "emoji-student-2step,emoji-student-1step,emoji-student-lcm",
+    )
+    evaluate.add_argument("--limit", type=int, default=0, help="first N prompts only (quick)")
+    evaluate.add_argument("--json", type=Path, default=None, help="also write the reports here")
+
+
+def _run_dir(args: argparse.Namespace, name: str) -> Path:
+    from studio.lab.train_teacher import default_run_dir
+
+    return args.run_dir or default_run_dir(name)
+
+
+def install(exported: Path) -> Path:
+    """Copy an exported model folder into assets/models, replacing the old one atomically."""
+    from studio.paths import models_dir
+
+    target = models_dir() / exported.name
+    staging = target.with_name(target.name + ".installing")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(exported, staging)
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.replace(old)
+    staging.replace(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from studio.lab.emoji_data import build_dataset
+    from studio.lab.train_teacher import TeacherConfig, train_teacher
+
+    run_dir = _run_dir(args, "teacher")
+    cfg = TeacherConfig(batch_size=args.batch, sample_every=args.sample_every)
+    train_teacher(
+        build_dataset(progress=not args.quiet),
+        run_dir,
+        args.steps,
+        args.threads,
+        cfg,
+        progress=not args.quiet,
+    )
+    exported = run_dir / "export" / TEACHER
+    print(f"teacher exported to {exported}; sample sheets in {run_dir / 'samples'}")
+    if args.install:
+        print(f"installed {install(exported)}")
+    return 0
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    from studio.lab.distill_jobs import distill
+
+    run_dir = _run_dir(args, f"distill-{args.method}")
+    exported = distill(args, run_dir)
+    for folder in exported:
+        print(f"student exported to {folder}")
+        if args.install:
+            print(f"installed {install(folder)}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from studio.lab.eval_job import evaluate_models
+
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    reports, table = evaluate_models(names, limit=args.limit or None)
+    print(table)
+    if args.json:
+        args.json.write_text(json.dumps([r.as_dict() for r in reports], indent=2) + "\n")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "distill": cmd_distill, "eval": cmd_eval}
