@@ -13,6 +13,10 @@ def quiet_loading() -> Iterator[None]:
     from transformers.utils import logging as transformers_logging
 
     levels = diffusers_logging.get_verbosity(), transformers_logging.get_verbosity()
+    bars = (
+        diffusers_logging.is_progress_bar_enabled(),
+        transformers_logging.is_progress_bar_enabled(),
+    )
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
     diffusers_logging.set_verbosity_error()
@@ -22,5 +26,7 @@ def quiet_loading() -> Iterator[None]:
     finally:
         diffusers_logging.set_verbosity(levels[0])
         transformers_logging.set_verbosity(levels[1])
-        diffusers_logging.enable_progress_bar()
-        transformers_logging.enable_progress_bar()
+        if bars[0]:
+            diffusers_logging.enable_progress_bar()
+        if bars[1]:
+            transformers_logging.enable_progress_bar()
