@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     sam.add_argument("--kind", choices=["vp", "flow"], default=None)
     par = sub.add_parser("params", help="print the generation parameters stored in a PNG")
     par.add_argument("image", type=Path)
+    sub.add_parser("window", help="open the studio window (the default without a command)")
     lab_commands.register(sub)
     return parser
 
@@ -228,12 +229,10 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
-def default_command() -> str:
-    """Until the window lands: compare the default pair, or generate when no student is there."""
-    from studio.paths import embedded_model_dir
+def cmd_window(args: argparse.Namespace) -> int:
+    from studio.app import run
 
-    student = embedded_model_dir(EMBEDDED_STUDENT)
-    return "compare" if (student / "model_index.json").exists() else "generate"
+    return run()
 
 
 COMMANDS = {
@@ -241,6 +240,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "samplers": cmd_samplers,
     "params": cmd_params,
+    "window": cmd_window,
     **lab_commands.COMMANDS,
 }
 
@@ -250,9 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_logging()
     args = build_parser().parse_args(argv)
-    command = args.command or default_command()
-    if args.command is None:
-        args = build_parser().parse_args([command, *(argv or [])])
+    command = args.command or "window"
     try:
         return COMMANDS[command](args)
     except ValidationError as exc:

@@ -32,7 +32,8 @@ def test_ruff_lint_is_clean():
 
 def test_ui_side_never_imports_torch_at_startup():
     code = (
-        "import sys, studio.worker.host, studio.core.jobs, studio.cli; "
+        "import sys, studio.worker.host, studio.core.jobs, studio.cli, studio.app, "
+        "studio.ui.main_window; "
         "print('torch' in sys.modules)"
     )
     result = subprocess.run(

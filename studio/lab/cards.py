@@ -85,13 +85,21 @@ clip 1.0, loss: v-MSE weighted by (min(SNR, 5) + 1) / (SNR + 1), timesteps unifo
 """
 
 
-def student_card(name: str, method: str, steps: int, sampler: str, rank: int, compute: Compute,
-                 status: str, numbers: str) -> str:
+def student_card(
+    name: str,
+    method: str,
+    steps: int,
+    sampler: str,
+    rank: int,
+    compute: Compute,
+    status: str,
+    numbers: str,
+) -> str:
     return f"""# {name}
 
 A few-step student of `emoji-teacher`, made by {method} (`studio distill`), with
 classifier-free guidance (scale 3) folded in: sample it with guidance 1 ({sampler},
-{steps} step{'s' if steps != 1 else ''}).
+{steps} step{"s" if steps != 1 else ""}).
 
 **Status:** {status}
 

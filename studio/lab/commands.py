@@ -35,6 +35,12 @@ def register(sub) -> None:
     train.add_argument("--steps", type=int, default=40_000, help="train until this step")
     train.add_argument("--batch", type=int, default=32)
     train.add_argument("--sample-every", type=int, default=1000)
+    train.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="without a checkpoint, start from this exported teacher folder",
+    )
     distill = sub.add_parser("distill", help="distil few-step students from the teacher")
     _common(distill, "distill-METHOD")
     distill.add_argument("--method", choices=["progressive", "consistency"], required=True)

@@ -26,11 +26,20 @@ MODEL_INDEX = {
 }
 
 
+TRAINING_RECORD = "training.json"
+
+
+def read_training_record(folder: Path) -> dict:
+    path = folder / TRAINING_RECORD
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def export_pipeline(
     unet: UNet2DConditionModel,
     folder: Path,
     scheduler_overrides=None,
     dtype: torch.dtype = torch.float16,
+    training: dict | None = None,
 ) -> Path:
     """Replace `folder` with a complete pipeline folder, atomically (write aside, then swap)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -45,6 +54,8 @@ def export_pipeline(
             scheduler.register_to_config(**scheduler_overrides)
         scheduler.save_pretrained(staging / "scheduler")
         (staging / "model_index.json").write_text(json.dumps(MODEL_INDEX, indent=2) + "\n")
+        if training:
+            (staging / TRAINING_RECORD).write_text(json.dumps(training, indent=2) + "\n")
         _swap(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from studio.engine.emoji_model import build_scheduler, build_unet, to_latents
 from studio.lab.checkpoints import load_state, restore_rng, rng_state, save_state
 from studio.lab.emoji_data import EmojiDataset, style_phrase
+from studio.lab.export import read_training_record
 from studio.lab.text_cache import PromptTable, build_prompt_table, caption_variants, variant_indices
 
 VARIANT_WEIGHTS = (0.6, 0.2, 0.2)
@@ -145,8 +146,15 @@ def pick_device() -> torch.device:
 class TeacherRun:
     """One resumable teacher training run in a run folder: checkpoint, loss log, sample sheets."""
 
-    def __init__(self, run_dir: Path, data: CaptionedImages, cfg: TeacherConfig) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        data: CaptionedImages,
+        cfg: TeacherConfig,
+        init_from: Path | None = None,
+    ) -> None:
         self.dir = run_dir
+        self.init_from = init_from
         self.data = data
         self.cfg = cfg
         self.device = pick_device()
@@ -167,6 +175,7 @@ class TeacherRun:
     def _resume(self) -> None:
         state = load_state(self.checkpoint_path)
         if state is None:
+            self._init_from_export()
             return
         self.unet.load_state_dict(state["unet"])
         self.ema.load_state_dict(state["ema"])
@@ -174,6 +183,18 @@ class TeacherRun:
         self.gen.set_state(state["gen"])
         restore_rng(state["rng"])
         self.step = int(state["step"])
+
+    def _init_from_export(self) -> None:
+        """Without a checkpoint, start from exported EMA weights (fresh optimiser) if given."""
+        if self.init_from is None:
+            return
+        exported = UNet2DConditionModel.from_pretrained(
+            self.init_from / "unet", use_safetensors=True
+        )
+        weights = {k: v.float() for k, v in exported.state_dict().items()}
+        self.unet.load_state_dict(weights)
+        self.ema.load_state_dict(weights)
+        self.step = int(read_training_record(self.init_from).get("step", 0))
 
     def save(self) -> None:
         save_state(
@@ -261,8 +282,10 @@ def train_teacher(
     threads: int = 0,
     cfg: TeacherConfig | None = None,
     progress: bool = True,
+    init_from: Path | None = None,
 ) -> TeacherRun:
     """Train (or resume) a teacher to `steps`, with a sample sheet and an export every so often."""
+    from studio.lab.cards import compute_from_log
     from studio.lab.emoji_data import load_dataset
     from studio.lab.export import export_pipeline
     from studio.lab.sheets import sample_sheet
@@ -271,11 +294,16 @@ def train_teacher(
         torch.set_num_threads(threads)
     cfg = cfg or TeacherConfig()
     data = captioned_images(load_dataset(dataset_path), run_dir.parent / "text-cache")
-    run = TeacherRun(run_dir, data, cfg)
+    run = TeacherRun(run_dir, data, cfg, init_from)
 
     def on_sample(r: TeacherRun) -> None:
         sample_sheet(r.ema, run_dir / "samples" / f"step-{r.step:06d}.png")
-        export_pipeline(r.ema, run_dir / "export" / "emoji-teacher")
+        compute = compute_from_log(run_dir / "loss.csv")
+        export_pipeline(
+            r.ema,
+            run_dir / "export" / "emoji-teacher",
+            training={"step": r.step, "hours": round(compute.hours, 2)},
+        )
 
     run.run(steps, on_sample=on_sample, progress=progress)
     return run

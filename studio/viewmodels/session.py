@@ -57,7 +57,7 @@ class SessionViewModel(QObject):
 
     promptChanged = Signal(str)
     negativePromptChanged = Signal(str)
-    seedChanged = Signal(int)
+    seedChanged = Signal(object)  # seeds go up to 2**32 - 1, past a C int
     seedModeChanged = Signal(str)
     widthChanged = Signal(int)
     heightChanged = Signal(int)

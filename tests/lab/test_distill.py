@@ -131,3 +131,22 @@ def test_students_change_only_matrices_and_lora_reproduces_delta():
     torch.testing.assert_close(
         delta.float(), student.conv_in.weight - teacher.conv_in.weight, atol=1e-5, rtol=1e-4
     )
+
+
+def test_teacher_run_restarts_from_an_export_without_checkpoint(tmp_path):
+    from studio.lab.export import export_pipeline, read_training_record
+    from studio.lab.train_teacher import TeacherConfig, TeacherRun
+
+    first = TeacherRun(tmp_path / "a", TinyData(), TeacherConfig())
+    with torch.no_grad():
+        first.ema.conv_in.weight.add_(0.5)
+    folder = export_pipeline(
+        first.ema, tmp_path / "export" / "emoji-teacher", training={"step": 7, "hours": 0.1}
+    )
+    assert read_training_record(folder) == {"step": 7, "hours": 0.1}
+    again = TeacherRun(tmp_path / "b", TinyData(), TeacherConfig(), init_from=folder)
+    assert again.step == 7
+    torch.testing.assert_close(
+        again.unet.conv_in.weight, first.ema.conv_in.weight, atol=1e-2, rtol=1e-3
+    )
+    torch.testing.assert_close(again.ema.conv_in.weight, again.unet.conv_in.weight)

@@ -1,0 +1,242 @@
+"""The window's composition root: Qt application, settings, engine, view-models, window, event loop.
+
+`run()` shows the window at once; the engine thread waits until the window is on screen before
+it imports torch, then warms the default pair, reporting each phase on the status line. Events
+are consumed by one task on the qasync loop (the UI thread). Closing the window cancels all
+jobs, saves the settings and the geometry, and joins the engine thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from studio.core.client import EngineClient
+from studio.core.commands import LoadModel
+from studio.core.gallery import GalleryStore
+from studio.core.models import ModelRef
+from studio.ui.main_window import MainWindow
+from studio.viewmodels.session import SessionViewModel
+from studio.viewmodels.settings import SettingsViewModel
+from studio.viewmodels.submission import model_ref_for
+from studio.worker.host import EngineHost, default_runner_factory
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "Studio"
+ORGANIZATION = "Studio"
+DESKTOP_ID = "io.github.studio.Studio"
+STARTUP_PROBE_ENV = "STUDIO_STARTUP_PROBE"
+SHOW_WAIT_S = 3.0
+WATCH_MS = 2000
+DEAD_ENGINE = "The engine thread stopped unexpectedly; restart Studio (the details are in the log)."
+
+
+def make_application(argv: Sequence[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setDesktopFileName(DESKTOP_ID)
+    return app  # type: ignore[return-value]
+
+
+class EngineAbandoned(RuntimeError):
+    """The window closed before the engine thread began to import torch."""
+
+
+class AnnouncingModels:
+    """Wraps the engine's model cache so that each fresh load is told to the status line."""
+
+    def __init__(self, cache: Any, report: Callable[[str], None]) -> None:
+        self._cache = cache
+        self._report = report
+
+    def get(self, ref: ModelRef, keep: tuple[ModelRef, ...] = ()) -> Any:
+        if ref in self._cache:
+            return self._cache.get(ref, keep)
+        self._report(f"Loading {ref.display_name}…")
+        loaded, fresh = self._cache.get(ref, keep)
+        self._report(
+            f"Ready · {ref.display_name} loaded on {loaded.device} in {loaded.load_s:.1f} s"
+        )
+        return loaded, fresh
+
+    def __contains__(self, ref: ModelRef) -> bool:
+        return ref in self._cache
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cache, name)
+
+
+class EngineStartup:
+    """Holds the engine's torch import until the window is on screen, then reports its phases.
+
+    `runner_factory` runs on the engine thread; reports reach the UI thread through the loop.
+    """
+
+    def __init__(self, build: Callable[[], Any] | None = None) -> None:
+        self._build = build
+        self._shown = threading.Event()
+        self._abandoned = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._report: Callable[[str], None] = lambda text: None
+
+    def attach(self, loop: asyncio.AbstractEventLoop, report: Callable[[str], None]) -> None:
+        self._loop, self._report = loop, report
+
+    def window_shown(self) -> None:
+        self._shown.set()
+
+    def abandon(self) -> None:
+        """The studio is closing: an engine that has not started yet never will."""
+        self._abandoned = True
+        self._shown.set()
+
+    def runner_factory(self) -> Any:
+        self._shown.wait(SHOW_WAIT_S)
+        if self._abandoned:
+            raise EngineAbandoned("The studio closed before the engine started.")
+        self.post("Starting the engine: importing torch…")
+        build = self._build or default_runner_factory
+        runner = build()
+        runner.models = AnnouncingModels(runner.models, self.post)
+        self.post("Engine ready.")
+        return runner
+
+    def post(self, text: str) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._report, text)
+
+
+class ExposeWatcher(QObject):
+    """Calls back once, when the window is first painted (and writes the startup probe)."""
+
+    def __init__(self, window: MainWindow, callback: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._callback = callback
+        self._done = False
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if not self._done and event.type() in (QEvent.Type.Paint, QEvent.Type.Expose):
+            self._done = True
+            QTimer.singleShot(0, self._callback)
+        return False
+
+
+class StudioApp:
+    """Owns one run of the studio: the engine, the view-models and the window, start to shutdown."""
+
+    def __init__(
+        self,
+        *,
+        settings_path: str | os.PathLike[str] | None = None,
+        gallery_dir: str | os.PathLike[str] | None = None,
+        geometry: QSettings | None = None,
+        client: EngineClient | None = None,
+        startup: EngineStartup | None = None,
+    ) -> None:
+        self.settings = SettingsViewModel(settings_path)
+        settings = self.settings.load()
+        self.startup = startup or EngineStartup()
+        self.client = client or _new_host(self.startup)
+        folder = Path(gallery_dir) if gallery_dir else self.settings.gallery_dir()
+        self.session = SessionViewModel(self.client, GalleryStore(folder), settings)
+        self.window = MainWindow(self.session, self.settings, geometry or QSettings())
+        self.window.set_status("Starting: the engine loads torch and the model in the background.")
+        if self.settings.notice:
+            self.window.show_notice(self.settings.notice)
+        self.closed = asyncio.Event()
+        self.window.closed.connect(self.closed.set)
+        self._closing = False
+        self._watch = QTimer(self.window, interval=WATCH_MS)
+        self._watch.timeout.connect(self._check_engine)
+
+    async def run(self) -> int:
+        QApplication.setQuitOnLastWindowClosed(False)
+        self.startup.attach(asyncio.get_running_loop(), self.window.set_engine_status)
+        consumer = asyncio.ensure_future(self._consume())
+        ExposeWatcher(self.window, self._on_shown)
+        self.window.show()
+        self.warm()
+        self._watch.start()
+        await self.closed.wait()
+        self.shutdown()
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(consumer, timeout=2.0)
+        return 0
+
+    def _on_shown(self) -> None:
+        probe = os.environ.get(STARTUP_PROBE_ENV)
+        if probe:
+            Path(probe).write_text(f"{time.time():.6f}\n", encoding="utf-8")
+            self.window.close()
+            return
+        self.startup.window_shown()
+        self.session.gallery.load()
+
+    def warm(self) -> None:
+        """Ask the engine to load the selected pair while the user types."""
+        s = self.session
+        names = dict.fromkeys([s.teacher_model] + ([s.student_model] if s.compare_mode else []))
+        for name in names:
+            try:
+                self.client.send(LoadModel(ref=model_ref_for(name)))
+            except (ValueError, RuntimeError) as exc:
+                log.warning("could not warm %s: %s", name, exc)
+
+    async def _consume(self) -> None:
+        try:
+            await self.session.consume(self.client)
+        except Exception:
+            log.exception("the event stream failed")
+        if not self._closing:
+            reason = self.session.last_error or "The engine stopped."
+            self.window.set_engine_failed(f"The engine is not running: {reason}")
+
+    def _check_engine(self) -> None:
+        alive = getattr(self.client, "alive", True)
+        if not alive and not self._closing and not self.window.engine_failure:
+            self.window.set_engine_failed(DEAD_ENGINE)
+
+    def shutdown(self) -> None:
+        """Cancel everything and join the engine thread (the window already saved its state)."""
+        self._closing = True
+        self._watch.stop()
+        self.session.cancel()
+        self.startup.abandon()
+        try:
+            self.client.close()
+        except Exception:
+            log.exception("closing the engine failed")
+
+
+def _new_host(startup: EngineStartup) -> EngineClient:
+    return EngineHost(runner_factory=startup.runner_factory)
+
+
+async def _main() -> int:
+    studio = StudioApp()
+    return await studio.run()
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Open the studio window and run until it is closed; the exit status."""
+    import qasync
+
+    make_application(argv)
+    return qasync.run(_main())

@@ -1,0 +1,109 @@
+"""The window's menus and keyboard shortcuts, and the About box."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMessageBox
+
+from studio.ui.comparison import MODE_LABELS, MODES
+
+ABOUT_HTML = """
+<h3>Studio</h3>
+<p>Fast diffusion image generation: a distilled few-step student beside its many-step teacher,
+from the same prompt, seed and noise, each image forming live step by step.</p>
+<p>Studio is licensed under the Apache License 2.0. Built with Qt for Python (PySide6, LGPLv3),
+PyTorch (BSD-3-Clause), diffusers and transformers (Apache-2.0), qasync (BSD-2-Clause),
+numpy (BSD-3-Clause) and Pillow (MIT-CMU).</p>
+<p><b>Credits</b></p>
+<ul>
+<li>The embedded emoji model was trained on renderings of <b>Noto Color Emoji</b>
+(© Google, SIL Open Font License 1.1) and <b>Twemoji</b>
+(© Twitter and contributors, CC-BY 4.0).</li>
+<li>Prompts are encoded with <b>all-MiniLM-L6-v2</b> (sentence-transformers, Apache-2.0).</li>
+</ul>
+"""
+
+
+def _action(parent: QObject, text: str, *shortcuts: QKeySequence | str, tip: str = "") -> QAction:
+    action = QAction(text, parent)
+    if shortcuts:
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    if tip:
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+    return action
+
+
+class WindowActions(QObject):
+    """Creates the File, View and Help menus and the run shortcuts; the window connects them."""
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self._run_actions()
+        self._file_actions()
+        self._view_actions()
+        self.about = _action(self, "&About Studio", tip="Version, licences and credits")
+        self.about.triggered.connect(self.show_about)
+        self._menus()
+
+    def _run_actions(self) -> None:
+        self.generate = _action(
+            self, "&Generate", "Ctrl+Return", "Ctrl+Enter", tip="Generate with these settings"
+        )
+        self.cancel = _action(self, "&Cancel", "Esc", tip="Discard the running job and the queue")
+        self.stop = _action(self, "&Stop and keep", "Ctrl+.", tip="Stop and keep the partial image")
+        for action in (self.generate, self.cancel, self.stop):
+            self.window.addAction(action)
+
+    def _file_actions(self) -> None:
+        self.open_model = _action(
+            self, "Open &model folder…", "Ctrl+Shift+O", tip="Add a local diffusers model folder"
+        )
+        self.open_image = _action(
+            self, "&Open image…", QKeySequence.StandardKey.Open, tip="Load a PNG's parameters"
+        )
+        self.reveal_output = _action(
+            self, "&Reveal output folder", tip="Show the folder the images are saved in"
+        )
+        self.choose_output = _action(
+            self, "Choose output &folder…", tip="Save the images into another folder"
+        )
+        self.quit = _action(self, "&Quit", QKeySequence.StandardKey.Quit)
+        self.quit.setMenuRole(QAction.MenuRole.QuitRole)
+
+    def _view_actions(self) -> None:
+        self.mode_group = QActionGroup(self)
+        self.modes: dict[str, QAction] = {}
+        for index, key in enumerate(MODES):
+            action = _action(self, MODE_LABELS[key], f"Ctrl+{index + 1}")
+            action.setCheckable(True)
+            action.setData(key)
+            self.mode_group.addAction(action)
+            self.modes[key] = action
+        self.smooth = _action(
+            self, "&Smooth scaling", tip="Bilinear filtering instead of crisp pixels when zoomed in"
+        )
+        self.smooth.setCheckable(True)
+
+    def _menus(self) -> None:
+        bar = self.window.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.open_model, self.open_image])
+        file_menu.addSeparator()
+        file_menu.addActions([self.reveal_output, self.choose_output])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit)
+        run_menu = bar.addMenu("&Run")
+        run_menu.addActions([self.generate, self.stop, self.cancel])
+        view_menu = bar.addMenu("&View")
+        view_menu.addActions(list(self.modes.values()))
+        view_menu.addSeparator()
+        view_menu.addAction(self.smooth)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about)
+
+    def show_about(self) -> None:
+        QMessageBox.about(self.window, "About Studio", ABOUT_HTML)

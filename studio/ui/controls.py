@@ -1,0 +1,216 @@
+"""The controls column: prompts, the model pair, both lane recipes, seed/size/batch, run buttons."""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.params import MAX_SEED, MAX_SIZE, MIN_SIZE
+from studio.core.settings import MAX_BATCH_COUNT, MAX_PREVIEW_EVERY, SeedMode
+from studio.ui.binding import bind_combo_data, bind_spin, bind_text
+from studio.ui.model_pairs import ModelPair, ModelPairCombo
+from studio.ui.recipe_panel import LaneRecipePanel
+from studio.viewmodels.session import SessionViewModel
+
+SEED_MODES = {SeedMode.fixed: "Fixed", SeedMode.random: "Random", SeedMode.increment: "Increment"}
+GENERATE_STYLE = (
+    "QPushButton#generateButton { font-weight: bold; padding: 6px 14px; }"
+    "QPushButton#generateButton:enabled { background: #2f7de1; color: white;"
+    " border: 1px solid #1f5fb0; border-radius: 4px; }"
+    "QPushButton#generateButton:enabled:hover { background: #3d8ee6; }"
+)
+
+
+def _prompt_edit(name: str, placeholder: str, lines: int) -> QPlainTextEdit:
+    edit = QPlainTextEdit()
+    edit.setObjectName(name)
+    edit.setPlaceholderText(placeholder)
+    edit.setTabChangesFocus(True)
+    height = edit.fontMetrics().lineSpacing() * lines + 12
+    edit.setFixedHeight(height)
+    return edit
+
+
+class SharedPanel(QGroupBox):
+    """Edits what both lanes share: the seed and how it changes, the size, the batch, previews."""
+
+    def __init__(self, session: SessionViewModel, rng: random.Random | None = None) -> None:
+        super().__init__("Seed, size and batch")
+        self.session = session
+        self._rng = rng or random.Random()
+        self._build()
+        self._bind()
+        self._layout()
+
+    def _build(self) -> None:
+        self.seed_spin = QDoubleSpinBox()
+        self.seed_spin.setObjectName("seedSpin")
+        self.seed_spin.setDecimals(0)
+        self.seed_spin.setRange(0, MAX_SEED)
+        self.seed_mode_combo = QComboBox()
+        self.seed_mode_combo.setObjectName("seedModeCombo")
+        for mode, label in SEED_MODES.items():
+            self.seed_mode_combo.addItem(label, mode.value)
+        self.seed_mode_combo.setToolTip(
+            "Fixed: every job uses this seed · Random: a new seed per job ·"
+            " Increment: seed, seed+1, … and the field moves on"
+        )
+        self.new_seed_button = QToolButton()
+        self.new_seed_button.setObjectName("newSeedButton")
+        self.new_seed_button.setText("New")
+        self.new_seed_button.setToolTip("Pick a new random seed now")
+        self.width_spin = self._size_spin("widthSpin")
+        self.height_spin = self._size_spin("heightSpin")
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setObjectName("batchSpin")
+        self.batch_spin.setRange(1, MAX_BATCH_COUNT)
+        self.batch_spin.setToolTip("How many jobs one Generate queues")
+        self.preview_spin = QSpinBox()
+        self.preview_spin.setObjectName("previewEverySpin")
+        self.preview_spin.setRange(0, MAX_PREVIEW_EVERY)
+        self.preview_spin.setSpecialValueText("off")
+        self.preview_spin.setToolTip("Show the image forming every N steps (0: off)")
+
+    @staticmethod
+    def _size_spin(name: str) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setObjectName(name)
+        spin.setRange(MIN_SIZE, MAX_SIZE)
+        spin.setSingleStep(8)
+        spin.setSuffix(" px")
+        return spin
+
+    def _bind(self) -> None:
+        s = self.session
+        self.bindings = [
+            bind_spin(self.seed_spin, s, "seed", s.seedChanged),
+            bind_combo_data(self.seed_mode_combo, s, "seed_mode", s.seedModeChanged),
+            bind_spin(self.width_spin, s, "width", s.widthChanged),
+            bind_spin(self.height_spin, s, "height", s.heightChanged),
+            bind_spin(self.batch_spin, s, "batch_count", s.batchCountChanged),
+            bind_spin(self.preview_spin, s, "preview_every", s.previewEveryChanged),
+        ]
+        self.new_seed_button.clicked.connect(self.new_seed)
+
+    def _layout(self) -> None:
+        grid = QGridLayout(self)
+        grid.setContentsMargins(8, 6, 8, 8)
+        grid.setVerticalSpacing(4)
+        grid.addWidget(QLabel("Seed"), 0, 0)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed_spin, 1)
+        seed_row.addWidget(self.new_seed_button)
+        grid.addLayout(seed_row, 0, 1, 1, 3)
+        grid.addWidget(QLabel("Seed mode"), 1, 0)
+        grid.addWidget(self.seed_mode_combo, 1, 1, 1, 3)
+        grid.addWidget(QLabel("Size"), 2, 0)
+        grid.addWidget(self.width_spin, 2, 1)
+        grid.addWidget(QLabel("×"), 2, 2, Qt.AlignmentFlag.AlignCenter)
+        grid.addWidget(self.height_spin, 2, 3)
+        grid.addWidget(QLabel("Batch count"), 3, 0)
+        grid.addWidget(self.batch_spin, 3, 1)
+        grid.addWidget(QLabel("Preview every"), 4, 0)
+        grid.addWidget(self.preview_spin, 4, 1)
+        grid.addWidget(QLabel("steps"), 4, 2, 1, 2)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+
+    def new_seed(self) -> None:
+        self.session.seed = self._rng.randint(0, MAX_SEED)
+
+
+class ControlsColumn(QWidget):
+    """Lays out every input of a generation and the Generate, Stop and Cancel buttons."""
+
+    def __init__(self, session: SessionViewModel, pairs: list[ModelPair]) -> None:
+        super().__init__()
+        self.session = session
+        self.prompt_edit = _prompt_edit("promptEdit", "What to draw, e.g. 'grinning face'", 3)
+        self.negative_edit = _prompt_edit("negativePromptEdit", "What to avoid (needs CFG > 1)", 2)
+        self.model_combo = ModelPairCombo(pairs)
+        self.teacher_panel = LaneRecipePanel(session.teacher, "teacher", "Teacher")
+        self.student_panel = LaneRecipePanel(session.student, "student", "Student")
+        self.shared_panel = SharedPanel(session)
+        self._buttons()
+        self.bindings = [
+            bind_text(self.prompt_edit, session, "prompt", session.promptChanged),
+            bind_text(
+                self.negative_edit, session, "negative_prompt", session.negativePromptChanged
+            ),
+        ]
+        self._layout()
+
+    def _buttons(self) -> None:
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("generateButton")
+        self.generate_button.setToolTip("Generate (Ctrl+Enter); while busy, queue another job")
+        self.generate_button.setStyleSheet(GENERATE_STYLE)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setToolTip("Stop after this step and keep the partial image")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setToolTip("Discard the running job and the queue (Esc)")
+        for button in (self.stop_button, self.cancel_button):
+            button.setEnabled(False)
+
+    def _layout(self) -> None:
+        form = QWidget()
+        column = QVBoxLayout(form)
+        column.setContentsMargins(8, 8, 8, 8)
+        column.setSpacing(6)
+        column.addWidget(QLabel("Prompt"))
+        column.addWidget(self.prompt_edit)
+        column.addWidget(QLabel("Negative prompt"))
+        column.addWidget(self.negative_edit)
+        model_row = QHBoxLayout()
+        model_row.addWidget(QLabel("Models"))
+        model_row.addWidget(self.model_combo, 1)
+        column.addLayout(model_row)
+        column.addWidget(self.teacher_panel)
+        column.addWidget(self.student_panel)
+        column.addWidget(self.shared_panel)
+        column.addStretch(1)
+        self.model_combo.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        scroll = QScrollArea()
+        scroll.setObjectName("controlsScroll")
+        scroll.setWidget(form)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll_bar = scroll.verticalScrollBar().sizeHint().width()
+        self.setMinimumWidth(form.minimumSizeHint().width() + scroll_bar)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 8)
+        outer.addWidget(scroll, 1)
+        outer.addLayout(self._button_row())
+
+    def _button_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setContentsMargins(8, 0, 8, 0)
+        row.addWidget(self.generate_button, 2)
+        row.addWidget(self.stop_button, 1)
+        row.addWidget(self.cancel_button, 1)
+        return row
+
+    def set_busy(self, busy: bool) -> None:
+        self.stop_button.setEnabled(busy)
+        self.cancel_button.setEnabled(busy)

@@ -1,0 +1,107 @@
+"""The history strip: the gallery's saved images as thumbnails, newest first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QIcon, QImageReader, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem
+
+from studio.core.gallery import GalleryItem
+from studio.viewmodels.gallery import LANE_KEY, GalleryViewModel
+
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def load_icon(path: Path, size: int) -> QIcon:
+    """A thumbnail of the PNG at `path`: decoded small when large, crisp pixels when enlarged."""
+    reader = QImageReader(str(path))
+    original = reader.size()
+    if original.isValid() and max(original.width(), original.height()) > 2 * size:
+        reader.setScaledSize(original.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio))
+    image = reader.read()
+    if image.isNull():
+        return QIcon()
+    longer = max(image.width(), image.height())
+    if longer < size:
+        side = size // longer * longer
+        mode = Qt.TransformationMode.FastTransformation
+    else:
+        side, mode = size, Qt.TransformationMode.SmoothTransformation
+    scaled = image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, mode)
+    pixmap = QPixmap.fromImage(scaled)
+    icon = QIcon(pixmap)
+    icon.addPixmap(pixmap, QIcon.Mode.Selected)
+    return icon
+
+
+def item_label(item: GalleryItem) -> str:
+    """E.g. "teacher 25" (lane and steps); the file name when the parameters cannot be read."""
+    parsed = item.parsed
+    if parsed is None:
+        return item.path.stem
+    lane = parsed.extra.get(LANE_KEY, "")
+    steps = f"{parsed.params.num_inference_steps} steps"
+    return f"{lane} {parsed.params.num_inference_steps}" if lane else steps
+
+
+class GalleryStrip(QListWidget):
+    """Shows the saved images; clicking one restores its parameters, double-clicking opens it."""
+
+    def __init__(self, gallery: GalleryViewModel, icon_size: int = 64) -> None:
+        super().__init__()
+        self.gallery = gallery
+        self._icon_size = icon_size
+        self._icons: dict[tuple[str, float], QIcon] = {}
+        self.setObjectName("galleryList")
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setIconSize(QSize(icon_size, icon_size))
+        line = self.fontMetrics().height()
+        self.setGridSize(QSize(icon_size + 32, icon_size + line + 10))
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scrollbar = self.horizontalScrollBar().sizeHint().height()
+        self.setFixedHeight(icon_size + line + 18 + scrollbar)
+        self.setToolTip("Saved images, newest first: click to restore the parameters")
+        self.itemClicked.connect(self._restore)
+        self.itemDoubleClicked.connect(self._open)
+        gallery.changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.clear()
+        for entry in self.gallery.items:
+            item = QListWidgetItem(self._icon(entry.path), item_label(entry))
+            item.setData(PATH_ROLE, str(entry.path))
+            item.setToolTip(f"{entry.path}\n\n{entry.parameters}")
+            self.addItem(item)
+
+    def _icon(self, path: Path) -> QIcon:
+        try:
+            key = (str(path), path.stat().st_mtime)
+        except OSError:
+            return QIcon()
+        if key not in self._icons:
+            self._icons[key] = load_icon(path, self._icon_size)
+        return self._icons[key]
+
+    def _restore(self, item: QListWidgetItem) -> None:
+        self.gallery.restore(self.row(item))
+
+    def _open(self, item: QListWidgetItem) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(item.data(PATH_ROLE)))
+
+    def path_at(self, row: int) -> str:
+        item = self.item(row)
+        return item.data(PATH_ROLE) if item is not None else ""
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self._icon_size * 2, super().minimumSizeHint().height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(400, self.height())

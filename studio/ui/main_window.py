@@ -1,0 +1,377 @@
+"""The studio window: the session's view-models wired to controls, previews, queue, gallery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.gallery import GalleryStore
+from studio.core.settings import Upscale
+from studio.ui.actions import WindowActions
+from studio.ui.banner import MessageBanner
+from studio.ui.controls import ControlsColumn
+from studio.ui.gallery_strip import GalleryStrip
+from studio.ui.model_pairs import (
+    ModelPair,
+    alone_pair,
+    display_name,
+    embedded_models,
+    is_embedded_name,
+    is_model_folder,
+    is_student,
+    pairs_of,
+    self_pair,
+    student_pair,
+)
+from studio.ui.preview_area import PreviewArea
+from studio.ui.queue_panel import QueuePanel
+from studio.viewmodels.session import SessionViewModel
+from studio.viewmodels.settings import SettingsViewModel
+
+DEFAULT_SIZE = (1400, 900)
+EMBEDDED_SIDE = 32
+FOLDER_SIDE = 512
+GEOMETRY_KEY = "window/geometry"
+SPLITTER_KEY = "window/splitter"
+
+
+def dropped_pngs(event: QDragEnterEvent | QDropEvent) -> list[Path]:
+    urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+    paths = [Path(url.toLocalFile()) for url in urls if url.isLocalFile()]
+    return [path for path in paths if path.suffix.lower() == ".png"]
+
+
+class MainWindow(QMainWindow):
+    """Connects one SessionViewModel to every widget of the window, and saves its state on close.
+
+    The window never talks to an engine: it calls the session (generate, cancel, stop), and the
+    composition root feeds the session's events and reports the engine's state through
+    `set_engine_status` and `set_engine_failed`.
+    """
+
+    closed = Signal()
+
+    def __init__(
+        self,
+        session: SessionViewModel,
+        settings: SettingsViewModel,
+        geometry: QSettings | None = None,
+        pairs: list[ModelPair] | None = None,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.settings = settings
+        self.geometry_store = geometry
+        self.engine_failure = ""
+        self.setWindowTitle("Studio")
+        self.setAcceptDrops(True)
+        self.controls = ControlsColumn(session, pairs or pairs_of(embedded_models()))
+        self.preview = PreviewArea(session)
+        self.comparison = self.preview.comparison
+        self.banner = MessageBanner()
+        self.queue_panel = QueuePanel(session.queue)
+        self.gallery_strip = GalleryStrip(session.gallery)
+        self.window_actions = WindowActions(self)
+        self._status_bar()
+        self._layout()
+        self._connect()
+        self._sync_timer = QTimer(self, singleShot=True, interval=0)
+        self._sync_timer.timeout.connect(self.sync_pair)
+        self._start_pair()
+        self._restore_view()
+
+    # --- construction --------------------------------------------------------------------------
+
+    def _status_bar(self) -> None:
+        self.status_line = QLabel("Ready")
+        self.status_line.setObjectName("statusLine")
+        self.output_label = QLabel()
+        self.output_label.setObjectName("outputLabel")
+        self.statusBar().addWidget(self.status_line, 1)
+        self.statusBar().addPermanentWidget(self.output_label)
+        self._show_output_folder()
+
+    def _layout(self) -> None:
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(0, 0, 0, 0)
+        bottom.addWidget(self.gallery_strip, 3)
+        bottom.addWidget(self.queue_panel, 1)
+        self.queue_panel.setFixedHeight(self.gallery_strip.height())
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(4, 6, 8, 4)
+        column.setSpacing(6)
+        column.addWidget(self.banner)
+        column.addWidget(self.preview, 1)
+        column.addLayout(bottom)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.controls)
+        self.splitter.addWidget(centre)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([360, DEFAULT_SIZE[0] - 360])
+        self.setCentralWidget(self.splitter)
+
+    def _connect(self) -> None:
+        s, a, c = self.session, self.window_actions, self.controls
+        c.generate_button.clicked.connect(self.generate)
+        c.stop_button.clicked.connect(s.stop)
+        c.cancel_button.clicked.connect(s.cancel)
+        a.generate.triggered.connect(self.generate)
+        a.stop.triggered.connect(s.stop)
+        a.cancel.triggered.connect(s.cancel)
+        s.busyChanged.connect(self._on_busy)
+        s.error.connect(self.show_error)
+        s.notice.connect(self.show_notice)
+        self.settings.error.connect(self.show_error)
+        c.model_combo.pairChosen.connect(self.apply_pair)
+        for signal in (s.teacherModelChanged, s.studentModelChanged, s.compareModeChanged):
+            signal.connect(self._schedule_sync)
+        self._connect_menus()
+        self._on_busy(s.busy)
+
+    def _connect_menus(self) -> None:
+        a = self.window_actions
+        a.open_model.triggered.connect(self.choose_model_folder)
+        a.open_image.triggered.connect(self.choose_image)
+        a.reveal_output.triggered.connect(self.reveal_output)
+        a.choose_output.triggered.connect(self.choose_output_folder)
+        a.quit.triggered.connect(self.close)
+        for key, action in a.modes.items():
+            action.triggered.connect(lambda _=False, k=key: self.comparison.set_mode(k))
+        self.comparison.modeChanged.connect(lambda key: a.modes[key].setChecked(True))
+        a.modes[self.comparison.mode()].setChecked(True)
+        a.smooth.toggled.connect(self.comparison.set_smooth)
+        self.comparison.smoothChanged.connect(self._on_smooth)
+
+    def _restore_view(self) -> None:
+        self.comparison.set_smooth(self.settings.upscale is Upscale.smooth)
+        store = self.geometry_store
+        geometry = store.value(GEOMETRY_KEY) if store is not None else None
+        if not geometry or not self.restoreGeometry(geometry):
+            self.resize(*DEFAULT_SIZE)
+        splitter = store.value(SPLITTER_KEY) if store is not None else None
+        if splitter:
+            self.splitter.restoreState(splitter)
+
+    # --- running -------------------------------------------------------------------------------
+
+    def generate(self) -> list[str]:
+        """Send the current parameters to the engine (Ctrl+Enter); the job ids sent."""
+        if self.engine_failure:
+            self.show_error(self.engine_failure)
+            return []
+        if self.banner.kind == "error":
+            self.banner.dismiss()
+        sent = self.session.generate()
+        if sent:
+            jobs = "1 job" if len(sent) == 1 else f"{len(sent)} jobs"
+            self.set_status(f"Queued {jobs}.")
+        return sent
+
+    def _on_busy(self, busy: bool) -> None:
+        self.controls.set_busy(busy)
+        self.window_actions.stop.setEnabled(busy)
+        self.window_actions.cancel.setEnabled(busy)
+
+    # --- messages ------------------------------------------------------------------------------
+
+    def show_error(self, text: str) -> None:
+        self.banner.show_message(text, "error")
+
+    def show_notice(self, text: str) -> None:
+        self.banner.show_message(text, "notice")
+
+    def set_status(self, text: str) -> None:
+        self.status_line.setText(text)
+
+    def set_engine_status(self, text: str) -> None:
+        """What the engine is doing in the background (importing torch, loading a model)."""
+        if not self.engine_failure:
+            self.set_status(text)
+
+    def set_engine_failed(self, text: str) -> None:
+        """The engine cannot run jobs: say so, and keep everything else usable."""
+        self.engine_failure = text
+        self.controls.generate_button.setEnabled(False)
+        self.controls.generate_button.setToolTip(text)
+        self.window_actions.generate.setEnabled(False)
+        self.set_status(text)
+        self.show_error(text)
+
+    # --- models --------------------------------------------------------------------------------
+
+    def _start_pair(self) -> None:
+        """Select the session's pair; fall back to the default pair when a model is missing."""
+        s = self.session
+        names = [s.teacher_model] + ([s.student_model] if s.compare_mode else [])
+        missing = [name for name in names if not self._model_exists(name)]
+        if missing and self.controls.model_combo.count():
+            fallback = self.controls.model_combo.pairs()[0]
+            self._set_session_models(fallback)
+            self.session.student.guidance_distilled = fallback.guidance_distilled
+            self._show_pair(self.controls.model_combo.show_models(*fallback.key))
+            return
+        self.sync_pair()
+
+    @staticmethod
+    def _model_exists(name: str) -> bool:
+        if is_embedded_name(name):
+            return name in embedded_models()
+        return is_model_folder(Path(name))
+
+    def apply_pair(self, pair: ModelPair) -> None:
+        """Use `pair` (picked by the user): its models, its student recipe and a fitting size."""
+        self._set_session_models(pair)
+        self.session.student.guidance_distilled = pair.guidance_distilled
+        if pair.student_recipe is not None:
+            self.session.student.set_recipe(pair.student_recipe)
+        side = (self.session.width, self.session.height)
+        if pair.embedded and side != (EMBEDDED_SIDE, EMBEDDED_SIDE):
+            self.session.width = self.session.height = EMBEDDED_SIDE
+        elif not pair.embedded and side == (EMBEDDED_SIDE, EMBEDDED_SIDE):
+            self.session.width = self.session.height = FOLDER_SIDE
+        self._show_pair(self.controls.model_combo.show_models(*pair.key))
+
+    def _set_session_models(self, pair: ModelPair) -> None:
+        self.session.teacher_model = pair.teacher
+        if pair.student is not None:
+            self.session.student_model = pair.student
+        self.session.compare_mode = pair.compare
+
+    def _schedule_sync(self, *_: object) -> None:
+        self._sync_timer.start()
+
+    def sync_pair(self) -> None:
+        """Show the pair the session now uses (after a restore), adding it to the picker."""
+        s = self.session
+        student = s.student_model if s.compare_mode else None
+        pair = self.controls.model_combo.show_models(s.teacher_model, student)
+        s.student.guidance_distilled = pair.guidance_distilled
+        self._show_pair(pair)
+
+    def _show_pair(self, pair: ModelPair) -> None:
+        teacher = display_name(pair.teacher)
+        self.controls.teacher_panel.set_model_label(f"Model: {teacher}")
+        self.controls.student_panel.setVisible(pair.compare)
+        student = pair.student_label or "Student"
+        if pair.student == pair.teacher:
+            self.controls.student_panel.setTitle("Few-step lane (the teacher, not a student)")
+            self.controls.student_panel.set_model_label(f"Model: {student}")
+        else:
+            self.controls.student_panel.setTitle("Student")
+            self.controls.student_panel.set_model_label(f"Model: {student}")
+        title = student if pair.student == pair.teacher else f"Student · {student}"
+        self.preview.set_lane_titles(f"Teacher · {teacher}", title)
+
+    def add_model_folder(self, folder: Path) -> ModelPair | None:
+        """Offer a local diffusers folder in the picker and use it; None when it is no model."""
+        if not is_model_folder(folder):
+            self.show_error(
+                f"{folder} is not a diffusers model folder: it has no model_index.json."
+            )
+            return None
+        name = str(folder.resolve())
+        combo = self.controls.model_combo
+        if is_student(name):
+            pairs = [student_pair(self.session.teacher_model, name)]
+        else:
+            pairs = [alone_pair(name), self_pair(name)]
+        for pair in pairs:
+            combo.add_pair(pair)
+        self.apply_pair(pairs[0])
+        self.set_status(f"Added the model folder {folder}.")
+        return pairs[0]
+
+    # --- files ---------------------------------------------------------------------------------
+
+    def choose_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a diffusers model folder")
+        if folder:
+            self.add_model_folder(Path(folder))
+
+    def choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load the parameters of an image", "", "PNG images (*.png)"
+        )
+        if path:
+            self.load_image_parameters(Path(path))
+
+    def load_image_parameters(self, path: Path) -> bool:
+        parsed = self.session.gallery.import_png(path)
+        if parsed is not None:
+            self.set_status(f"Loaded the parameters of {path.name}.")
+        return parsed is not None
+
+    def reveal_output(self) -> None:
+        folder = self.session.gallery.store.folder
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.show_error(f"Could not create {folder}: {exc.strerror or exc}.")
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def choose_output_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Save images into", str(self.session.gallery.store.folder)
+        )
+        if folder:
+            self.set_output_folder(Path(folder))
+
+    def set_output_folder(self, folder: Path) -> None:
+        self.settings.output_dir = str(folder)
+        self.session.gallery.store = GalleryStore(folder)
+        self.session.gallery.load()
+        self._show_output_folder()
+
+    def _show_output_folder(self) -> None:
+        folder = self.session.gallery.store.folder
+        self.output_label.setText(f"Saving to {folder}")
+        self.output_label.setToolTip(str(folder))
+
+    def _on_smooth(self, smooth: bool) -> None:
+        self.settings.upscale = Upscale.smooth if smooth else Upscale.nearest
+        self.window_actions.smooth.setChecked(smooth)
+
+    # --- drag and drop, closing ----------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_pngs(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        pngs = dropped_pngs(event)
+        if not pngs:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.load_image_parameters(pngs[0])
+
+    def save_state(self) -> None:
+        """Remember the parameters (settings file) and the window's geometry (QSettings)."""
+        self.settings.snapshot_from(self.session)
+        self.settings.save()
+        if self.geometry_store is not None:
+            self.geometry_store.setValue(GEOMETRY_KEY, self.saveGeometry())
+            self.geometry_store.setValue(SPLITTER_KEY, self.splitter.saveState())
+            self.geometry_store.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.session.cancel()
+        self.save_state()
+        event.accept()
+        self.closed.emit()

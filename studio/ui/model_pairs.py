@@ -1,0 +1,195 @@
+"""The model picker: which teacher/student pairs exist, and a combo box that offers them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QWidget
+
+from studio.core.manifest import MANIFEST, ManifestError, read_manifest
+from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
+from studio.core.settings import LaneRecipe, default_student
+from studio.paths import models_dir
+
+INDEX_FILE = "model_index.json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelPair:
+    """One choice of the picker: a teacher, and a student or none, with honest labels."""
+
+    teacher: str
+    student: str | None
+    label: str
+    student_label: str = ""
+    guidance_distilled: bool = False
+    student_recipe: LaneRecipe | None = None
+
+    @property
+    def compare(self) -> bool:
+        return self.student is not None
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return (self.teacher, self.student)
+
+    @property
+    def embedded(self) -> bool:
+        return all(is_embedded_name(name) for name in (self.teacher, self.student) if name)
+
+
+def is_embedded_name(name: str) -> bool:
+    return "/" not in name and "\\" not in name
+
+
+def display_name(name: str) -> str:
+    return name if is_embedded_name(name) else Path(name).name or name
+
+
+def is_model_folder(folder: Path) -> bool:
+    """A diffusers pipeline folder, or a student adapter folder."""
+    return (folder / INDEX_FILE).is_file() or (folder / MANIFEST).is_file()
+
+
+def embedded_models(root: Path | None = None) -> list[str]:
+    """The names of the model folders shipped under `models_dir()`, sorted."""
+    base = root or models_dir()
+    try:
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and is_model_folder(p))
+    except OSError:
+        return []
+
+
+def _folder_of(name: str, root: Path | None) -> Path:
+    return (root or models_dir()) / name if is_embedded_name(name) else Path(name)
+
+
+def _student_facts(name: str, root: Path | None) -> tuple[bool, LaneRecipe | None]:
+    """Whether a student has guidance built in, and the recipe it recommends (adapter manifest)."""
+    try:
+        manifest = read_manifest(_folder_of(name, root))
+    except (ManifestError, OSError):
+        manifest = None
+    if manifest is None:
+        return True, None
+    recipe = LaneRecipe(
+        sampler=manifest.sampler,
+        num_inference_steps=manifest.num_inference_steps,
+        guidance_scale=manifest.guidance_scale,
+        eta=manifest.eta,
+    )
+    return manifest.guidance_distilled, recipe
+
+
+def is_student(name: str, root: Path | None = None) -> bool:
+    return "student" in display_name(name).lower() or (_folder_of(name, root) / MANIFEST).is_file()
+
+
+def student_pair(teacher: str, student: str, root: Path | None = None) -> ModelPair:
+    if student == teacher:
+        return self_pair(teacher)
+    distilled, recipe = _student_facts(student, root)
+    t, s = display_name(teacher), display_name(student)
+    return ModelPair(
+        teacher=teacher,
+        student=student,
+        label=f"{t} → {s}",
+        student_label=s,
+        guidance_distilled=distilled,
+        student_recipe=recipe,
+    )
+
+
+def self_pair(teacher: str) -> ModelPair:
+    """The teacher against itself with a few-step recipe, labelled as what it is."""
+    name = display_name(teacher)
+    return ModelPair(
+        teacher=teacher,
+        student=teacher,
+        label=f"{name} → itself, 4-step recipe",
+        student_label=f"{name}, 4-step recipe",
+        student_recipe=default_student(),
+    )
+
+
+def alone_pair(teacher: str) -> ModelPair:
+    return ModelPair(teacher=teacher, student=None, label=f"{display_name(teacher)} alone")
+
+
+def pair_for(teacher: str, student: str | None, root: Path | None = None) -> ModelPair:
+    """The pair of any two model names (or one alone)."""
+    return alone_pair(teacher) if student is None else student_pair(teacher, student, root)
+
+
+def pairs_of(models: list[str], root: Path | None = None) -> list[ModelPair]:
+    """The picker's pairs for these models; the default pair first."""
+    students = [m for m in models if is_student(m, root)]
+    teachers = [m for m in models if m not in students]
+    if EMBEDDED_TEACHER in teachers:
+        teachers.remove(EMBEDDED_TEACHER)
+        teachers.insert(0, EMBEDDED_TEACHER)
+    if EMBEDDED_STUDENT in students:
+        students.remove(EMBEDDED_STUDENT)
+        students.insert(0, EMBEDDED_STUDENT)
+    pairs = [student_pair(t, s, root) for t in teachers[:1] for s in students]
+    for teacher in teachers:
+        pairs += [self_pair(teacher), alone_pair(teacher)]
+    return pairs or [alone_pair(s) for s in students]
+
+
+def default_pair(root: Path | None = None) -> ModelPair:
+    """The embedded teacher with the distilled student when shipped, else with itself."""
+    pairs = pairs_of(embedded_models(root), root)
+    return pairs[0] if pairs else self_pair(EMBEDDED_TEACHER)
+
+
+class ModelPairCombo(QComboBox):
+    """Offers the model pairs; `pairChosen` fires only when the user picks one."""
+
+    pairChosen = Signal(object)
+
+    def __init__(self, pairs: list[ModelPair], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("modelCombo")
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(12)
+        self.setToolTip("Teacher → student: the two models compared (or one model alone)")
+        self._pairs: list[ModelPair] = []
+        for pair in pairs:
+            self.add_pair(pair)
+        self.activated.connect(self._chosen)
+
+    def pairs(self) -> list[ModelPair]:
+        return list(self._pairs)
+
+    def add_pair(self, pair: ModelPair) -> int:
+        """Add `pair` unless one with the same models is there; its row."""
+        row = self.row_of(pair.teacher, pair.student)
+        if row is not None:
+            return row
+        self._pairs.append(pair)
+        self.addItem(pair.label)
+        self.setItemData(self.count() - 1, pair.label, Qt.ItemDataRole.ToolTipRole)
+        return self.count() - 1
+
+    def row_of(self, teacher: str, student: str | None) -> int | None:
+        return next((i for i, p in enumerate(self._pairs) if p.key == (teacher, student)), None)
+
+    def current_pair(self) -> ModelPair | None:
+        row = self.currentIndex()
+        return self._pairs[row] if 0 <= row < len(self._pairs) else None
+
+    def show_models(self, teacher: str, student: str | None) -> ModelPair:
+        """Select (adding it if needed) the pair of these models, without `pairChosen`."""
+        row = self.row_of(teacher, student)
+        if row is None:
+            row = self.add_pair(pair_for(teacher, student))
+        with QSignalBlocker(self):
+            self.setCurrentIndex(row)
+        return self._pairs[row]
+
+    def _chosen(self, row: int) -> None:
+        if 0 <= row < len(self._pairs):
+            self.pairChosen.emit(self._pairs[row])

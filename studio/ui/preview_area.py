@@ -1,0 +1,229 @@
+"""The centre of the window: both lanes forming live, their progress, and their step strips."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.settings import PreviewKind
+from studio.ui.comparison import SEGMENT_STYLE, ComparisonWidget
+from studio.ui.progress import LaneProgress
+from studio.ui.step_strip import StepStrip
+from studio.viewmodels.lane import LaneViewModel
+from studio.viewmodels.session import SessionViewModel
+
+KIND_LABELS = {PreviewKind.x0: "Predicted x0", PreviewKind.xt: "Noisy x_t"}
+KIND_TIPS = {
+    PreviewKind.x0: "Show the model's guess of the clean image at each step",
+    PreviewKind.xt: "Show the noisy sample x_t the sampler is walking through",
+}
+
+
+def lane_caption(title: str, lane: LaneViewModel, scrubbed: int | None = None) -> str:
+    """The pane's caption: the recipe when idle, the step while running, the times when done."""
+    if lane.running:
+        return f"{title} · step {lane.step}/{lane.total}" if lane.step else f"{title} · waiting"
+    timings = lane.timings
+    if timings is not None and lane.images:
+        text = (
+            f"{title} · {lane.steps} steps · denoise {timings.denoise_s:.2f} s"
+            f" · total {timings.total_s:.2f} s"
+        )
+        text += " · partial" if lane.partial else ""
+        return text + (f" · showing step {scrubbed}" if scrubbed is not None else "")
+    return (
+        f"{title} · {lane.sampler} · {lane.num_inference_steps} steps · CFG {lane.guidance_scale:g}"
+    )
+
+
+def end_state(lane: LaneViewModel) -> str:
+    """How a lane's run ended, as a LaneProgress state."""
+    if lane.images and not lane.partial:
+        return "done"
+    if lane.status.startswith(("Failed", "The engine")):
+        return "failed"
+    return "cancelled"
+
+
+class LaneFollower(QObject):
+    """Follows one lane view-model into its progress bar, its step strip and its pane image."""
+
+    def __init__(
+        self,
+        lane: LaneViewModel,
+        progress: LaneProgress,
+        strip: StepStrip,
+        changed: Callable[[], None],
+    ) -> None:
+        super().__init__(progress)
+        self.lane, self.progress, self.strip = lane, progress, strip
+        self.title = lane.lane.value.capitalize()
+        self.scrubbed: int | None = None
+        self._changed = changed
+        lane.progressChanged.connect(self._on_progress)
+        lane.etaSecondsChanged.connect(self._on_progress)
+        lane.runningChanged.connect(self._on_running)
+        lane.statusChanged.connect(self._on_status)
+        lane.previewChanged.connect(self._on_preview)
+        lane.finished.connect(self._fill_strip)
+        lane.previewKindChanged.connect(self._on_kind)
+        lane.recipeChanged.connect(self._on_preview)
+        strip.frameSelected.connect(self._on_frame)
+
+    def image(self) -> np.ndarray | None:
+        lane = self.lane
+        if self.scrubbed is not None and self.scrubbed != lane.latest_step:
+            return lane.preview_at(self.scrubbed)
+        return lane.current_image()
+
+    def caption(self) -> str:
+        return lane_caption(self.title, self.lane, self.scrubbed)
+
+    def _on_progress(self, *_: object) -> None:
+        eta = self.lane.eta_s
+        self.progress.set_progress(
+            self.lane.step, self.lane.total, None if math.isnan(eta) else eta
+        )
+        self._changed()
+
+    def _on_running(self, running: bool) -> None:
+        if running:
+            self.scrubbed = None
+            self.strip.set_frames([])
+            self.progress.set_state("idle")
+            self.progress.set_progress(self.lane.step, self.lane.total)
+        else:
+            self.progress.set_state(end_state(self.lane))  # type: ignore[arg-type]
+            self._fill_strip()
+        self._changed()
+
+    def _on_status(self, _status: str) -> None:
+        if not self.lane.running and self.progress.state() != "idle":
+            self.progress.set_state(end_state(self.lane))  # type: ignore[arg-type]
+
+    def _on_preview(self) -> None:
+        self._changed()
+
+    def _on_kind(self, _kind: str) -> None:
+        if not self.lane.running:
+            self._fill_strip()
+        self._changed()
+
+    def _fill_strip(self) -> None:
+        lane = self.lane
+        frames = [
+            (step, image)
+            for step in lane.history_steps
+            if (image := lane.preview_at(step)) is not None
+        ]
+        self.strip.set_frames(frames)
+        self.scrubbed = None
+
+    def _on_frame(self, step: int) -> None:
+        self.scrubbed = step
+        self._changed()
+
+
+class PreviewArea(QWidget):
+    """Shows teacher and student panes with each lane's progress, step strip and x0/x_t toggle."""
+
+    def __init__(self, session: SessionViewModel) -> None:
+        super().__init__()
+        self.session = session
+        self.comparison = ComparisonWidget()
+        self.lane_titles = {"teacher": "Teacher", "student": "Student"}
+        self.progress = {name: LaneProgress(title) for name, title in self.lane_titles.items()}
+        self.strips = {name: StepStrip(thumb_size=40) for name in self.lane_titles}
+        for name in self.lane_titles:
+            self.progress[name].setObjectName(f"{name}Progress")
+            self.strips[name].setObjectName(f"{name}Strip")
+        self.followers = {
+            "teacher": LaneFollower(
+                session.teacher, self.progress["teacher"], self.strips["teacher"], self.refresh
+            ),
+            "student": LaneFollower(
+                session.student, self.progress["student"], self.strips["student"], self.refresh
+            ),
+        }
+        self._kind_toggle()
+        self._layout()
+        session.comparison.summaryChanged.connect(self.comparison.set_summary)
+        session.compareModeChanged.connect(self._on_compare_mode)
+        self._on_compare_mode(session.compare_mode)
+        self.refresh()
+
+    def _kind_toggle(self) -> None:
+        self.kind_buttons: dict[PreviewKind, QToolButton] = {}
+        self._kind_group = QButtonGroup(self)
+        self.kind_box = QWidget()
+        self.kind_box.setObjectName("previewKindToggle")
+        self.kind_box.setStyleSheet(SEGMENT_STYLE)
+        row = QHBoxLayout(self.kind_box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        for index, kind in enumerate(PreviewKind):
+            button = QToolButton()
+            button.setText(KIND_LABELS[kind])
+            button.setToolTip(KIND_TIPS[kind])
+            button.setCheckable(True)
+            button.setObjectName("segmentFirst" if index == 0 else "segmentLast")
+            button.clicked.connect(lambda _=False, k=kind: self.set_preview_kind(k))
+            self._kind_group.addButton(button)
+            self.kind_buttons[kind] = button
+            row.addWidget(button)
+        self.kind_buttons[PreviewKind(self.session.teacher.preview_kind)].setChecked(True)
+
+    def _layout(self) -> None:
+        lanes = QGridLayout()
+        lanes.setContentsMargins(4, 0, 4, 0)
+        lanes.setHorizontalSpacing(12)
+        lanes.setVerticalSpacing(2)
+        for column, name in enumerate(self.lane_titles):
+            lanes.addWidget(self.progress[name], 0, column)
+            lanes.addWidget(self.strips[name], 1, column)
+        toggle_row = QHBoxLayout()
+        toggle_row.setContentsMargins(4, 0, 4, 0)
+        toggle_row.addWidget(QLabel("Previews show"))
+        toggle_row.addWidget(self.kind_box)
+        toggle_row.addStretch(1)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(4)
+        column.addWidget(self.comparison, 1)
+        column.addLayout(toggle_row)
+        column.addLayout(lanes)
+
+    def set_preview_kind(self, kind: PreviewKind | str) -> None:
+        kind = PreviewKind(kind)
+        for lane in (self.session.teacher, self.session.student):
+            lane.preview_kind = kind
+        self.kind_buttons[kind].setChecked(True)
+
+    def set_lane_titles(self, teacher: str, student: str) -> None:
+        self.followers["teacher"].title = teacher
+        self.followers["student"].title = student
+        self.refresh()
+
+    def refresh(self) -> None:
+        teacher, student = self.followers["teacher"], self.followers["student"]
+        self.comparison.set_images(teacher.image(), student.image())
+        self.comparison.set_captions(teacher.caption(), student.caption())
+
+    def _on_compare_mode(self, compare: bool) -> None:
+        self.comparison.set_single_lane(not compare)
+        self.progress["student"].setVisible(compare)
+        self.strips["student"].setVisible(compare)
+        if not compare:
+            self.comparison.set_summary("")

@@ -1,0 +1,225 @@
+"""One lane's recipe controls: preset, sampler, steps, guidance, eta, schedule, and its warnings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+)
+
+from studio.core.params import MAX_GUIDANCE, MAX_STEPS, ScheduleOptions, Sigmas, Spacing
+from studio.core.samplers import SAMPLERS, find_sampler
+from studio.core.settings import LaneRecipe, default_student, default_teacher
+from studio.ui.binding import Binding, bind_combo_text, bind_spin
+from studio.viewmodels.lane import LaneViewModel
+
+MESSAGE_STYLE = (
+    "QLabel { background: #fff4d6; color: #4d3a00; border: 1px solid #e0b050;"
+    " border-radius: 4px; padding: 4px 6px; }"
+)
+ETA_SAMPLERS = ", ".join(spec.name for spec in SAMPLERS if spec.uses_eta)
+
+
+@dataclass(frozen=True, slots=True)
+class RecipePreset:
+    """A named lane recipe offered by the preset picker."""
+
+    name: str
+    recipe: LaneRecipe
+
+
+def _preset(
+    sampler: str, steps: int, cfg: float, eta: float = 0.0, **schedule: object
+) -> RecipePreset:
+    recipe = LaneRecipe(
+        sampler=sampler,
+        num_inference_steps=steps,
+        guidance_scale=cfg,
+        eta=eta,
+        schedule=ScheduleOptions(**schedule),  # type: ignore[arg-type]
+    )
+    step_word = "step" if steps == 1 else "steps"
+    extra = f" · eta {eta:g}" if eta else ""
+    return RecipePreset(f"{sampler} · {steps} {step_word} · CFG {cfg:g}{extra}", recipe)
+
+
+PRESETS: tuple[RecipePreset, ...] = (
+    RecipePreset("Teacher default · DPM++ 2M · 25 steps · CFG 3", default_teacher()),
+    _preset("DDIM", 50, 3.0),
+    _preset("DPM++ 2M Karras", 20, 3.0),
+    _preset("Euler a", 30, 3.0),
+    _preset("UniPC", 10, 3.0),
+    RecipePreset("Few-step · DDIM trailing · 4 steps · CFG 1", default_student()),
+    _preset("DDIM trailing", 1, 1.0),
+    _preset("LCM", 4, 1.0),
+    _preset("TCD", 4, 1.0, eta=0.3),
+)
+
+
+def _combo(name: str, items: list[str], tips: dict[str, str] | None = None) -> QComboBox:
+    combo = QComboBox()
+    combo.setObjectName(name)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(6)
+    for item in items:
+        combo.addItem(item, item)
+        if tips and item in tips:
+            combo.setItemData(combo.count() - 1, tips[item], Qt.ItemDataRole.ToolTipRole)
+    return combo
+
+
+class LaneRecipePanel(QGroupBox):
+    """Edits one lane's recipe and shows why it would fail or disappoint."""
+
+    def __init__(self, lane: LaneViewModel, prefix: str, title: str) -> None:
+        super().__init__(title)
+        self.lane = lane
+        self.setObjectName(f"{prefix}Recipe")
+        self._build(prefix)
+        self._bind()
+        self._layout()
+
+    def _build(self, prefix: str) -> None:
+        self.model_label = QLabel()
+        self.model_label.setObjectName(f"{prefix}ModelLabel")
+        self.model_label.setWordWrap(True)
+        self.preset_combo = _combo(f"{prefix}Preset", ["Apply a preset…"])
+        for preset in PRESETS:
+            self.preset_combo.addItem(preset.name, preset.name)
+        tips = {spec.name: spec.summary for spec in SAMPLERS}
+        self.sampler_combo = _combo(f"{prefix}Sampler", [spec.name for spec in SAMPLERS], tips)
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setObjectName(f"{prefix}Steps")
+        self.steps_spin.setRange(1, MAX_STEPS)
+        self.guidance_spin = self._float_spin(f"{prefix}Guidance", MAX_GUIDANCE, 0.5)
+        self.guidance_spin.setToolTip("Classifier-free guidance scale; 1 or less turns it off")
+        self.eta_spin = self._float_spin(f"{prefix}Eta", 1.0, 0.1)
+        self.sigmas_combo = _combo(f"{prefix}Sigmas", [s.value for s in Sigmas])
+        self.sigmas_combo.setToolTip("Noise levels of sigma-based samplers")
+        self.spacing_combo = _combo(f"{prefix}Spacing", [s.value for s in Spacing])
+        self.spacing_combo.setToolTip("How timesteps are picked from the training range")
+        self.zero_snr_box = QCheckBox("zero SNR")
+        self.zero_snr_box.setObjectName(f"{prefix}ZeroSnr")
+        self.zero_snr_box.setToolTip("Rescale the schedule to zero terminal SNR")
+        self.messages_label = QLabel()
+        self.messages_label.setObjectName(f"{prefix}Messages")
+        self.messages_label.setWordWrap(True)
+        self.messages_label.setStyleSheet(MESSAGE_STYLE)
+        self.messages_label.hide()
+
+    @staticmethod
+    def _float_spin(name: str, maximum: float, step: float) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setObjectName(name)
+        spin.setRange(0.0, maximum)
+        spin.setSingleStep(step)
+        spin.setDecimals(2)
+        return spin
+
+    def _bind(self) -> None:
+        lane = self.lane
+        self.bindings = [
+            bind_combo_text(self.sampler_combo, lane, "sampler", lane.samplerChanged),
+            bind_spin(self.steps_spin, lane, "num_inference_steps", lane.numInferenceStepsChanged),
+            bind_spin(self.guidance_spin, lane, "guidance_scale", lane.guidanceScaleChanged),
+            bind_spin(self.eta_spin, lane, "eta", lane.etaChanged),
+            self._bind_schedule(),
+        ]
+        self.preset_combo.activated.connect(self._apply_preset)
+        lane.samplerChanged.connect(self._sampler_changed)
+        lane.messagesChanged.connect(self.show_messages)
+        self._sampler_changed(lane.sampler)
+        self.show_messages(lane.messages)
+
+    def _bind_schedule(self) -> Binding:
+        widgets = [self.sigmas_combo, self.spacing_combo, self.zero_snr_box]
+        signals = [
+            self.sigmas_combo.currentIndexChanged,
+            self.spacing_combo.currentIndexChanged,
+            self.zero_snr_box.toggled,
+        ]
+        return Binding(
+            widgets,
+            signals,
+            self._schedule_shown,
+            self._show_schedule,
+            self.lane,
+            "schedule",
+            self.lane.scheduleChanged,
+        )
+
+    def _schedule_shown(self) -> ScheduleOptions:
+        return ScheduleOptions(
+            sigmas=Sigmas(self.sigmas_combo.currentData()),
+            spacing=Spacing(self.spacing_combo.currentData()),
+            rescale_zero_snr=self.zero_snr_box.isChecked(),
+        )
+
+    def _show_schedule(self, schedule: ScheduleOptions) -> None:
+        self.sigmas_combo.setCurrentIndex(self.sigmas_combo.findData(str(schedule.sigmas)))
+        self.spacing_combo.setCurrentIndex(self.spacing_combo.findData(str(schedule.spacing)))
+        self.zero_snr_box.setChecked(schedule.rescale_zero_snr)
+
+    def _layout(self) -> None:
+        grid = QGridLayout(self)
+        grid.setContentsMargins(8, 6, 8, 8)
+        grid.setVerticalSpacing(4)
+        grid.addWidget(self.model_label, 0, 0, 1, 4)
+        grid.addWidget(QLabel("Preset"), 1, 0)
+        grid.addWidget(self.preset_combo, 1, 1, 1, 3)
+        grid.addWidget(QLabel("Sampler"), 2, 0)
+        grid.addWidget(self.sampler_combo, 2, 1, 1, 3)
+        grid.addWidget(QLabel("Steps"), 3, 0)
+        grid.addWidget(self.steps_spin, 3, 1)
+        grid.addWidget(QLabel("CFG"), 3, 2, Qt.AlignmentFlag.AlignRight)
+        grid.addWidget(self.guidance_spin, 3, 3)
+        grid.addWidget(QLabel("Eta"), 4, 0)
+        grid.addWidget(self.eta_spin, 4, 1)
+        grid.addWidget(QLabel("Schedule"), 5, 0)
+        grid.addLayout(self._schedule_row(), 5, 1, 1, 3)
+        grid.addWidget(self.messages_label, 6, 0, 1, 4)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+
+    def _schedule_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        row.addWidget(self.sigmas_combo, 1)
+        row.addWidget(self.spacing_combo, 1)
+        row.addWidget(self.zero_snr_box)
+        return row
+
+    def _apply_preset(self, index: int) -> None:
+        if index > 0:
+            self.lane.set_recipe(PRESETS[index - 1].recipe)
+        with QSignalBlocker(self.preset_combo):
+            self.preset_combo.setCurrentIndex(0)
+
+    def _sampler_changed(self, name: str) -> None:
+        spec = find_sampler(name) if isinstance(name, str) else None
+        uses_eta = spec is not None and spec.uses_eta
+        self.eta_spin.setEnabled(uses_eta)
+        self.eta_spin.setToolTip(
+            "Eta: 0 is deterministic, 1 adds fresh noise each step"
+            if uses_eta
+            else f"{name} does not use eta (only {ETA_SAMPLERS} do)"
+        )
+
+    def show_messages(self, messages: list[str]) -> None:
+        self.messages_label.setText("\n".join(f"⚠ {m}" for m in messages))
+        self.messages_label.setVisible(bool(messages))
+
+    def set_model_label(self, text: str) -> None:
+        self.model_label.setText(text)
+
+    def set_guidance_tip(self, text: str) -> None:
+        self.guidance_spin.setToolTip(text)
