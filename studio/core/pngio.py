@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from studio.core.atomic import atomic_write
 from studio.core.metadata import MAX_PARAMETERS_CHARS, MetadataError
 
 PARAMETERS_KEY = "parameters"
@@ -25,18 +25,7 @@ def write_png(path: str | os.PathLike[str], image: np.ndarray, parameters: str) 
     target = Path(path)
     picture = _to_pil(image)
     info = _png_info(parameters)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    file = temp.open("xb")
-    try:
-        with file:
-            picture.save(file, format="PNG", pnginfo=info)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(target, lambda file: picture.save(file, format="PNG", pnginfo=info))
 
 
 def _to_pil(image: np.ndarray) -> Image.Image:

@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import os
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -23,6 +22,7 @@ from typing import Any
 
 import platformdirs
 
+from studio.core.atomic import atomic_write_text
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, problems
 
@@ -382,17 +382,5 @@ def load_settings(path: str | os.PathLike[str]) -> tuple[Settings, str | None]:
 
 def save_settings(path: str | os.PathLike[str], settings: Settings) -> Path:
     """Write `settings` to `path` atomically (temp file, flush, fsync, rename); raise OSError."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(settings_to_json(settings), indent=2, ensure_ascii=False) + "\n"
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with temp.open("x", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write_text(path, text)

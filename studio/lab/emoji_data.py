@@ -17,13 +17,11 @@ import importlib.util
 import io
 import json
 import math
-import os
 import re
 import sys
-import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -32,6 +30,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
 from platformdirs import user_cache_dir
 from tqdm import tqdm
+
+from studio.core.atomic import atomic_write
 
 SOURCES = ("noto", "twemoji")
 STYLES = {"noto": "noto style", "twemoji": "twemoji style"}
@@ -43,7 +43,6 @@ FORMAT_VERSION = 1
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 WHITE = (255, 255, 255)
 SHEET_COLUMNS = 16
-FILE_MODE = 0o644
 
 NOTO_FONT_NAME = "NotoColorEmoji.ttf"
 NOTO_FONT_CANDIDATES = (Path("/usr/share/fonts/truetype/noto") / NOTO_FONT_NAME,)
@@ -434,23 +433,6 @@ def manifest_path(dataset_path: Path | str) -> Path:
 def read_manifest(dataset_path: Path | str) -> dict[str, Any]:
     """The manifest of a dataset file: input versions, counts per source, skipped emoji."""
     return json.loads(manifest_path(dataset_path).read_text(encoding="utf-8"))
-
-
-def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> Path:
-    """Write a file through a temporary sibling, fsync it, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, FILE_MODE)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # --- building --------------------------------------------------------------------------------
