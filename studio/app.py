@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +41,20 @@ DESKTOP_ID = "io.github.studio.Studio"
 STARTUP_PROBE_ENV = "STUDIO_STARTUP_PROBE"
 SHOW_WAIT_S = 3.0
 WATCH_MS = 2000
+SIGNAL_PULSE_MS = 250
 DEAD_ENGINE = "The engine thread stopped unexpectedly; restart Studio (the details are in the log)."
 
 
 def make_application(argv: Sequence[str] | None = None) -> QApplication:
-    app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
+    existing = QApplication.instance()
+    app = (
+        existing if isinstance(existing, QApplication) else QApplication(list(argv or sys.argv[:1]))
+    )
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationDisplayName(APP_NAME)
     app.setDesktopFileName(DESKTOP_ID)
-    return app  # type: ignore[return-value]
+    return app
 
 
 class EngineAbandoned(RuntimeError):
@@ -229,9 +234,28 @@ def _new_host(startup: EngineStartup) -> EngineClient:
     return EngineHost(runner_factory=startup.runner_factory)
 
 
+@contextlib.contextmanager
+def close_on_signals(window: MainWindow) -> Iterator[None]:
+    """Ctrl+C or SIGTERM close the window (and so shut down cleanly) instead of killing it."""
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in handled}
+    for sig in handled:
+        signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
+    pulse = QTimer(window, interval=SIGNAL_PULSE_MS)
+    pulse.timeout.connect(lambda: None)
+    pulse.start()
+    try:
+        yield
+    finally:
+        pulse.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 async def _main() -> int:
     studio = StudioApp()
-    return await studio.run()
+    with close_on_signals(studio.window):
+        return await studio.run()
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -284,6 +284,17 @@ def _read_object(data: Any, default: Any, readers: Readers, where: str, warnings
     return replace(default, **values)
 
 
+def recipe_from_json(data: Any, where: str) -> tuple[LaneRecipe, list[str]]:
+    """A lane recipe from parsed JSON (teacher defaults), and a warning per unusable value."""
+    warnings: list[str] = []
+    recipe = _read_object(data, default_teacher(), _RECIPE_READERS, where, warnings)
+    return recipe, warnings
+
+
+def recipe_to_json(recipe: LaneRecipe) -> dict[str, Any]:
+    return _recipe_json(recipe)
+
+
 def settings_from_json(data: Any) -> tuple[Settings, list[str]]:
     """Settings from parsed JSON, and one warning for each value that could not be used."""
     warnings: list[str] = []

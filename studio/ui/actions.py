@@ -25,7 +25,12 @@ numpy (BSD-3-Clause) and Pillow (MIT-CMU).</p>
 """
 
 
-def _action(parent: QObject, text: str, *shortcuts: QKeySequence | str, tip: str = "") -> QAction:
+def _action(
+    parent: QObject,
+    text: str,
+    *shortcuts: QKeySequence | QKeySequence.StandardKey | str,
+    tip: str = "",
+) -> QAction:
     action = QAction(text, parent)
     if shortcuts:
         action.setShortcuts([QKeySequence(s) for s in shortcuts])

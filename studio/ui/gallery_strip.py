@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QIcon, QImageReader, QPixmap
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QIcon, QImageReader, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem
 
 from studio.core.gallery import GalleryItem
 from studio.viewmodels.gallery import LANE_KEY, GalleryViewModel
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+EMPTY_TEXT = "Every finished image is saved as a PNG with its parameters and shown here"
 
 
 def load_icon(path: Path, size: int) -> QIcon:
@@ -46,8 +48,16 @@ def item_label(item: GalleryItem) -> str:
     return f"{lane} {parsed.params.num_inference_steps}" if lane else steps
 
 
+def tooltip_text(item: GalleryItem, width: int = 72) -> str:
+    """The file name and its parameters text, wrapped to a readable width."""
+    lines = [textwrap.fill(line, width) for line in item.parameters.splitlines()]
+    return "\n".join([item.path.name, "", *lines])
+
+
 class GalleryStrip(QListWidget):
     """Shows the saved images; clicking one restores its parameters, double-clicking opens it."""
+
+    restored = Signal(str)
 
     def __init__(self, gallery: GalleryViewModel, icon_size: int = 64) -> None:
         super().__init__()
@@ -78,7 +88,7 @@ class GalleryStrip(QListWidget):
         for entry in self.gallery.items:
             item = QListWidgetItem(self._icon(entry.path), item_label(entry))
             item.setData(PATH_ROLE, str(entry.path))
-            item.setToolTip(f"{entry.path}\n\n{entry.parameters}")
+            item.setToolTip(tooltip_text(entry))
             self.addItem(item)
 
     def _icon(self, path: Path) -> QIcon:
@@ -91,7 +101,9 @@ class GalleryStrip(QListWidget):
         return self._icons[key]
 
     def _restore(self, item: QListWidgetItem) -> None:
-        self.gallery.restore(self.row(item))
+        parsed = self.gallery.restore(self.row(item))
+        if parsed is not None:
+            self.restored.emit(Path(item.data(PATH_ROLE)).name)
 
     def _open(self, item: QListWidgetItem) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(item.data(PATH_ROLE)))
@@ -99,6 +111,15 @@ class GalleryStrip(QListWidget):
     def path_at(self, row: int) -> str:
         item = self.item(row)
         return item.data(PATH_ROLE) if item is not None else ""
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self.count():
+            return
+        painter = QPainter(self.viewport())
+        painter.setPen(self.palette().placeholderText().color())
+        painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, EMPTY_TEXT)
+        painter.end()
 
     def minimumSizeHint(self) -> QSize:
         return QSize(self._icon_size * 2, super().minimumSizeHint().height())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QSettings, Qt, QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -21,35 +21,18 @@ from studio.core.settings import Upscale
 from studio.ui.actions import WindowActions
 from studio.ui.banner import MessageBanner
 from studio.ui.controls import ControlsColumn
+from studio.ui.drops import PngDropRouter
 from studio.ui.gallery_strip import GalleryStrip
-from studio.ui.model_pairs import (
-    ModelPair,
-    alone_pair,
-    display_name,
-    embedded_models,
-    is_embedded_name,
-    is_model_folder,
-    is_student,
-    pairs_of,
-    self_pair,
-    student_pair,
-)
+from studio.ui.model_pairs import ModelPair, embedded_models, pairs_of
+from studio.ui.pair_controller import PairController
 from studio.ui.preview_area import PreviewArea
 from studio.ui.queue_panel import QueuePanel
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 
 DEFAULT_SIZE = (1400, 900)
-EMBEDDED_SIDE = 32
-FOLDER_SIDE = 512
 GEOMETRY_KEY = "window/geometry"
 SPLITTER_KEY = "window/splitter"
-
-
-def dropped_pngs(event: QDragEnterEvent | QDropEvent) -> list[Path]:
-    urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
-    paths = [Path(url.toLocalFile()) for url in urls if url.isLocalFile()]
-    return [path for path in paths if path.suffix.lower() == ".png"]
 
 
 class MainWindow(QMainWindow):
@@ -75,7 +58,6 @@ class MainWindow(QMainWindow):
         self.geometry_store = geometry
         self.engine_failure = ""
         self.setWindowTitle("Studio")
-        self.setAcceptDrops(True)
         self.controls = ControlsColumn(session, pairs or pairs_of(embedded_models()))
         self.preview = PreviewArea(session)
         self.comparison = self.preview.comparison
@@ -86,9 +68,9 @@ class MainWindow(QMainWindow):
         self._status_bar()
         self._layout()
         self._connect()
-        self._sync_timer = QTimer(self, singleShot=True, interval=0)
-        self._sync_timer.timeout.connect(self.sync_pair)
-        self._start_pair()
+        self.pairs = PairController(session, self.controls, self.preview, self.show_error)
+        self.pairs.start()
+        self.drops = PngDropRouter(self, self.load_image_parameters)
         self._restore_view()
 
     # --- construction --------------------------------------------------------------------------
@@ -102,12 +84,24 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.output_label)
         self._show_output_folder()
 
+    def _history(self) -> QWidget:
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        title = QLabel("History · click an image to restore its parameters, or drop a PNG here")
+        title.setObjectName("historyTitle")
+        column.addWidget(title)
+        column.addWidget(self.gallery_strip)
+        return box
+
     def _layout(self) -> None:
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
-        bottom.addWidget(self.gallery_strip, 3)
+        history = self._history()
+        bottom.addWidget(history, 3)
         bottom.addWidget(self.queue_panel, 1)
-        self.queue_panel.setFixedHeight(self.gallery_strip.height())
+        self.queue_panel.setFixedHeight(history.sizeHint().height())
         centre = QWidget()
         column = QVBoxLayout(centre)
         column.setContentsMargins(4, 6, 8, 4)
@@ -132,12 +126,12 @@ class MainWindow(QMainWindow):
         a.stop.triggered.connect(s.stop)
         a.cancel.triggered.connect(s.cancel)
         s.busyChanged.connect(self._on_busy)
+        self.gallery_strip.restored.connect(
+            lambda name: self.set_status(f"Restored the parameters of {name}.")
+        )
         s.error.connect(self.show_error)
         s.notice.connect(self.show_notice)
         self.settings.error.connect(self.show_error)
-        c.model_combo.pairChosen.connect(self.apply_pair)
-        for signal in (s.teacherModelChanged, s.studentModelChanged, s.compareModeChanged):
-            signal.connect(self._schedule_sync)
         self._connect_menus()
         self._on_busy(s.busy)
 
@@ -181,6 +175,8 @@ class MainWindow(QMainWindow):
         return sent
 
     def _on_busy(self, busy: bool) -> None:
+        if not busy and self.status_line.text().startswith("Queued"):
+            self.set_status("Ready.")
         self.controls.set_busy(busy)
         self.window_actions.stop.setEnabled(busy)
         self.window_actions.cancel.setEnabled(busy)
@@ -212,87 +208,19 @@ class MainWindow(QMainWindow):
 
     # --- models --------------------------------------------------------------------------------
 
-    def _start_pair(self) -> None:
-        """Select the session's pair; fall back to the default pair when a model is missing."""
-        s = self.session
-        names = [s.teacher_model] + ([s.student_model] if s.compare_mode else [])
-        missing = [name for name in names if not self._model_exists(name)]
-        if missing and self.controls.model_combo.count():
-            fallback = self.controls.model_combo.pairs()[0]
-            self._set_session_models(fallback)
-            self.session.student.guidance_distilled = fallback.guidance_distilled
-            self._show_pair(self.controls.model_combo.show_models(*fallback.key))
-            return
-        self.sync_pair()
-
-    @staticmethod
-    def _model_exists(name: str) -> bool:
-        if is_embedded_name(name):
-            return name in embedded_models()
-        return is_model_folder(Path(name))
-
     def apply_pair(self, pair: ModelPair) -> None:
-        """Use `pair` (picked by the user): its models, its student recipe and a fitting size."""
-        self._set_session_models(pair)
-        self.session.student.guidance_distilled = pair.guidance_distilled
-        if pair.student_recipe is not None:
-            self.session.student.set_recipe(pair.student_recipe)
-        side = (self.session.width, self.session.height)
-        if pair.embedded and side != (EMBEDDED_SIDE, EMBEDDED_SIDE):
-            self.session.width = self.session.height = EMBEDDED_SIDE
-        elif not pair.embedded and side == (EMBEDDED_SIDE, EMBEDDED_SIDE):
-            self.session.width = self.session.height = FOLDER_SIDE
-        self._show_pair(self.controls.model_combo.show_models(*pair.key))
-
-    def _set_session_models(self, pair: ModelPair) -> None:
-        self.session.teacher_model = pair.teacher
-        if pair.student is not None:
-            self.session.student_model = pair.student
-        self.session.compare_mode = pair.compare
-
-    def _schedule_sync(self, *_: object) -> None:
-        self._sync_timer.start()
+        """Use `pair` as if the user picked it in the model picker."""
+        self.pairs.apply(pair)
 
     def sync_pair(self) -> None:
-        """Show the pair the session now uses (after a restore), adding it to the picker."""
-        s = self.session
-        student = s.student_model if s.compare_mode else None
-        pair = self.controls.model_combo.show_models(s.teacher_model, student)
-        s.student.guidance_distilled = pair.guidance_distilled
-        self._show_pair(pair)
-
-    def _show_pair(self, pair: ModelPair) -> None:
-        teacher = display_name(pair.teacher)
-        self.controls.teacher_panel.set_model_label(f"Model: {teacher}")
-        self.controls.student_panel.setVisible(pair.compare)
-        student = pair.student_label or "Student"
-        if pair.student == pair.teacher:
-            self.controls.student_panel.setTitle("Few-step lane (the teacher, not a student)")
-            self.controls.student_panel.set_model_label(f"Model: {student}")
-        else:
-            self.controls.student_panel.setTitle("Student")
-            self.controls.student_panel.set_model_label(f"Model: {student}")
-        title = student if pair.student == pair.teacher else f"Student · {student}"
-        self.preview.set_lane_titles(f"Teacher · {teacher}", title)
+        self.pairs.sync()
 
     def add_model_folder(self, folder: Path) -> ModelPair | None:
         """Offer a local diffusers folder in the picker and use it; None when it is no model."""
-        if not is_model_folder(folder):
-            self.show_error(
-                f"{folder} is not a diffusers model folder: it has no model_index.json."
-            )
-            return None
-        name = str(folder.resolve())
-        combo = self.controls.model_combo
-        if is_student(name):
-            pairs = [student_pair(self.session.teacher_model, name)]
-        else:
-            pairs = [alone_pair(name), self_pair(name)]
-        for pair in pairs:
-            combo.add_pair(pair)
-        self.apply_pair(pairs[0])
-        self.set_status(f"Added the model folder {folder}.")
-        return pairs[0]
+        pair = self.pairs.add_folder(folder)
+        if pair is not None:
+            self.set_status(f"Added the model folder {folder}.")
+        return pair
 
     # --- files ---------------------------------------------------------------------------------
 
@@ -345,21 +273,7 @@ class MainWindow(QMainWindow):
         self.settings.upscale = Upscale.smooth if smooth else Upscale.nearest
         self.window_actions.smooth.setChecked(smooth)
 
-    # --- drag and drop, closing ----------------------------------------------------------------
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if dropped_pngs(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        pngs = dropped_pngs(event)
-        if not pngs:
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        self.load_image_parameters(pngs[0])
+    # --- closing ----------------------------------------------------------------
 
     def save_state(self) -> None:
         """Remember the parameters (settings file) and the window's geometry (QSettings)."""

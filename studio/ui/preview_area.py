@@ -65,12 +65,13 @@ class LaneFollower(QObject):
         lane: LaneViewModel,
         progress: LaneProgress,
         strip: StepStrip,
-        changed: Callable[[], None],
+        changed: Callable[[bool], None],
     ) -> None:
         super().__init__(progress)
         self.lane, self.progress, self.strip = lane, progress, strip
         self.title = lane.lane.value.capitalize()
         self.scrubbed: int | None = None
+        self.frames: dict[int, np.ndarray] = {}
         self._changed = changed
         lane.progressChanged.connect(self._on_progress)
         lane.etaSecondsChanged.connect(self._on_progress)
@@ -79,14 +80,13 @@ class LaneFollower(QObject):
         lane.previewChanged.connect(self._on_preview)
         lane.finished.connect(self._fill_strip)
         lane.previewKindChanged.connect(self._on_kind)
-        lane.recipeChanged.connect(self._on_preview)
+        lane.recipeChanged.connect(self._on_recipe)
         strip.frameSelected.connect(self._on_frame)
 
     def image(self) -> np.ndarray | None:
-        lane = self.lane
-        if self.scrubbed is not None and self.scrubbed != lane.latest_step:
-            return lane.preview_at(self.scrubbed)
-        return lane.current_image()
+        if self.scrubbed is not None and self.scrubbed in self.frames:
+            return self.frames[self.scrubbed]
+        return self.lane.current_image()
 
     def caption(self) -> str:
         return lane_caption(self.title, self.lane, self.scrubbed)
@@ -96,44 +96,48 @@ class LaneFollower(QObject):
         self.progress.set_progress(
             self.lane.step, self.lane.total, None if math.isnan(eta) else eta
         )
-        self._changed()
+        self._changed(False)
+
+    def _on_recipe(self) -> None:
+        self._changed(False)
 
     def _on_running(self, running: bool) -> None:
         if running:
             self.scrubbed = None
+            self.frames = {}
             self.strip.set_frames([])
             self.progress.set_state("idle")
             self.progress.set_progress(self.lane.step, self.lane.total)
         else:
             self.progress.set_state(end_state(self.lane))  # type: ignore[arg-type]
             self._fill_strip()
-        self._changed()
+        self._changed(True)
 
     def _on_status(self, _status: str) -> None:
         if not self.lane.running and self.progress.state() != "idle":
             self.progress.set_state(end_state(self.lane))  # type: ignore[arg-type]
 
     def _on_preview(self) -> None:
-        self._changed()
+        self._changed(True)
 
     def _on_kind(self, _kind: str) -> None:
         if not self.lane.running:
             self._fill_strip()
-        self._changed()
+        self._changed(True)
 
     def _fill_strip(self) -> None:
+        """Every kept preview, with the final image as the last step."""
         lane = self.lane
-        frames = [
-            (step, image)
-            for step in lane.history_steps
-            if (image := lane.preview_at(step)) is not None
-        ]
-        self.strip.set_frames(frames)
+        frames = {step: lane.preview_at(step) for step in lane.history_steps}
+        if lane.image is not None and lane.steps:
+            frames[lane.steps] = lane.image
+        self.frames = {step: image for step, image in frames.items() if image is not None}
+        self.strip.set_frames(sorted(self.frames.items()))
         self.scrubbed = None
 
     def _on_frame(self, step: int) -> None:
-        self.scrubbed = step
-        self._changed()
+        self.scrubbed = None if step == max(self.frames, default=step) else step
+        self._changed(True)
 
 
 class PreviewArea(QWidget):
@@ -190,9 +194,9 @@ class PreviewArea(QWidget):
         lanes.setContentsMargins(4, 0, 4, 0)
         lanes.setHorizontalSpacing(12)
         lanes.setVerticalSpacing(2)
-        for column, name in enumerate(self.lane_titles):
-            lanes.addWidget(self.progress[name], 0, column)
-            lanes.addWidget(self.strips[name], 1, column)
+        for index, name in enumerate(self.lane_titles):
+            lanes.addWidget(self.progress[name], 0, index)
+            lanes.addWidget(self.strips[name], 1, index)
         toggle_row = QHBoxLayout()
         toggle_row.setContentsMargins(4, 0, 4, 0)
         toggle_row.addWidget(QLabel("Previews show"))
@@ -214,11 +218,15 @@ class PreviewArea(QWidget):
     def set_lane_titles(self, teacher: str, student: str) -> None:
         self.followers["teacher"].title = teacher
         self.followers["student"].title = student
+        self.comparison.teacher_view.set_placeholder(f"{teacher}: no image yet")
+        self.comparison.student_view.set_placeholder(f"{student}: no image yet")
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, images: bool = True) -> None:
+        """Show the lanes' captions, and their images too unless only the text changed."""
         teacher, student = self.followers["teacher"], self.followers["student"]
-        self.comparison.set_images(teacher.image(), student.image())
+        if images:
+            self.comparison.set_images(teacher.image(), student.image())
         self.comparison.set_captions(teacher.caption(), student.caption())
 
     def _on_compare_mode(self, compare: bool) -> None:

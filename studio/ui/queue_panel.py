@@ -29,6 +29,8 @@ class QueuePanel(QWidget):
         self.list = QListWidget()
         self.list.setObjectName("queueList")
         self.list.setToolTip("Jobs waiting for the engine; the running one first")
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.remove_button = QPushButton("Remove")
         self.remove_button.setObjectName("removeJobButton")
         self.remove_button.setToolTip("Discard the selected job")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from functools import cache
 
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (
@@ -17,10 +18,13 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.params import MAX_GUIDANCE, MAX_STEPS, ScheduleOptions, Sigmas, Spacing
+from studio.core.presets import RecipePreset, load_presets
 from studio.core.samplers import SAMPLERS, find_sampler
-from studio.core.settings import LaneRecipe, default_student, default_teacher
+from studio.paths import presets_dir
 from studio.ui.binding import Binding, bind_combo_text, bind_spin
 from studio.viewmodels.lane import LaneViewModel
+
+log = logging.getLogger(__name__)
 
 MESSAGE_STYLE = (
     "QLabel { background: #fff4d6; color: #4d3a00; border: 1px solid #e0b050;"
@@ -29,40 +33,13 @@ MESSAGE_STYLE = (
 ETA_SAMPLERS = ", ".join(spec.name for spec in SAMPLERS if spec.uses_eta)
 
 
-@dataclass(frozen=True, slots=True)
-class RecipePreset:
-    """A named lane recipe offered by the preset picker."""
-
-    name: str
-    recipe: LaneRecipe
-
-
-def _preset(
-    sampler: str, steps: int, cfg: float, eta: float = 0.0, **schedule: object
-) -> RecipePreset:
-    recipe = LaneRecipe(
-        sampler=sampler,
-        num_inference_steps=steps,
-        guidance_scale=cfg,
-        eta=eta,
-        schedule=ScheduleOptions(**schedule),  # type: ignore[arg-type]
-    )
-    step_word = "step" if steps == 1 else "steps"
-    extra = f" · eta {eta:g}" if eta else ""
-    return RecipePreset(f"{sampler} · {steps} {step_word} · CFG {cfg:g}{extra}", recipe)
-
-
-PRESETS: tuple[RecipePreset, ...] = (
-    RecipePreset("Teacher default · DPM++ 2M · 25 steps · CFG 3", default_teacher()),
-    _preset("DDIM", 50, 3.0),
-    _preset("DPM++ 2M Karras", 20, 3.0),
-    _preset("Euler a", 30, 3.0),
-    _preset("UniPC", 10, 3.0),
-    RecipePreset("Few-step · DDIM trailing · 4 steps · CFG 1", default_student()),
-    _preset("DDIM trailing", 1, 1.0),
-    _preset("LCM", 4, 1.0),
-    _preset("TCD", 4, 1.0, eta=0.3),
-)
+@cache
+def shipped_presets() -> tuple[RecipePreset, ...]:
+    """The presets of `presets/recipes.json`, read once; problems go to the log."""
+    presets, warnings = load_presets(presets_dir())
+    for warning in warnings:
+        log.warning(warning)
+    return presets
 
 
 def _combo(name: str, items: list[str], tips: dict[str, str] | None = None) -> QComboBox:
@@ -93,7 +70,8 @@ class LaneRecipePanel(QGroupBox):
         self.model_label.setObjectName(f"{prefix}ModelLabel")
         self.model_label.setWordWrap(True)
         self.preset_combo = _combo(f"{prefix}Preset", ["Apply a preset…"])
-        for preset in PRESETS:
+        self.presets = shipped_presets()
+        for preset in self.presets:
             self.preset_combo.addItem(preset.name, preset.name)
         tips = {spec.name: spec.summary for spec in SAMPLERS}
         self.sampler_combo = _combo(f"{prefix}Sampler", [spec.name for spec in SAMPLERS], tips)
@@ -200,7 +178,7 @@ class LaneRecipePanel(QGroupBox):
 
     def _apply_preset(self, index: int) -> None:
         if index > 0:
-            self.lane.set_recipe(PRESETS[index - 1].recipe)
+            self.lane.set_recipe(self.presets[index - 1].recipe)
         with QSignalBlocker(self.preset_combo):
             self.preset_combo.setCurrentIndex(0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-from studio.app import StudioApp
+from studio.app import EngineStartup, StudioApp
 from studio.core.commands import Cancel, LoadModel
 from studio.core.events import Event, JobStarted, LaneFinished, PreviewReady, StepProgress
 from studio.core.gallery import GalleryStore
@@ -24,7 +25,7 @@ from studio.core.pngio import write_png
 from studio.core.settings import DEFAULT_PROMPT, load_settings
 from studio.ui.main_window import MainWindow
 from studio.ui.model_pairs import ModelPair, pairs_of, self_pair
-from studio.ui.recipe_panel import PRESETS
+from studio.ui.recipe_panel import shipped_presets
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 from tests.ui.fake_engine import FAIL_MESSAGE, FakeEngine
@@ -117,11 +118,13 @@ def test_generate_button_sends_the_recipes_shown(window, engine, qtbot) -> None:
     child(window, "teacherSteps").setValue(12)
     child(window, "studentGuidance").setValue(2.5)
     child(window, "seedSpin").setValue(3_000_000_000)
+    child(window, "previewEverySpin").setValue(5)
     qtbot.mouseClick(child(window, "generateButton"), Qt.MouseButton.LeftButton)
     (job,) = engine.jobs
     assert job.teacher.params.num_inference_steps == 12
     assert job.student.params.guidance_scale == 2.5
     assert job.teacher.params.seed == 3_000_000_000
+    assert job.previews.every == 5
 
 
 def test_escape_cancels_the_running_job(window, engine, qtbot) -> None:
@@ -241,6 +244,16 @@ def test_dropping_an_a1111_png_loads_its_parameters(window, tmp_path: Path) -> N
     assert "cabin.png" in window.status_line.text()
 
 
+def test_a_png_dropped_on_the_prompt_loads_parameters_instead_of_text(window, tmp_path) -> None:
+    path = write_png(tmp_path / "cabin.png", np.zeros((4, 4, 3), np.uint8), A1111_TEXT)
+    enter, drop, _mime = drop_events(path)
+    prompt = child(window, "promptEdit").viewport()
+    QApplication.sendEvent(prompt, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(prompt, drop)
+    assert child(window, "promptEdit").toPlainText() == "a cosy cabin"
+
+
 def test_dropping_a_non_png_is_refused(window, tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("hello")
@@ -252,7 +265,7 @@ def test_dropping_a_non_png_is_refused(window, tmp_path: Path) -> None:
 
 def test_preset_applies_a_recipe_and_warnings_show(window) -> None:
     combo = child(window, "teacherPreset")
-    lcm = next(i for i, p in enumerate(PRESETS) if p.recipe.sampler == "LCM") + 1
+    lcm = next(i for i, p in enumerate(shipped_presets()) if p.recipe.sampler == "LCM") + 1
     combo.activated.emit(lcm)
     assert child(window, "teacherSampler").currentText() == "LCM"
     assert child(window, "teacherSteps").value() == 4 and combo.currentIndex() == 0
@@ -262,6 +275,12 @@ def test_preset_applies_a_recipe_and_warnings_show(window) -> None:
     assert not child(window, "teacherEta").isEnabled()
     child(window, "teacherSampler").setCurrentText("DDIM")
     assert child(window, "teacherEta").isEnabled()
+
+
+def test_recipe_edits_update_the_idle_caption_only(window) -> None:
+    child(window, "teacherSteps").setValue(30)
+    assert "30 steps" in window.comparison.teacher_view.caption()
+    assert window.preview.progress["teacher"].state() == "idle"
 
 
 def test_distilled_student_warns_about_cfg(tmp_path: Path, engine, qtbot) -> None:
@@ -399,6 +418,36 @@ def test_app_runs_on_the_qasync_loop_and_shuts_down(tmp_path: Path, qapp, qtbot)
     assert (tmp_path / "settings.json").exists()
 
 
+def test_engine_start_failure_is_shown_and_the_window_stays_usable(tmp_path: Path, qapp) -> None:
+    def broken_engine() -> None:
+        raise ImportError("No module named 'torch'")
+
+    studio = StudioApp(
+        settings_path=tmp_path / "settings.json",
+        gallery_dir=tmp_path / "gallery",
+        geometry=geometry_store(tmp_path),
+        startup=EngineStartup(broken_engine),
+    )
+
+    async def scenario() -> int:
+        running = asyncio.ensure_future(studio.run())
+        deadline = time.monotonic() + 10
+        while not studio.window.engine_failure and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        studio.window.controls.prompt_edit.setPlainText("still editable")
+        studio.window.close()
+        return await asyncio.wait_for(running, timeout=10)
+
+    loop = qasync.QEventLoop(qapp)
+    try:
+        assert loop.run_until_complete(scenario()) == 0
+    finally:
+        loop.close()
+    assert "No module named 'torch'" in studio.window.banner.message()
+    assert not studio.window.controls.generate_button.isEnabled()
+    assert studio.session.prompt == "still editable"
+
+
 def test_a_dead_engine_thread_is_reported(tmp_path: Path, qtbot) -> None:
     studio = StudioApp(
         settings_path=tmp_path / "settings.json",
@@ -434,3 +483,13 @@ def test_lane_finished_for_a_lane_never_started_is_harmless(window, engine) -> N
     late = next(e for e in events if isinstance(e, LaneFinished) and e.lane is Lane.student)
     window.session.handle(late)
     assert window.comparison.student_view.has_image()
+
+
+@pytest.mark.parametrize("argv", [[], ["window"]])
+def test_studio_without_a_command_opens_the_window(argv: list[str], monkeypatch) -> None:
+    import studio.app
+    from studio.cli import main
+
+    opened: list[bool] = []
+    monkeypatch.setattr(studio.app, "run", lambda: opened.append(True) or 0)
+    assert main(argv) == 0 and opened == [True]

@@ -1,0 +1,89 @@
+"""Named lane recipes offered by the preset picker, read from `presets/recipes.json`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.core.settings import (
+    LaneRecipe,
+    default_student,
+    default_teacher,
+    recipe_from_json,
+    recipe_to_json,
+)
+
+PRESETS_FILE = "recipes.json"
+PRESETS_VERSION = 1
+MAX_PRESETS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class RecipePreset:
+    """A named lane recipe."""
+
+    name: str
+    recipe: LaneRecipe
+
+
+def describe(recipe: LaneRecipe) -> str:
+    """A short name for a recipe: sampler, steps, guidance and eta."""
+    steps = recipe.num_inference_steps
+    step_word = "step" if steps == 1 else "steps"
+    extra = f" · eta {recipe.eta:g}" if recipe.eta else ""
+    return f"{recipe.sampler} · {steps} {step_word} · CFG {recipe.guidance_scale:g}{extra}"
+
+
+BUILT_IN: tuple[RecipePreset, ...] = (
+    RecipePreset("Teacher default · " + describe(default_teacher()), default_teacher()),
+    RecipePreset("Few-step · " + describe(default_student()), default_student()),
+)
+
+
+def presets_from_json(data: Any, source: str) -> tuple[tuple[RecipePreset, ...], list[str]]:
+    """The usable presets of parsed JSON, and one warning for each preset left out."""
+    if not isinstance(data, dict) or not isinstance(data.get("presets"), list):
+        return (), [f"{source} has no list of presets."]
+    if data.get("version", PRESETS_VERSION) != PRESETS_VERSION:
+        return (), [f"{source} is format version {data.get('version')!r}; this studio reads 1."]
+    found: list[RecipePreset] = []
+    warnings: list[str] = []
+    names: set[str] = set()
+    for index, entry in enumerate(data["presets"][:MAX_PRESETS]):
+        where = f"presets[{index}]"
+        if not isinstance(entry, dict) or "recipe" not in entry:
+            warnings.append(f"{source}: {where} is not an object with a recipe, so it is left out.")
+            continue
+        recipe, problems = recipe_from_json(entry["recipe"], where)
+        if problems:
+            warnings.append(f"{source}: {problems[0]} The preset is left out.")
+            continue
+        name = entry.get("name") or describe(recipe)
+        if not isinstance(name, str) or name in names:
+            warnings.append(f"{source}: {where} has a missing or repeated name, so it is left out.")
+            continue
+        names.add(name)
+        found.append(RecipePreset(name, recipe))
+    return tuple(found), warnings
+
+
+def load_presets(folder: Path) -> tuple[tuple[RecipePreset, ...], list[str]]:
+    """The presets shipped in `folder`, or the built-in ones (with a warning) when unreadable."""
+    path = folder / PRESETS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return BUILT_IN, [f"No {PRESETS_FILE} in {folder}; the built-in presets are offered."]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return BUILT_IN, [f"{path} could not be read ({error}); the built-in presets are offered."]
+    presets, warnings = presets_from_json(data, str(path))
+    return (presets or BUILT_IN), warnings
+
+
+def presets_to_json(presets: tuple[RecipePreset, ...]) -> dict[str, Any]:
+    return {
+        "version": PRESETS_VERSION,
+        "presets": [{"name": p.name, "recipe": recipe_to_json(p.recipe)} for p in presets],
+    }
