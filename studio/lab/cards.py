@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import platform
 from dataclasses import dataclass
 from pathlib import Path
+
+from studio.core.atomic import atomic_write_text
+from studio.core.manifest import read_manifest
 
 DATA_CREDITS = """\
 - 1,870 renderings of Noto Color Emoji (Google, SIL Open Font License 1.1), from Debian's
@@ -118,3 +122,42 @@ biases and normalisation parameters are the teacher's.
 ## Measured
 {numbers}
 """
+
+
+def measured_section(table: str, command: str, prompts: int) -> str:
+    """The card's numbers: the eval table with how it was made."""
+    day = datetime.date.today().isoformat()
+    return f"""Measured on {day} with `{command}` ({device_line()}): {prompts} prompts of the fixed
+evaluation set (two concepts per Unicode subgroup, in both styles, seed = prompt index), each model
+with its own recipe. Subgroup accuracy: how often the project's classifier
+(`assets/eval/subgroup-classifier`) puts a sample in its prompt's subgroup; FD: Fréchet distance
+on the classifier's features against the training images; PSNR/SSIM: agreement with the first
+model of the table from the same starting noise.
+
+{table}
+"""
+
+
+def card_for(folder: Path, status: str, measured: str) -> str:
+    """The card of a shipped model folder, from its training record and adapter manifest."""
+    from studio.lab.export import read_training_record
+
+    record = read_training_record(folder)
+    compute = Compute(int(record.get("step", 0)), float(record.get("hours", 0.0)))
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return teacher_card(compute, status, measured)
+    return student_card(
+        folder.name,
+        manifest.method or "distillation",
+        manifest.num_inference_steps,
+        manifest.sampler,
+        int(record.get("rank", 0)),
+        compute,
+        status,
+        measured,
+    )
+
+
+def write_card(folder: Path, status: str, measured: str) -> Path:
+    return atomic_write_text(folder / "README.md", card_for(folder, status, measured))

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
+import sys
 from pathlib import Path
 
 TEACHER = "emoji-teacher"
@@ -58,6 +60,12 @@ def register(sub) -> None:
     )
     evaluate.add_argument("--limit", type=int, default=0, help="first N prompts only (quick)")
     evaluate.add_argument("--json", type=Path, default=None, help="also write the reports here")
+    evaluate.add_argument(
+        "--cards", action="store_true", help="write each evaluated model's card (README.md)"
+    )
+    evaluate.add_argument(
+        "--status", default="interim weights of a run still training", help="the cards' status"
+    )
 
 
 def _run_dir(args: argparse.Namespace, name: str) -> Path:
@@ -117,13 +125,22 @@ def cmd_distill(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from studio.core.atomic import atomic_write_text
+    from studio.lab.cards import measured_section, write_card
     from studio.lab.eval_job import evaluate_models
+    from studio.paths import embedded_model_dir
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     reports, table = evaluate_models(names, limit=args.limit or None)
     print(table)
     if args.json:
-        args.json.write_text(json.dumps([r.as_dict() for r in reports], indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps([r.as_dict() for r in reports], indent=2) + "\n")
+    if args.cards and reports:
+        command = "studio eval " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        measured = measured_section(table, command, reports[0].images)
+        for report in reports:
+            card = write_card(embedded_model_dir(report.model), args.status, measured)
+            print(f"card written: {card}")
     return 0
 
 

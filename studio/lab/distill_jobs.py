@@ -10,9 +10,10 @@ from diffusers import DDIMScheduler, LCMScheduler, UNet2DConditionModel
 
 from studio.core.manifest import AdapterManifest
 from studio.engine.emoji_model import SCHEDULE_CONFIG
+from studio.lab.cards import compute_from_log
 from studio.lab.consistency import ConsistencyConfig, ConsistencyRun
 from studio.lab.emoji_data import build_dataset, load_dataset
-from studio.lab.export import export_adapter
+from studio.lab.export import export_adapter, read_training_record
 from studio.lab.progressive import ProgressiveConfig, ProgressiveRun
 from studio.lab.sheets import sample_sheet
 from studio.lab.train_teacher import captioned_images
@@ -57,6 +58,18 @@ def _base_name(teacher: str) -> str:
     return Path(teacher).name if Path(teacher).is_dir() else teacher
 
 
+def _teacher_folder(teacher: str) -> Path:
+    return Path(teacher) if Path(teacher).is_dir() else embedded_model_dir(teacher)
+
+
+def training_record(run_dir: Path, teacher: str) -> dict:
+    """Steps and hours of a distillation run so far, and the teacher step it started from."""
+    compute = compute_from_log(run_dir / "loss.csv")
+    record = {"step": compute.steps, "hours": round(compute.hours, 2)}
+    teacher_step = read_training_record(_teacher_folder(teacher)).get("step")
+    return record if teacher_step is None else {**record, "teacher_step": teacher_step}
+
+
 def distill(args: argparse.Namespace, run_dir: Path) -> list[Path]:
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -80,7 +93,12 @@ def _progressive(args, run_dir: Path, data, teacher) -> list[Path]:
     def on_round(run: ProgressiveRun, n: int) -> None:
         folder = run_dir / "export" / f"emoji-student-{n}step"
         exported[n] = export_adapter(
-            teacher, run.student, folder, progressive_manifest(n, base), args.rank
+            teacher,
+            run.student,
+            folder,
+            progressive_manifest(n, base),
+            args.rank,
+            training_record(run_dir, args.teacher),
         )
         scheduler = DDIMScheduler(**SCHEDULE_CONFIG)
         sample_sheet(
@@ -101,7 +119,14 @@ def _consistency(args, run_dir: Path, data, teacher) -> list[Path]:
     base = _base_name(args.teacher)
 
     def on_sample(run: ConsistencyRun) -> None:
-        export_adapter(teacher, run.student, folder, consistency_manifest(base), args.rank)
+        export_adapter(
+            teacher,
+            run.student,
+            folder,
+            consistency_manifest(base),
+            args.rank,
+            training_record(run_dir, args.teacher),
+        )
         scheduler = LCMScheduler(**SCHEDULE_CONFIG)
         sample_sheet(
             run.student,

@@ -77,6 +77,7 @@ def export_adapter(
     folder: Path,
     manifest: AdapterManifest,
     rank: int,
+    training: dict | None = None,
 ) -> Path:
     """Write a student as a LoRA adapter folder on its teacher, atomically."""
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +87,8 @@ def export_adapter(
         save_lora(lora_from_delta(teacher, student, rank), staging)
         text = json.dumps(manifest.to_json(), indent=2) + "\n"
         (staging / MANIFEST).write_text(text, encoding="utf-8")
+        record = {**(training or {}), "rank": rank}
+        (staging / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n")
         _swap(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

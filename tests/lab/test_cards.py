@@ -1,0 +1,41 @@
+import json
+from pathlib import Path
+
+from studio.core.manifest import MANIFEST, AdapterManifest
+from studio.lab.cards import Compute, compute_from_log, measured_section, write_card
+from studio.lab.export import TRAINING_RECORD
+
+
+def test_compute_sums_sessions(tmp_path: Path):
+    log = tmp_path / "loss.csv"
+    log.write_text("step,loss,lr,session_seconds\n50,1,1,1800\n100,1,1,3600\n150,1,1,1800\n")
+    assert compute_from_log(log) == Compute(150, 1.5)
+    assert compute_from_log(tmp_path / "missing.csv") == Compute(0, 0.0)
+
+
+def test_teacher_card_reads_the_training_record(tmp_path: Path):
+    (tmp_path / TRAINING_RECORD).write_text(json.dumps({"step": 12000, "hours": 4.25}))
+    measured = measured_section("| model | x |", "studio eval --cards", 396)
+    card = write_card(tmp_path, "interim", measured).read_text()
+    assert card.startswith("# emoji-teacher")
+    assert "**Status:** interim" in card
+    assert "12,000" in card and "4.2 h" in card
+    assert "`studio eval --cards`" in card and "396 prompts" in card and "| model | x |" in card
+
+
+def test_student_card_reads_the_manifest(tmp_path: Path):
+    folder = tmp_path / "emoji-student-2step"
+    folder.mkdir()
+    manifest = AdapterManifest(
+        base="emoji-teacher",
+        lora="lora.safetensors",
+        method="progressive distillation",
+        guidance_distilled=True,
+        num_inference_steps=2,
+    )
+    (folder / MANIFEST).write_text(json.dumps(manifest.to_json()))
+    (folder / TRAINING_RECORD).write_text(json.dumps({"step": 4000, "hours": 2.0, "rank": 32}))
+    card = write_card(folder, "final", "numbers").read_text()
+    assert card.startswith("# emoji-student-2step")
+    assert "progressive distillation" in card and "2 steps" in card and "rank 32" in card
+    assert "4,000" in card and "numbers" in card
