@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from studio.core.samplers import SAMPLER_NAMES, find_sampler
+from studio.core.skip_tuning import SkipTuning
 
 MIN_SIZE = 8
 MAX_SIZE = 2048
@@ -70,6 +71,7 @@ class GenerationParams:
     height: int = 512
     batch_size: int = 1
     schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
+    skip_tuning: SkipTuning = field(default_factory=SkipTuning)
 
     def with_(self, **changes: object) -> GenerationParams:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -145,6 +147,10 @@ def problems(params: GenerationParams) -> list[str]:
     found += _range_problem("batch size", params.batch_size, 1, MAX_BATCH, whole=True)
     if not isinstance(params.schedule, ScheduleOptions):
         found.append("The schedule options must be a ScheduleOptions value.")
+    if isinstance(params.skip_tuning, SkipTuning):
+        found += params.skip_tuning.problems()
+    else:
+        found.append("The Skip-Tuning options must be a SkipTuning value.")
     return found
 
 
