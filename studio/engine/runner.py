@@ -20,6 +20,7 @@ from studio.engine.loading import LoadedModel
 from studio.engine.model_cache import ModelCache
 from studio.engine.observer import EventSink, StepObserver
 from studio.engine.samplers import make_scheduler
+from studio.engine.skip_tuning import skip_tuned
 from studio.engine.x0 import SchedulerTap
 
 
@@ -152,7 +153,7 @@ class Runner:
         hook = denoiser(pipe).register_forward_pre_hook(observer.on_model_call)
         partial = False
         try:
-            with tap:
+            with tap, skip_tuned(denoiser(pipe), p.skip_tuning):
                 images = pipe(**kwargs).images
         except StopAndKeep as stop:
             images, partial = decode_partial(pipe, stop), True
