@@ -7,6 +7,8 @@ our images and we read theirs::
     Negative prompt: <negative, may span lines>
     Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 5.0, Seed: 42, Size: 512x512
 
+Studio's own keys follow when they differ from the defaults, e.g. "Skip-Tuning: 1.0/0.9"
+(the top/bottom factors, written only when Skip-Tuning is on).
 Values holding a comma, colon, quote or line break are written as JSON strings. Parsing never
 validates: out-of-range values come back as they were written, described in `warnings`.
 """
@@ -28,6 +30,7 @@ from studio.core.params import (
     problems,
 )
 from studio.core.samplers import find_sampler
+from studio.core.skip_tuning import SkipTuning
 
 MAX_PARAMETERS_CHARS = 64 * 1024
 NEGATIVE_PREFIX = "Negative prompt:"
@@ -43,6 +46,7 @@ SETTING_KEYS = (
     "Timestep spacing",
     "Zero terminal SNR",
     "Batch size",
+    "Skip-Tuning",
 )
 
 _DEFAULTS = GenerationParams()
@@ -106,6 +110,8 @@ def _settings_pairs(params: GenerationParams, model: str) -> list[tuple[str, str
         pairs.append(("Zero terminal SNR", "True"))
     if params.batch_size != 1:
         pairs.append(("Batch size", str(params.batch_size)))
+    if isinstance(params.skip_tuning, SkipTuning) and params.skip_tuning.enabled:
+        pairs.append(("Skip-Tuning", params.skip_tuning.label()))
     return pairs
 
 
@@ -242,6 +248,7 @@ def _read_fields(known: dict[str, str], warnings: list[str]) -> dict[str, Any]:
         spacing=_read_spacing(known.get("Timestep spacing"), warnings),
         rescale_zero_snr=_read_bool(known, "Zero terminal SNR", warnings),
     )
+    fields["skip_tuning"] = _read_skip_tuning(known.get("Skip-Tuning"), warnings)
     return fields
 
 
@@ -267,6 +274,25 @@ def _read_float(known: dict[str, str], key: str, default: float, warnings: list[
         return number
     warnings.append(f"{key} {_short(value)} is not a finite number, so {default} is used.")
     return default
+
+
+def _finite_number(text: str) -> float | None:
+    try:
+        number = float(text) if len(text) <= 40 else math.nan
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _read_skip_tuning(value: str | None, warnings: list[str]) -> SkipTuning:
+    if value is None:
+        return SkipTuning()
+    top, slash, bottom = value.partition("/")
+    factors = (_finite_number(top), _finite_number(bottom)) if slash else (None, None)
+    if factors[0] is None or factors[1] is None:
+        warnings.append(f"Skip-Tuning {_short(value)} is not TOP/BOTTOM factors, so it is off.")
+        return SkipTuning()
+    return SkipTuning(rho_top=factors[0], rho_bottom=factors[1])
 
 
 def _read_size(value: str | None, warnings: list[str]) -> tuple[int, int]:
@@ -363,6 +389,7 @@ def to_json_dict(parsed: ParsedParameters) -> dict[str, Any]:
             "spacing": Spacing(p.schedule.spacing).value,
             "rescale_zero_snr": bool(p.schedule.rescale_zero_snr),
         },
+        "skip_tuning": {"rho_top": p.skip_tuning.rho_top, "rho_bottom": p.skip_tuning.rho_bottom},
         "model": parsed.model,
         "extra": dict(parsed.extra),
         "warnings": list(parsed.warnings),

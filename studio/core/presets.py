@@ -29,10 +29,12 @@ class RecipePreset:
 
 
 def describe(recipe: LaneRecipe) -> str:
-    """A short name for a recipe: sampler, steps, guidance and eta."""
+    """A short name for a recipe: sampler, steps, guidance, eta and Skip-Tuning."""
     steps = recipe.num_inference_steps
     step_word = "step" if steps == 1 else "steps"
     extra = f" · eta {recipe.eta:g}" if recipe.eta else ""
+    if recipe.skip_tuning.enabled:
+        extra += f" · skip {recipe.skip_tuning.label()}"
     return f"{recipe.sampler} · {steps} {step_word} · CFG {recipe.guidance_scale:g}{extra}"
 
 

@@ -25,6 +25,7 @@ import platformdirs
 from studio.core.atomic import atomic_write_text
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, problems
+from studio.core.skip_tuning import SkipTuning
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class LaneRecipe:
     guidance_scale: float
     eta: float = 0.0
     schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
+    skip_tuning: SkipTuning = field(default_factory=SkipTuning)
 
     def params(self, shared: SharedParams, batch_size: int = 1) -> GenerationParams:
         """The full generation parameters of this recipe with the shared values."""
@@ -93,6 +95,7 @@ class LaneRecipe:
             guidance_scale=self.guidance_scale,
             eta=self.eta,
             schedule=self.schedule,
+            skip_tuning=self.skip_tuning,
         )
 
     @classmethod
@@ -103,6 +106,7 @@ class LaneRecipe:
             guidance_scale=params.guidance_scale,
             eta=params.eta,
             schedule=params.schedule,
+            skip_tuning=params.skip_tuning,
         )
 
 
@@ -150,6 +154,10 @@ def _recipe_json(recipe: LaneRecipe) -> dict[str, Any]:
         "guidance_scale": recipe.guidance_scale,
         "eta": recipe.eta,
         "schedule": _schedule_json(recipe.schedule),
+        "skip_tuning": {
+            "rho_top": float(recipe.skip_tuning.rho_top),
+            "rho_bottom": float(recipe.skip_tuning.rho_bottom),
+        },
     }
 
 
@@ -185,6 +193,20 @@ def _param_value(name: str) -> Reader:
         if name in _FLOAT_PARAMS and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         found = problems(GenerationParams().with_(**{name: value}))
+        if found:
+            raise _Bad(found[0])
+        return value
+
+    return read
+
+
+def _skip_factor(name: str) -> Reader:
+    """Check a value as the SkipTuning field `name` would be checked."""
+
+    def read(value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        found = SkipTuning(**{name: value}).problems()
         if found:
             raise _Bad(found[0])
         return value
@@ -239,9 +261,11 @@ _SCHEDULE_READERS: Readers = {
     "spacing": _enum_value(Spacing),
     "rescale_zero_snr": _bool_value,
 }
+_SKIP_TUNING_READERS: Readers = {n: _skip_factor(n) for n in ("rho_top", "rho_bottom")}
 _RECIPE_READERS: Readers = {
     **{n: _param_value(n) for n in ("sampler", "num_inference_steps", "guidance_scale", "eta")},
     "schedule": _SCHEDULE_READERS,
+    "skip_tuning": _SKIP_TUNING_READERS,
 }
 _SHARED_READERS: Readers = {
     n: _param_value(n) for n in ("prompt", "negative_prompt", "seed", "width", "height")

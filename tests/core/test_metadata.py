@@ -224,6 +224,7 @@ def test_to_json_dict_is_plain_json() -> None:
         "height",
         "batch_size",
         "schedule",
+        "skip_tuning",
         "model",
         "extra",
         "warnings",
