@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from studio.core.convergence import ConvergencePoint
 from studio.core.jobs import Lane
 from studio.core.models import ModelRef
 from studio.core.params import GenerationParams
@@ -103,6 +104,45 @@ class CompareFinished:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JobProgress:
+    """A grid or convergence job finished `done` of its `total` runs and now runs `label`."""
+
+    job_id: str
+    done: int
+    total: int
+    label: str
+    lane: Lane | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GridCellFinished:
+    """One grid cell's image (read-only uint8 HxWx3), its caption, time and model evaluations;
+    or no image and the one sentence saying why the cell could not run."""
+
+    job_id: str
+    x: int
+    y: int
+    image: np.ndarray | None
+    label: str
+    wall_s: float
+    nfe: int
+    params: GenerationParams
+    model: ModelRef
+    partial: bool = False
+    error: str = ""
+    lane: Lane | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConvergencePointReady:
+    """One sampler at one step count was measured against the reference."""
+
+    job_id: str
+    point: ConvergencePoint
+    lane: Lane | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobFinished:
     """The job completed; no more events follow for it."""
 
@@ -146,6 +186,9 @@ Event = (
     | PreviewReady
     | LaneFinished
     | CompareFinished
+    | JobProgress
+    | GridCellFinished
+    | ConvergencePointReady
     | JobFinished
     | JobCancelled
     | JobFailed

@@ -1,4 +1,5 @@
-"""Jobs the engine runs: one generation, or a teacher/student comparison."""
+"""Jobs the engine runs: one generation, a teacher/student comparison, an X/Y grid, or the
+convergence curves of several samplers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from studio.core.convergence import ConvergenceSpec
+from studio.core.grid import GridCell, GridSpec
 from studio.core.models import ModelRef
 from studio.core.params import GenerationParams, ValidationError, problems
 
@@ -69,7 +72,39 @@ class CompareJob:
         return ((Lane.teacher, self.teacher), (Lane.student, self.student))
 
 
-Job = GenerateJob | CompareJob
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GridJob:
+    """One image per grid cell: the base lane with each cell's axis values, same seed and noise."""
+
+    base: LaneSpec
+    grid: GridSpec
+    previews: PreviewOptions = field(default_factory=lambda: PreviewOptions(every=0))
+    job_id: str = field(default_factory=new_job_id)
+
+    @property
+    def lanes(self) -> tuple[tuple[Lane, LaneSpec], ...]:
+        return ((Lane.main, self.base),)
+
+    def cells(self) -> list[GridCell]:
+        return self.grid.cells(self.base.model, self.base.params)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConvergeJob:
+    """Each sampler at each step count against a many-step reference from the same noise."""
+
+    base: LaneSpec
+    spec: ConvergenceSpec = field(default_factory=ConvergenceSpec)
+    previews: PreviewOptions = field(default_factory=lambda: PreviewOptions(every=0))
+    job_id: str = field(default_factory=new_job_id)
+
+    @property
+    def lanes(self) -> tuple[tuple[Lane, LaneSpec], ...]:
+        return ((Lane.main, self.base),)
+
+
+Job = GenerateJob | CompareJob | GridJob | ConvergeJob
+StudyJob = GridJob | ConvergeJob
 
 _SHARED = ("seed", "width", "height", "batch_size")
 
@@ -81,6 +116,10 @@ def job_problems(job: Job) -> list[str]:
     for lane, spec in lanes:
         prefix = f"{lane.value.capitalize()}: " if len(lanes) > 1 else ""
         found += [prefix + p for p in problems(spec.params)]
+    if isinstance(job, GridJob):
+        found += _grid_problems(job)
+    if isinstance(job, ConvergeJob):
+        found += job.spec.problems()
     if isinstance(job, CompareJob):
         for name in _SHARED:
             t, s = getattr(job.teacher.params, name), getattr(job.student.params, name)
@@ -88,6 +127,20 @@ def job_problems(job: Job) -> list[str]:
                 found.append(f"Both lanes must share the {name.replace('_', ' ')} ({t} vs {s}).")
     if not isinstance(job.previews.every, int) or job.previews.every < 0:
         found.append("Preview interval must be 0 (off) or a positive number of steps.")
+    return found
+
+
+def _grid_problems(job: GridJob) -> list[str]:
+    """The axes' problems, then each cell's own (not the base's), named by its first cell."""
+    found = job.grid.problems()
+    if found:
+        return found
+    seen = set(problems(job.base.params))
+    for cell in job.cells():
+        for problem in problems(cell.params):
+            if problem not in seen:
+                seen.add(problem)
+                found.append(f"{cell.label}: {problem}")
     return found
 
 

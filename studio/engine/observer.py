@@ -48,8 +48,10 @@ class StepObserver:
         self.first_model_call: float | None = None
         self.last_step_end: float | None = None
         self.step_s: list[float] = []
+        self.model_calls = 0
 
     def on_model_call(self, module: torch.nn.Module, args: Any) -> None:
+        self.model_calls += 1
         if self.first_model_call is None:
             self.first_model_call = time.perf_counter()
             self.token.check()

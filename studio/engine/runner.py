@@ -1,17 +1,26 @@
-"""The runner: the only call site of `pipe(...)`, for single and teacher/student jobs."""
+"""The runner: the only call site of `pipe(...)`, for single, compare, grid and convergence jobs."""
 
 from __future__ import annotations
 
 import inspect
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from studio.core.events import CompareFinished, LaneFinished, ModelLoaded
-from studio.core.jobs import CompareJob, Job, Lane, LaneSpec, validate_job
+from studio.core.events import CompareFinished, LaneFinished, ModelLoaded, Timings
+from studio.core.jobs import (
+    CompareJob,
+    ConvergeJob,
+    GridJob,
+    Job,
+    Lane,
+    LaneSpec,
+    PreviewOptions,
+    validate_job,
+)
 from studio.core.metrics import psnr, speedup, ssim
 from studio.core.params import GenerationParams
 from studio.engine.cancel import CancelToken, StopAndKeep
@@ -30,6 +39,16 @@ class LaneResult:
 
     images: tuple[np.ndarray, ...]
     total_s: float
+    partial: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """What one `pipe(...)` call produced, with its timings and how often it ran the model."""
+
+    images: tuple[np.ndarray, ...]
+    timings: Timings
+    model_calls: int
     partial: bool
 
 
@@ -74,17 +93,29 @@ def denoiser(pipe: Any) -> torch.nn.Module:
     return getattr(pipe, "unet", None) or pipe.transformer
 
 
+class ImageJudge(Protocol):
+    """Names the class of each of N uint8 HxWx3 images (e.g. an emoji's subgroup), or None
+    when it cannot judge them; convergence jobs compare its answers with the reference's."""
+
+    def __call__(self, images: np.ndarray) -> np.ndarray | None: ...
+
+
 class Runner:
     """Runs validated jobs on cached models, reporting to an EventSink."""
 
-    def __init__(self, models: ModelCache) -> None:
+    def __init__(self, models: ModelCache, judge: ImageJudge | None = None) -> None:
         self.models = models
+        self.judge = judge
 
     def run(self, job: Job, token: CancelToken, sink: EventSink) -> JobOutcome:
         validate_job(job)
         token.check()
+        if isinstance(job, GridJob | ConvergeJob):
+            from studio.engine.studies import run_study
+
+            return run_study(self, job, token, sink)
         loaded = {
-            lane: self._load(job.job_id, lane, spec, job, token, sink) for lane, spec in job.lanes
+            lane: self.load(job.job_id, lane, spec, job, token, sink) for lane, spec in job.lanes
         }
         first_lane, first_spec = job.lanes[0]
         noise = start_noise(loaded[first_lane][0], first_spec.params)
@@ -99,7 +130,7 @@ class Runner:
             sink.emit(compare_event(job.job_id, results[Lane.teacher], results[Lane.student]))
         return JobOutcome(results, stopped)
 
-    def _load(
+    def load(
         self, job_id: str, lane: Lane, spec: LaneSpec, job: Job, token: CancelToken, sink: EventSink
     ) -> tuple[LoadedModel, float]:
         """The lane's model and the seconds this job spent loading it (0 when cached)."""
@@ -119,9 +150,10 @@ class Runner:
         token.check()
         return loaded, loaded.load_s if fresh else 0.0
 
-    def _run_lane(
+    def sample(
         self,
-        job: Job,
+        *,
+        job_id: str,
         lane: Lane,
         spec: LaneSpec,
         loaded: LoadedModel,
@@ -129,7 +161,9 @@ class Runner:
         noise: torch.Tensor | None,
         token: CancelToken,
         sink: EventSink,
-    ) -> LaneResult:
+        previews: PreviewOptions,
+    ) -> Sample:
+        """One `pipe(...)` call for `spec` from `noise`, observed step by step."""
         p = spec.params
         pipe = loaded.pipe
         pipe.scheduler = make_scheduler(
@@ -141,13 +175,13 @@ class Runner:
         )
         tap = SchedulerTap(pipe.scheduler)
         observer = StepObserver(
-            job_id=job.job_id,
+            job_id=job_id,
             lane=lane,
             token=token,
             sink=sink,
             tap=tap,
             latent_format=loaded.latent_format,
-            previews=job.previews,
+            previews=previews,
         )
         kwargs = call_kwargs(pipe, p, noise, loaded, observer)
         hook = denoiser(pipe).register_forward_pre_hook(observer.on_model_call)
@@ -160,20 +194,44 @@ class Runner:
         finally:
             hook.remove()
         timings = observer.timings(time.perf_counter(), load_s)
-        arrays = to_uint8(np.asarray(images))
+        return Sample(to_uint8(np.asarray(images)), timings, observer.model_calls, partial)
+
+    def _run_lane(
+        self,
+        job: Job,
+        lane: Lane,
+        spec: LaneSpec,
+        loaded: LoadedModel,
+        load_s: float,
+        noise: torch.Tensor | None,
+        token: CancelToken,
+        sink: EventSink,
+    ) -> LaneResult:
+        result = self.sample(
+            job_id=job.job_id,
+            lane=lane,
+            spec=spec,
+            loaded=loaded,
+            load_s=load_s,
+            noise=noise,
+            token=token,
+            sink=sink,
+            previews=job.previews,
+        )
+        timings = result.timings
         sink.emit(
             LaneFinished(
                 job_id=job.job_id,
                 lane=lane,
-                images=arrays,
-                params=p,
+                images=result.images,
+                params=spec.params,
                 model=spec.model,
                 timings=timings,
                 steps=len(timings.step_s),
-                partial=partial,
+                partial=result.partial,
             )
         )
-        return LaneResult(arrays, timings.total_s, partial)
+        return LaneResult(result.images, timings.total_s, result.partial)
 
 
 def call_kwargs(

@@ -1,0 +1,68 @@
+"""Running an X/Y grid: every cell from the same starting noise, streamed as each finishes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from studio.core.events import GridCellFinished, JobProgress
+from studio.core.grid import GridCell
+from studio.core.jobs import GridJob, LaneSpec
+from studio.engine.cancel import CancelToken
+from studio.engine.observer import EventSink
+from studio.engine.samplers import SamplerError
+from studio.engine.studies import NoiseBank, run_one
+
+if TYPE_CHECKING:
+    from studio.engine.runner import JobOutcome, Runner
+
+
+def run_order(cells: list[GridCell]) -> list[GridCell]:
+    """The cells grouped by model (first appearance first), so each model loads once."""
+    first = {}
+    for cell in cells:
+        first.setdefault(cell.model, len(first))
+    return sorted(cells, key=lambda cell: first[cell.model])
+
+
+def run_grid(runner: Runner, job: GridJob, token: CancelToken, sink: EventSink) -> JobOutcome:
+    """Run every cell; a cell whose sampler does not fit its model is reported, not fatal."""
+    from studio.engine.runner import JobOutcome
+
+    cells = run_order(job.cells())
+    noise = NoiseBank()
+    for done, cell in enumerate(cells):
+        token.check()
+        if token.keep_partial:
+            break
+        sink.emit(JobProgress(job_id=job.job_id, done=done, total=len(cells), label=cell.label))
+        event = _run_cell(runner, job, cell, noise, token, sink)
+        sink.emit(event)
+        if event.partial:
+            break
+    return JobOutcome({}, token.keep_partial)
+
+
+def _run_cell(
+    runner: Runner,
+    job: GridJob,
+    cell: GridCell,
+    noise: NoiseBank,
+    token: CancelToken,
+    sink: EventSink,
+) -> GridCellFinished:
+    spec = LaneSpec(model=cell.model, params=cell.params)
+    common = dict(job_id=job.job_id, x=cell.x, y=cell.y, label=cell.label, params=cell.params)
+    try:
+        result, _ = run_one(runner, job, spec, noise, token, sink)
+    except SamplerError as exc:
+        return GridCellFinished(
+            **common, image=None, wall_s=0.0, nfe=0, model=cell.model, error=str(exc)
+        )
+    return GridCellFinished(
+        **common,
+        image=result.images[0],
+        wall_s=result.timings.total_s,
+        nfe=result.model_calls,
+        model=cell.model,
+        partial=result.partial,
+    )
