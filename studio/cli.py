@@ -20,6 +20,7 @@ from studio.core.params import (
     validate,
 )
 from studio.core.pngio import read_parameters, write_png
+from studio.core.skip_tuning import SkipTuning
 from studio.lab import commands as lab_commands
 
 DEFAULT_PROMPT = "grinning face, smileys & emotion, face smiling, noto style"
@@ -67,6 +68,15 @@ def _recipe_args(
         action="store_true",
         help="rescale the schedule to zero terminal SNR",
     )
+    for end, where in (("top", "outermost"), ("bottom", "innermost")):
+        parser.add_argument(
+            f"{dash}skip-{end}",
+            dest=f"{dest}skip_{end}",
+            type=float,
+            default=1.0,
+            metavar="RHO",
+            help=f"Skip-Tuning factor of the {where} UNet skip connections (1 = off)",
+        )
 
 
 def _shared_args(parser: argparse.ArgumentParser) -> None:
@@ -124,6 +134,7 @@ def lane_params(args: argparse.Namespace, prefix: str = "") -> GenerationParams:
             height=args.height or 32,
             batch_size=args.batch,
             schedule=schedule,
+            skip_tuning=SkipTuning(rho_top=get("skip_top"), rho_bottom=get("skip_bottom")),
         )
     )
 
@@ -191,7 +202,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         extra={
             "Student": student.display_name,
             "Student recipe": f"{sp.sampler} {sp.num_inference_steps} "
-            f"steps CFG {sp.guidance_scale:g}",
+            f"steps CFG {sp.guidance_scale:g}"
+            + (f" Skip-Tuning {sp.skip_tuning.label()}" if sp.skip_tuning.enabled else ""),
         },
     )
     out = write_png(args.out or Path(f"compare-{tp.seed}.png"), image, text)
