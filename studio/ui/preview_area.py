@@ -41,10 +41,14 @@ def lane_caption(title: str, lane: LaneViewModel, scrubbed: int | None = None) -
             f"{title} · {lane.steps} steps · denoise {timings.denoise_s:.2f} s"
             f" · total {timings.total_s:.2f} s"
         )
+        used = lane.result_params.skip_tuning if lane.result_params is not None else None
+        text += f" · skip {used.label()}" if used is not None and used.enabled else ""
         text += " · partial" if lane.partial else ""
         return text + (f" · showing step {scrubbed}" if scrubbed is not None else "")
+    skip = lane.skip_tuning
     return (
         f"{title} · {lane.sampler} · {lane.num_inference_steps} steps · CFG {lane.guidance_scale:g}"
+        + (f" · skip {skip.label()}" if skip.enabled else "")
     )
 
 

@@ -1,4 +1,4 @@
-"""One lane's recipe controls: preset, sampler, steps, guidance, eta, schedule, and its warnings."""
+"""One lane's recipe controls (sampler, steps, CFG, eta, schedule, Skip-Tuning) and warnings."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from studio.core.params import MAX_GUIDANCE, MAX_STEPS, ScheduleOptions, Sigmas, Spacing
 from studio.core.presets import RecipePreset, load_presets
 from studio.core.samplers import SAMPLERS, find_sampler
+from studio.core.skip_tuning import SKIP_MAX, SKIP_MIN, SkipTuning
 from studio.paths import presets_dir
 from studio.ui.binding import Binding, bind_combo_text, bind_spin
 from studio.viewmodels.lane import LaneViewModel
@@ -88,6 +89,10 @@ class LaneRecipePanel(QGroupBox):
         self.zero_snr_box = QCheckBox("zero SNR")
         self.zero_snr_box.setObjectName(f"{prefix}ZeroSnr")
         self.zero_snr_box.setToolTip("Rescale the schedule to zero terminal SNR")
+        self.skip_top_spin = self._skip_spin(f"{prefix}SkipTop", "outermost (full-resolution)")
+        self.skip_bottom_spin = self._skip_spin(
+            f"{prefix}SkipBottom", "innermost (lowest-resolution)"
+        )
         self.messages_label = QLabel()
         self.messages_label.setObjectName(f"{prefix}Messages")
         self.messages_label.setWordWrap(True)
@@ -103,6 +108,21 @@ class LaneRecipePanel(QGroupBox):
         spin.setDecimals(2)
         return spin
 
+    @staticmethod
+    def _skip_spin(name: str, level: str) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setObjectName(name)
+        spin.setRange(SKIP_MIN, SKIP_MAX)
+        spin.setSingleStep(0.05)
+        spin.setDecimals(2)
+        spin.setValue(1.0)
+        spin.setToolTip(
+            f"Skip-Tuning: scale the UNet's {level} skip connections (levels in between are"
+            " interpolated). 1 leaves the model untouched; the paper uses a little below 1 at"
+            " the bottom for few-step samplers."
+        )
+        return spin
+
     def _bind(self) -> None:
         lane = self.lane
         self.bindings = [
@@ -111,6 +131,7 @@ class LaneRecipePanel(QGroupBox):
             bind_spin(self.guidance_spin, lane, "guidance_scale", lane.guidanceScaleChanged),
             bind_spin(self.eta_spin, lane, "eta", lane.etaChanged),
             self._bind_schedule(),
+            self._bind_skip_tuning(),
         ]
         self.preset_combo.activated.connect(self._apply_preset)
         lane.samplerChanged.connect(self._sampler_changed)
@@ -134,6 +155,28 @@ class LaneRecipePanel(QGroupBox):
             "schedule",
             self.lane.scheduleChanged,
         )
+
+    def _bind_skip_tuning(self) -> Binding:
+        spins = [self.skip_top_spin, self.skip_bottom_spin]
+        return Binding(
+            spins,
+            [spin.valueChanged for spin in spins],
+            self._skip_tuning_shown,
+            self._show_skip_tuning,
+            self.lane,
+            "skip_tuning",
+            self.lane.skipTuningChanged,
+        )
+
+    def _skip_tuning_shown(self) -> SkipTuning:
+        return SkipTuning(
+            rho_top=float(self.skip_top_spin.value()),
+            rho_bottom=float(self.skip_bottom_spin.value()),
+        )
+
+    def _show_skip_tuning(self, skip_tuning: SkipTuning) -> None:
+        self.skip_top_spin.setValue(skip_tuning.rho_top)
+        self.skip_bottom_spin.setValue(skip_tuning.rho_bottom)
 
     def _schedule_shown(self) -> ScheduleOptions:
         return ScheduleOptions(
@@ -164,7 +207,9 @@ class LaneRecipePanel(QGroupBox):
         grid.addWidget(self.eta_spin, 4, 1)
         grid.addWidget(QLabel("Schedule"), 5, 0)
         grid.addLayout(self._schedule_row(), 5, 1, 1, 3)
-        grid.addWidget(self.messages_label, 6, 0, 1, 4)
+        grid.addWidget(QLabel("Skip"), 6, 0)
+        grid.addLayout(self._skip_row(), 6, 1, 1, 3)
+        grid.addWidget(self.messages_label, 7, 0, 1, 4)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
 
@@ -174,6 +219,15 @@ class LaneRecipePanel(QGroupBox):
         row.addWidget(self.sigmas_combo, 1)
         row.addWidget(self.spacing_combo, 1)
         row.addWidget(self.zero_snr_box)
+        return row
+
+    def _skip_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        row.addWidget(QLabel("top"))
+        row.addWidget(self.skip_top_spin, 1)
+        row.addWidget(QLabel("bottom"))
+        row.addWidget(self.skip_bottom_spin, 1)
         return row
 
     def _apply_preset(self, index: int) -> None:

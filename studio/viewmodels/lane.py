@@ -20,9 +20,10 @@ PreviewPair = tuple[np.ndarray, np.ndarray | None]
 class LaneViewModel(QObject):
     """Holds one lane's recipe (with its messages) and what its current run has shown so far.
 
-    Recipe attributes (`sampler`, `num_inference_steps`, `guidance_scale`, `eta`, `schedule`)
-    are observable: assign them and `recipeChanged` plus the field's own signal fire. The run
-    state is fed by the session through `begin`, `on_step`, `on_preview`, `on_finished`, `end`.
+    Recipe attributes (`sampler`, `num_inference_steps`, `guidance_scale`, `eta`, `schedule`,
+    `skip_tuning`) are observable: assign them and `recipeChanged` plus the field's own signal
+    fire. The run state is fed by the session through `begin`, `on_step`, `on_preview`,
+    `on_finished`, `end`.
     """
 
     samplerChanged = Signal(str)
@@ -30,6 +31,7 @@ class LaneViewModel(QObject):
     guidanceScaleChanged = Signal(float)
     etaChanged = Signal(float)
     scheduleChanged = Signal(object)
+    skipTuningChanged = Signal(object)
     guidanceDistilledChanged = Signal(bool)
     previewKindChanged = Signal(str)
     recipeChanged = Signal()
@@ -48,6 +50,7 @@ class LaneViewModel(QObject):
     guidance_scale = observable("guidance_scale", "guidanceScaleChanged", float)
     eta = observable("eta", "etaChanged", float)
     schedule = observable("schedule", "scheduleChanged")
+    skip_tuning = observable("skip_tuning", "skipTuningChanged")
     guidance_distilled = observable("guidance_distilled", "guidanceDistilledChanged", bool)
     preview_kind = observable("preview_kind", "previewKindChanged", PreviewKind)
 
@@ -77,6 +80,7 @@ class LaneViewModel(QObject):
         self._guidance_scale = recipe.guidance_scale
         self._eta = recipe.eta
         self._schedule = recipe.schedule
+        self._skip_tuning = recipe.skip_tuning
 
     @property
     def recipe(self) -> LaneRecipe:
@@ -86,6 +90,7 @@ class LaneViewModel(QObject):
             guidance_scale=self._guidance_scale,
             eta=self._eta,
             schedule=self._schedule,
+            skip_tuning=self._skip_tuning,
         )
 
     def set_recipe(self, recipe: LaneRecipe) -> None:
@@ -98,6 +103,7 @@ class LaneViewModel(QObject):
         self.guidanceScaleChanged.emit(recipe.guidance_scale)
         self.etaChanged.emit(recipe.eta)
         self.scheduleChanged.emit(recipe.schedule)
+        self.skipTuningChanged.emit(recipe.skip_tuning)
         self._changed("recipe")
 
     def params(self, shared: SharedParams, batch_size: int = 1) -> GenerationParams:
