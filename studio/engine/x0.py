@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
 
 
 class SchedulerTap:
-    """Wraps one scheduler's `step` while active, keeping the last step's tensors (no copies)."""
+    """Wraps one scheduler's `step` while active, keeping the last step's tensors (no copies).
+
+    The wrapper shows the wrapped signature, so pipelines that look for `eta` and `generator`
+    in `inspect.signature(scheduler.step)` still pass them.
+    """
 
     def __init__(self, scheduler: Any) -> None:
         self.scheduler = scheduler
@@ -16,7 +21,11 @@ class SchedulerTap:
         self.last: tuple[torch.Tensor, Any, torch.Tensor, Any, float | None] | None = None
 
     def __enter__(self) -> SchedulerTap:
-        self.scheduler.step = self._tapped
+        @functools.wraps(self._step)
+        def step(*args: Any, **kwargs: Any) -> Any:
+            return self._tapped(*args, **kwargs)
+
+        self.scheduler.step = step
         return self
 
     def __exit__(self, *exc: object) -> None:
