@@ -67,6 +67,17 @@ class StepProgress:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PrepareProgress:
+    """A lane is doing one-off work before its first step (e.g. estimating a Gamma table)."""
+
+    job_id: str
+    lane: Lane
+    task: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PreviewReady:
     """A small uint8 HxWx3 view of the current sample and of the predicted clean image."""
 
@@ -183,6 +194,7 @@ Event = (
     | JobStarted
     | ModelLoaded
     | StepProgress
+    | PrepareProgress
     | PreviewReady
     | LaneFinished
     | CompareFinished

@@ -21,7 +21,11 @@ class ModelKind(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SamplerSpec:
-    """One named sampler: a diffusers scheduler class, its config overrides and what it fits."""
+    """One named sampler: a diffusers scheduler class, its config overrides and what it fits.
+
+    `needs` names an extra package; `needs_gamma_table` marks Analytic-DPM samplers, whose
+    scheduler needs the model's Gamma table (estimated once per model, then cached) before it runs.
+    """
 
     name: str
     scheduler: str
@@ -30,6 +34,7 @@ class SamplerSpec:
     uses_eta: bool = False
     stochastic: bool = False
     needs: str = ""
+    needs_gamma_table: bool = False
     summary: str = ""
 
 
@@ -54,6 +59,21 @@ SAMPLERS: tuple[SamplerSpec, ...] = (
         "DDIM with trailing timesteps (zero-SNR ready)",
         overrides=_TRAILING,
         uses_eta=True,
+    ),
+    _spec(
+        "DDPM (analytic variance)",
+        "AnalyticDDPMScheduler",
+        "DDPM with Analytic-DPM's optimal reverse variance (Bao et al.)",
+        stochastic=True,
+        needs_gamma_table=True,
+    ),
+    _spec(
+        "DDIM eta + analytic variance",
+        "AnalyticDDIMScheduler",
+        "DDIM(eta) with Analytic-DPM's optimal variance; adds noise even at eta 0",
+        uses_eta=True,
+        stochastic=True,
+        needs_gamma_table=True,
     ),
     _spec("PNDM", "PNDMScheduler", "pseudo linear multistep", overrides={"skip_prk_steps": True}),
     _spec("Euler", "EulerDiscreteScheduler", "first-order probability-flow ODE"),

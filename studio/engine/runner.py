@@ -23,6 +23,7 @@ from studio.core.jobs import (
 )
 from studio.core.metrics import psnr, speedup, ssim
 from studio.core.params import GenerationParams
+from studio.engine.analytic.tables import GammaTables, lane_progress
 from studio.engine.cancel import CancelToken, StopAndKeep
 from studio.engine.emoji_pipeline import EmojiPipeline
 from studio.engine.loading import LoadedModel
@@ -103,9 +104,15 @@ class ImageJudge(Protocol):
 class Runner:
     """Runs validated jobs on cached models, reporting to an EventSink."""
 
-    def __init__(self, models: ModelCache, judge: ImageJudge | None = None) -> None:
+    def __init__(
+        self,
+        models: ModelCache,
+        judge: ImageJudge | None = None,
+        gamma_tables: GammaTables | None = None,
+    ) -> None:
         self.models = models
         self.judge = judge
+        self.gamma_tables = gamma_tables or GammaTables()
 
     def run(self, job: Job, token: CancelToken, sink: EventSink) -> JobOutcome:
         validate_job(job)
@@ -173,6 +180,7 @@ class Runner:
             loaded.kind,
             model_name=spec.model.display_name,
         )
+        self.gamma_tables.attach(pipe.scheduler, loaded, lane_progress(job_id, lane, token, sink))
         tap = SchedulerTap(pipe.scheduler)
         observer = StepObserver(
             job_id=job_id,

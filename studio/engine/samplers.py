@@ -21,6 +21,7 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from studio.core.params import ScheduleOptions, Sigmas, Spacing
 from studio.core.samplers import SAMPLERS, ModelKind, SamplerSpec, find_sampler
+from studio.engine.analytic.scheduler import AnalyticDDIMScheduler, AnalyticDDPMScheduler
 
 SIGMA_KEYS: dict[Sigmas, str] = {
     Sigmas.karras: "use_karras_sigmas",
@@ -50,6 +51,9 @@ INTEGER_TIMESTEP_SOLVERS = frozenset(
         "DEISMultistepScheduler",
     }
 )
+OWN_SCHEDULERS: dict[str, type[SchedulerMixin]] = {
+    cls.__name__: cls for cls in (AnalyticDDIMScheduler, AnalyticDDPMScheduler)
+}
 COLLIDE = "its rounded timesteps collide {}, and diffusers then stops with an IndexError"
 
 
@@ -106,8 +110,8 @@ def check_fit(spec: SamplerSpec, kind: ModelKind, model_name: str) -> None:
 
 
 def scheduler_class(spec: SamplerSpec) -> Any:
-    """The diffusers scheduler class of `spec` (a SchedulerMixin and ConfigMixin subclass)."""
-    cls = getattr(diffusers, spec.scheduler, None)
+    """The scheduler class of `spec`: diffusers' own, or one of ours built on diffusers'."""
+    cls = OWN_SCHEDULERS.get(spec.scheduler) or getattr(diffusers, spec.scheduler, None)
     if not (isinstance(cls, type) and issubclass(cls, SchedulerMixin)):
         raise SamplerError(
             f"'{spec.name}' needs diffusers' {spec.scheduler}, which this diffusers lacks."

@@ -13,6 +13,7 @@ from diffusers import DDIMScheduler, FlowMatchEulerDiscreteScheduler, HeunDiscre
 from studio.core.params import ScheduleOptions, Sigmas, Spacing
 from studio.core.samplers import ModelKind, SamplerSpec, find_sampler
 from studio.engine import samplers
+from studio.engine.analytic.scheduler import AnalyticDDIMScheduler
 from studio.engine.samplers import (
     SamplerError,
     available_samplers,
@@ -22,6 +23,7 @@ from studio.engine.samplers import (
     model_kind_of,
     zero_snr_betas,
 )
+from tests.engine.gaussian import exact_table
 from tests.engine.tiny import tiny_emoji_scheduler, tiny_sd_scheduler
 
 VP = available_samplers(ModelKind.vp)
@@ -37,6 +39,13 @@ def spec_id(spec: SamplerSpec) -> str:
 
 def seeded() -> torch.Generator:
     return torch.Generator().manual_seed(0)
+
+
+def ready(scheduler):
+    """The scheduler, with the Gamma table of N(0, 0.5^2) data when it needs one."""
+    if isinstance(scheduler, AnalyticDDIMScheduler):
+        scheduler.use_table(exact_table(scheduler.alphas_cumprod, std=0.5))
+    return scheduler
 
 
 def config_of(scheduler) -> dict:
@@ -61,7 +70,7 @@ def flow_base() -> dict:
 
 @pytest.mark.parametrize("spec", VP, ids=spec_id)
 def test_vp_sampler_runs_on_tiny_sd(tiny_sd_pipe, sd_base, spec):
-    tiny_sd_pipe.scheduler = make_scheduler(sd_base, spec, DEFAULT, ModelKind.vp)
+    tiny_sd_pipe.scheduler = ready(make_scheduler(sd_base, spec, DEFAULT, ModelKind.vp))
     images = tiny_sd_pipe(
         "a cat",
         num_inference_steps=2,
@@ -81,7 +90,7 @@ def test_vp_sampler_runs_on_zero_snr_emoji_or_is_refused(tiny_emoji_pipe, emoji_
         with pytest.raises(SamplerError, match="zero-terminal-SNR models such as emoji-teacher"):
             make_scheduler(emoji_base, spec, DEFAULT, ModelKind.vp, model_name="emoji-teacher")
         return
-    scheduler = make_scheduler(emoji_base, spec, DEFAULT, ModelKind.vp)
+    scheduler = ready(make_scheduler(emoji_base, spec, DEFAULT, ModelKind.vp))
     assert scheduler.config.prediction_type == "v_prediction"
     tiny_emoji_pipe.scheduler = scheduler
     pixels = tiny_emoji_pipe(
@@ -149,7 +158,8 @@ def sample_std(scheduler, oracle: GaussianOracle, steps: int) -> float:
 @pytest.mark.parametrize("spec", EMOJI_FITS, ids=spec_id)
 def test_fitting_samplers_stay_stable_on_the_zero_snr_schedule(emoji_base, spec):
     oracle = GaussianOracle(tiny_emoji_scheduler().alphas_cumprod)
-    std = sample_std(make_scheduler(emoji_base, spec, DEFAULT, ModelKind.vp), oracle, steps=4)
+    scheduler = ready(make_scheduler(emoji_base, spec, DEFAULT, ModelKind.vp))
+    std = sample_std(scheduler, oracle, steps=4)
     assert 0.1 < std < 0.6
 
 
