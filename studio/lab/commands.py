@@ -59,6 +59,16 @@ def register(sub) -> None:
         "emoji-student-2step,emoji-student-1step,emoji-student-lcm",
     )
     evaluate.add_argument("--limit", type=int, default=0, help="first N prompts only (quick)")
+    sheet = sub.add_parser(
+        "sheet", help="a labelled contact sheet: the models on the same prompts and noise"
+    )
+    sheet.add_argument(
+        "--models",
+        default="emoji-teacher,emoji-student-4step,"
+        "emoji-student-2step,emoji-student-1step,emoji-student-lcm",
+    )
+    sheet.add_argument("--count", type=int, default=16, help="prompts (columns), at most 16")
+    sheet.add_argument("--out", type=Path, default=Path("contact-sheet.png"))
     evaluate.add_argument("--json", type=Path, default=None, help="also write the reports here")
     evaluate.add_argument(
         "--cards", action="store_true", help="write each evaluated model's card (README.md)"
@@ -144,4 +154,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "distill": cmd_distill, "eval": cmd_eval}
+def cmd_sheet(args: argparse.Namespace) -> int:
+    from studio.engine.model_cache import ModelCache
+    from studio.engine.runner import Runner
+    from studio.lab.contact_sheet import contact_sheet
+    from studio.lab.eval_job import installed, recipe_for
+
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    models = [(name, recipe_for(name)) for name in names if installed(name)]
+    if not models:
+        print(f"none of {', '.join(names)} is installed under assets/models", file=sys.stderr)
+        return 2
+    out = contact_sheet(Runner(ModelCache(capacity=1)), models, args.out, max(1, args.count))
+    print(f"contact sheet written: {out}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "distill": cmd_distill, "eval": cmd_eval, "sheet": cmd_sheet}

@@ -35,6 +35,11 @@ def recipe_for(name: str) -> Recipe:
     )
 
 
+def installed(name: str) -> bool:
+    folder = embedded_model_dir(name)
+    return (folder / "model_index.json").exists() or read_manifest(folder) is not None
+
+
 def evaluate_models(
     names: list[str], limit: int | None = None, recipes: dict[str, Recipe] | None = None
 ) -> tuple[list[EvalReport], str]:
@@ -47,10 +52,7 @@ def evaluate_models(
     reports: list[EvalReport] = []
     reference: np.ndarray | None = None
     for name in names:
-        if (
-            not (embedded_model_dir(name) / "model_index.json").exists()
-            and read_manifest(embedded_model_dir(name)) is None
-        ):
+        if not installed(name):
             continue
         recipe = (recipes or {}).get(name) or recipe_for(name)
         report, images = evaluate(
