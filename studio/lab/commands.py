@@ -76,6 +76,16 @@ def register(sub) -> None:
     evaluate.add_argument(
         "--status", default="interim weights of a run still training", help="the cards' status"
     )
+    analytic = sub.add_parser(
+        "analytic", help="estimate and cache a model's Gamma table (analytic-variance samplers)"
+    )
+    analytic.add_argument("--model", "-m", default=TEACHER, help="embedded name or folder")
+    analytic.add_argument("--samples", type=int, default=128, help="clean samples per timestep")
+    analytic.add_argument("--grid", type=int, default=50, help="training timesteps estimated")
+    analytic.add_argument("--batch", type=int, default=32)
+    analytic.add_argument("--force", action="store_true", help="estimate again, replace the cache")
+    analytic.add_argument("--device", default="auto")
+    analytic.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
 def _run_dir(args: argparse.Namespace, name: str) -> Path:
@@ -170,4 +180,23 @@ def cmd_sheet(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "distill": cmd_distill, "eval": cmd_eval, "sheet": cmd_sheet}
+def cmd_analytic(args: argparse.Namespace) -> int:
+    from studio.cli import model_ref
+    from studio.engine.analytic.estimate import EstimateOptions
+    from studio.lab.analytic_job import estimate_table, summary
+
+    options = EstimateOptions(grid_points=args.grid, samples=args.samples, batch_size=args.batch)
+    show = not args.quiet
+    ref = model_ref(args.model)
+    report = estimate_table(ref, options, force=args.force, device=args.device, progress=show)
+    print(summary(report))
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "distill": cmd_distill,
+    "eval": cmd_eval,
+    "sheet": cmd_sheet,
+    "analytic": cmd_analytic,
+}
