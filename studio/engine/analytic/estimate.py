@@ -15,7 +15,7 @@ At the last grid timestep the mean squared error of the x0 prediction is kept to
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,9 +50,6 @@ class EstimateOptions:
     samples: int = 128
     batch_size: int = 32
     seed: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

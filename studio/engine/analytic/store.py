@@ -2,9 +2,10 @@
 
 A table's key is a sha256 over the model's weights (the content of its denoiser files and of
 its top-level files, an adapter's base included), the entries of its scheduler config that fix
-alpha-bar and the prediction type, the estimate's options, its data source and the file
-format. A file that is missing, unreadable, of another key or holding bad numbers is a miss:
-the table is estimated again and the file replaced.
+alpha-bar and the prediction type, its data source and the file format. The estimate's options
+(samples, grid) are not part of it: one table per model, and `studio analytic --force` with more
+samples replaces it. A file that is missing, unreadable, of another key or holding bad numbers
+is a miss: the table is estimated again and the file replaced.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from platformdirs import user_cache_dir
 from studio.core.atomic import atomic_write
 from studio.core.manifest import read_manifest
 from studio.engine.adapters import base_folder
-from studio.engine.analytic.estimate import EstimateOptions, schedule_config
+from studio.engine.analytic.estimate import schedule_config
 from studio.engine.analytic.variance import GammaTable
 
 log = logging.getLogger(__name__)
@@ -71,14 +72,11 @@ def model_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def table_key(
-    fingerprint: str, scheduler_config: Mapping[str, Any], options: EstimateOptions, source: str
-) -> str:
+def table_key(fingerprint: str, scheduler_config: Mapping[str, Any], source: str) -> str:
     fields = {
         "format": FORMAT_VERSION,
         "model": fingerprint,
         "schedule": schedule_config(scheduler_config),
-        "options": options.as_dict(),
         "source": source,
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()

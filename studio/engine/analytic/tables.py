@@ -58,7 +58,7 @@ class GammaTables:
     def key_for(self, loaded: LoadedModel) -> str:
         fingerprint = model_fingerprint(resolve_folder(loaded.ref))
         source = source_id(loaded.pipe, self.dataset)
-        return table_key(fingerprint, loaded.base_scheduler_config, self.options, source)
+        return table_key(fingerprint, loaded.base_scheduler_config, source)
 
     def path_for(self, loaded: LoadedModel) -> Path:
         return table_path(self.cache_dir, self.key_for(loaded))
@@ -68,28 +68,26 @@ class GammaTables:
         loaded: LoadedModel,
         progress: TaskProgress | None = None,
         *,
-        show_bar: bool = False,
         force: bool = False,
     ) -> GammaTable:
-        """The model's table; estimated (reporting `progress`) and cached only when missing."""
+        """The model's table; estimated (reporting `progress`) and cached when missing or forced."""
         check_supported(loaded.pipe, loaded.ref.display_name)
         key = self.key_for(loaded)
         path = table_path(self.cache_dir, key)
         table = None if force else self._tables.get(key) or load_table(path, key)
         if table is None:
-            table = self._estimate(loaded, progress or _ignore, show_bar)
+            table = self._estimate(loaded, progress or _ignore)
             save_table(path, table, key)
         self._tables[key] = table
         return table
 
-    def _estimate(self, loaded: LoadedModel, progress: TaskProgress, show_bar: bool) -> GammaTable:
+    def _estimate(self, loaded: LoadedModel, progress: TaskProgress) -> GammaTable:
         config = loaded.base_scheduler_config
         denoise, data = clean_data(
             loaded.pipe, config, self.options, self.dataset, partial(progress, SAMPLING_TASK)
         )
-        return estimate_gamma(
-            denoise, data, config, self.options, partial(progress, ESTIMATING_TASK), show_bar
-        )
+        estimating = partial(progress, ESTIMATING_TASK)
+        return estimate_gamma(denoise, data, config, self.options, estimating)
 
     def attach(self, scheduler: Any, loaded: LoadedModel, progress: TaskProgress) -> None:
         """Give an analytic-variance scheduler its table; other schedulers are left alone."""
