@@ -22,6 +22,7 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from studio.core.params import ScheduleOptions, Sigmas, Spacing
 from studio.core.samplers import SAMPLERS, ModelKind, SamplerSpec, find_sampler
 from studio.engine.analytic.scheduler import AnalyticDDIMScheduler, AnalyticDDPMScheduler
+from studio.engine.ddim import ZeroSnrSafeDDIMScheduler
 
 SIGMA_KEYS: dict[Sigmas, str] = {
     Sigmas.karras: "use_karras_sigmas",
@@ -52,7 +53,8 @@ INTEGER_TIMESTEP_SOLVERS = frozenset(
     }
 )
 OWN_SCHEDULERS: dict[str, type[SchedulerMixin]] = {
-    cls.__name__: cls for cls in (AnalyticDDIMScheduler, AnalyticDDPMScheduler)
+    "DDIMScheduler": ZeroSnrSafeDDIMScheduler,
+    **{cls.__name__: cls for cls in (AnalyticDDIMScheduler, AnalyticDDPMScheduler)},
 }
 COLLIDE = "its rounded timesteps collide {}, and diffusers then stops with an IndexError"
 
@@ -110,7 +112,8 @@ def check_fit(spec: SamplerSpec, kind: ModelKind, model_name: str) -> None:
 
 
 def scheduler_class(spec: SamplerSpec) -> Any:
-    """The scheduler class of `spec`: diffusers' own, or one of ours built on diffusers'."""
+    """The scheduler class of `spec`: diffusers' own, or ours built on it (DDIM gets the
+    zero-SNR rounding fix of `studio.engine.ddim`)."""
     cls = OWN_SCHEDULERS.get(spec.scheduler) or getattr(diffusers, spec.scheduler, None)
     if not (isinstance(cls, type) and issubclass(cls, SchedulerMixin)):
         raise SamplerError(

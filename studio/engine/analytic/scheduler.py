@@ -1,24 +1,25 @@
 """DDIM and DDPM steps whose added noise has Analytic-DPM's optimal variance.
 
-diffusers' `DDIMScheduler.step` computes the mean (DDIM's, for the given eta); the
-subclass replaces only the noise it adds, with `sqrt(var*)` from `variance.optimal_variance`.
+diffusers' `DDIMScheduler.step` computes the mean (DDIM's, for the given eta, with the zero-SNR
+fix of `studio.engine.ddim`); the subclass replaces only the noise it adds, with `sqrt(var*)`
+from `variance.optimal_variance`.
 """
 
 from __future__ import annotations
 
 import torch
-from diffusers import DDIMScheduler
 from diffusers.schedulers.scheduling_ddim import DDIMSchedulerOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 from studio.engine.analytic.variance import GammaTable, optimal_variance
+from studio.engine.ddim import ZeroSnrSafeDDIMScheduler
 
 
 class MissingGammaTable(RuntimeError):
     """An analytic-variance scheduler asked to step before it was given its Gamma table."""
 
 
-class AnalyticDDIMScheduler(DDIMScheduler):
+class AnalyticDDIMScheduler(ZeroSnrSafeDDIMScheduler):
     """A DDIM step (mean from diffusers, for the call's eta) plus noise of the optimal variance."""
 
     fixed_eta: float | None = None
@@ -31,20 +32,6 @@ class AnalyticDDIMScheduler(DDIMScheduler):
                 f"the scheduler {self.config.num_train_timesteps}."
             )
         self.gamma_table = table
-
-    def _get_variance(self, timestep: int, prev_timestep: int) -> torch.Tensor:
-        """DDIM's sigma^2 in float64, kept under `1 - abar_prev` as `step` computes it in float32.
-
-        From a zero-SNR start the two are equal, and diffusers' `step` then takes the square
-        root of a number just below zero (NaN for eta = 1 at 3, 7, 25... steps in diffusers 0.42).
-        """
-        abar_prev = (
-            self.alphas_cumprod[prev_timestep] if prev_timestep >= 0 else self.final_alpha_cumprod
-        )
-        a, a_prev = float(self.alphas_cumprod[timestep]), float(abar_prev)
-        variance = (1 - a_prev) / (1 - a) * (1 - a / a_prev)
-        room = float(1 - abar_prev) * (1 - 1e-12)
-        return torch.tensor(min(variance, room), dtype=torch.float64)
 
     def _previous_timestep(self, timestep: int) -> int:
         return timestep - self.config.num_train_timesteps // self.num_inference_steps

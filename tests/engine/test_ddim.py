@@ -1,0 +1,52 @@
+"""DDIM with eta > 0 from a zero-SNR start: diffusers' float32 step turns NaN, ours does not."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from diffusers import DDIMScheduler
+
+from studio.core.params import ScheduleOptions
+from studio.core.samplers import ModelKind
+from studio.engine.ddim import ZeroSnrSafeDDIMScheduler
+from studio.engine.samplers import make_scheduler
+from tests.engine.tiny import tiny_emoji_scheduler, tiny_sd_scheduler
+
+EMOJI = {**tiny_emoji_scheduler().config, "_class_name": "DDPMScheduler"}
+
+
+def first_step(scheduler, steps: int, eta: float) -> torch.Tensor:
+    scheduler.set_timesteps(steps)
+    t = int(scheduler.timesteps[0])
+    x = torch.randn(1, 8, generator=torch.Generator().manual_seed(0))
+    v = torch.randn(1, 8, generator=torch.Generator().manual_seed(1))
+    noise = torch.randn(1, 8, generator=torch.Generator().manual_seed(2))
+    return scheduler.step(v, t, x, eta=eta, variance_noise=noise).prev_sample
+
+
+def test_diffusers_ddim_turns_nan_at_25_steps_which_is_why_we_fix_it():
+    assert torch.isnan(first_step(DDIMScheduler.from_config(EMOJI), 25, 1.0)).all()
+
+
+@pytest.mark.parametrize("name", ["DDIM", "DDIM trailing"])
+def test_catalogue_ddim_stays_finite_at_every_step_count(name):
+    scheduler = make_scheduler(EMOJI, name, ScheduleOptions(), ModelKind.vp)
+    assert isinstance(scheduler, ZeroSnrSafeDDIMScheduler)
+    for steps in range(1, 60):
+        for eta in (0.5, 1.0):
+            assert torch.isfinite(first_step(scheduler, steps, eta)).all(), (steps, eta)
+
+
+@pytest.mark.parametrize("config", [EMOJI, dict(tiny_sd_scheduler().config)], ids=["emoji", "sd"])
+def test_the_fix_changes_nothing_else(config):
+    ours = ZeroSnrSafeDDIMScheduler.from_config(config)
+    theirs = DDIMScheduler.from_config(config)
+    for steps in (10, 50):
+        a, b = first_step(ours, steps, 0.7), first_step(theirs, steps, 0.7)
+        if torch.isfinite(b).all():
+            assert torch.allclose(a, b, atol=1e-5)
+        for t in ours.timesteps.tolist()[1:]:
+            prev = t - 1000 // steps
+            assert float(ours._get_variance(t, prev)) == pytest.approx(
+                float(theirs._get_variance(t, prev)), rel=1e-5
+            )
