@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from studio import study_cli
 from studio.core.jobs import CompareJob, GenerateJob, Lane, LaneSpec, PreviewOptions
 from studio.core.metadata import MetadataError, format_parameters, parse_parameters, to_json_dict
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER, ModelRef, ModelSource
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     par = sub.add_parser("params", help="print the generation parameters stored in a PNG")
     par.add_argument("image", type=Path)
     sub.add_parser("window", help="open the studio window (the default without a command)")
+    study_cli.register(sub, _recipe_args, _shared_args)
     lab_commands.register(sub)
     return parser
 
@@ -253,6 +255,7 @@ COMMANDS = {
     "samplers": cmd_samplers,
     "params": cmd_params,
     "window": cmd_window,
+    **study_cli.COMMANDS,
     **lab_commands.COMMANDS,
 }
 

@@ -6,12 +6,16 @@ import asyncio
 import sys
 from dataclasses import dataclass, field
 
+from studio.core.convergence import ConvergencePoint
 from studio.core.events import (
     CompareFinished,
+    ConvergencePointReady,
     EngineStopped,
+    GridCellFinished,
     JobCancelled,
     JobFailed,
     JobFinished,
+    JobProgress,
     LaneFinished,
     ModelLoaded,
     StepProgress,
@@ -26,6 +30,8 @@ class JobReport:
 
     lanes: dict[Lane, LaneFinished] = field(default_factory=dict)
     compare: CompareFinished | None = None
+    cells: list[GridCellFinished] = field(default_factory=list)
+    points: list[ConvergencePoint] = field(default_factory=list)
     failure: str = ""
     cancelled: bool = False
 
@@ -49,6 +55,12 @@ class TerminalProgress:
             sys.stderr.write("\n")
         sys.stderr.flush()
 
+    def run(self, event: JobProgress) -> None:
+        """A grid cell or convergence run begins: one line each."""
+        if self.enabled:
+            sys.stderr.write(f"[{event.done + 1}/{event.total}] {event.label}\n")
+            sys.stderr.flush()
+
     def note(self, text: str) -> None:
         if self.enabled:
             sys.stderr.write(text + "\n")
@@ -67,6 +79,12 @@ async def _follow(host: EngineHost, job: Job, progress: TerminalProgress) -> Job
                 report.lanes[event.lane] = event
             case CompareFinished():
                 report.compare = event
+            case JobProgress():
+                progress.run(event)
+            case GridCellFinished():
+                report.cells.append(event)
+            case ConvergencePointReady(point=point):
+                report.points.append(point)
             case JobFailed(message=message):
                 report.failure = message
                 return report

@@ -206,9 +206,10 @@ def curves(points: list[ConvergencePoint]) -> dict[str, list[ConvergencePoint]]:
 
 def fewest_nfe(points: list[ConvergencePoint], psnr_db: float) -> list[tuple[str, int | None]]:
     """For each sampler, the fewest evaluations that reached `psnr_db` (None when none did),
-    best first: the answer to "which sampler gets there in the fewest steps on this model"."""
+    best first (ties: the closer image first): "which sampler gets there in the fewest steps"."""
     ranked = []
     for name, curve in curves(points).items():
-        reached = [p.nfe for p in curve if p.psnr >= psnr_db]
-        ranked.append((name, min(reached) if reached else None))
-    return sorted(ranked, key=lambda item: (item[1] is None, item[1] or 0, item[0]))
+        first = next((p for p in curve if p.psnr >= psnr_db), None)
+        key = (first is None, first.nfe if first else 0, -first.psnr if first else 0.0, name)
+        ranked.append((key, name, first.nfe if first else None))
+    return [(name, nfe) for _, name, nfe in sorted(ranked)]

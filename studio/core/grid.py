@@ -199,6 +199,15 @@ class GridSpec:
         return found
 
 
+def run_order(cells: list[GridCell]) -> list[GridCell]:
+    """The order the engine runs cells in: grouped by model (first appearance first), so each
+    model loads once, and row-major within a model."""
+    first: dict[ModelRef, int] = {}
+    for cell in cells:
+        first.setdefault(cell.model, len(first))
+    return sorted(cells, key=lambda cell: first[cell.model])
+
+
 def _count_problems(axis: Axis) -> list[str]:
     if not axis.values:
         return [f"The {axis.name} axis has no values."]
@@ -207,6 +216,21 @@ def _count_problems(axis: Axis) -> list[str]:
             f"The {axis.name} axis has {len(axis.values)} values: use at most {MAX_AXIS_VALUES}."
         ]
     return []
+
+
+def _value_text(name: AxisName, value: AxisValue) -> str:
+    if isinstance(value, ModelRef):
+        return value.display_name
+    if isinstance(value, LaneChoice):
+        return value.name
+    if isinstance(value, float):
+        return _number(value)
+    return str(value)
+
+
+def axis_text(axis: Axis) -> str:
+    """The axis as `NAME=V1,V2` (models by name, lanes by their names), e.g. for PNG text."""
+    return f"{axis.name}=" + ",".join(_value_text(axis.name, v) for v in axis.values)
 
 
 # --- parsing ------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from studio.core.events import GridCellFinished, JobProgress
-from studio.core.grid import GridCell
+from studio.core.grid import GridCell, run_order
 from studio.core.jobs import GridJob, LaneSpec
 from studio.engine.cancel import CancelToken
 from studio.engine.observer import EventSink
@@ -14,14 +14,6 @@ from studio.engine.studies import NoiseBank, run_one
 
 if TYPE_CHECKING:
     from studio.engine.runner import JobOutcome, Runner
-
-
-def run_order(cells: list[GridCell]) -> list[GridCell]:
-    """The cells grouped by model (first appearance first), so each model loads once."""
-    first = {}
-    for cell in cells:
-        first.setdefault(cell.model, len(first))
-    return sorted(cells, key=lambda cell: first[cell.model])
 
 
 def run_grid(runner: Runner, job: GridJob, token: CancelToken, sink: EventSink) -> JobOutcome:

@@ -13,12 +13,11 @@ from studio.core.events import (
     LaneFinished,
     StepProgress,
 )
-from studio.core.grid import parse_grid
+from studio.core.grid import parse_grid, run_order
 from studio.core.jobs import ConvergeJob, GenerateJob, GridJob, LaneSpec, PreviewOptions
 from studio.core.models import ModelRef, ModelSource
 from studio.core.params import GenerationParams, ValidationError
 from studio.engine.cancel import Cancelled, CancelToken
-from studio.engine.grid_runner import run_order
 from studio.engine.model_cache import ModelCache
 from studio.engine.runner import Runner
 from tests.engine.test_runner import Collector

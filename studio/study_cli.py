@@ -1,0 +1,217 @@
+"""`studio grid` and `studio converge`: X/Y grids and sampler convergence curves, headless.
+
+`studio grid --x sampler=DDIM,Euler --y steps=4,8,16` writes one labelled PNG (the base recipe
+and both axes in its parameters text). `studio converge --steps 2,4,8,16,32` writes a PSNR plot,
+a classifier-agreement plot when the subgroup classifier fits the model, and a CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from studio.core.atomic import atomic_write, atomic_write_text
+from studio.core.convergence import (
+    DEFAULT_STEPS,
+    REFERENCE_SAMPLER,
+    REFERENCE_STEPS,
+    ConvergencePoint,
+    ConvergenceSpec,
+    fewest_nfe,
+    parse_samplers,
+    parse_steps,
+    points_csv,
+)
+from studio.core.grid import GridSpec, axis_text, parse_grid
+from studio.core.jobs import ConvergeJob, GridJob, LaneSpec, validate_job
+from studio.core.metadata import format_parameters
+from studio.core.models import ModelSource
+from studio.core.params import GenerationParams, ValidationError
+
+PSNR_MARKS = (25.0, 30.0, 35.0)
+_GUI: list[Any] = []
+
+
+def register(sub, recipe_args: Callable[..., None], shared_args: Callable[..., None]) -> None:
+    grid = sub.add_parser("grid", help="an X/Y grid of recipes from the same noise, as one PNG")
+    grid.add_argument("--model", "-m", default="emoji-teacher")
+    grid.add_argument("--x", required=True, metavar="AXIS=V1,V2", help="e.g. sampler=DDIM,Euler")
+    grid.add_argument("--y", default=None, metavar="AXIS=V1,V2", help="e.g. steps=4,8,16,32")
+    shared_args(grid)
+    recipe_args(grid)
+    conv = sub.add_parser(
+        "converge", help="PSNR of each deterministic sampler to a many-step reference, vs NFE"
+    )
+    conv.add_argument("--model", "-m", default="emoji-teacher")
+    conv.add_argument("--samplers", default="", help="comma-separated (default: all that fit)")
+    conv.add_argument("--steps", default=",".join(map(str, DEFAULT_STEPS)))
+    conv.add_argument("--reference-sampler", default=REFERENCE_SAMPLER)
+    conv.add_argument("--reference-steps", type=int, default=REFERENCE_STEPS)
+    conv.add_argument("--prompt", "-p", action="append", help="repeat for several prompts")
+    conv.add_argument("--negative", "-n", default="")
+    conv.add_argument(
+        "--seeds", default="0,1", help="comma-separated seeds (cases = prompts x seeds)"
+    )
+    conv.add_argument("--guidance", type=float, default=3.0)
+    conv.add_argument("--size", type=int, default=None, help="width and height (default: model's)")
+    conv.add_argument("--out", "-o", type=Path, default=Path("."), help="folder to write into")
+    conv.add_argument("--stem", default="curve", help="file names: STEM.png, STEM.csv")
+    conv.add_argument("--quiet", "-q", action="store_true", help="no progress")
+
+
+def _embedded_side(ref) -> int:
+    return 32 if ref.source is ModelSource.embedded else 512
+
+
+def cmd_grid(args: argparse.Namespace) -> int:
+    from studio.cli import lane_params, model_ref
+    from studio.core.grid_sheet import grid_sheet
+    from studio.core.pngio import write_png
+    from studio.headless import run_job
+
+    ref = model_ref(args.model)
+    side = _embedded_side(ref)
+    args.width, args.height = args.width or side, args.height or side
+    params = lane_params(args)
+    grid = parse_grid(args.x, args.y, resolve_model=model_ref)
+    job = validate_job(GridJob(base=LaneSpec(model=ref, params=params), grid=grid))
+    report = run_job(job, progress=False if args.quiet else None)
+    if report.failure or report.cancelled:
+        print(f"studio: {report.failure or 'cancelled'}", file=sys.stderr)
+        return 1
+    sheet = grid_sheet(grid, report.cells, title=grid_title(ref.display_name, params, grid))
+    out = args.out or Path(f"grid-{params.seed}.png")
+    write_png(out, sheet, grid_parameters(params, ref.display_name, grid))
+    for cell in report.cells:
+        result = cell.error or f"{cell.wall_s:.3f} s, {cell.nfe} NFE"
+        print(f"{cell.label:<40} {result}")
+    print(f"wrote {out}")
+    return 0
+
+
+def grid_title(model: str, params: GenerationParams, grid: GridSpec) -> str:
+    prompt = params.prompt if len(params.prompt) <= 60 else params.prompt[:59] + "…"
+    return (
+        f"{model} · “{prompt}” · seed {params.seed} · same starting noise in every cell · "
+        f"base {params.sampler}, {params.num_inference_steps} steps, CFG {params.guidance_scale:g}"
+    )
+
+
+def grid_parameters(params: GenerationParams, model: str, grid: GridSpec) -> str:
+    extra = {"Grid X": axis_text(grid.x)}
+    if grid.y is not None:
+        extra["Grid Y"] = axis_text(grid.y)
+    return format_parameters(params, model=model, extra=extra)
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValidationError(
+            [f"Write the seeds as whole numbers, like 0,1,2, not {text!r}."]
+        ) from None
+
+
+def converge_job(args: argparse.Namespace) -> ConvergeJob:
+    from studio.cli import DEFAULT_PROMPT, model_ref
+
+    ref = model_ref(args.model)
+    side = args.size or _embedded_side(ref)
+    prompts = tuple(args.prompt or [DEFAULT_PROMPT])
+    spec = ConvergenceSpec(
+        samplers=parse_samplers(args.samplers),
+        steps=parse_steps(args.steps),
+        reference_sampler=args.reference_sampler,
+        reference_steps=args.reference_steps,
+        prompts=prompts,
+        seeds=_seeds(args.seeds),
+    )
+    params = GenerationParams(
+        prompt=prompts[0],
+        negative_prompt=args.negative,
+        sampler=args.reference_sampler,
+        guidance_scale=args.guidance,
+        width=side,
+        height=side,
+    )
+    return validate_job(ConvergeJob(base=LaneSpec(model=ref, params=params), spec=spec))
+
+
+def judged_runner() -> Any:
+    """The engine's runner with the emoji subgroup classifier as its judge."""
+    from studio.lab.judge import SubgroupJudge
+    from studio.worker.host import default_runner_factory
+
+    runner = default_runner_factory()
+    runner.judge = SubgroupJudge()
+    return runner
+
+
+def cmd_converge(args: argparse.Namespace) -> int:
+    from studio.headless import run_job
+    from studio.worker.host import EngineHost
+
+    job = converge_job(args)
+    host = EngineHost(runner_factory=judged_runner)
+    try:
+        report = run_job(job, progress=False if args.quiet else None, host=host)
+    finally:
+        host.close()
+    if report.failure or report.cancelled or not report.points:
+        print(f"studio: {report.failure or 'cancelled'}", file=sys.stderr)
+        return 1
+    for path in write_curves(args.out, args.stem, report.points, curve_title(job)):
+        print(f"wrote {path}")
+    print(ranking_text(report.points))
+    return 0
+
+
+def curve_title(job: ConvergeJob) -> str:
+    p, spec = job.base.params, job.spec
+    cases = len(spec.cases(p.prompt, p.seed))
+    return (
+        f"{job.base.model.display_name} · CFG {p.guidance_scale:g} · {p.width}x{p.height} · "
+        f"reference {spec.reference_sampler}, {spec.reference_steps} steps · "
+        f"mean of {cases} prompt/seed cases"
+    )
+
+
+def write_curves(folder: Path, stem: str, points: list[ConvergencePoint], title: str) -> list[Path]:
+    """STEM.csv, STEM.png (PSNR) and, when the classifier judged, STEM-agreement.png."""
+    from studio.ui.convergence_plot import render_png
+
+    _ensure_gui()
+    written = [atomic_write_text(folder / f"{stem}.csv", points_csv(points))]
+    metrics = ["psnr"] + (["agreement"] if all(p.agreement is not None for p in points) else [])
+    for metric in metrics:
+        name = f"{stem}.png" if metric == "psnr" else f"{stem}-{metric}.png"
+        png = render_png(points, metric, title)
+        written.append(atomic_write(folder / name, lambda handle, data=png: handle.write(data)))
+    return written
+
+
+def ranking_text(points: list[ConvergencePoint]) -> str:
+    """For a few PSNR marks, the fewest evaluations each sampler needed to reach it."""
+    lines = []
+    for mark in PSNR_MARKS:
+        ranked = fewest_nfe(points, mark)
+        reached = ", ".join(f"{name} {nfe}" for name, nfe in ranked if nfe is not None) or "none"
+        lines.append(f"fewest NFE to {mark:g} dB: {reached}")
+    return "\n".join(lines)
+
+
+def _ensure_gui() -> None:
+    """Fonts for QPainter need a QGuiApplication; offscreen unless a platform is chosen."""
+    from PySide6.QtGui import QGuiApplication
+
+    if QGuiApplication.instance() is None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        _GUI.append(QGuiApplication(["studio"]))
+
+
+COMMANDS = {"grid": cmd_grid, "converge": cmd_converge}

@@ -1,0 +1,89 @@
+"""`studio grid` and `studio converge` end to end on a tiny saved emoji pipeline, offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.cli import main
+from studio.core.convergence import read_points_csv
+from studio.core.metadata import parse_parameters
+from studio.core.pngio import read_parameters
+from tests.engine.tiny import save_tiny_emoji_pipeline
+
+
+@pytest.fixture(scope="module")
+def emoji_folder(tmp_path_factory) -> Path:
+    return save_tiny_emoji_pipeline(tmp_path_factory.mktemp("study-cli") / "tiny-emoji")
+
+
+def test_grid_writes_a_labelled_png_with_its_axes(emoji_folder, tmp_path, capsys) -> None:
+    out = tmp_path / "grid.png"
+    code = main(
+        [
+            "grid",
+            "--model", str(emoji_folder),
+            "--prompt", "grinning face",
+            "--x", "sampler=DDIM trailing,Euler,Heun",
+            "--y", "steps=1,2",
+            "--guidance", "2",
+            "--width", "32",
+            "--height", "32",
+            "--out", str(out),
+            "--quiet",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    picture = np.asarray(Image.open(out))
+    assert picture.shape[0] > 2 * 144 and picture.shape[1] > 3 * 144
+    parsed = parse_parameters(read_parameters(out) or "")
+    assert parsed.extra["Grid X"] == "sampler=DDIM trailing,Euler,Heun"
+    assert parsed.extra["Grid Y"] == "steps=1,2"
+    assert parsed.params.prompt == "grinning face" and parsed.params.guidance_scale == 2
+    printed = capsys.readouterr().out
+    assert "Euler · 2 steps" in printed and "2 NFE" in printed
+    assert "does not fit zero-terminal-SNR" in printed
+
+
+def test_grid_refuses_a_bad_axis_in_one_sentence(emoji_folder, capsys) -> None:
+    code = main(["grid", "--model", str(emoji_folder), "--x", "seed=1,2", "--quiet"])
+    assert code == 2
+    assert "Unknown grid axis 'seed'" in capsys.readouterr().err
+
+
+def test_converge_writes_plots_and_csv(emoji_folder, tmp_path, capsys) -> None:
+    code = main(
+        [
+            "converge",
+            "--model", str(emoji_folder),
+            "--samplers", "DDIM trailing,Euler",
+            "--steps", "1,2",
+            "--reference-steps", "6",
+            "--seeds", "0,1",
+            "--size", "32",
+            "--out", str(tmp_path),
+            "--stem", "tiny",
+            "--quiet",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    points = read_points_csv((tmp_path / "tiny.csv").read_text())
+    assert [(p.sampler, p.steps, p.nfe) for p in points] == [
+        ("DDIM trailing", 1, 1),
+        ("DDIM trailing", 2, 2),
+        ("Euler", 1, 1),
+        ("Euler", 2, 2),
+    ]
+    assert all(p.cases == 2 and p.agreement is not None for p in points)
+    for name in ("tiny.png", "tiny-agreement.png"):
+        assert Image.open(tmp_path / name).size == (1000, 600)
+    assert "fewest NFE to 25 dB" in capsys.readouterr().out
+
+
+def test_converge_refuses_stochastic_samplers(emoji_folder, capsys) -> None:
+    code = main(["converge", "--model", str(emoji_folder), "--samplers", "Euler a", "-q"])
+    assert code == 2
+    assert "adds noise while sampling" in capsys.readouterr().err
