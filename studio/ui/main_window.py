@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -21,12 +22,15 @@ from studio.core.settings import Upscale
 from studio.ui.actions import WindowActions
 from studio.ui.banner import MessageBanner
 from studio.ui.controls import ControlsColumn
+from studio.ui.convergence_panel import ConvergencePanel
 from studio.ui.drops import PngDropRouter
 from studio.ui.gallery_strip import GalleryStrip
+from studio.ui.grid_panel import GridPanel, cell_pane, pair_summary
 from studio.ui.model_pairs import ModelPair, embedded_models, pairs_of
 from studio.ui.pair_controller import PairController
 from studio.ui.preview_area import PreviewArea
 from studio.ui.queue_panel import QueuePanel
+from studio.ui.study_actions import StudyActions
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 
@@ -65,6 +69,9 @@ class MainWindow(QMainWindow):
         self.queue_panel = QueuePanel(session.queue)
         self.gallery_strip = GalleryStrip(session.gallery)
         self.window_actions = WindowActions(self)
+        self.grid_panel = GridPanel(session.grid)
+        self.convergence_panel = ConvergencePanel(session.convergence)
+        self.study_actions = StudyActions(self)
         self._status_bar()
         self._layout()
         self._connect()
@@ -107,7 +114,7 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(4, 6, 8, 4)
         column.setSpacing(6)
         column.addWidget(self.banner)
-        column.addWidget(self.preview, 1)
+        column.addWidget(self._tabs(), 1)
         column.addLayout(bottom)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
@@ -116,6 +123,27 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([360, DEFAULT_SIZE[0] - 360])
         self.setCentralWidget(self.splitter)
+
+    def _tabs(self) -> QTabWidget:
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("centreTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.preview, "Compare")
+        self.tabs.addTab(self.grid_panel, "Grid")
+        self.tabs.addTab(self.convergence_panel, "Convergence")
+        return self.tabs
+
+    def _connect_studies(self) -> None:
+        s, a = self.session, self.study_actions
+        a.run_grid.triggered.connect(self.run_grid)
+        a.run_curves.triggered.connect(self.run_curves)
+        for index, action in enumerate(a.tabs):
+            action.triggered.connect(lambda _=False, i=index: self.tabs.setCurrentIndex(i))
+        self.grid_panel.runRequested.connect(self.run_grid)
+        self.convergence_panel.runRequested.connect(self.run_curves)
+        self.grid_panel.view.cellActivated.connect(self.open_grid_cell)
+        s.grid.error.connect(self.show_error)
+        s.convergence.error.connect(self.show_error)
 
     def _connect(self) -> None:
         s, a, c = self.session, self.window_actions, self.controls
@@ -133,6 +161,7 @@ class MainWindow(QMainWindow):
         s.notice.connect(self.show_notice)
         self.settings.error.connect(self.show_error)
         self._connect_menus()
+        self._connect_studies()
         self._on_busy(s.busy)
 
     def _connect_menus(self) -> None:
@@ -173,6 +202,38 @@ class MainWindow(QMainWindow):
             jobs = "1 job" if len(sent) == 1 else f"{len(sent)} jobs"
             self.set_status(f"Queued {jobs}.")
         return sent
+
+    def run_grid(self) -> str:
+        """Send the Grid tab's grid (Ctrl+G) and show that tab; the job id, or ""."""
+        job_id = self._run_study(self.session.grid.run, self.grid_panel)
+        if job_id and self.session.grid.grid is not None:
+            self.set_status("Queued a grid.")
+        return job_id
+
+    def run_curves(self) -> str:
+        """Send the Convergence tab's curves (Ctrl+Shift+G) and show that tab."""
+        job_id = self._run_study(self.session.convergence.run, self.convergence_panel)
+        if job_id:
+            self.set_status("Queued convergence curves: the references come first.")
+        return job_id
+
+    def _run_study(self, run, panel: QWidget) -> str:
+        if self.engine_failure:
+            self.show_error(self.engine_failure)
+            return ""
+        self.tabs.setCurrentWidget(panel)
+        return run()
+
+    def open_grid_cell(self, x: int, y: int) -> None:
+        """Show cell (x, y) in the comparison view beside the pinned cell."""
+        grid = self.session.grid
+        cell, pinned = grid.cell(x, y), grid.cell(*self.grid_panel.view.pinned)
+        if cell is None or cell.image is None:
+            return
+        left = pinned if pinned is not None and pinned.image is not None else cell
+        self.preview.show_pair(cell_pane(left), cell_pane(cell), pair_summary(left, cell))
+        self.tabs.setCurrentWidget(self.preview)
+        self.set_status(f"Showing grid cell {cell.label}; Alt+2 goes back to the grid.")
 
     def _on_busy(self, busy: bool) -> None:
         if not busy and self.status_line.text().startswith("Queued"):

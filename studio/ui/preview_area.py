@@ -29,6 +29,7 @@ KIND_TIPS = {
     PreviewKind.x0: "Show the model's guess of the clean image at each step",
     PreviewKind.xt: "Show the noisy sample x_t the sampler is walking through",
 }
+Pane = tuple[np.ndarray, str]
 
 
 def lane_caption(title: str, lane: LaneViewModel, scrubbed: int | None = None) -> str:
@@ -152,6 +153,7 @@ class PreviewArea(QWidget):
         self.session = session
         self.comparison = ComparisonWidget()
         self.lane_titles = {"teacher": "Teacher", "student": "Student"}
+        self.pair: tuple[Pane, Pane, str] | None = None
         self.progress = {name: LaneProgress(title) for name, title in self.lane_titles.items()}
         self.strips = {name: StepStrip(thumb_size=40) for name in self.lane_titles}
         for name in self.lane_titles:
@@ -169,6 +171,8 @@ class PreviewArea(QWidget):
         self._layout()
         session.comparison.summaryChanged.connect(self.comparison.set_summary)
         session.compareModeChanged.connect(self._on_compare_mode)
+        session.teacher.runningChanged.connect(self._on_lane_running)
+        session.student.runningChanged.connect(self._on_lane_running)
         self._on_compare_mode(session.compare_mode)
         self.refresh()
 
@@ -226,16 +230,39 @@ class PreviewArea(QWidget):
         self.comparison.student_view.set_placeholder(f"{student}: no image yet")
         self.refresh()
 
+    def show_pair(self, left: Pane, right: Pane, summary: str) -> None:
+        """Show two pictures from elsewhere (e.g. grid cells) until a lane runs again."""
+        self.pair = (left, right, summary)
+        self.comparison.set_single_lane(False)
+        self.refresh()
+        self.comparison.set_summary(summary)
+
+    def clear_pair(self) -> None:
+        if self.pair is not None:
+            self.pair = None
+            self._on_compare_mode(self.session.compare_mode)
+            self.refresh()
+
+    def _on_lane_running(self, running: bool) -> None:
+        if running:
+            self.clear_pair()
+
     def refresh(self, images: bool = True) -> None:
         """Show the lanes' captions, and their images too unless only the text changed."""
+        if self.pair is not None:
+            (left, left_caption), (right, right_caption), _ = self.pair
+            if images:
+                self.comparison.set_images(left, right)
+            self.comparison.set_captions(left_caption, right_caption)
+            return
         teacher, student = self.followers["teacher"], self.followers["student"]
         if images:
             self.comparison.set_images(teacher.image(), student.image())
         self.comparison.set_captions(teacher.caption(), student.caption())
 
     def _on_compare_mode(self, compare: bool) -> None:
-        self.comparison.set_single_lane(not compare)
+        self.comparison.set_single_lane(not compare and self.pair is None)
         self.progress["student"].setVisible(compare)
         self.strips["student"].setVisible(compare)
-        if not compare:
+        if not compare and self.pair is None:
             self.comparison.set_summary("")

@@ -11,6 +11,8 @@ from PySide6.QtCore import QObject, Signal
 from studio.core.events import LaneFinished, ModelLoaded, PreviewReady, StepProgress, Timings
 from studio.core.jobs import Lane
 from studio.core.params import GenerationParams, problems
+from studio.core.recipes import recipe_warnings
+from studio.core.samplers import find_sampler
 from studio.core.settings import LaneRecipe, PreviewKind, SharedParams
 from studio.viewmodels.observable import observable
 
@@ -124,6 +126,18 @@ class LaneViewModel(QObject):
     @property
     def warnings(self) -> list[str]:
         return list(self._warnings)
+
+    def refresh_warnings(self, shared: SharedParams) -> None:
+        """Recompute the recipe's warnings (e.g. CFG on a guidance-distilled student)."""
+        params = self.params(shared)
+        spec = find_sampler(params.sampler) if isinstance(params.sampler, str) else None
+        self.set_warnings(
+            recipe_warnings(
+                params,
+                guidance_distilled=self.guidance_distilled,
+                sampler_uses_eta=spec is not None and spec.uses_eta,
+            )
+        )
 
     def set_warnings(self, warnings: list[str]) -> None:
         if warnings != self._warnings:

@@ -15,9 +15,7 @@ from studio.core.events import (
     CompareFinished,
     EngineStopped,
     Event,
-    JobCancelled,
     JobFailed,
-    JobFinished,
     JobStarted,
     LaneFinished,
     ModelLoaded,
@@ -25,20 +23,25 @@ from studio.core.events import (
     StepProgress,
 )
 from studio.core.gallery import GalleryStore
-from studio.core.jobs import CompareJob, GenerateJob, Job, Lane, LaneSpec, PreviewOptions
+from studio.core.jobs import CompareJob, GenerateJob, Job, Lane, LaneSpec, PreviewOptions, StudyJob
 from studio.core.jobs import job_problems as find_job_problems
 from studio.core.metadata import ParsedParameters
 from studio.core.models import ModelRef
 from studio.core.params import MAX_SEED
-from studio.core.recipes import recipe_warnings
-from studio.core.samplers import find_sampler
 from studio.core.settings import MAX_BATCH_COUNT, LaneRecipe, SeedMode, Settings, SharedParams
 from studio.viewmodels.comparison import ComparisonViewModel
 from studio.viewmodels.gallery import LANE_KEY, GalleryViewModel
 from studio.viewmodels.lane import LaneViewModel
 from studio.viewmodels.observable import observable
 from studio.viewmodels.queue import QueueViewModel
-from studio.viewmodels.submission import JobRecord, job_summary, resolve_models, seeds_for
+from studio.viewmodels.studies import Studies
+from studio.viewmodels.submission import (
+    JobRecord,
+    job_summary,
+    resolve_models,
+    seeds_for,
+    settlement,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,8 @@ class SessionViewModel(QObject):
         self.comparison = ComparisonViewModel(self)
         self.queue = QueueViewModel(self._discard, self)
         self.gallery = GalleryViewModel(store, self, self)
+        self.studies = Studies(self.submit, self.lane_spec, self)
+        self.grid, self.convergence = self.studies.grid, self.studies.convergence
         self.apply_settings(base)
         self._connect_children()
         self._ready = True
@@ -162,15 +167,7 @@ class SessionViewModel(QObject):
     def _refresh_warnings(self) -> None:
         shared = self.shared_params()
         for lane in (self.teacher, self.student):
-            params = lane.params(shared)
-            spec = find_sampler(params.sampler) if isinstance(params.sampler, str) else None
-            lane.set_warnings(
-                recipe_warnings(
-                    params,
-                    guidance_distilled=lane.guidance_distilled,
-                    sampler_uses_eta=spec is not None and spec.uses_eta,
-                )
-            )
+            lane.refresh_warnings(shared)
 
     @property
     def busy(self) -> bool:
@@ -192,7 +189,7 @@ class SessionViewModel(QObject):
             return []
         sent: list[str] = []
         for job in jobs:
-            if not self._submit(job):
+            if not self.submit(job):
                 break
             sent.append(job.job_id)
         if sent and self.seed_mode is SeedMode.increment:
@@ -226,7 +223,20 @@ class SessionViewModel(QObject):
         student = LaneSpec(model=refs[1], params=self.student.params(shared))
         return CompareJob(teacher=teacher, student=student, previews=previews)
 
-    def _submit(self, job: Job) -> bool:
+    def lane_spec(self, lane: Lane) -> LaneSpec:
+        """A lane's model and recipe as Generate would send them; ValueError naming a bad model."""
+        name = self.student_model if lane is Lane.student else self.teacher_model
+        refs, found = resolve_models([name])
+        if found:
+            raise ValueError(found[0])
+        return LaneSpec(model=refs[0], params=self._lane(lane).params(self.shared_params()))
+
+    def submit(self, job: Job) -> bool:
+        """Validate and send one job (Generate's, a grid's, curves'); False when not sent."""
+        found = find_job_problems(job)
+        if found:
+            self._show_error(" ".join(found))
+            return False
         self._jobs[job.job_id] = JobRecord(job=job)
         self.queue.add(job.job_id, job_summary(job))
         try:
@@ -296,7 +306,9 @@ class SessionViewModel(QObject):
             self._job_ended(record, event)
         elif isinstance(event, JobStarted):
             self._job_started(record)
-        elif not record.discarded and event.job_id == self._current:
+        elif record.discarded or event.job_id != self._current:
+            return
+        elif not self.studies.handle(record.job, event):
             self._run_event(event)
 
     def _run_event(self, event: Event) -> None:
@@ -317,6 +329,8 @@ class SessionViewModel(QObject):
         return self.student if lane is Lane.student else self.teacher
 
     def _lanes_of(self, job: Job) -> list[LaneViewModel]:
+        if isinstance(job, StudyJob):
+            return []
         return [self.teacher, self.student] if isinstance(job, CompareJob) else [self.teacher]
 
     def _job_started(self, record: JobRecord) -> None:
@@ -325,6 +339,8 @@ class SessionViewModel(QObject):
         if record.discarded:
             return
         self._current = job_id
+        if self.studies.begin(record.job):
+            return
         for lane, spec in record.job.lanes:
             self._lane(lane).begin(job_id, spec.params.num_inference_steps)
         if isinstance(record.job, CompareJob):
@@ -334,6 +350,7 @@ class SessionViewModel(QObject):
         job_id = record.job.job_id
         self._forget(job_id)
         status = self._settle(record, event)
+        self.studies.end(record.job, status)
         for lane in self._lanes_of(record.job):
             if lane.job_id == job_id and lane.running:
                 lane.end(status)
@@ -343,29 +360,19 @@ class SessionViewModel(QObject):
 
     def _settle(self, record: JobRecord, event: Event) -> str:
         """Save or drop the job's images; the status for lanes that did not finish."""
-        job_id = record.job.job_id
-        match event:
-            case _ if record.discarded:
-                self.gallery.drop(job_id)
-                return "Cancelled"
-            case JobFailed(message=message):
-                self.gallery.commit(job_id, include_partial=False)
-                self._show_error(message)
-                return "Failed"
-            case JobCancelled(kept_partial=True):
-                self.gallery.commit(job_id, include_partial=record.user_stopped)
-                return "Stopped"
-            case JobCancelled():
-                self.gallery.drop(job_id)
-                return "Cancelled"
-            case JobFinished():
-                self.gallery.commit(job_id, include_partial=False)
-                return "Done"
-        return ""
+        outcome = settlement(record, event)
+        if outcome.keep_partial is None:
+            self.gallery.drop(record.job.job_id)
+        else:
+            self.gallery.commit(record.job.job_id, include_partial=outcome.keep_partial)
+        if outcome.error:
+            self._show_error(outcome.error)
+        return outcome.status
 
     def _engine_stopped(self, event: EngineStopped) -> None:
         for job_id, record in list(self._jobs.items()):
             self.gallery.drop(job_id)
+            self.studies.end(record.job, "The engine stopped")
             for lane in self._lanes_of(record.job):
                 if lane.running:
                     lane.end("The engine stopped")

@@ -6,7 +6,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.core.jobs import CompareJob, Job
+from studio.core.events import Event, JobCancelled, JobFailed, JobFinished
+from studio.core.jobs import CompareJob, ConvergeJob, GridJob, Job
 from studio.core.models import ModelRef, ModelSource
 from studio.core.params import MAX_SEED
 from studio.core.settings import SeedMode
@@ -46,13 +47,45 @@ def resolve_models(names: list[str]) -> tuple[list[ModelRef], list[str]]:
     return refs, found
 
 
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """How a job's end shows: the status of its unfinished lanes, which images to save
+    (`keep_partial` None drops them all), and an error to show."""
+
+    status: str
+    keep_partial: bool | None
+    error: str = ""
+
+
+def settlement(record: JobRecord, event: Event) -> Settlement:
+    match event:
+        case _ if record.discarded:
+            return Settlement("Cancelled", None)
+        case JobFailed(message=message):
+            return Settlement("Failed", False, message)
+        case JobCancelled(kept_partial=True):
+            return Settlement("Stopped", record.user_stopped)
+        case JobCancelled():
+            return Settlement("Cancelled", None)
+        case JobFinished():
+            return Settlement("Done", False)
+    return Settlement("", False)
+
+
+def job_kind(job: Job) -> str:
+    if isinstance(job, GridJob):
+        return f"Grid {job.grid.columns}x{job.grid.rows}"
+    if isinstance(job, ConvergeJob):
+        return "Convergence"
+    return "Compare" if isinstance(job, CompareJob) else "Generate"
+
+
 def job_summary(job: Job, limit: int = 40) -> str:
     """One line for the queue list, e.g. "Compare · seed 42 · 32x32 · grinning face…"."""
     params = job.lanes[0][1].params
     prompt = params.prompt.replace("\n", " ")
     prompt = prompt if len(prompt) <= limit else prompt[: limit - 1] + "…"
-    kind = "Compare" if isinstance(job, CompareJob) else "Generate"
-    return f"{kind} · seed {params.seed} · {params.width}x{params.height} · {prompt}"
+    return f"{job_kind(job)} · seed {params.seed} · {params.width}x{params.height} · {prompt}"
 
 
 def seeds_for(mode: SeedMode, seed: int, count: int, rng: random.Random) -> list[int]:

@@ -25,8 +25,9 @@ from studio.core.events import (
     StepProgress,
     Timings,
 )
-from studio.core.jobs import CompareJob, Job, Lane, LaneSpec
+from studio.core.jobs import CompareJob, ConvergeJob, GridJob, Job, Lane, LaneSpec
 from studio.core.metrics import psnr, speedup, ssim
+from tests.ui.fake_studies import convergence_script, grid_script
 
 FAIL_MESSAGE = "The device ran out of memory: try a smaller size or batch, or close other models."
 STEP_S = 0.01
@@ -84,6 +85,12 @@ def job_script(
     """The events of one job after JobQueued, honouring `token` between steps."""
     token = token or FakeToken()
     yield JobStarted(job_id=job.job_id)
+    if isinstance(job, GridJob):
+        yield from grid_script(job, token)
+        return
+    if isinstance(job, ConvergeJob):
+        yield from convergence_script(job, token)
+        return
     results: dict[Lane, LaneFinished] = {}
     for lane, spec in job.lanes:
         if token.cancelled:

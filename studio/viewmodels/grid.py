@@ -1,0 +1,149 @@
+"""The window's X/Y grid: the axes the user chose, and the cells of the last grid as they arrive."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from studio.core.events import Event, GridCellFinished, JobProgress, StepProgress
+from studio.core.grid import Axis, AxisName, GridSpec, LaneChoice, parse_axis, run_order
+from studio.core.jobs import GridJob, Job, Lane, LaneSpec
+from studio.core.params import ValidationError
+from studio.viewmodels.observable import observable
+from studio.viewmodels.study_progress import StudyProgress
+from studio.viewmodels.submission import model_ref_for
+
+NO_AXIS = "none"
+AXIS_CHOICES = (*(a.value for a in AxisName), NO_AXIS)
+DEFAULT_VALUES = {
+    AxisName.sampler.value: "DDIM trailing, Euler, DPM++ 2M, UniPC",
+    AxisName.steps.value: "2, 4, 8, 16",
+    AxisName.guidance.value: "1, 2, 3, 5",
+    AxisName.eta.value: "0, 0.5, 1",
+    AxisName.skip_top.value: "1, 0.95, 0.9",
+    AxisName.skip_bottom.value: "1, 0.9, 0.8",
+    AxisName.model.value: "emoji-teacher",
+    AxisName.lane.value: "teacher, student",
+    NO_AXIS: "",
+}
+
+
+class GridViewModel(QObject):
+    """Builds grid jobs from its axes and the session's lanes, and keeps the streamed cells.
+
+    Observable: `x_axis`, `x_values`, `y_axis` (may be "none"), `y_values`. The `lane` axis
+    takes the session's teacher and student recipes; its values text is ignored.
+    """
+
+    xAxisChanged = Signal(str)
+    xValuesChanged = Signal(str)
+    yAxisChanged = Signal(str)
+    yValuesChanged = Signal(str)
+    gridStarted = Signal()
+    cellFinished = Signal(int, int)
+    error = Signal(str)
+
+    x_axis = observable("x_axis", "xAxisChanged", str)
+    x_values = observable("x_values", "xValuesChanged", str)
+    y_axis = observable("y_axis", "yAxisChanged", str)
+    y_values = observable("y_values", "yValuesChanged", str)
+
+    def __init__(
+        self,
+        submit: Callable[[Job], bool],
+        lane_spec: Callable[[Lane], LaneSpec],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._submit = submit
+        self._lane_spec = lane_spec
+        self._x_axis, self._x_values = "sampler", DEFAULT_VALUES["sampler"]
+        self._y_axis, self._y_values = "steps", DEFAULT_VALUES["steps"]
+        self.progress = StudyProgress("Cell", self)
+        self.grid: GridSpec | None = None
+        self.cells: dict[tuple[int, int], GridCellFinished] = {}
+        self.running: tuple[int, int] | None = None
+        self._order: list[tuple[int, int]] = []
+        self.job_id = ""
+
+    def _changed(self, name: str) -> None:
+        if name in ("x_axis", "y_axis"):
+            axis = self.x_axis if name == "x_axis" else self.y_axis
+            values = DEFAULT_VALUES.get(axis, "")
+            if name == "x_axis":
+                self.x_values = values
+            else:
+                self.y_values = values
+
+    # --- building ------------------------------------------------------------------------------
+
+    def build(self) -> GridJob:
+        """The grid job for the current axes; ValidationError listing what is wrong."""
+        try:
+            base = self._lane_spec(Lane.teacher)
+            x = self._axis(self.x_axis, self.x_values)
+            y = None if self.y_axis == NO_AXIS else self._axis(self.y_axis, self.y_values)
+        except ValueError as exc:
+            problems = exc.problems if isinstance(exc, ValidationError) else (str(exc),)
+            raise ValidationError(list(problems)) from None
+        grid = GridSpec(x=x, y=y)
+        found = grid.problems()
+        if found:
+            raise ValidationError(found)
+        return GridJob(base=base, grid=grid)
+
+    def _axis(self, name: str, values: str) -> Axis:
+        if name == AxisName.lane.value:
+            lanes = (Lane.teacher, Lane.student)
+            choices = []
+            for lane in lanes:
+                spec = self._lane_spec(lane)
+                choices.append(
+                    LaneChoice(name=lane.value.capitalize(), model=spec.model, params=spec.params)
+                )
+            return Axis(name=AxisName.lane, values=tuple(choices))
+        return parse_axis(f"{name}={values}", resolve_model=model_ref_for)
+
+    def run(self) -> str:
+        """Send the grid to the engine; its job id, or "" when it could not be built or sent."""
+        try:
+            job = self.build()
+        except ValidationError as exc:
+            self.error.emit(str(exc))
+            return ""
+        return job.job_id if self._submit(job) else ""
+
+    # --- events --------------------------------------------------------------------------------
+
+    def begin(self, job: GridJob) -> None:
+        self.job_id = job.job_id
+        self.grid = job.grid
+        self.cells = {}
+        self.running = None
+        self._order = [(cell.x, cell.y) for cell in run_order(job.cells())]
+        self.progress.begin(job.job_id, job.grid.size)
+        self.gridStarted.emit()
+
+    def handle(self, event: Event) -> None:
+        if event.job_id != self.job_id:
+            return
+        match event:
+            case JobProgress(done=done):
+                self.running = self._order[done] if done < len(self._order) else None
+                self.progress.on_progress(event)
+            case StepProgress():
+                self.progress.on_step(event)
+            case GridCellFinished(x=x, y=y):
+                self.cells[(x, y)] = event
+                self.running = None
+                self.progress.finish_one()
+                self.cellFinished.emit(x, y)
+
+    def end(self, job_id: str, status: str) -> None:
+        if job_id == self.job_id:
+            self.running = None
+        self.progress.end(job_id, status)
+
+    def cell(self, x: int, y: int) -> GridCellFinished | None:
+        return self.cells.get((x, y))
