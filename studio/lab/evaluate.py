@@ -9,7 +9,7 @@ as the studio makes them.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
 from studio.core.metrics import psnr, ssim
 from studio.core.models import ModelRef
 from studio.core.params import GenerationParams
+from studio.core.skip_tuning import SkipTuning
 from studio.lab.classifier import Classifier, frechet_distance
 from studio.lab.emoji_data import EmojiDataset
 
@@ -42,6 +43,13 @@ class Recipe:
     steps: int
     guidance: float
     eta: float = 0.0
+    skip_tuning: SkipTuning = field(default_factory=SkipTuning)
+
+    def label(self) -> str:
+        text = f"{self.sampler}, {self.steps} steps, CFG {self.guidance:g}"
+        if self.skip_tuning.enabled:
+            text += f", Skip-Tuning {self.skip_tuning.label()}"
+        return text
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +110,7 @@ def generate_set(runner, ref: ModelRef, recipe: Recipe, items: list[EvalItem]) -
             num_inference_steps=recipe.steps,
             guidance_scale=recipe.guidance,
             eta=recipe.eta,
+            skip_tuning=recipe.skip_tuning,
             seed=item.seed,
             width=32,
             height=32,
@@ -128,7 +137,7 @@ def evaluate(
     agreement = _agreement(images, teacher_images)
     report = EvalReport(
         model=ref.display_name,
-        recipe=f"{recipe.sampler}, {recipe.steps} steps, CFG {recipe.guidance:g}",
+        recipe=recipe.label(),
         images=len(items),
         subgroup_accuracy=float((predicted == truth).mean()),
         frechet_distance=frechet_distance(features, data_features),
