@@ -27,6 +27,7 @@ from studio.core.client import EngineClient
 from studio.core.commands import LoadModel
 from studio.core.gallery import GalleryStore
 from studio.core.models import ModelRef
+from studio.runners import judged_runner
 from studio.ui.main_window import MainWindow
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
@@ -157,7 +158,7 @@ class StudioApp:
     ) -> None:
         self.settings = SettingsViewModel(settings_path)
         settings = self.settings.load()
-        self.startup = startup or EngineStartup()
+        self.startup = startup or EngineStartup(build=judged_runner)
         self.client = client or _new_host(self.startup)
         folder = Path(gallery_dir) if gallery_dir else self.settings.gallery_dir()
         self.session = SessionViewModel(self.client, GalleryStore(folder), settings)

@@ -26,7 +26,7 @@ from studio.core.convergence import (
     parse_steps,
     points_csv,
 )
-from studio.core.grid import GridSpec, axis_text, parse_grid
+from studio.core.grid import AxisName, GridSpec, axis_text, parse_grid
 from studio.core.jobs import ConvergeJob, GridJob, LaneSpec, validate_job
 from studio.core.metadata import format_parameters
 from studio.core.models import ModelSource
@@ -94,10 +94,26 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
 
 def grid_title(model: str, params: GenerationParams, grid: GridSpec) -> str:
+    """The sheet's title: model, prompt, seed, and the base values no axis varies."""
     prompt = params.prompt if len(params.prompt) <= 60 else params.prompt[:59] + "…"
-    return (
-        f"{model} · “{prompt}” · seed {params.seed} · same starting noise in every cell · "
-        f"base {params.sampler}, {params.num_inference_steps} steps, CFG {params.guidance_scale:g}"
+    varied = {axis.name for axis in grid.axes()}
+    fixed = {
+        AxisName.sampler: params.sampler,
+        AxisName.steps: f"{params.num_inference_steps} steps",
+        AxisName.guidance: f"CFG {params.guidance_scale:g}",
+    }
+    if params.eta:
+        fixed[AxisName.eta] = f"eta {params.eta:g}"
+    if params.skip_tuning.enabled:
+        fixed[AxisName.skip_top] = f"Skip-Tuning {params.skip_tuning.label()}"
+    if varied & {AxisName.skip_top, AxisName.skip_bottom, AxisName.lane}:
+        fixed.pop(AxisName.skip_top, None)
+    if AxisName.lane in varied:
+        fixed = {}
+    kept = [text for name, text in fixed.items() if name not in varied]
+    head = [] if varied & {AxisName.model, AxisName.lane} else [model]
+    return " · ".join(
+        [*head, f"“{prompt}”", f"seed {params.seed}", *kept, "same starting noise in every cell"]
     )
 
 
@@ -142,18 +158,9 @@ def converge_job(args: argparse.Namespace) -> ConvergeJob:
     return validate_job(ConvergeJob(base=LaneSpec(model=ref, params=params), spec=spec))
 
 
-def judged_runner() -> Any:
-    """The engine's runner with the emoji subgroup classifier as its judge."""
-    from studio.lab.judge import SubgroupJudge
-    from studio.worker.host import default_runner_factory
-
-    runner = default_runner_factory()
-    runner.judge = SubgroupJudge()
-    return runner
-
-
 def cmd_converge(args: argparse.Namespace) -> int:
     from studio.headless import run_job
+    from studio.runners import judged_runner
     from studio.worker.host import EngineHost
 
     job = converge_job(args)

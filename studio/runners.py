@@ -1,0 +1,16 @@
+"""Engine runner factories for the composition roots (the window and the CLI)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def judged_runner() -> Any:
+    """The engine's default runner with the emoji subgroup classifier as its image judge, so
+    convergence curves also report classifier agreement (built on the engine thread)."""
+    from studio.lab.judge import SubgroupJudge
+    from studio.worker.host import default_runner_factory
+
+    runner = default_runner_factory()
+    runner.judge = SubgroupJudge()
+    return runner
