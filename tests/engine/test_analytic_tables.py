@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from studio.core.events import LaneFinished, PrepareProgress, StepProgress
 from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
@@ -150,10 +151,14 @@ def test_a_cache_file_of_another_model_is_not_used(refs, tables):
 def test_the_key_follows_the_weights_not_the_folder(refs, tmp_path):
     original = Path(refs["emoji"].location)
     copy = shutil.copytree(original, tmp_path / "copy")
-    assert model_fingerprint(copy) == model_fingerprint(original)
-    weights = next((copy / "unet").glob("*.safetensors"))
-    weights.write_bytes(weights.read_bytes()[:-1] + b"\x01")
-    assert model_fingerprint(copy) != model_fingerprint(original)
+    copy_ref = ModelRef(location=str(copy), source=ModelSource.folder)
+    a = load_pipeline(refs["emoji"], device="cpu").pipe
+    b = load_pipeline(copy_ref, device="cpu").pipe
+    assert model_fingerprint(a) == model_fingerprint(b)
+    changed = load_pipeline(copy_ref, device="cpu").pipe
+    with torch.no_grad():
+        next(changed.unet.parameters()).view(-1)[0] += 1.0
+    assert model_fingerprint(changed) != model_fingerprint(a)
 
 
 def test_cancelling_during_the_estimate_stops_it_and_caches_nothing(refs, tables):

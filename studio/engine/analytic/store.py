@@ -1,7 +1,8 @@
 """Gamma tables on disk: one small .npz per model and estimate, written atomically.
 
-A table's key is a sha256 over the model's weights (the content of its denoiser files and of
-its top-level files, an adapter's base included), the entries of its scheduler config that fix
+A table's key is a sha256 over the weights the loaded model really runs (its denoiser's and text
+encoder's tensors in memory, as float16 bytes: fused adapters included, and a folder replaced
+on disk after loading cannot mislabel a table), the entries of its scheduler config that fix
 alpha-bar and the prediction type, its data source and the file format. The estimate's options
 (samples, grid) are not part of it: one table per model, and `studio analytic --force` with more
 samples replaces it. A file that is missing, unreadable, of another key or holding bad numbers
@@ -13,27 +14,27 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import weakref
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from platformdirs import user_cache_dir
 
 from studio.core.atomic import atomic_write
-from studio.core.manifest import read_manifest
-from studio.engine.adapters import base_folder
 from studio.engine.analytic.estimate import schedule_config
 from studio.engine.analytic.variance import GammaTable
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-DENOISER_FOLDERS = ("unet", "transformer")
+MODEL_COMPONENTS = ("unet", "transformer", "text_encoder", "text_encoder_2")
 ARRAYS = ("timesteps", "alphas_cumprod", "gamma")
 SCALARS = ("data_var", "terminal_x0_var", "samples", "num_train_timesteps")
-_DIGESTS: dict[tuple[str, int, int], str] = {}
+_FINGERPRINTS: weakref.WeakKeyDictionary[torch.nn.Module, str] = weakref.WeakKeyDictionary()
 
 
 def default_cache_dir() -> Path:
@@ -41,34 +42,25 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir("studio")) / "analytic"
 
 
-def file_sha256(path: Path) -> str:
-    """The file's sha256, remembered per path, size and modification time."""
-    stat = path.stat()
-    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if memo not in _DIGESTS:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(block)
-        _DIGESTS[memo] = digest.hexdigest()
-    return _DIGESTS[memo]
+def module_fingerprint(module: torch.nn.Module) -> str:
+    """sha256 of a module's tensors (names, shapes, float16 bytes), once per module object."""
+    if module not in _FINGERPRINTS:
+        digest = hashlib.sha256(type(module).__name__.encode())
+        for name, tensor in sorted(module.state_dict().items()):
+            half = tensor.detach().to("cpu", torch.float16).contiguous()
+            digest.update(f"{name}{tuple(half.shape)}".encode())
+            digest.update(half.numpy().tobytes())
+        _FINGERPRINTS[module] = digest.hexdigest()
+    return _FINGERPRINTS[module]
 
 
-def model_files(folder: Path) -> list[tuple[str, Path]]:
-    """The files that decide a model's predictions, by relative name: its top-level files
-    (index, adapter manifest and weights) and its denoiser's, an adapter's base included."""
-    files = [(p.name, p) for p in sorted(folder.iterdir()) if p.is_file()]
-    manifest = read_manifest(folder)
-    base = base_folder(folder, manifest) if manifest else folder
-    for name in DENOISER_FOLDERS:
-        files += [(f"{name}/{p.name}", p) for p in sorted((base / name).glob("*")) if p.is_file()]
-    return files
-
-
-def model_fingerprint(folder: Path) -> str:
+def model_fingerprint(pipe: Any) -> str:
+    """The fingerprint of a pipeline's denoiser and text encoders together."""
     digest = hashlib.sha256()
-    for name, path in model_files(folder):
-        digest.update(f"{name}:{file_sha256(path)}\n".encode())
+    for name in MODEL_COMPONENTS:
+        module = getattr(pipe, name, None)
+        if isinstance(module, torch.nn.Module):
+            digest.update(f"{name}:{module_fingerprint(module)}\n".encode())
     return digest.hexdigest()
 
 

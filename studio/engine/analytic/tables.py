@@ -27,7 +27,7 @@ from studio.engine.analytic.store import (
 )
 from studio.engine.analytic.variance import GammaTable
 from studio.engine.cancel import Cancelled, CancelToken
-from studio.engine.loading import LoadedModel, resolve_folder
+from studio.engine.loading import LoadedModel
 from studio.engine.observer import EventSink
 
 TaskProgress = Callable[[str, int, int], None]
@@ -56,7 +56,7 @@ class GammaTables:
         self._tables: dict[str, GammaTable] = {}
 
     def key_for(self, loaded: LoadedModel) -> str:
-        fingerprint = model_fingerprint(resolve_folder(loaded.ref))
+        fingerprint = model_fingerprint(loaded.pipe)
         source = source_id(loaded.pipe, self.dataset)
         return table_key(fingerprint, loaded.base_scheduler_config, source)
 
