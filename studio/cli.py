@@ -221,11 +221,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_samplers(args: argparse.Namespace) -> int:
     from studio.core.samplers import SAMPLERS, ModelKind
 
+    width = max(len(spec.name) for spec in SAMPLERS)
     for spec in SAMPLERS:
         if args.kind and ModelKind(args.kind) not in spec.kinds:
             continue
         kinds = ",".join(sorted(k.value for k in spec.kinds))
-        print(f"{spec.name:<22} {spec.scheduler:<34} {kinds:<5} {spec.summary}")
+        print(f"{spec.name:<{width}} {spec.scheduler:<34} {kinds:<5} {spec.summary}")
     return 0
 
 

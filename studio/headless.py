@@ -18,6 +18,7 @@ from studio.core.events import (
     JobProgress,
     LaneFinished,
     ModelLoaded,
+    PrepareProgress,
     StepProgress,
 )
 from studio.core.jobs import Job, Lane
@@ -55,6 +56,15 @@ class TerminalProgress:
             sys.stderr.write("\n")
         sys.stderr.flush()
 
+    def prepare(self, event: PrepareProgress) -> None:
+        """One-off work before a lane's first step (a Gamma table): a line that fills up."""
+        if not self.enabled:
+            return
+        sys.stderr.write(f"\r{event.lane.value:>8} {event.task} {event.done}/{event.total}")
+        if event.done == event.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
     def run(self, event: JobProgress) -> None:
         """A grid cell or convergence run begins: one line each."""
         if self.enabled:
@@ -73,6 +83,8 @@ async def _follow(host: EngineHost, job: Job, progress: TerminalProgress) -> Job
         match event:
             case StepProgress():
                 progress.step(event)
+            case PrepareProgress():
+                progress.prepare(event)
             case ModelLoaded(model=model, device=device, load_s=load_s):
                 progress.note(f"loaded {model.display_name} on {device} in {load_s:.2f}s")
             case LaneFinished():
