@@ -26,7 +26,7 @@ from studio.core.samplers import SAMPLER_NAMES
 
 PALETTE = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-    "#9c755f", "#17becf", "#bcbd22", "#1f3b73", "#8c564b", "#d62728", "#7f7f7f", "#2ca02c",
+    "#9c755f", "#17becf", "#bcbd22", "#1f3b73", "#222222", "#d81b60", "#7f7f7f", "#00a087",
 )  # fmt: skip
 MARKERS = ("circle", "square", "triangle", "diamond")
 MARGIN = {"left": 64.0, "right": 190.0, "top": 36.0, "bottom": 52.0}
@@ -56,12 +56,16 @@ METRICS = {
 }
 
 
-def sampler_style(name: str) -> tuple[QColor, str, Qt.PenStyle]:
-    """A stable colour, marker and line style per catalogue sampler."""
-    index = SAMPLER_NAMES.index(name) if name in SAMPLER_NAMES else sum(map(ord, name))
-    dashed = (index // len(PALETTE)) % 2 == 1
-    line = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
-    return QColor(PALETTE[index % len(PALETTE)]), MARKERS[index % len(MARKERS)], line
+def sampler_styles(names: Sequence[str]) -> dict[str, tuple[QColor, str, Qt.PenStyle]]:
+    """A distinct colour, marker and line style for each plotted sampler, in catalogue order
+    (so a plot of up to 16 samplers never repeats a colour)."""
+    order = sorted(names, key=lambda n: (SAMPLER_NAMES.index(n) if n in SAMPLER_NAMES else 999, n))
+    styles = {}
+    for index, name in enumerate(order):
+        dashed = (index // len(PALETTE)) % 2 == 1 or index % 2 == 1
+        line = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+        styles[name] = (QColor(PALETTE[index % len(PALETTE)]), MARKERS[index % len(MARKERS)], line)
+    return styles
 
 
 def log2_range(values: Sequence[float]) -> tuple[float, float]:
@@ -131,15 +135,16 @@ class CurveChart:
         y_range = _padded(self.metric.fixed) if self.metric.fixed else linear_range(ys)
         to_screen = _mapper(plot, x_range, y_range)
         _axes(painter, plot, x_range, y_range, to_screen, ink, grid, self.metric.title)
+        styles = sampler_styles(list(series))
         painter.save()
         painter.setClipRect(plot.adjusted(-6, -6, 6, 6))
         for name, rows in series.items():
-            self._curve(painter, name, rows, to_screen)
+            self._curve(painter, styles[name], rows, to_screen)
         painter.restore()
-        _legend(painter, plot, self.ranked(series), ink)
+        _legend(painter, plot, self.ranked(series), styles, ink)
 
-    def _curve(self, painter: QPainter, name: str, rows, to_screen) -> None:
-        colour, marker, line = sampler_style(name)
+    def _curve(self, painter: QPainter, style, rows, to_screen) -> None:
+        colour, marker, line = style
         points = [to_screen(x, y) for x, y, _ in rows]
         painter.setPen(QPen(colour, 2.0, line))
         painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -241,14 +246,14 @@ def _marker(painter: QPainter, at: QPointF, shape: str, colour: QColor, size: fl
         painter.drawPath(path)
 
 
-def _legend(painter: QPainter, plot: QRectF, names: list[str], ink: QColor) -> None:
+def _legend(painter: QPainter, plot: QRectF, names: list[str], styles: dict, ink: QColor) -> None:
     row = QFontMetricsF(painter.font()).height() + 4
     left = plot.right() + 16
     painter.setPen(ink)
     painter.drawText(QPointF(left, plot.top() + 4), "best first")
     for index, name in enumerate(names):
         y = plot.top() + 8 + (index + 1) * row
-        colour, marker, line = sampler_style(name)
+        colour, marker, line = styles[name]
         painter.setPen(QPen(colour, 2.0, line))
         painter.drawLine(QPointF(left, y), QPointF(left + 26, y))
         _marker(painter, QPointF(left + 13, y), marker, colour, 3.5)
