@@ -45,13 +45,19 @@ def compute_from_log(loss_csv: Path) -> Compute:
     return Compute(steps, (total + last) / 3600)
 
 
-def device_line() -> str:
+def machine_line() -> str:
     import torch
 
     if torch.cuda.is_available():
         return f"CUDA: {torch.cuda.get_device_name(0)}"
     cpu = platform.processor() or platform.machine()
-    return f"CPU only ({cpu}, {torch.get_num_threads()} threads), bf16 autocast"
+    threads = torch.get_num_threads()
+    return f"CPU only ({cpu}, {threads} thread{'' if threads == 1 else 's'})"
+
+
+def device_line() -> str:
+    line = machine_line()
+    return line if line.startswith("CUDA") else f"{line}, bf16 autocast"
 
 
 def teacher_card(compute: Compute, status: str, numbers: str) -> str:
@@ -127,9 +133,9 @@ biases and normalisation parameters are the teacher's.
 def measured_section(table: str, command: str, prompts: int) -> str:
     """The card's numbers: the eval table with how it was made."""
     day = datetime.date.today().isoformat()
-    return f"""Measured on {day} with `{command}` ({device_line()}): {prompts} prompts of the fixed
-evaluation set (two concepts per Unicode subgroup, in both styles, seed = prompt index), each model
-with its own recipe. Subgroup accuracy: how often the project's classifier
+    return f"""Measured on {day} with `{command}` ({machine_line()}): {prompts} prompts of the
+fixed evaluation set (two concepts per Unicode subgroup, in both styles, seed = prompt index),
+each model with its own recipe. Subgroup accuracy: how often the project's classifier
 (`assets/eval/subgroup-classifier`) puts a sample in its prompt's subgroup; FD: Fréchet distance
 on the classifier's features against the training images; PSNR/SSIM: agreement with the first
 model of the table from the same starting noise.
