@@ -178,6 +178,10 @@ class ColorLegend(QWidget):
         self._bar = to_qimage(MAGMA[None, :, :])
         self.setFixedHeight(self.fontMetrics().height() * 2 + 16)
 
+    def set_title(self, title: str) -> None:
+        self._title = title
+        self.update()
+
     def set_range(self, vmax: float) -> None:
         self._vmax = vmax
         self.update()
@@ -212,6 +216,7 @@ class ComparisonWidget(QWidget):
         self._teacher: np.ndarray | None = None
         self._student: np.ndarray | None = None
         self._captions = ("Teacher", "Student")
+        self._names = ("Teacher", "Student")
         self._single_lane = False
         self._build()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -314,6 +319,12 @@ class ComparisonWidget(QWidget):
         self.student_view.set_caption(self._captions[1])
         self.swipe_view.set_captions(*self._captions)
 
+    def set_names(self, left: str, right: str) -> None:
+        """What the two images are called in the difference view (Teacher and Student)."""
+        self._names = (left, right)
+        self.legend.set_title(f"mean |{left.lower()} − {right.lower()}| per pixel (0–255)")
+        self._refresh()
+
     def set_summary(self, text: str) -> None:
         self.summary_label.setText(text)
         self.summary_label.setToolTip(text)
@@ -378,7 +389,8 @@ class ComparisonWidget(QWidget):
         vmax = auto_range(diff)
         self.difference_view.set_image(colorize(diff, vmax))
         self.difference_view.set_caption(
-            f"|Teacher − Student| · mean {diff.mean():.1f} · max {diff.max():.0f} of 255"
+            f"|{self._names[0]} − {self._names[1]}| · mean {diff.mean():.1f}"
+            f" · max {diff.max():.0f} of 255"
         )
         self.legend.set_range(vmax)
         self.legend.show()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -131,12 +132,14 @@ class ConvergencePanel(QWidget):
         self.progress_bar.setFixedWidth(160)
         self.status = QLabel(objectName="convergenceStatus")
         self.summary = QLabel(objectName="convergenceSummary")
+        for label in (self.status, self.summary):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         status = QHBoxLayout()
         status.addWidget(segments)
         status.addSpacing(12)
         status.addWidget(self.progress_bar)
         status.addWidget(self.status, 1)
-        status.addWidget(self.summary)
+        status.addWidget(self.summary, 2)
         return status
 
     def choose_save(self) -> None:
@@ -153,6 +156,7 @@ class ConvergencePanel(QWidget):
         self.plot.set_title(self.vm.title)
         self.plot.set_points(self.vm.points)
         self.summary.setText(self.vm.summary())
+        self.summary.setToolTip(self.vm.summary())
         self.save_button.setEnabled(bool(self.vm.points))
 
     def _on_metric(self, key: str) -> None:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -55,9 +56,10 @@ def pair_summary(left: GridCellFinished, right: GridCellFinished) -> str:
     if left.image.shape != right.image.shape:
         return f"{right.label} vs {left.label}: the images differ in size"
     ratio = left.wall_s / right.wall_s if right.wall_s > 0 else float("inf")
+    speed = f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
     return (
         f"{right.label} vs {left.label} · PSNR {psnr(left.image, right.image):.2f} dB · "
-        f"SSIM {ssim(left.image, right.image):.3f} · {ratio:.1f}x the speed"
+        f"SSIM {ssim(left.image, right.image):.3f} · {speed}"
     )
 
 
@@ -118,6 +120,7 @@ class GridPanel(QWidget):
         self.progress_bar.setFixedWidth(160)
         self.status = QLabel()
         self.status.setObjectName("gridStatus")
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         status_row = QHBoxLayout()
         status_row.addWidget(self.progress_bar)
         status_row.addWidget(self.status, 1)

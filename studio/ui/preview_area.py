@@ -233,6 +233,7 @@ class PreviewArea(QWidget):
     def show_pair(self, left: Pane, right: Pane, summary: str) -> None:
         """Show two pictures from elsewhere (e.g. grid cells) until a lane runs again."""
         self.pair = (left, right, summary)
+        self.comparison.set_names("Pinned", "Cell")
         self.comparison.set_single_lane(False)
         self.refresh()
         self.comparison.set_summary(summary)
@@ -240,6 +241,7 @@ class PreviewArea(QWidget):
     def clear_pair(self) -> None:
         if self.pair is not None:
             self.pair = None
+            self.comparison.set_names("Teacher", "Student")
             self._on_compare_mode(self.session.compare_mode)
             self.refresh()
 

@@ -111,7 +111,8 @@ class ConvergenceViewModel(QObject):
         cases = len(spec.cases(p.prompt, p.seed))
         self.title = (
             f"{job.base.model.display_name} · CFG {p.guidance_scale:g} · reference "
-            f"{spec.reference_sampler}, {spec.reference_steps} steps · {cases} cases"
+            f"{spec.reference_sampler}, {spec.reference_steps} steps · "
+            f"{cases} case{'s' if cases != 1 else ''}"
         )
         self.progress.begin(job.job_id, 0)
         self.pointsChanged.emit()

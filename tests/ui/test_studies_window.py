@@ -80,6 +80,10 @@ def test_clicking_a_cell_opens_it_beside_the_pinned_one(window, engine, qtbot) -
     assert comparison.student_view.caption().startswith("Euler · 3 steps")
     assert comparison.teacher_view.caption().startswith("DDIM · 2 steps")
     assert "PSNR" in comparison.summary() and "SSIM" in comparison.summary()
+    assert "faster" in comparison.summary() or "slower" in comparison.summary()
+    comparison.set_mode("difference")
+    assert comparison.difference_view.caption().startswith("|Pinned − Cell|")
+    comparison.set_mode("side_by_side")
     window.tabs.setCurrentWidget(window.grid_panel)
     qtbot.mouseClick(
         view,
@@ -105,6 +109,8 @@ def test_generating_again_gives_the_panes_back_to_the_lanes(window, engine, qtbo
     finish(window, engine)
     assert window.preview.pair is None
     assert "faster" in window.comparison.summary()
+    window.comparison.set_mode("difference")
+    assert window.comparison.difference_view.caption().startswith("|Teacher − Student|")
 
 
 def test_a_bad_axis_shows_one_sentence_and_sends_nothing(window, engine, qtbot) -> None:
