@@ -41,6 +41,24 @@ def model_ref(text: str) -> ModelRef:
     raise SystemExit(f"studio: no model folder or file at {text}.")
 
 
+def default_student(args: argparse.Namespace) -> str:
+    """The student asked for; else the embedded student, or the teacher when it is missing."""
+    from studio.core.manifest import MANIFEST
+    from studio.paths import embedded_model_dir
+
+    if args.student:
+        return args.student
+    folder = embedded_model_dir(EMBEDDED_STUDENT)
+    if (folder / MANIFEST).is_file() or (folder / "model_index.json").is_file():
+        return EMBEDDED_STUDENT
+    print(
+        f"studio: the distilled student {EMBEDDED_STUDENT} is not installed; the student lane "
+        f"is {args.teacher} with the student recipe.",
+        file=sys.stderr,
+    )
+    return args.teacher
+
+
 def _recipe_args(
     parser: argparse.ArgumentParser,
     prefix: str = "",
@@ -100,7 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     _recipe_args(gen)
     cmp_ = sub.add_parser("compare", help="teacher and student from the same noise, side by side")
     cmp_.add_argument("--teacher", default=EMBEDDED_TEACHER)
-    cmp_.add_argument("--student", default=EMBEDDED_STUDENT)
+    cmp_.add_argument(
+        "--student",
+        default=None,
+        help=f"default: {EMBEDDED_STUDENT}, or the teacher itself when that is not installed",
+    )
     _shared_args(cmp_)
     _recipe_args(cmp_, "teacher", steps=50, guidance=3.0)
     _recipe_args(cmp_, "student", steps=4, guidance=1.0, sampler="DDIM trailing")
@@ -184,7 +206,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from studio.core.sheet import side_by_side
     from studio.headless import run_job
 
-    teacher, student = model_ref(args.teacher), model_ref(args.student)
+    teacher, student = model_ref(args.teacher), model_ref(default_student(args))
     _default_size(args, [teacher, student])
     tp, sp = lane_params(args, "teacher"), lane_params(args, "student")
     job = CompareJob(

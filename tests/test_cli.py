@@ -145,3 +145,22 @@ def test_model_argument_forms(tmp_path):
     assert model_ref(str(tmp_path)).source is ModelSource.folder
     with pytest.raises(SystemExit):
         model_ref("./missing/folder")
+
+
+def test_compare_without_a_student_uses_the_teacher_and_says_so(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    from studio import paths
+    from studio.cli import default_student
+    from studio.core.models import EMBEDDED_STUDENT
+
+    monkeypatch.setattr(paths, "CHECKOUT_ROOT", tmp_path)
+    monkeypatch.setattr(paths, "PACKAGED_ROOT", tmp_path / "none")
+    args = argparse.Namespace(student=None, teacher="my-teacher")
+    assert default_student(args) == "my-teacher"
+    assert f"{EMBEDDED_STUDENT} is not installed" in capsys.readouterr().err
+    student = tmp_path / "assets" / "models" / EMBEDDED_STUDENT
+    student.mkdir(parents=True)
+    (student / "studio_adapter.json").write_text("{}")
+    assert default_student(args) == EMBEDDED_STUDENT
+    assert default_student(argparse.Namespace(student="x", teacher="t")) == "x"
