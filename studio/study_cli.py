@@ -213,12 +213,13 @@ def ranking_text(points: list[ConvergencePoint]) -> str:
 
 
 def _ensure_gui() -> None:
-    """Fonts for QPainter need a QGuiApplication; offscreen unless a platform is chosen."""
-    from PySide6.QtGui import QGuiApplication
+    """Fonts for QPainter need a Qt application; offscreen unless a platform is chosen. A
+    QApplication (not just a QGuiApplication), so widgets still work later in this process."""
+    from PySide6.QtWidgets import QApplication
 
-    if QGuiApplication.instance() is None:
+    if QApplication.instance() is None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        _GUI.append(QGuiApplication(["studio"]))
+        _GUI.append(QApplication(["studio"]))
 
 
 COMMANDS = {"grid": cmd_grid, "converge": cmd_converge}
