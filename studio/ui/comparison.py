@@ -178,12 +178,8 @@ class ColorLegend(QWidget):
         self._bar = to_qimage(MAGMA[None, :, :])
         self.setFixedHeight(self.fontMetrics().height() * 2 + 16)
 
-    def set_title(self, title: str) -> None:
-        self._title = title
-        self.update()
-
-    def set_range(self, vmax: float) -> None:
-        self._vmax = vmax
+    def set_range(self, vmax: float, title: str = "") -> None:
+        self._vmax, self._title = vmax, title or self._title
         self.update()
 
     def vmax(self) -> float:
@@ -215,8 +211,7 @@ class ComparisonWidget(QWidget):
         super().__init__(parent)
         self._teacher: np.ndarray | None = None
         self._student: np.ndarray | None = None
-        self._captions = ("Teacher", "Student")
-        self._names = ("Teacher", "Student")
+        self._captions = self._names = ("Teacher", "Student")
         self._single_lane = False
         self._build()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -320,9 +315,8 @@ class ComparisonWidget(QWidget):
         self.swipe_view.set_captions(*self._captions)
 
     def set_names(self, left: str, right: str) -> None:
-        """What the two images are called in the difference view (Teacher and Student)."""
+        """What the difference view calls the two images (Teacher and Student)."""
         self._names = (left, right)
-        self.legend.set_title(f"mean |{left.lower()} − {right.lower()}| per pixel (0–255)")
         self._refresh()
 
     def set_summary(self, text: str) -> None:
@@ -388,11 +382,11 @@ class ComparisonWidget(QWidget):
         diff = difference_map(self._teacher, self._student)
         vmax = auto_range(diff)
         self.difference_view.set_image(colorize(diff, vmax))
+        a, b = self._names
         self.difference_view.set_caption(
-            f"|{self._names[0]} − {self._names[1]}| · mean {diff.mean():.1f}"
-            f" · max {diff.max():.0f} of 255"
+            f"|{a} − {b}| · mean {diff.mean():.1f} · max {diff.max():.0f} of 255"
         )
-        self.legend.set_range(vmax)
+        self.legend.set_range(vmax, f"mean |{a.lower()} − {b.lower()}| per pixel (0–255)")
         self.legend.show()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
