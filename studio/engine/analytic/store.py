@@ -1,4 +1,4 @@
-"""Gamma tables on disk: one small .npz per model and estimate, written atomically.
+"""Gamma tables on disk: one small .npz per model, written atomically.
 
 A table's key is a sha256 over the weights the loaded model really runs (its denoiser's and text
 encoder's tensors in memory, as float16 bytes: fused adapters included, and a folder replaced
