@@ -50,3 +50,41 @@ def test_the_fix_changes_nothing_else(config):
             assert float(ours._get_variance(t, prev)) == pytest.approx(
                 float(theirs._get_variance(t, prev)), rel=1e-5
             )
+
+
+def _loop(scheduler, steps: int, eta: float = 0.0) -> torch.Tensor:
+    scheduler.set_timesteps(steps)
+    x = torch.randn(1, 8, generator=torch.Generator().manual_seed(0))
+    for i, t in enumerate(scheduler.timesteps):
+        v = torch.sin(x * (i + 1))
+        noise = torch.randn(1, 8, generator=torch.Generator().manual_seed(i))
+        x = scheduler.step(v, t, x, eta=eta, variance_noise=noise).prev_sample
+    return x
+
+
+@pytest.mark.parametrize("steps", [10, 25, 50])
+def test_where_the_stride_is_the_grid_nothing_changes(steps):
+    ours, theirs = ZeroSnrSafeDDIMScheduler.from_config(EMOJI), DDIMScheduler.from_config(EMOJI)
+    assert torch.allclose(_loop(ours, steps), _loop(theirs, steps), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("steps", [3, 32, 64])
+def test_each_step_lands_on_the_next_grid_timestep(steps):
+    scheduler = ZeroSnrSafeDDIMScheduler.from_config(EMOJI)
+    scheduler.set_timesteps(steps)
+    grid = scheduler.timesteps.tolist() + [-1]
+    abar = scheduler.alphas_cumprod.clone()
+    off_grid = 0
+    x = torch.randn(1, 8, generator=torch.Generator().manual_seed(0))
+    for t, prev in zip(grid[:-1], grid[1:], strict=True):
+        off_grid += scheduler.stride_timestep(t) != prev
+        v = torch.cos(x)
+        a, s = abar[t].sqrt(), (1 - abar[t]).sqrt()
+        x0, eps = a * x - s * v, s * x + a * v
+        a_prev = abar[prev] if prev >= 0 else scheduler.final_alpha_cumprod
+        expected = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+        x_next = scheduler.step(v, t, x).prev_sample
+        assert torch.allclose(x_next, expected, atol=1e-5), (t, prev)
+        assert torch.equal(scheduler.alphas_cumprod, abar)
+        x = x_next
+    assert off_grid > 0, "these step counts are the ones diffusers' stride gets wrong"

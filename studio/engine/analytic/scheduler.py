@@ -34,7 +34,7 @@ class AnalyticDDIMScheduler(ZeroSnrSafeDDIMScheduler):
         self.gamma_table = table
 
     def _previous_timestep(self, timestep: int) -> int:
-        return timestep - self.config.num_train_timesteps // self.num_inference_steps
+        return self.grid_timestep(timestep)
 
     def analytic_variance(self, timestep: int, eta: float) -> float:
         """`var*` of the step from `timestep` (0 on the last step, which returns the mean)."""
