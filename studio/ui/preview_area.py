@@ -33,7 +33,10 @@ Pane = tuple[np.ndarray, str]
 
 
 def lane_caption(title: str, lane: LaneViewModel, scrubbed: int | None = None) -> str:
-    """The pane's caption: the recipe when idle, the step while running, the times when done."""
+    """The pane's caption: the recipe when idle, the step (or what it prepares) while running,
+    the times when done."""
+    if lane.preparing:
+        return f"{title} · {lane.status}"
     if lane.running:
         return f"{title} · step {lane.step}/{lane.total}" if lane.step else f"{title} · waiting"
     timings = lane.timings
@@ -82,6 +85,7 @@ class LaneFollower(QObject):
         lane.etaSecondsChanged.connect(self._on_progress)
         lane.runningChanged.connect(self._on_running)
         lane.statusChanged.connect(self._on_status)
+        lane.preparationChanged.connect(self._on_preparation)
         lane.previewChanged.connect(self._on_preview)
         lane.finished.connect(self._fill_strip)
         lane.previewKindChanged.connect(self._on_kind)
@@ -118,8 +122,16 @@ class LaneFollower(QObject):
             self._fill_strip()
         self._changed(True)
 
+    def _on_preparation(self) -> None:
+        prepared = self.lane.preparation
+        if prepared is not None and self.lane.running:
+            self.progress.set_preparing(prepared.done, prepared.total, self.lane.status)
+            self._changed(False)
+
     def _on_status(self, _status: str) -> None:
-        if not self.lane.running and self.progress.state() != "idle":
+        if self.lane.preparing:
+            self._on_preparation()
+        elif not self.lane.running and self.progress.state() != "idle":
             self.progress.set_state(end_state(self.lane))  # type: ignore[arg-type]
 
     def _on_preview(self) -> None:

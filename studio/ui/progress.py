@@ -1,4 +1,4 @@
-"""One lane's progress: a thin bar and a line like "step 12/25 · ETA 0.8 s"."""
+"""One lane's progress: a thin bar and a line like "step 12/25 · ETA 0.8 s" or "preparing 3/50"."""
 
 from __future__ import annotations
 
@@ -49,6 +49,11 @@ def state_text(state: str, step: int, total: int, eta_s: float | None) -> str:
     return texts[state]
 
 
+def preparing_text(state: str, done: int, total: int) -> str:
+    """The status line for a lane (running, cancelled or failed) before its first step."""
+    return f"preparing {done}/{total}" if state == "running" else f"{state} while preparing"
+
+
 class LaneProgress(QWidget):
     """Shows how far one lane's run has got, and how it ended."""
 
@@ -57,6 +62,7 @@ class LaneProgress(QWidget):
         self._state: str = "idle"
         self._step, self._total = 0, 0
         self._eta: float | None = None
+        self._preparing: tuple[int, int] | None = None
         self.title_label = QLabel(title)
         self.title_label.setObjectName("laneTitle")
         self.title_label.setVisible(bool(title))
@@ -84,9 +90,25 @@ class LaneProgress(QWidget):
     def set_progress(self, step: int, total: int, eta_s: float | None = None) -> None:
         """Step `step` of `total` done; setting progress marks an idle lane as running."""
         self._step, self._total, self._eta = step, total, eta_s
+        self._set_preparing(None, "")
         if self._state == "idle":
             self._state = "running"
         self._render()
+
+    def set_preparing(self, done: int, total: int, detail: str = "") -> None:
+        """`done` of `total` units of one-off work before the first step; `detail` is the tip."""
+        self._set_preparing((done, total), detail)
+        if self._state == "idle":
+            self._state = "running"
+        self._render()
+
+    def preparing(self) -> bool:
+        return self._preparing is not None
+
+    def _set_preparing(self, fraction: tuple[int, int] | None, detail: str) -> None:
+        self._preparing = fraction
+        self.bar.setToolTip(detail)
+        self.status_label.setToolTip(detail)
 
     def set_state(self, state: LaneState) -> None:
         if state not in LANE_STATES:
@@ -94,6 +116,7 @@ class LaneProgress(QWidget):
         self._state = state
         if state == "idle":
             self._step, self._total, self._eta = 0, 0, None
+            self._set_preparing(None, "")
         self._render()
 
     def state(self) -> str:
@@ -103,10 +126,15 @@ class LaneProgress(QWidget):
         return self.status_label.text()
 
     def _render(self) -> None:
-        self.bar.setRange(0, max(self._total, 1))
         full = self._state == "done"
-        self.bar.setValue(self.bar.maximum() if full else min(self._step, self.bar.maximum()))
-        self.status_label.setText(state_text(self._state, self._step, self._total, self._eta))
+        preparing = None if full else self._preparing
+        done, total = preparing or (self._step, self._total)
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(self.bar.maximum() if full else min(done, self.bar.maximum()))
+        if preparing is not None:
+            self.status_label.setText(preparing_text(self._state, done, total))
+        else:
+            self.status_label.setText(state_text(self._state, done, total, self._eta))
         if self.bar.property("state") != self._state:
             self.bar.setProperty("state", self._state)
             self.bar.style().unpolish(self.bar)

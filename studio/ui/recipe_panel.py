@@ -6,6 +6,7 @@ import logging
 from functools import cache
 
 from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.params import MAX_GUIDANCE, MAX_STEPS, ScheduleOptions, Sigmas, Spacing
 from studio.core.presets import RecipePreset, load_presets
-from studio.core.samplers import SAMPLERS, find_sampler
+from studio.core.samplers import SAMPLERS, SamplerSpec, find_sampler
 from studio.core.skip_tuning import SKIP_MAX, SKIP_MIN, SkipTuning
 from studio.paths import presets_dir
 from studio.ui.binding import Binding, bind_combo_text, bind_spin
@@ -32,6 +33,15 @@ MESSAGE_STYLE = (
     " border-radius: 4px; padding: 4px 6px; }"
 )
 ETA_SAMPLERS = ", ".join(spec.name for spec in SAMPLERS if spec.uses_eta)
+GAMMA_TABLE_NOTE = (
+    "Its first run on a model estimates that model's analytic variance (Gamma) table, which"
+    " takes a few minutes on a CPU; later runs reuse the table."
+)
+
+
+def sampler_tip(spec: SamplerSpec) -> str:
+    """The sampler's one-line summary, and what its first run on a model costs."""
+    return f"{spec.summary}\n{GAMMA_TABLE_NOTE}" if spec.needs_gamma_table else spec.summary
 
 
 @cache
@@ -74,8 +84,13 @@ class LaneRecipePanel(QGroupBox):
         self.presets = shipped_presets()
         for preset in self.presets:
             self.preset_combo.addItem(preset.name, preset.name)
-        tips = {spec.name: spec.summary for spec in SAMPLERS}
+        tips = {spec.name: sampler_tip(spec) for spec in SAMPLERS}
         self.sampler_combo = _combo(f"{prefix}Sampler", [spec.name for spec in SAMPLERS], tips)
+        self.sampler_note = QLabel(GAMMA_TABLE_NOTE)
+        self.sampler_note.setObjectName(f"{prefix}SamplerNote")
+        self.sampler_note.setWordWrap(True)
+        self.sampler_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.sampler_note.hide()
         self.steps_spin = QSpinBox()
         self.steps_spin.setObjectName(f"{prefix}Steps")
         self.steps_spin.setRange(1, MAX_STEPS)
@@ -199,17 +214,18 @@ class LaneRecipePanel(QGroupBox):
         grid.addWidget(self.preset_combo, 1, 1, 1, 3)
         grid.addWidget(QLabel("Sampler"), 2, 0)
         grid.addWidget(self.sampler_combo, 2, 1, 1, 3)
-        grid.addWidget(QLabel("Steps"), 3, 0)
-        grid.addWidget(self.steps_spin, 3, 1)
-        grid.addWidget(QLabel("CFG"), 3, 2, Qt.AlignmentFlag.AlignRight)
-        grid.addWidget(self.guidance_spin, 3, 3)
-        grid.addWidget(QLabel("Eta"), 4, 0)
-        grid.addWidget(self.eta_spin, 4, 1)
-        grid.addWidget(QLabel("Schedule"), 5, 0)
-        grid.addLayout(self._schedule_row(), 5, 1, 1, 3)
-        grid.addWidget(QLabel("Skip"), 6, 0)
-        grid.addLayout(self._skip_row(), 6, 1, 1, 3)
-        grid.addWidget(self.messages_label, 7, 0, 1, 4)
+        grid.addWidget(self.sampler_note, 3, 1, 1, 3)
+        grid.addWidget(QLabel("Steps"), 4, 0)
+        grid.addWidget(self.steps_spin, 4, 1)
+        grid.addWidget(QLabel("CFG"), 4, 2, Qt.AlignmentFlag.AlignRight)
+        grid.addWidget(self.guidance_spin, 4, 3)
+        grid.addWidget(QLabel("Eta"), 5, 0)
+        grid.addWidget(self.eta_spin, 5, 1)
+        grid.addWidget(QLabel("Schedule"), 6, 0)
+        grid.addLayout(self._schedule_row(), 6, 1, 1, 3)
+        grid.addWidget(QLabel("Skip"), 7, 0)
+        grid.addLayout(self._skip_row(), 7, 1, 1, 3)
+        grid.addWidget(self.messages_label, 8, 0, 1, 4)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
 
@@ -239,6 +255,8 @@ class LaneRecipePanel(QGroupBox):
     def _sampler_changed(self, name: str) -> None:
         spec = find_sampler(name) if isinstance(name, str) else None
         uses_eta = spec is not None and spec.uses_eta
+        self.sampler_combo.setToolTip(sampler_tip(spec) if spec is not None else "")
+        self.sampler_note.setVisible(spec is not None and spec.needs_gamma_table)
         self.eta_spin.setEnabled(uses_eta)
         self.eta_spin.setToolTip(
             "Eta: 0 is deterministic, 1 adds fresh noise each step"

@@ -8,7 +8,14 @@ import operator
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.events import LaneFinished, ModelLoaded, PreviewReady, StepProgress, Timings
+from studio.core.events import (
+    LaneFinished,
+    ModelLoaded,
+    PrepareProgress,
+    PreviewReady,
+    StepProgress,
+    Timings,
+)
 from studio.core.jobs import Lane
 from studio.core.params import GenerationParams, problems
 from studio.core.recipes import recipe_warnings
@@ -19,13 +26,19 @@ from studio.viewmodels.observable import observable
 PreviewPair = tuple[np.ndarray, np.ndarray | None]
 
 
+def preparation_status(event: PrepareProgress) -> str:
+    """'Estimating the Gamma table (first use of this model): 37/50'."""
+    task = event.task[:1].upper() + event.task[1:]
+    return f"{task} (first use of this model): {event.done}/{event.total}"
+
+
 class LaneViewModel(QObject):
     """Holds one lane's recipe (with its messages) and what its current run has shown so far.
 
     Recipe attributes (`sampler`, `num_inference_steps`, `guidance_scale`, `eta`, `schedule`,
     `skip_tuning`) are observable: assign them and `recipeChanged` plus the field's own signal
-    fire. The run state is fed by the session through `begin`, `on_step`, `on_preview`,
-    `on_finished`, `end`.
+    fire. The run state is fed by the session through `begin`, `on_prepare`, `on_step`,
+    `on_preview`, `on_finished`, `end`.
     """
 
     samplerChanged = Signal(str)
@@ -39,6 +52,7 @@ class LaneViewModel(QObject):
     recipeChanged = Signal()
     messagesChanged = Signal(list)
     progressChanged = Signal(int, int)
+    preparationChanged = Signal()
     etaSecondsChanged = Signal(float)
     previewChanged = Signal()
     finished = Signal()
@@ -163,6 +177,7 @@ class LaneViewModel(QObject):
         self.timings: Timings | None = None
         self.steps = 0
         self.partial = False
+        self.preparation: PrepareProgress | None = None
         self._first: tuple[int, float] | None = None
 
     @property
@@ -172,6 +187,11 @@ class LaneViewModel(QObject):
     @property
     def running(self) -> bool:
         return self._running
+
+    @property
+    def preparing(self) -> bool:
+        """The run does one-off work (e.g. a Gamma table) and has not reached its first step."""
+        return self._running and self.preparation is not None
 
     def _set_status(self, text: str) -> None:
         if text != self._status:
@@ -185,6 +205,7 @@ class LaneViewModel(QObject):
 
     def begin(self, job_id: str, total: int = 0) -> None:
         """A job of `total` steps starts: forget the previous run, previews and history included."""
+        self._set_preparation(None)
         self._reset_run()
         self.job_id = job_id
         self.total = total
@@ -198,10 +219,23 @@ class LaneViewModel(QObject):
         name = event.model.display_name
         self._set_status(f"Loaded {name} on {event.device} in {event.load_s:.1f} s")
 
+    def on_prepare(self, event: PrepareProgress) -> None:
+        """One-off work before the first step: its own fraction and status line, no step ETA."""
+        if not self._running or self.step:
+            return
+        self._set_status(preparation_status(event))
+        self._set_preparation(event)
+
+    def _set_preparation(self, event: PrepareProgress | None) -> None:
+        if event != self.preparation:
+            self.preparation = event
+            self.preparationChanged.emit()
+
     def on_step(self, event: StepProgress) -> None:
         self.step, self.total = event.step, event.total
         if self._first is None:
             self._first = (event.step, event.elapsed_s)
+        self._set_preparation(None)
         self.eta_s = self._estimate_eta(event)
         self.progressChanged.emit(self.step, self.total)
         self.etaSecondsChanged.emit(self.eta_s)
@@ -229,6 +263,7 @@ class LaneViewModel(QObject):
         self.timings = event.timings
         self.steps = event.steps
         self.partial = event.partial
+        self._set_preparation(None)
         self.eta_s = 0.0
         self.etaSecondsChanged.emit(self.eta_s)
         if not event.partial:
@@ -248,7 +283,10 @@ class LaneViewModel(QObject):
         self._set_status(status)
 
     def end(self, status: str) -> None:
-        """The job ended without this lane finishing (cancelled, failed, or never reached)."""
+        """The job ended without this lane finishing (cancelled, failed, or never reached).
+
+        A preparation it was in stays in `preparation`, so views can say where it stopped.
+        """
         self._set_running(False)
         self._set_status(status)
 

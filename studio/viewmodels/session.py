@@ -19,6 +19,7 @@ from studio.core.events import (
     JobStarted,
     LaneFinished,
     ModelLoaded,
+    PrepareProgress,
     PreviewReady,
     StepProgress,
 )
@@ -317,6 +318,8 @@ class SessionViewModel(QObject):
                 self._lane(lane).on_model_loaded(event)
             case StepProgress(lane=lane):
                 self._lane(lane).on_step(event)
+            case PrepareProgress(lane=lane):
+                self._lane(lane).on_prepare(event)
             case PreviewReady(lane=lane):
                 self._lane(lane).on_preview(event)
             case LaneFinished(lane=lane):

@@ -21,17 +21,20 @@ from studio.core.events import (
     JobStarted,
     LaneFinished,
     ModelLoaded,
+    PrepareProgress,
     PreviewReady,
     StepProgress,
     Timings,
 )
 from studio.core.jobs import CompareJob, ConvergeJob, GridJob, Job, Lane, LaneSpec
 from studio.core.metrics import psnr, speedup, ssim
+from studio.core.samplers import find_sampler
 from tests.ui.fake_studies import convergence_script, grid_script
 
 FAIL_MESSAGE = "The device ran out of memory: try a smaller size or batch, or close other models."
 STEP_S = 0.01
 LANE_SHADES = {Lane.main: 200, Lane.teacher: 200, Lane.student: 190}
+GAMMA_TASKS = ("sampling clean data for the Gamma table", "estimating the Gamma table")
 
 
 @dataclass
@@ -63,6 +66,21 @@ def _steps(job: Job, lane: Lane, spec: LaneSpec, step: int, total: int) -> Itera
         yield PreviewReady(job_id=job.job_id, lane=lane, step=step, total=total, x_t=x_t, x0=x0)
 
 
+def needs_table(spec: LaneSpec, tables: set[str]) -> bool:
+    """Whether the lane's sampler needs a Gamma table that its model does not have yet."""
+    sampler = find_sampler(spec.params.sampler)
+    return sampler is not None and sampler.needs_gamma_table and spec.model.location not in tables
+
+
+def _prepare(job: Job, lane: Lane, units: int, token: FakeToken) -> Iterator[Event]:
+    """The engine's table work before a lane's first step: `units` per task, until a cancel."""
+    for task in GAMMA_TASKS:
+        for done in range(1, units + 1):
+            if token.cancelled:
+                return
+            yield PrepareProgress(job_id=job.job_id, lane=lane, task=task, done=done, total=units)
+
+
 def _finished(job: Job, lane: Lane, spec: LaneSpec, done: int) -> LaneFinished:
     total = spec.params.num_inference_steps
     image = fake_image(spec, LANE_SHADES[lane])
@@ -80,10 +98,21 @@ def _finished(job: Job, lane: Lane, spec: LaneSpec, done: int) -> LaneFinished:
 
 
 def job_script(
-    job: Job, token: FakeToken | None = None, *, fail_at_step: int | None = None
+    job: Job,
+    token: FakeToken | None = None,
+    *,
+    fail_at_step: int | None = None,
+    gamma_units: int = 0,
+    tables: set[str] | None = None,
 ) -> Iterator[Event]:
-    """The events of one job after JobQueued, honouring `token` between steps."""
+    """The events of one job after JobQueued, honouring `token` between steps.
+
+    With `gamma_units`, a lane whose sampler needs a Gamma table its model lacks (`tables`
+    names the models that have one) first reports that many units of each table task; any
+    cancel then ends the job, as the engine's table work does.
+    """
     token = token or FakeToken()
+    tables = set() if tables is None else tables
     yield JobStarted(job_id=job.job_id)
     if isinstance(job, GridJob):
         yield from grid_script(job, token)
@@ -96,6 +125,12 @@ def job_script(
         if token.cancelled:
             break
         yield ModelLoaded(job_id=job.job_id, lane=lane, model=spec.model, device="cpu", load_s=0.1)
+        if gamma_units and needs_table(spec, tables):
+            yield from _prepare(job, lane, gamma_units, token)
+            if token.cancelled:
+                yield JobCancelled(job_id=job.job_id)
+                return
+            tables.add(spec.model.location)
         total, done = spec.params.num_inference_steps, 0
         for step in range(1, total + 1):
             if token.cancelled and not token.keep_partial:
@@ -133,12 +168,17 @@ class FakeEngine:
 
     `pump(handler)` delivers every due event synchronously (for tests that call `handle`);
     `listen()` delivers the same stream to an asyncio consumer. `fail_at_step` makes the
-    first lane of every job fail at that step.
+    first lane of every job fail at that step; `gamma_units` makes the first lane on a model
+    with an analytic-variance sampler report its Gamma table work first (see `job_script`).
     """
 
-    def __init__(self, *, fail_at_step: int | None = None, delay_s: float = 0.0) -> None:
+    def __init__(
+        self, *, fail_at_step: int | None = None, delay_s: float = 0.0, gamma_units: int = 0
+    ) -> None:
         self.sent: list[Command] = []
         self.fail_at_step = fail_at_step
+        self.gamma_units = gamma_units
+        self.tables: set[str] = set()
         self.delay_s = delay_s
         self.running: str | None = None
         self.closed = False
@@ -207,7 +247,14 @@ class FakeEngine:
     def _run(self, job: Job) -> Iterator[Event]:
         self.running = job.job_id
         try:
-            for event in job_script(job, self._tokens[job.job_id], fail_at_step=self.fail_at_step):
+            script = job_script(
+                job,
+                self._tokens[job.job_id],
+                fail_at_step=self.fail_at_step,
+                gamma_units=self.gamma_units,
+                tables=self.tables,
+            )
+            for event in script:
                 yield event
                 while self._outbox:
                     yield self._outbox.popleft()
