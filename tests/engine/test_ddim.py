@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from diffusers import DDIMScheduler
@@ -72,11 +74,11 @@ def test_where_the_stride_is_the_grid_nothing_changes(steps):
 def test_each_step_lands_on_the_next_grid_timestep(steps):
     scheduler = ZeroSnrSafeDDIMScheduler.from_config(EMOJI)
     scheduler.set_timesteps(steps)
-    grid = scheduler.timesteps.tolist() + [-1]
+    grid = [*scheduler.timesteps.tolist(), -1]
     abar = scheduler.alphas_cumprod.clone()
     off_grid = 0
     x = torch.randn(1, 8, generator=torch.Generator().manual_seed(0))
-    for t, prev in zip(grid[:-1], grid[1:], strict=True):
+    for t, prev in itertools.pairwise(grid):
         off_grid += scheduler.stride_timestep(t) != prev
         v = torch.cos(x)
         a, s = abar[t].sqrt(), (1 - abar[t]).sqrt()
