@@ -62,19 +62,26 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+def _real_value(value: AxisValue) -> float:
+    """A numeric axis value (guidance, eta, skip factors) as a float."""
+    if isinstance(value, ModelRef | LaneChoice):
+        raise TypeError(f"A numeric grid axis holds {value!r}, which is not a number.")
+    return float(value)
+
+
 def value_label(name: AxisName, value: AxisValue) -> str:
     """How a cell's caption names one axis value, e.g. "8 steps" or "CFG 3"."""
     match name:
         case AxisName.steps:
             return f"{value} steps"
         case AxisName.guidance:
-            return f"CFG {_number(float(value))}"  # type: ignore[arg-type]
+            return f"CFG {_number(_real_value(value))}"
         case AxisName.eta:
-            return f"eta {_number(float(value))}"  # type: ignore[arg-type]
+            return f"eta {_number(_real_value(value))}"
         case AxisName.skip_top:
-            return f"skip top {_number(float(value))}"  # type: ignore[arg-type]
+            return f"skip top {_number(_real_value(value))}"
         case AxisName.skip_bottom:
-            return f"skip bottom {_number(float(value))}"  # type: ignore[arg-type]
+            return f"skip bottom {_number(_real_value(value))}"
         case AxisName.model:
             return value.display_name if isinstance(value, ModelRef) else str(value)
         case AxisName.lane:
@@ -117,13 +124,15 @@ def apply_value(
         case AxisName.steps:
             return model, params.with_(num_inference_steps=value)
         case AxisName.guidance:
-            return model, params.with_(guidance_scale=float(value))  # type: ignore[arg-type]
+            return model, params.with_(guidance_scale=_real_value(value))
         case AxisName.eta:
-            return model, params.with_(eta=float(value))  # type: ignore[arg-type]
+            return model, params.with_(eta=_real_value(value))
         case AxisName.skip_top:
-            return model, params.with_(skip_tuning=replace(params.skip_tuning, rho_top=value))
+            skip = replace(params.skip_tuning, rho_top=_real_value(value))
+            return model, params.with_(skip_tuning=skip)
         case AxisName.skip_bottom:
-            return model, params.with_(skip_tuning=replace(params.skip_tuning, rho_bottom=value))
+            skip = replace(params.skip_tuning, rho_bottom=_real_value(value))
+            return model, params.with_(skip_tuning=skip)
         case AxisName.model:
             assert isinstance(value, ModelRef)
             return value, params

@@ -13,6 +13,7 @@ from PySide6.QtGui import (
     QFont,
     QFontMetricsF,
     QImage,
+    QImageWriter,
     QMouseEvent,
     QPainter,
     QPainterPath,
@@ -323,5 +324,7 @@ def render_png(
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
+    # QImageWriter rather than image.save(buffer, "PNG"): the same writer, and PySide6's stubs
+    # type save()'s format as bytes where the binding accepts only str.
+    QImageWriter(buffer, b"PNG").write(image)
     return bytes(data.data())
