@@ -36,7 +36,7 @@ class ZeroSnrSafeDDIMScheduler(DDIMScheduler):
 
     def stride_timestep(self, timestep: int) -> int:
         """Where diffusers' `step` thinks the step from `timestep` goes."""
-        return int(timestep) - self.config.num_train_timesteps // self.num_inference_steps
+        return int(timestep) - self.config["num_train_timesteps"] // self.num_inference_steps
 
     def grid_timestep(self, timestep: int) -> int:
         """The next timestep of the inference grid after `timestep` (-1 after the last)."""

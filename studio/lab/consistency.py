@@ -15,6 +15,7 @@ import torch
 from diffusers import UNet2DConditionModel
 from tqdm import tqdm
 
+from studio.engine.modules import moved
 from studio.lab.compact import freeze_non_matrices
 from studio.lab.distill_common import (
     DistillConfig,
@@ -94,7 +95,7 @@ class ConsistencyRun:
         self.dir, self.data, self.cfg = run_dir, data, cfg
         self.device = pick_device()
         self.sched = VpSchedule(self.device)
-        teacher = teacher.to(self.device)
+        teacher = moved(teacher, self.device)
         self.teacher = GuidedModel(teacher, data, cfg.guidance, cfg.bf16)
         self.student = copy_unet(teacher).train()
         freeze_non_matrices(self.student)

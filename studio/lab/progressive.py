@@ -17,6 +17,7 @@ from diffusers import UNet2DConditionModel
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from studio.engine.modules import moved
 from studio.lab.compact import freeze_non_matrices
 from studio.lab.distill_common import (
     DistillConfig,
@@ -97,7 +98,7 @@ class ProgressiveRun:
         self.dir, self.data, self.cfg = run_dir, data, cfg
         self.device = pick_device()
         self.sched = VpSchedule(self.device)
-        self.base_teacher = teacher.to(self.device)
+        self.base_teacher = moved(teacher, self.device)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.state = ResumableState(run_dir / "checkpoint.pt")
         self.round, self.step = 0, 0

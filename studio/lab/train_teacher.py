@@ -14,6 +14,7 @@ from diffusers import UNet2DConditionModel
 from tqdm import tqdm
 
 from studio.engine.emoji_model import build_scheduler, build_unet, to_latents
+from studio.engine.modules import moved
 from studio.lab.checkpoints import load_state, restore_rng, rng_state, save_state
 from studio.lab.emoji_data import EmojiDataset, style_phrase
 from studio.lab.export import read_training_record
@@ -158,7 +159,7 @@ class TeacherRun:
         self.data = data
         self.cfg = cfg
         self.device = pick_device()
-        self.unet = build_unet().to(self.device).train()
+        self.unet = moved(build_unet(), self.device).train()
         self.ema = copy.deepcopy(self.unet).eval().requires_grad_(False)
         self.opt = torch.optim.AdamW(
             self.unet.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay

@@ -26,10 +26,11 @@ class AnalyticDDIMScheduler(ZeroSnrSafeDDIMScheduler):
     gamma_table: GammaTable | None = None
 
     def use_table(self, table: GammaTable) -> None:
-        if table.num_train_timesteps != self.config.num_train_timesteps:
+        trained = self.config["num_train_timesteps"]
+        if table.num_train_timesteps != trained:
             raise ValueError(
                 f"The Gamma table covers {table.num_train_timesteps} training timesteps, "
-                f"the scheduler {self.config.num_train_timesteps}."
+                f"the scheduler {trained}."
             )
         self.gamma_table = table
 
