@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from studio.core.events import GridCellFinished, JobProgress
@@ -43,18 +44,25 @@ def _run_cell(
     sink: EventSink,
 ) -> GridCellFinished:
     spec = LaneSpec(model=cell.model, params=cell.params)
-    common = dict(job_id=job.job_id, x=cell.x, y=cell.y, label=cell.label, params=cell.params)
+    empty = GridCellFinished(
+        job_id=job.job_id,
+        x=cell.x,
+        y=cell.y,
+        label=cell.label,
+        params=cell.params,
+        image=None,
+        wall_s=0.0,
+        nfe=0,
+        model=cell.model,
+    )
     try:
         result, _ = run_one(runner, job, spec, noise, token, sink)
     except SamplerError as exc:
-        return GridCellFinished(
-            **common, image=None, wall_s=0.0, nfe=0, model=cell.model, error=str(exc)
-        )
-    return GridCellFinished(
-        **common,
+        return replace(empty, error=str(exc))
+    return replace(
+        empty,
         image=result.images[0],
         wall_s=result.timings.total_s,
         nfe=result.model_calls,
-        model=cell.model,
         partial=result.partial,
     )

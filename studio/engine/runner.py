@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -196,7 +197,8 @@ class Runner:
         partial = False
         try:
             with tap, skip_tuned(denoiser(pipe), p.skip_tuning):
-                images = pipe(**kwargs).images
+                # Every concrete pipeline defines __call__; DiffusionPipeline declares none.
+                images = cast(Callable[..., Any], pipe)(**kwargs).images
         except StopAndKeep as stop:
             images, partial = decode_partial(pipe, stop), True
         finally:

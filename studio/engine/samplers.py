@@ -12,7 +12,7 @@ import importlib.util
 import inspect
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import diffusers
 import torch
@@ -57,6 +57,29 @@ OWN_SCHEDULERS: dict[str, type[SchedulerMixin]] = {
     **{cls.__name__: cls for cls in (AnalyticDDIMScheduler, AnalyticDDPMScheduler)},
 }
 COLLIDE = "its rounded timesteps collide {}, and diffusers then stops with an IndexError"
+
+
+class Scheduler(Protocol):
+    """What the engine calls on a configured scheduler.
+
+    diffusers' `SchedulerMixin` declares none of it: each scheduler class defines its own
+    `set_timesteps`, `scale_model_input` and `step`, with its own optional arguments.
+    """
+
+    timesteps: torch.Tensor
+
+    @property
+    def init_noise_sigma(self) -> float | torch.Tensor: ...
+
+    def set_timesteps(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def scale_model_input(
+        self, sample: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> torch.Tensor: ...
+
+    def step(self, *args: Any, **kwargs: Any) -> Any:
+        """A SchedulerOutput-like object with `prev_sample`, or a tuple with return_dict=False."""
+        ...
 
 
 class SamplerError(ValueError):
@@ -280,7 +303,7 @@ def make_scheduler(
     kind: ModelKind | None = None,
     *,
     model_name: str = "this model",
-) -> SchedulerMixin:
+) -> Scheduler:
     """A fresh scheduler for `spec_or_name`, configured for the model whose config is given."""
     spec = resolve_spec(spec_or_name)
     schedule = schedule or ScheduleOptions()
