@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 import torch
 from diffusers import DDIMScheduler
+from diffusers.schedulers.scheduling_ddim import DDIMSchedulerOutput
 
 
 class ZeroSnrSafeDDIMScheduler(DDIMScheduler):
@@ -67,6 +68,27 @@ class ZeroSnrSafeDDIMScheduler(DDIMScheduler):
         finally:
             setattr(self, name, original)
 
-    def step(self, model_output, timestep, sample, *args, **kwargs):
+    def step(
+        self,
+        model_output: torch.Tensor,
+        timestep: int,
+        sample: torch.Tensor,
+        eta: float = 0.0,
+        use_clipped_model_output: bool = False,
+        generator: torch.Generator | None = None,
+        variance_noise: torch.Tensor | None = None,
+        return_dict: bool = True,
+    ) -> DDIMSchedulerOutput | tuple:
+        # diffusers' signature spelled out: pipelines pass eta and generator only to a `step`
+        # whose signature names them, so `*args, **kwargs` here made DDIM ignore eta.
         with self._previous_from_grid(int(timestep)):
-            return super().step(model_output, timestep, sample, *args, **kwargs)
+            return super().step(
+                model_output,
+                timestep,
+                sample,
+                eta=eta,
+                use_clipped_model_output=use_clipped_model_output,
+                generator=generator,
+                variance_noise=variance_noise,
+                return_dict=return_dict,
+            )

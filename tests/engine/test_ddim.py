@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 
 import pytest
@@ -37,6 +38,17 @@ def test_catalogue_ddim_stays_finite_at_every_step_count(name):
     for steps in range(1, 60):
         for eta in (0.5, 1.0):
             assert torch.isfinite(first_step(scheduler, steps, eta)).all(), (steps, eta)
+
+
+@pytest.mark.parametrize("name", ["DDIM", "DDIM trailing"])
+def test_catalogue_ddim_step_names_what_pipelines_pass(name):
+    """Pipelines pass eta and generator only to a `step` whose signature names them: with
+    `*args, **kwargs` DDIM ran every eta as 0 and never saw the seeded generator."""
+    scheduler = make_scheduler(EMOJI, name, ScheduleOptions(), ModelKind.vp)
+    ours = inspect.signature(scheduler.step).parameters
+    theirs = inspect.signature(DDIMScheduler.from_config(EMOJI).step).parameters
+    assert {"eta", "generator", "variance_noise"} <= set(ours)
+    assert list(ours) == list(theirs)
 
 
 @pytest.mark.parametrize("config", [EMOJI, dict(tiny_sd_scheduler().config)], ids=["emoji", "sd"])
