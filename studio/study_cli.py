@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from studio.core.atomic import atomic_write, atomic_write_text
+from studio.core.atomic import atomic_write_bytes, atomic_write_text
 from studio.core.convergence import (
     DEFAULT_STEPS,
     REFERENCE_SAMPLER,
@@ -197,8 +197,7 @@ def write_curves(folder: Path, stem: str, points: list[ConvergencePoint], title:
     metrics = ["psnr"] + (["agreement"] if all(p.agreement is not None for p in points) else [])
     for metric in metrics:
         name = f"{stem}.png" if metric == "psnr" else f"{stem}-{metric}.png"
-        png = render_png(points, metric, title)
-        written.append(atomic_write(folder / name, lambda handle, data=png: handle.write(data)))
+        written.append(atomic_write_bytes(folder / name, render_png(points, metric, title)))
     return written
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 from studio.core.convergence import ConvergenceSpec
 from studio.core.grid import GridCell, GridSpec
@@ -105,6 +106,7 @@ class ConvergeJob:
 
 Job = GenerateJob | CompareJob | GridJob | ConvergeJob
 StudyJob = GridJob | ConvergeJob
+AnyJob = TypeVar("AnyJob", bound=Job)
 
 _SHARED = ("seed", "width", "height", "batch_size")
 
@@ -144,7 +146,7 @@ def _grid_problems(job: GridJob) -> list[str]:
     return found
 
 
-def validate_job(job: Job) -> Job:
+def validate_job(job: AnyJob) -> AnyJob:
     found = job_problems(job)
     if found:
         raise ValidationError(found)

@@ -50,7 +50,7 @@ def compose(rows: list[tuple[str, np.ndarray]], prompts: list[str]) -> Image.Ima
         y = HEADER + row * (TILE + PAD)
         draw.multiline_text((6, y + 8), label, fill=INK, font=label_font, spacing=3)
         for col, image in enumerate(images):
-            tile = Image.fromarray(image).resize((TILE, TILE), Image.NEAREST)
+            tile = Image.fromarray(image).resize((TILE, TILE), Image.Resampling.NEAREST)
             canvas.paste(tile, (LABEL_WIDTH + col * (TILE + PAD) + PAD, y))
     return canvas
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from diffusers import DDIMScheduler
+from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 from PIL import Image
 
 from studio.engine.emoji_model import SCHEDULE_CONFIG
@@ -41,7 +42,7 @@ def grid(images: list[np.ndarray], columns: int, scale: int = 2, pad: int = 2) -
         "RGB", (columns * (w * scale + pad) + pad, rows * (h * scale + pad) + pad), (200, 200, 200)
     )
     for i, img in enumerate(images):
-        tile = Image.fromarray(img).resize((w * scale, h * scale), Image.NEAREST)
+        tile = Image.fromarray(img).resize((w * scale, h * scale), Image.Resampling.NEAREST)
         canvas.paste(
             tile,
             (pad + (i % columns) * (w * scale + pad), pad + (i // columns) * (h * scale + pad)),
@@ -71,8 +72,9 @@ def sample_sheet(
         guidance_scale=guidance,
         latents=noise,
         output_type="np",
-    ).images
-    images = [(im * 255).round().astype(np.uint8) for im in out]
+    )
+    assert isinstance(out, ImagePipelineOutput) and isinstance(out.images, np.ndarray)
+    images = [(im * 255).round().astype(np.uint8) for im in out.images]
     path.parent.mkdir(parents=True, exist_ok=True)
     grid(images, columns=8, scale=3).save(path)
     return path
