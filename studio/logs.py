@@ -24,6 +24,7 @@ def configure_logging(level: int = logging.INFO) -> Path:
         path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # A marker attribute, read back with getattr above, so a second call adds no handler.
     handler.studio_file = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)

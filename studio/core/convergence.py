@@ -126,6 +126,7 @@ def parse_samplers(text: str) -> tuple[str, ...]:
     found = [p for name in names for p in _sampler_problems(name)]
     if found:
         raise ValidationError(found)
+    # _sampler_problems refused every name find_sampler does not know.
     return tuple(find_sampler(name).name for name in names)  # type: ignore[union-attr]
 
 

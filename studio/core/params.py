@@ -74,6 +74,7 @@ class GenerationParams:
     skip_tuning: SkipTuning = field(default_factory=SkipTuning)
 
     def with_(self, **changes: object) -> GenerationParams:
+        # Callers name any field; each value's type is checked by `problems()`, not here.
         return replace(self, **changes)  # type: ignore[arg-type]
 
 

@@ -38,12 +38,14 @@ class PngDropRouter(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
-        if kind not in (*_DRAG_TYPES, QEvent.Type.Drop):
+        # PySide6 hands filters the concrete class (QDragEnterEvent and QDragMoveEvent are
+        # QDropEvents), so the isinstance check only narrows the type.
+        if kind not in (*_DRAG_TYPES, QEvent.Type.Drop) or not isinstance(event, QDropEvent):
             return False
-        pngs = dropped_pngs(event)  # type: ignore[arg-type]
+        pngs = dropped_pngs(event)
         if not pngs:
             return False
-        event.acceptProposedAction()  # type: ignore[attr-defined]
+        event.acceptProposedAction()
         if kind == QEvent.Type.Drop:
             self._load(pngs[0])
         return True

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.settings import PreviewKind
 from studio.ui.comparison import SEGMENT_STYLE, ComparisonWidget
-from studio.ui.progress import LaneProgress
+from studio.ui.progress import LaneProgress, LaneState
 from studio.ui.step_strip import StepStrip
 from studio.viewmodels.lane import LaneViewModel
 from studio.viewmodels.session import SessionViewModel
@@ -56,7 +56,7 @@ def lane_caption(title: str, lane: LaneViewModel, scrubbed: int | None = None) -
     )
 
 
-def end_state(lane: LaneViewModel) -> str:
+def end_state(lane: LaneViewModel) -> LaneState:
     """How a lane's run ended, as a LaneProgress state."""
     if lane.images and not lane.partial:
         return "done"
@@ -118,7 +118,7 @@ class LaneFollower(QObject):
             self.progress.set_state("idle")
             self.progress.set_progress(self.lane.step, self.lane.total)
         else:
-            self.progress.set_state(end_state(self.lane))  # type: ignore[arg-type]
+            self.progress.set_state(end_state(self.lane))
             self._fill_strip()
         self._changed(True)
 
@@ -132,7 +132,7 @@ class LaneFollower(QObject):
         if self.lane.preparing:
             self._on_preparation()
         elif not self.lane.running and self.progress.state() != "idle":
-            self.progress.set_state(end_state(self.lane))  # type: ignore[arg-type]
+            self.progress.set_state(end_state(self.lane))
 
     def _on_preview(self) -> None:
         self._changed(True)
