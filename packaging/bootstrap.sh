@@ -3,7 +3,7 @@
 #
 #   bash packaging/bootstrap.sh            install only
 #   bash packaging/bootstrap.sh --run ARGS install, then exec `.venv/bin/studio ARGS`
-#   bash packaging/bootstrap.sh --test     install, then pytest, import contracts and lint
+#   bash packaging/bootstrap.sh --test     install, then pytest, import contracts, lint and mypy
 #
 # Idempotent: a second run skips apt when every package is installed, keeps a working venv, and skips
 # the pip installs while pyproject.toml is unchanged (its sha256 is stamped inside the venv).
@@ -217,6 +217,9 @@ run_tests() {
 
   phase "Format: ruff format --check"
   "$VENV/bin/ruff" format --check studio tests benchmarks || failed+=("ruff format --check")
+
+  phase "Types: mypy"
+  "$VENV/bin/mypy" || failed+=("mypy")
 
   if ((${#failed[@]})); then
     die "failed: ${failed[*]}"
