@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from studio import study_cli
@@ -114,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     gen = sub.add_parser("generate", help="generate images with one model into a PNG")
     gen.add_argument("--model", "-m", default=EMBEDDED_TEACHER)
+    gen.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="load this one pickle weights file (.ckpt, .bin) with torch.load(weights_only=True)",
+    )
     _shared_args(gen)
     _recipe_args(gen)
     cmp_ = sub.add_parser("compare", help="teacher and student from the same noise, side by side")
@@ -174,7 +180,7 @@ def _default_size(args: argparse.Namespace, refs: Sequence[ModelRef]) -> None:
 def cmd_generate(args: argparse.Namespace) -> int:
     from studio.headless import run_job
 
-    ref = model_ref(args.model)
+    ref = replace(model_ref(args.model), allow_pickle=args.allow_pickle)
     _default_size(args, [ref])
     params = lane_params(args)
     job = GenerateJob(lane=LaneSpec(model=ref, params=params), previews=PreviewOptions(every=0))

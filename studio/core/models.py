@@ -17,11 +17,16 @@ class ModelSource(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelRef:
-    """Names one loadable pipeline: an embedded model, a diffusers folder, a hub id or a file."""
+    """Names one loadable pipeline: an embedded model, a diffusers folder, a hub id or a file.
+
+    `allow_pickle` is the user's opt-in for this one file (source `file` only): a pickle
+    checkpoint is then read with torch.load(weights_only=True) instead of being refused.
+    """
 
     location: str
     source: ModelSource = ModelSource.folder
     label: str = ""
+    allow_pickle: bool = False
 
     @property
     def display_name(self) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_file
-
 from studio.core.manifest import AdapterManifest
+from studio.core.weights_check import WeightsError
+from studio.engine.weights import load_weights
 from studio.paths import resolve_inside
 
 
@@ -31,11 +31,17 @@ def base_folder(adapter_folder: Path, manifest: AdapterManifest) -> Path:
 
 def fuse_adapter(pipe: Any, adapter_folder: Path, manifest: AdapterManifest) -> Any:
     """Apply the LoRA to the pipeline's denoiser and fuse it, leaving a plain model."""
-    path = resolve_inside(adapter_folder, manifest.lora)
+    try:
+        path = resolve_inside(adapter_folder, manifest.lora)
+    except ValueError as exc:
+        raise AdapterError(str(exc)) from exc
     if not path.is_file():
         raise AdapterError(f"The adapter file {manifest.lora} is missing from {adapter_folder}.")
     denoiser = getattr(pipe, "unet", None) or pipe.transformer
-    state = load_file(path)
+    try:
+        state = load_weights(path, name=f"The adapter file {path.name} in {adapter_folder.name}")
+    except WeightsError as exc:
+        raise AdapterError(str(exc)) from exc
     prefix = "unet" if hasattr(pipe, "unet") else "transformer"
     try:
         denoiser.load_lora_adapter(state, prefix=prefix, adapter_name="studio_student")

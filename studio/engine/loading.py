@@ -1,8 +1,10 @@
 """Loading pipelines safely: local folders, the embedded models and the local Hugging Face cache.
 
 Loading never runs code shipped with a model: model_index.json is read and checked first
-(known pipeline classes, component libraries from diffusers and transformers only), weights
-must be safetensors, and neither remote code nor custom pipelines are ever enabled.
+(known pipeline classes, component libraries from diffusers and transformers only, component
+folders inside the model folder), weights must be safetensors whose headers pass the check in
+studio.core.weights_check before diffusers opens them, and neither remote code nor custom
+pipelines are ever enabled.
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ import torch
 from diffusers import DiffusionPipeline
 
 from studio.core.manifest import AdapterManifest, ManifestError, read_manifest
+from studio.core.model_files import check_component, folder_files, refuse_code, refuse_pickle_only
 from studio.core.models import ModelRef, ModelSource
 from studio.core.samplers import ModelKind
+from studio.core.weights_check import WeightsError, WeightsFormat, check_weights_file
 from studio.engine.adapters import AdapterError, base_folder, fuse_adapter
 from studio.engine.emoji_pipeline import EmojiPipeline
 from studio.engine.quiet import quiet_loading
 from studio.engine.samplers import model_kind_of
 from studio.engine.text_encoder import load_text_encoder
-from studio.paths import embedded_model_dir
+from studio.engine.weights import load_weights
+from studio.paths import embedded_model_dir, resolve_inside
 
 DTYPES: dict[str, torch.dtype] = {
     "fp32": torch.float32,
@@ -52,9 +57,7 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 HUB_PATTERNS = ["model_index.json", "*/*.json", "*/*.txt", "*/*.safetensors", "*/*.model"]
 OWN_PIPELINES = frozenset({"EmojiPipeline"})
 COMPONENT_LIBRARIES = frozenset({"diffusers", "transformers"})
-PICKLE_SUFFIXES = frozenset({".bin", ".ckpt", ".pt", ".pth", ".pkl", ".pickle"})
 FP16_WEIGHTS = re.compile(r"\.fp16(-\d+-of-\d+)?\.safetensors$")
-SAFE_ONLY = "which can run code when loaded: the studio loads safetensors weights only"
 
 
 class ModelLoadError(RuntimeError):
@@ -167,8 +170,26 @@ def _hub_folder(repo_id: str, local_only: bool) -> Path:
     return Path(path)
 
 
+def check_single_file(ref: ModelRef) -> WeightsFormat:
+    """A single weights file's format once its content passed the check; an allowed pickle
+    must also load under torch.load(weights_only=True)."""
+    path = Path(ref.location).expanduser()
+    try:
+        kind = check_weights_file(path, allow_pickle=ref.allow_pickle)
+        if kind.is_pickle:
+            load_weights(path, allow_pickle=True)
+    except WeightsError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    return kind
+
+
 def resolve_folder(ref: ModelRef, local_only: bool = True) -> Path:
     """The local folder holding the pipeline that `ref` names."""
+    if ref.allow_pickle and ref.source is not ModelSource.file:
+        raise ModelLoadError(
+            f"Pickle weights can be allowed for a single weights file only, and "
+            f"{ref.display_name} is not one."
+        )
     if ref.source is ModelSource.embedded:
         try:
             return embedded_model_dir(ref.location)
@@ -178,26 +199,11 @@ def resolve_folder(ref: ModelRef, local_only: bool = True) -> Path:
         return Path(ref.location).expanduser()
     if ref.source is ModelSource.hub:
         return _hub_folder(ref.location, local_only)
+    check_single_file(ref)
     raise ModelLoadError(
         f"Single-file checkpoints are not supported yet: convert {ref.display_name} to a "
         "diffusers folder, or pick a diffusers model folder."
     )
-
-
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
-
-
-def _refuse_pickle_only(files: list[Path], what: str) -> None:
-    pickles = [p for p in files if p.suffix in PICKLE_SUFFIXES]
-    if pickles and not any(p.suffix == ".safetensors" for p in files):
-        raise ModelLoadError(f"{what} has only pickle weights ({pickles[0].name}), {SAFE_ONLY}.")
-
-
-def _refuse_code(files: list[Path], what: str) -> None:
-    code = [p.name for p in files if p.suffix == ".py"]
-    if code:
-        raise ModelLoadError(f"{what} ships Python code ({code[0]}); the studio never runs it.")
 
 
 def _read_index(path: Path, name: str) -> dict[str, Any]:
@@ -210,7 +216,7 @@ def _read_index(path: Path, name: str) -> dict[str, Any]:
         )
     index_file = path / "model_index.json"
     if not index_file.is_file():
-        _refuse_pickle_only(_files(path), name)
+        refuse_pickle_only(folder_files(path), name)
         raise ModelLoadError(
             f"{name} is not a diffusers model folder: model_index.json is missing."
         )
@@ -259,14 +265,22 @@ def _library_allowed(library: object) -> bool:
     return importlib.util.find_spec(f"diffusers.pipelines.{library}") is not None
 
 
+def _plain_class_name(class_name: object) -> bool:
+    return class_name is None or (isinstance(class_name, str) and class_name.isidentifier())
+
+
 def _components(index: dict[str, Any], name: str) -> dict[str, str | None]:
     """Each component's library (None for an absent one), after checking the libraries."""
     libraries: dict[str, str | None] = {}
     for key, value in index.items():
         if key.startswith("_") or not isinstance(value, list | tuple) or len(value) != 2:
             continue
+        if not key.isidentifier():
+            raise ModelLoadError(
+                f"{name}'s model_index.json names the component {key!r}, which is not a plain name."
+            )
         library, class_name = value
-        if not _library_allowed(library) or not isinstance(class_name, str | None):
+        if not _library_allowed(library) or not _plain_class_name(class_name):
             raise ModelLoadError(
                 f"{name} asks for its {key} from {library!r}; the studio loads components "
                 "from diffusers and transformers only."
@@ -275,15 +289,21 @@ def _components(index: dict[str, Any], name: str) -> dict[str, str | None]:
     return libraries
 
 
+def _component_folder(path: Path, key: str, name: str) -> Path:
+    try:
+        return resolve_inside(path, key)
+    except ValueError as exc:
+        raise ModelLoadError(
+            f"{name}'s component {key} points outside the model folder, so the studio refuses it."
+        ) from exc
+
+
 def _weights_variant(path: Path, components: list[str], name: str) -> str | None:
     """The weights variant to ask for: fp16 when a component has only fp16 safetensors."""
-    _refuse_code(_files(path), name)
+    refuse_code(folder_files(path), name)
     variant = None
     for key in components:
-        files = _files(path / key)
-        _refuse_code(files, f"{name}'s {key}")
-        _refuse_pickle_only(files, f"{name}'s {key}")
-        safe = [p.name for p in files if p.suffix == ".safetensors"]
+        safe = check_component(_component_folder(path, key, name), f"{name}'s {key}")
         if safe and all(FP16_WEIGHTS.search(f) for f in safe):
             variant = "fp16"
     return variant
@@ -291,12 +311,15 @@ def _weights_variant(path: Path, components: list[str], name: str) -> str | None
 
 def inspect_folder(path: Path, name: str) -> ModelFolder:
     """Check a pipeline folder before any of it is loaded; ModelLoadError says what is wrong."""
-    index = _read_index(path, name)
-    class_name = _check_class(index, name)
-    libraries = _components(index, name)
-    present = [key for key, library in libraries.items() if library is not None]
-    absent = tuple(key for key, library in libraries.items() if library is None)
-    variant = _weights_variant(path, present, name)
+    try:
+        index = _read_index(path, name)
+        class_name = _check_class(index, name)
+        libraries = _components(index, name)
+        present = [key for key, library in libraries.items() if library is not None]
+        absent = tuple(key for key, library in libraries.items() if library is None)
+        variant = _weights_variant(path, present, name)
+    except WeightsError as exc:
+        raise ModelLoadError(str(exc)) from exc
     return ModelFolder(path=path, class_name=class_name, variant=variant, absent=absent)
 
 
@@ -314,6 +337,8 @@ def _from_pretrained(folder: ModelFolder, dtype: torch.dtype) -> DiffusionPipeli
         _dtype_keyword(): dtype,
         "local_files_only": True,
         "variant": folder.variant,
+        "trust_remote_code": False,
+        "custom_pipeline": None,
     }
     if folder.class_name == "EmojiPipeline":
         text_encoder, tokenizer = shared_text_encoder()

@@ -72,6 +72,10 @@ def broken_copy(adapter: Path, tmp_path: Path, edit) -> Path:
         (lambda f: (f / "pytorch_lora_weights.safetensors").unlink(), "missing"),
         (lambda f: shutil.rmtree(f.parent / "tiny-teacher"), "base model"),
         (lambda f: (f / "pytorch_lora_weights.safetensors").write_bytes(b"junk" * 10), "adapter"),
+        (
+            lambda f: torch.save({"w": torch.zeros(1)}, f / "pytorch_lora_weights.safetensors"),
+            "The adapter file pytorch_lora_weights.safetensors in tiny-student is a PyTorch zip",
+        ),
     ],
 )
 def test_broken_adapters_are_refused_clearly(pair, tmp_path, edit, message):

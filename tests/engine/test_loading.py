@@ -119,7 +119,8 @@ def test_folder_with_only_a_pickle_file(tmp_path):
 def test_component_with_only_pickle_weights(tiny_sd_folder, tmp_path):
     folder = copy_model(tiny_sd_folder, tmp_path)
     weights = folder / "unet" / "diffusion_pytorch_model.safetensors"
-    weights.rename(weights.with_suffix(".bin"))
+    torch.save({"w": torch.zeros(2)}, weights.with_suffix(".bin"))
+    weights.unlink()
     assert "tiny-sd's unet has only pickle weights" in load_error(folder_ref(folder))
 
 
@@ -154,7 +155,8 @@ def test_invalid_model_index(tmp_path):
 
 def test_fp16_only_weights_ask_for_the_fp16_variant(tmp_path):
     (tmp_path / "unet").mkdir()
-    (tmp_path / "unet" / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"")
+    empty_safetensors = b"\x02\x00\x00\x00\x00\x00\x00\x00{}"
+    (tmp_path / "unet" / "diffusion_pytorch_model.fp16.safetensors").write_bytes(empty_safetensors)
     index = {
         "_class_name": "StableDiffusionPipeline",
         "unet": ["diffusers", "UNet2DConditionModel"],
@@ -183,9 +185,9 @@ def test_malformed_hub_id():
 
 
 def test_single_file_checkpoints_are_not_supported_yet(tmp_path):
-    message = load_error(
-        ModelRef(location=str(tmp_path / "x.safetensors"), source=ModelSource.file)
-    )
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
+    message = load_error(ModelRef(location=str(path), source=ModelSource.file))
     assert message.startswith("Single-file checkpoints are not supported yet")
 
 
