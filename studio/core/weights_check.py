@@ -136,6 +136,8 @@ def _parse_header(raw: bytes) -> dict[str, Any]:
         raise ValueError("its header is not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
         raise ValueError("its header is not valid JSON") from exc
+    except RecursionError as exc:
+        raise ValueError("its header is nested too deeply") from exc
     if not isinstance(header, dict):
         raise ValueError("its header is not a JSON object")
     metadata = header.pop("__metadata__", {})

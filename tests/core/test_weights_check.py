@@ -155,6 +155,10 @@ DAMAGED = {
         ),
         "overlaps another",
     ),
+    "header nested too deeply": (
+        safetensors_bytes(None, b"", raw=b"{" + b'"a":{' * 5000 + b"}" * 5001),
+        "nested too deeply",
+    ),
     "bytes after the last tensor": (safetensors_bytes(TWO_TENSORS, bytes(40)), "8 bytes follow"),
 }
 
