@@ -280,7 +280,11 @@ def _components(index: dict[str, Any], name: str) -> dict[str, str | None]:
                 f"{name}'s model_index.json names the component {key!r}, which is not a plain name."
             )
         library, class_name = value
-        if not _library_allowed(library) or not _plain_class_name(class_name):
+        if not _plain_class_name(class_name):
+            raise ModelLoadError(
+                f"{name} asks for its {key} as {class_name!r}, which is not a plain class name."
+            )
+        if not _library_allowed(library):
             raise ModelLoadError(
                 f"{name} asks for its {key} from {library!r}; the studio loads components "
                 "from diffusers and transformers only."

@@ -177,7 +177,7 @@ def edit_index(folder: Path, **changes: object) -> None:
     ("changes", "expected"),
     [
         ({"unet": ["evil_pkg", "Evil"]}, "asks for its unet from 'evil_pkg'"),
-        ({"unet": ["diffusers", "os.system"]}, "from diffusers and transformers only"),
+        ({"unet": ["diffusers", "os.system"]}, "'os.system', which is not a plain class name"),
         ({"../unet": ["diffusers", "UNet2DConditionModel"]}, "is not a plain name"),
         ({"_class_name": ["my_pipeline", "MyPipeline"]}, "asks for a custom pipeline"),
     ],
