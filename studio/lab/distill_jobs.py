@@ -62,10 +62,10 @@ def _teacher_folder(teacher: str) -> Path:
     return Path(teacher) if Path(teacher).is_dir() else embedded_model_dir(teacher)
 
 
-def training_record(run_dir: Path, teacher: str) -> dict:
-    """Steps and hours of a distillation run so far, and the teacher step it started from."""
+def training_record(run_dir: Path, teacher: str, steps: int) -> dict:
+    """Optimiser steps and hours of a distillation run so far, and the teacher step it began at."""
     compute = compute_from_log(run_dir / "loss.csv")
-    record = {"step": compute.steps, "hours": round(compute.hours, 2)}
+    record = {"step": steps, "hours": round(compute.hours, 2)}
     teacher_step = read_training_record(_teacher_folder(teacher)).get("step")
     return record if teacher_step is None else {**record, "teacher_step": teacher_step}
 
@@ -98,7 +98,7 @@ def _progressive(args, run_dir: Path, data, teacher) -> list[Path]:
             folder,
             progressive_manifest(n, base),
             args.rank,
-            training_record(run_dir, args.teacher),
+            training_record(run_dir, args.teacher, (run.round + 1) * cfg.steps_per_round),
         )
         scheduler = DDIMScheduler(**SCHEDULE_CONFIG)
         sample_sheet(
@@ -125,7 +125,7 @@ def _consistency(args, run_dir: Path, data, teacher) -> list[Path]:
             folder,
             consistency_manifest(base),
             args.rank,
-            training_record(run_dir, args.teacher),
+            training_record(run_dir, args.teacher, run.step),
         )
         scheduler = LCMScheduler(**SCHEDULE_CONFIG)
         sample_sheet(
