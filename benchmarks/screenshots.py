@@ -114,21 +114,24 @@ class Shooter:
         print(self.out / "gallery.png")
 
 
-def shoot(out: Path) -> None:
-    import qasync
-
+def private_studio(folder: Path):
+    """The real app with its settings, gallery and geometry in `folder` (nothing of the user's)."""
     from studio.app import StudioApp, make_application
 
     make_application()
+    return StudioApp(
+        settings_path=folder / "settings.json",
+        gallery_dir=folder / "gallery",
+        geometry=QSettings(str(folder / "geometry.ini"), QSettings.Format.IniFormat),
+    )
+
+
+def shoot(out: Path) -> None:
+    import qasync
+
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        studio = StudioApp(
-            settings_path=folder / "settings.json",
-            gallery_dir=folder / "gallery",
-            geometry=QSettings(str(folder / "geometry.ini"), QSettings.Format.IniFormat),
-        )
-        qasync.run(Shooter(studio, out).run())
+        qasync.run(Shooter(private_studio(Path(tmp)), out).run())
 
 
 def main() -> None:

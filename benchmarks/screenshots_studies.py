@@ -15,9 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
-
-from benchmarks.screenshots import SIZE, start_xvfb, until
+from benchmarks.screenshots import SIZE, private_studio, start_xvfb, until
 
 PROMPT = "grinning face, smileys & emotion, face smiling, noto style"
 
@@ -80,18 +78,9 @@ class StudyShooter:
 def shoot(out: Path, csv: Path | None) -> None:
     import qasync
 
-    from studio.app import StudioApp, make_application
-
-    make_application()
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        studio = StudioApp(
-            settings_path=folder / "settings.json",
-            gallery_dir=folder / "gallery",
-            geometry=QSettings(str(folder / "geometry.ini"), QSettings.Format.IniFormat),
-        )
-        qasync.run(StudyShooter(studio, out, csv).run())
+        qasync.run(StudyShooter(private_studio(Path(tmp)), out, csv).run())
 
 
 def main() -> None:
