@@ -25,13 +25,14 @@ from studio.core.events import ConvergencePointReady, Event, JobProgress, StepPr
 from studio.core.jobs import ConvergeJob, Job, Lane, LaneSpec
 from studio.core.params import MAX_SEED, ValidationError
 from studio.viewmodels.observable import observable
+from studio.viewmodels.study import StudyViewModel
 from studio.viewmodels.study_progress import StudyProgress
 
 METRIC_KEYS = ("psnr", "agreement")
 SUMMARY_DB = 30.0
 
 
-class ConvergenceViewModel(QObject):
+class ConvergenceViewModel(StudyViewModel):
     """Builds convergence jobs from the teacher lane and keeps the points as they stream in.
 
     Observable: `samplers` (comma-separated; empty means every deterministic sampler that
@@ -45,7 +46,6 @@ class ConvergenceViewModel(QObject):
     referenceStepsChanged = Signal(int)
     metricChanged = Signal(str)
     pointsChanged = Signal()
-    error = Signal(str)
 
     samplers = observable("samplers", "samplersChanged", str)
     steps = observable("steps", "stepsChanged", str)
@@ -59,9 +59,7 @@ class ConvergenceViewModel(QObject):
         lane_spec: Callable[[Lane], LaneSpec],
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(parent)
-        self._submit = submit
-        self._lane_spec = lane_spec
+        super().__init__(submit, lane_spec, parent)
         self._samplers = ""
         self._steps = ", ".join(map(str, DEFAULT_STEPS))
         self._cases = 2
@@ -70,7 +68,6 @@ class ConvergenceViewModel(QObject):
         self.progress = StudyProgress("Run", self)
         self.points: list[ConvergencePoint] = []
         self.title = ""
-        self.job_id = ""
 
     def _changed(self, name: str) -> None:
         if name == "metric" and self.metric not in METRIC_KEYS:
@@ -94,15 +91,6 @@ class ConvergenceViewModel(QObject):
         if found:
             raise ValidationError(found)
         return ConvergeJob(base=base, spec=spec)
-
-    def run(self) -> str:
-        """Send the job to the engine; its id, or "" when it could not be built or sent."""
-        try:
-            job = self.build()
-        except ValidationError as exc:
-            self.error.emit(str(exc))
-            return ""
-        return job.job_id if self._submit(job) else ""
 
     def begin(self, job: ConvergeJob) -> None:
         self.job_id = job.job_id

@@ -11,6 +11,7 @@ from studio.core.grid import Axis, AxisName, GridSpec, LaneChoice, parse_axis, r
 from studio.core.jobs import GridJob, Job, Lane, LaneSpec
 from studio.core.params import ValidationError
 from studio.viewmodels.observable import observable
+from studio.viewmodels.study import StudyViewModel
 from studio.viewmodels.study_progress import StudyProgress
 from studio.viewmodels.submission import model_ref_for
 
@@ -29,7 +30,7 @@ DEFAULT_VALUES = {
 }
 
 
-class GridViewModel(QObject):
+class GridViewModel(StudyViewModel):
     """Builds grid jobs from its axes and the session's lanes, and keeps the streamed cells.
 
     Observable: `x_axis`, `x_values`, `y_axis` (may be "none"), `y_values`. The `lane` axis
@@ -42,7 +43,6 @@ class GridViewModel(QObject):
     yValuesChanged = Signal(str)
     gridStarted = Signal()
     cellFinished = Signal(int, int)
-    error = Signal(str)
 
     x_axis = observable("x_axis", "xAxisChanged", str)
     x_values = observable("x_values", "xValuesChanged", str)
@@ -55,9 +55,7 @@ class GridViewModel(QObject):
         lane_spec: Callable[[Lane], LaneSpec],
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(parent)
-        self._submit = submit
-        self._lane_spec = lane_spec
+        super().__init__(submit, lane_spec, parent)
         self._x_axis, self._x_values = "sampler", DEFAULT_VALUES["sampler"]
         self._y_axis, self._y_values = "steps", DEFAULT_VALUES["steps"]
         self.progress = StudyProgress("Cell", self)
@@ -65,7 +63,6 @@ class GridViewModel(QObject):
         self.cells: dict[tuple[int, int], GridCellFinished] = {}
         self.running: tuple[int, int] | None = None
         self._order: list[tuple[int, int]] = []
-        self.job_id = ""
 
     def _changed(self, name: str) -> None:
         if name in ("x_axis", "y_axis"):
@@ -104,15 +101,6 @@ class GridViewModel(QObject):
                 )
             return Axis(name=AxisName.lane, values=tuple(choices))
         return parse_axis(f"{name}={values}", resolve_model=model_ref_for)
-
-    def run(self) -> str:
-        """Send the grid to the engine; its job id, or "" when it could not be built or sent."""
-        try:
-            job = self.build()
-        except ValidationError as exc:
-            self.error.emit(str(exc))
-            return ""
-        return job.job_id if self._submit(job) else ""
 
     # --- events --------------------------------------------------------------------------------
 

@@ -34,9 +34,6 @@ class AnalyticDDIMScheduler(ZeroSnrSafeDDIMScheduler):
             )
         self.gamma_table = table
 
-    def _previous_timestep(self, timestep: int) -> int:
-        return self.grid_timestep(timestep)
-
     def analytic_variance(self, timestep: int, eta: float) -> float:
         """`var*` of the step from `timestep` (0 on the last step, which returns the mean)."""
         if self.gamma_table is None:
@@ -44,7 +41,7 @@ class AnalyticDDIMScheduler(ZeroSnrSafeDDIMScheduler):
                 f"{type(self).__name__} needs the model's Gamma table: call use_table first."
             )
         t = int(timestep)
-        prev = self._previous_timestep(t)
+        prev = self.grid_timestep(t)
         if prev < 0:
             return 0.0
         abar_t = float(self.alphas_cumprod[t])
