@@ -49,6 +49,12 @@ def register(sub) -> None:
     distill.add_argument("--teacher", default=TEACHER, help="embedded name or folder")
     distill.add_argument("--rounds", default="16,8,4,2,1", help="progressive: student steps")
     distill.add_argument("--steps-per-round", type=int, default=2000)
+    distill.add_argument(
+        "--first-teacher-steps",
+        type=int,
+        default=0,
+        help="progressive: the teacher's steps in the first round (default: twice the student's)",
+    )
     distill.add_argument("--steps", type=int, default=6000, help="consistency: total steps")
     distill.add_argument("--guidance", type=float, default=3.0, help="CFG folded into students")
     distill.add_argument("--rank", type=int, default=32, help="LoRA rank of shipped students")
@@ -136,7 +142,11 @@ def cmd_distill(args: argparse.Namespace) -> int:
     from studio.lab.distill_jobs import distill
 
     run_dir = _run_dir(args, f"distill-{args.method}")
-    exported = distill(args, run_dir)
+    try:
+        exported = distill(args, run_dir)
+    except ValueError as exc:
+        print(f"studio distill: {exc}", file=sys.stderr)
+        return 2
     for folder in exported:
         print(f"student exported to {folder}")
         if args.install:

@@ -85,7 +85,10 @@ def distill(args: argparse.Namespace, run_dir: Path) -> list[Path]:
 def _progressive(args, run_dir: Path, data, teacher) -> list[Path]:
     rounds = tuple(int(n) for n in args.rounds.split(","))
     cfg = ProgressiveConfig(
-        rounds=rounds, steps_per_round=args.steps_per_round, guidance=args.guidance
+        rounds=rounds,
+        steps_per_round=args.steps_per_round,
+        guidance=args.guidance,
+        first_teacher_steps=args.first_teacher_steps,
     )
     base = _base_name(args.teacher)
     exported: dict[int, Path] = {}

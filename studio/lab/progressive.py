@@ -3,6 +3,10 @@
 Each round trains a student to match, in one DDIM step, two DDIM steps of its teacher (with
 classifier-free guidance at a fixed scale), then the student becomes the next teacher and the
 step count halves: 16 -> 8 -> 4 -> 2 -> 1 by default.
+
+The first round may instead match more teacher steps per student step (``first_teacher_steps``,
+e.g. a 16-step teacher into a 4-step student), which skips the rounds whose errors compound, as in
+TRACT (Berthelot et al., 2023); every later round's teacher is the previous round's student.
 """
 
 from __future__ import annotations
@@ -37,6 +41,22 @@ class ProgressiveConfig(DistillConfig):
 
     rounds: tuple[int, ...] = (16, 8, 4, 2, 1)
     steps_per_round: int = 2000
+    first_teacher_steps: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.rounds or any(n < 1 for n in self.rounds):
+            raise ValueError(f"rounds must be positive step counts, got {self.rounds}.")
+        for teacher, student in zip(self.teacher_grids(), self.rounds, strict=True):
+            if teacher <= student or teacher % student:
+                raise ValueError(
+                    f"a {student}-step student cannot match a {teacher}-step teacher: the "
+                    "teacher's step count must be a larger multiple of the student's."
+                )
+
+    def teacher_grids(self) -> tuple[int, ...]:
+        """The teacher's step count in each round."""
+        first = self.first_teacher_steps or 2 * self.rounds[0]
+        return (first, *self.rounds[:-1])
 
 
 def ddim_step(z, v, a, s, a_next, s_next):
@@ -45,15 +65,31 @@ def ddim_step(z, v, a, s, a_next, s_next):
 
 
 def progressive_target(
-    teacher: GuidedModel, sched: VpSchedule, z: torch.Tensor, k: torch.Tensor, n: int, batch: Batch
+    teacher: GuidedModel,
+    sched: VpSchedule,
+    z: torch.Tensor,
+    k: torch.Tensor,
+    n: int,
+    batch: Batch,
+    teacher_steps: int = 0,
 ) -> torch.Tensor:
-    """The x0 that makes one student DDIM step from grid step k land on two teacher steps."""
-    t, t_mid, t_end = sched.grid(k, n), sched.grid(2 * k - 1, 2 * n), sched.grid(k - 1, n)
-    a, s = sched.coefficients(t)
-    a_mid, s_mid = sched.coefficients(t_mid)
+    """The x0 that makes one student DDIM step from grid step k land where the teacher does.
+
+    The teacher walks the same interval in ``teacher_steps / n`` DDIM steps of its finer grid
+    (two by default, as in progressive distillation).
+    """
+    m = teacher_steps or 2 * n
+    per = m // n
+    t_start, t_end = sched.grid(k, n), sched.grid(k - 1, n)
+    a, s = sched.coefficients(t_start)
+    z_end, t = z, t_start
+    for j in range(1, per + 1):
+        t_next = sched.grid(k * per - j, m)
+        a_t, s_t = sched.coefficients(t)
+        a_next, s_next = sched.coefficients(t_next)
+        z_end = ddim_step(z_end, teacher.v(z_end, t, batch), a_t, s_t, a_next, s_next)
+        t = t_next
     a_end, s_end = sched.coefficients(t_end)
-    z_mid = ddim_step(z, teacher.v(z, t, batch), a, s, a_mid, s_mid)
-    z_end = ddim_step(z_mid, teacher.v(z_mid, t_mid, batch), a_mid, s_mid, a_end, s_end)
     ratio = s_end / s
     return (z_end - ratio * z) / (a_end - ratio * a)
 
@@ -66,13 +102,14 @@ def progressive_loss(
     n: int,
     gen: torch.Generator,
     bf16: bool,
+    teacher_steps: int = 0,
 ) -> torch.Tensor:
     size, device = batch.x0.shape[0], batch.x0.device
     k = torch.randint(1, n + 1, (size,), generator=gen).to(device)
     t = sched.grid(k, n)
     a, s = sched.coefficients(t)
     z = a * batch.x0 + s * torch.randn(batch.x0.shape, generator=gen).to(device)
-    target = progressive_target(teacher, sched, z, k, n, batch)
+    target = progressive_target(teacher, sched, z, k, n, batch, teacher_steps)
     x0_student, _ = v_to_x0_eps(z, predict_v(student, z, t, batch, bf16), a, s)
     weight = sched.snr(t).clamp(min=1.0)
     return (weight * (x0_student - target).pow(2).mean(dim=(1, 2, 3))).mean()
@@ -144,7 +181,14 @@ class ProgressiveRun:
             group["lr"] = lr_in_round(self.step, self.cfg)
         batch = self.data.sample(self.cfg.batch_size, 0.0, self.gen, str(self.device))
         loss = progressive_loss(
-            self.student, self.teacher, self.sched, batch, n, self.gen, self.cfg.bf16
+            self.student,
+            self.teacher,
+            self.sched,
+            batch,
+            n,
+            self.gen,
+            self.cfg.bf16,
+            self.cfg.teacher_grids()[self.round],
         )
         self.opt.zero_grad(set_to_none=True)
         loss.backward()

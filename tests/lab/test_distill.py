@@ -27,8 +27,8 @@ class DiracTeacher:
         return a * eps - s * self.x_star
 
 
-@pytest.mark.parametrize("n", [1, 2, 4, 16])
-def test_progressive_target_is_the_data_for_an_exact_teacher(n):
+@pytest.mark.parametrize(("n", "teacher_steps"), [(1, 0), (2, 0), (4, 0), (16, 0), (4, 16), (1, 8)])
+def test_progressive_target_is_the_data_for_an_exact_teacher(n, teacher_steps):
     sched = VpSchedule(torch.device("cpu"))
     gen = torch.Generator().manual_seed(0)
     x_star = torch.rand((1, 12, 4, 4), generator=gen) * 2 - 1
@@ -37,8 +37,37 @@ def test_progressive_target_is_the_data_for_an_exact_teacher(n):
     a, s = sched.coefficients(t)
     z = a * x_star + s * torch.randn((n, 12, 4, 4), generator=gen)
     batch = Batch(x0=x_star.expand(n, -1, -1, -1), states=None, mask=None, pooled=None)
-    target = progressive_target(DiracTeacher(x_star, sched), sched, z, k, n, batch)
+    target = progressive_target(DiracTeacher(x_star, sched), sched, z, k, n, batch, teacher_steps)
     torch.testing.assert_close(target, x_star.expand_as(target), atol=1e-4, rtol=1e-4)
+
+
+class RecordingTeacher:
+    """Records the timesteps it is asked about and predicts v = 0."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+
+    def v(self, z, t, batch):
+        self.calls.append(t.tolist())
+        return torch.zeros_like(z)
+
+
+def test_multi_step_teacher_walks_its_finer_grid_inside_the_student_interval():
+    sched = VpSchedule(torch.device("cpu"))
+    teacher = RecordingTeacher()
+    z = torch.randn((1, 12, 4, 4))
+    batch = Batch(x0=z, states=None, mask=None, pooled=None)
+    progressive_target(teacher, sched, z, torch.tensor([2]), 4, batch, teacher_steps=16)
+    assert teacher.calls == [[499], [437], [374], [311]]
+
+
+def test_progressive_config_rejects_teachers_that_do_not_divide():
+    assert ProgressiveConfig(rounds=(4, 2, 1), first_teacher_steps=16).teacher_grids() == (16, 4, 2)
+    assert ProgressiveConfig(rounds=(8, 4)).teacher_grids() == (16, 8)
+    with pytest.raises(ValueError, match="larger multiple"):
+        ProgressiveConfig(rounds=(4,), first_teacher_steps=10)
+    with pytest.raises(ValueError, match="larger multiple"):
+        ProgressiveConfig(rounds=(2, 4))
 
 
 def test_schedule_grid_is_trailing_and_ends_clean():
