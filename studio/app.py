@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,9 @@ class AnnouncingModels:
             return self._cache.get(ref, keep)
         self._report(f"Loading {ref.display_name}…")
         loaded, fresh = self._cache.get(ref, keep)
+        notice = f" · {loaded.notice}" if getattr(loaded, "notice", "") else ""
         self._report(
-            f"Ready · {ref.display_name} loaded on {loaded.device} in {loaded.load_s:.1f} s"
+            f"Ready · {ref.display_name} loaded on {loaded.device} in {loaded.load_s:.1f} s{notice}"
         )
         return loaded, fresh
 
@@ -158,7 +160,7 @@ class StudioApp:
     ) -> None:
         self.settings = SettingsViewModel(settings_path)
         settings = self.settings.load()
-        self.startup = startup or EngineStartup(build=judged_runner)
+        self.startup = startup or EngineStartup(build=partial(judged_runner, settings.engine))
         self.client = client or _new_host(self.startup)
         folder = Path(gallery_dir) if gallery_dir else self.settings.gallery_dir()
         self.session = SessionViewModel(self.client, GalleryStore(folder), settings)

@@ -85,8 +85,10 @@ async def _follow(host: EngineHost, job: Job, progress: TerminalProgress) -> Job
                 progress.step(event)
             case PrepareProgress():
                 progress.prepare(event)
-            case ModelLoaded(model=model, device=device, load_s=load_s):
+            case ModelLoaded(model=model, device=device, load_s=load_s, notice=notice):
                 progress.note(f"loaded {model.display_name} on {device} in {load_s:.2f}s")
+                if notice:
+                    progress.note(notice)
             case LaneFinished():
                 report.lanes[event.lane] = event
             case CompareFinished():

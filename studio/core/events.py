@@ -46,13 +46,15 @@ class JobStarted:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelLoaded:
-    """A model is ready on its device."""
+    """A model is ready on its device; `notice` says why an asked-for placement (CPU offload)
+    was not used, or is empty."""
 
     job_id: str
     lane: Lane | None
     model: ModelRef
     device: str
     load_s: float
+    notice: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,6 +23,13 @@ from typing import Any
 import platformdirs
 
 from studio.core.atomic import atomic_write_text
+from studio.core.engine_options import (
+    MAX_BUDGET_MB,
+    MAX_CACHED_MODELS,
+    Device,
+    EngineOptions,
+    Offload,
+)
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, problems
 from studio.core.skip_tuning import SkipTuning
@@ -134,6 +141,7 @@ class Settings:
     output_dir: str = ""
     teacher_model: str = EMBEDDED_TEACHER
     student_model: str = EMBEDDED_STUDENT
+    engine: EngineOptions = field(default_factory=EngineOptions)
 
 
 # --- to JSON ---------------------------------------------------------------------------------
@@ -168,11 +176,15 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
         value = getattr(settings, f.name)
         if isinstance(value, LaneRecipe):
             data[f.name] = _recipe_json(value)
-        elif isinstance(value, SharedParams):
-            data[f.name] = {g.name: getattr(value, g.name) for g in fields(SharedParams)}
+        elif isinstance(value, SharedParams | EngineOptions):
+            data[f.name] = {g.name: _plain(getattr(value, g.name)) for g in fields(value)}
         else:
-            data[f.name] = value.value if isinstance(value, StrEnum) else value
+            data[f.name] = _plain(value)
     return data
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, StrEnum) else value
 
 
 # --- from JSON -------------------------------------------------------------------------------
@@ -270,6 +282,13 @@ _RECIPE_READERS: Readers = {
 _SHARED_READERS: Readers = {
     n: _param_value(n) for n in ("prompt", "negative_prompt", "seed", "width", "height")
 }
+_ENGINE_READERS: Readers = {
+    "device": _enum_value(Device),
+    "offload": _enum_value(Offload),
+    "ram_budget_mb": _int_value(0, MAX_BUDGET_MB),
+    "gpu_budget_mb": _int_value(0, MAX_BUDGET_MB),
+    "max_models": _int_value(1, MAX_CACHED_MODELS),
+}
 _SETTINGS_READERS: Readers = {
     "shared": _SHARED_READERS,
     "teacher": _RECIPE_READERS,
@@ -283,6 +302,7 @@ _SETTINGS_READERS: Readers = {
     "output_dir": _text_value(allow_empty=True),
     "teacher_model": _text_value(allow_empty=False),
     "student_model": _text_value(allow_empty=False),
+    "engine": _ENGINE_READERS,
 }
 
 

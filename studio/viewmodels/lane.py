@@ -217,7 +217,8 @@ class LaneViewModel(QObject):
 
     def on_model_loaded(self, event: ModelLoaded) -> None:
         name = event.model.display_name
-        self._set_status(f"Loaded {name} on {event.device} in {event.load_s:.1f} s")
+        notice = f" ({event.notice})" if event.notice else ""
+        self._set_status(f"Loaded {name} on {event.device} in {event.load_s:.1f} s{notice}")
 
     def on_prepare(self, event: PrepareProgress) -> None:
         """One-off work before the first step: its own fraction and status line, no step ETA."""

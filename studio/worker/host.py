@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from studio.core.commands import Cancel, Command, LoadModel, Shutdown, Submit
+from studio.core.engine_options import EngineOptions
 from studio.core.events import (
     EngineStopped,
     Event,
@@ -30,15 +31,16 @@ log = logging.getLogger(__name__)
 _STOP = object()
 
 
-def default_runner_factory() -> Any:
-    """Build the torch runner on the worker thread, so importing torch never blocks the UI."""
+def default_runner_factory(options: EngineOptions | None = None) -> Any:
+    """Build the torch runner on the worker thread, so importing torch never blocks the UI;
+    `options` place the models and size the model cache."""
     import torch
 
     from studio.engine.model_cache import ModelCache
     from studio.engine.runner import Runner
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
-    return Runner(ModelCache())
+    return Runner(ModelCache.for_options(options or EngineOptions()))
 
 
 class EngineHost:
@@ -145,7 +147,7 @@ class EngineHost:
         try:
             runner.models.get(command.ref)
         except Exception as exc:
-            log.exception("preload failed")
+            log.error("preload failed\n%s", traceback.format_exc())
             self._channel.emit(JobFailed(job_id="", message=describe_failure(exc)))
 
     def _take(self, job: Job) -> Any:
@@ -174,10 +176,11 @@ class EngineHost:
         except Cancelled:
             return JobCancelled(job_id=job.job_id)
         except Exception as exc:
-            log.error("job %s failed", job.job_id, exc_info=True)
-            return JobFailed(
-                job_id=job.job_id, message=describe_failure(exc), detail=traceback.format_exc()
-            )
+            # The log gets text, not exc_info: a handler that keeps records would otherwise keep
+            # the traceback's frames, and with them the pipeline, alive.
+            detail = traceback.format_exc()
+            log.error("job %s failed\n%s", job.job_id, detail)
+            return JobFailed(job_id=job.job_id, message=describe_failure(exc), detail=detail)
         if outcome.stopped:
             return JobCancelled(job_id=job.job_id, kept_partial=True)
         return JobFinished(job_id=job.job_id)
