@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load this one pickle weights file (.ckpt, .bin) with torch.load(weights_only=True)",
     )
+    gen.add_argument(
+        "--config",
+        default="",
+        help="a single-file checkpoint's configs: sd15, sd21 (768, v-prediction), sd21-base "
+        "(512), sdxl, or a diffusers folder (default: told from the file's tensor names)",
+    )
     _shared_args(gen)
     _recipe_args(gen)
     cmp_ = sub.add_parser("compare", help="teacher and student from the same noise, side by side")
@@ -180,7 +186,7 @@ def _default_size(args: argparse.Namespace, refs: Sequence[ModelRef]) -> None:
 def cmd_generate(args: argparse.Namespace) -> int:
     from studio.headless import run_job
 
-    ref = replace(model_ref(args.model), allow_pickle=args.allow_pickle)
+    ref = replace(model_ref(args.model), allow_pickle=args.allow_pickle, config=args.config)
     _default_size(args, [ref])
     params = lane_params(args)
     job = GenerateJob(lane=LaneSpec(model=ref, params=params), previews=PreviewOptions(every=0))

@@ -34,6 +34,11 @@ def models_dir() -> Path:
     return assets_dir() / "models"
 
 
+def single_file_configs_dir() -> Path:
+    """The component configs (and the shared CLIP tokenizer) for single-file checkpoints."""
+    return assets_dir() / "single-file"
+
+
 def resolve_inside(root: Path, relative: str | PurePath) -> Path:
     """`root / relative`, resolved, or ValueError when the result would escape `root`."""
     base = Path(root).resolve()

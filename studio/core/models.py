@@ -21,12 +21,16 @@ class ModelRef:
 
     `allow_pickle` is the user's opt-in for this one file (source `file` only): a pickle
     checkpoint is then read with torch.load(weights_only=True) instead of being refused.
+    `config` (source `file` only) picks the components' configs of a single-file checkpoint:
+    a shipped config name (`sd15`, `sd21`, `sd21-base`, `sdxl`) or a diffusers config folder;
+    empty takes the shipped default for the family its tensor names show.
     """
 
     location: str
     source: ModelSource = ModelSource.folder
     label: str = ""
     allow_pickle: bool = False
+    config: str = ""
 
     @property
     def display_name(self) -> str:

@@ -162,8 +162,9 @@ def _read_header(path: Path) -> tuple[dict[str, Any], int]:
     return _parse_header(raw), size - 8 - length
 
 
-def check_safetensors(path: Path, name: str | None = None) -> int:
-    """The number of tensors in a sound safetensors file; WeightsError when it is damaged."""
+def tensor_shapes(path: Path, name: str | None = None) -> dict[str, tuple[int, ...]]:
+    """Each tensor's shape in a sound safetensors file, read from its header alone;
+    WeightsError when the file is damaged."""
     label = name or path.name
     try:
         tensors, data_bytes = _read_header(path)
@@ -172,7 +173,12 @@ def check_safetensors(path: Path, name: str | None = None) -> int:
         raise WeightsError(f"{label} is a damaged safetensors file: {exc}.") from exc
     except OSError as exc:
         raise WeightsError(f"{label} could not be read: {exc.strerror or exc}.") from exc
-    return len(tensors)
+    return {key: tuple(info["shape"]) for key, info in tensors.items()}
+
+
+def check_safetensors(path: Path, name: str | None = None) -> int:
+    """The number of tensors in a sound safetensors file; WeightsError when it is damaged."""
+    return len(tensor_shapes(path, name))
 
 
 def describe_format(kind: WeightsFormat) -> str:

@@ -27,13 +27,13 @@ from studio.core.manifest import AdapterManifest, ManifestError, read_manifest
 from studio.core.model_files import check_component, folder_files, refuse_code, refuse_pickle_only
 from studio.core.models import ModelRef, ModelSource
 from studio.core.samplers import ModelKind
-from studio.core.weights_check import WeightsError, WeightsFormat, check_weights_file
+from studio.core.weights_check import WeightsError
 from studio.engine.adapters import AdapterError, base_folder, fuse_adapter
 from studio.engine.emoji_pipeline import EmojiPipeline
 from studio.engine.quiet import quiet_loading
 from studio.engine.samplers import model_kind_of
+from studio.engine.single_file import SingleFileError, family_name, load_single_file
 from studio.engine.text_encoder import load_text_encoder
-from studio.engine.weights import load_weights
 from studio.paths import embedded_model_dir, resolve_inside
 
 DTYPES: dict[str, torch.dtype] = {
@@ -170,25 +170,17 @@ def _hub_folder(repo_id: str, local_only: bool) -> Path:
     return Path(path)
 
 
-def check_single_file(ref: ModelRef) -> WeightsFormat:
-    """A single weights file's format once its content passed the check; an allowed pickle
-    must also load under torch.load(weights_only=True)."""
-    path = Path(ref.location).expanduser()
-    try:
-        kind = check_weights_file(path, allow_pickle=ref.allow_pickle)
-        if kind.is_pickle:
-            load_weights(path, allow_pickle=True)
-    except WeightsError as exc:
-        raise ModelLoadError(str(exc)) from exc
-    return kind
-
-
 def resolve_folder(ref: ModelRef, local_only: bool = True) -> Path:
     """The local folder holding the pipeline that `ref` names."""
     if ref.allow_pickle and ref.source is not ModelSource.file:
         raise ModelLoadError(
             f"Pickle weights can be allowed for a single weights file only, and "
             f"{ref.display_name} is not one."
+        )
+    if ref.config and ref.source is not ModelSource.file:
+        raise ModelLoadError(
+            f"A config can be chosen for a single-file checkpoint only, and {ref.display_name} "
+            "is not one."
         )
     if ref.source is ModelSource.embedded:
         try:
@@ -199,11 +191,7 @@ def resolve_folder(ref: ModelRef, local_only: bool = True) -> Path:
         return Path(ref.location).expanduser()
     if ref.source is ModelSource.hub:
         return _hub_folder(ref.location, local_only)
-    check_single_file(ref)
-    raise ModelLoadError(
-        f"Single-file checkpoints are not supported yet: convert {ref.display_name} to a "
-        "diffusers folder, or pick a diffusers model folder."
-    )
+    raise ModelLoadError(f"{ref.display_name} is a single weights file, not a model folder.")
 
 
 def _read_index(path: Path, name: str) -> dict[str, Any]:
@@ -211,8 +199,8 @@ def _read_index(path: Path, name: str) -> dict[str, Any]:
         raise ModelLoadError(f"The model folder {path} does not exist.")
     if not path.is_dir():
         raise ModelLoadError(
-            f"{name} is a single file, not a diffusers model folder: single-file checkpoints "
-            "are not supported yet."
+            f"{name} is a single file, not a diffusers model folder: open it as a single-file "
+            "checkpoint instead."
         )
     index_file = path / "model_index.json"
     if not index_file.is_file():
@@ -387,25 +375,63 @@ def _fuse(pipe: Any, folder: Path, manifest: AdapterManifest) -> None:
         raise ModelLoadError(f"Could not apply the adapter {folder.name}: {exc}") from exc
 
 
-def load_pipeline(
-    ref: ModelRef, *, device: str = "auto", dtype: str = "auto", local_only: bool = True
-) -> LoadedModel:
-    """Load the pipeline `ref` names onto a device, after checking its folder is safe to load."""
-    started = time.perf_counter()
+def _placement(device: str, dtype: str, family: str) -> tuple[torch.device, torch.dtype]:
+    try:
+        target = pick_device(device)
+        return target, pick_dtype(target, dtype, family)
+    except ValueError as exc:
+        raise ModelLoadError(str(exc)) from exc
+
+
+def _load_folder(
+    ref: ModelRef, device: str, dtype: str, local_only: bool
+) -> tuple[Any, str, torch.device, torch.dtype]:
     location = resolve_folder(ref, local_only)
     adapter = _adapter_manifest(location, ref.display_name)
     weights_folder = _adapter_base(location, adapter) if adapter else location
     folder = inspect_folder(weights_folder, ref.display_name)
     family = family_of(folder.class_name)
-    try:
-        target = pick_device(device)
-        torch_dtype = pick_dtype(target, dtype, family)
-    except ValueError as exc:
-        raise ModelLoadError(str(exc)) from exc
-
+    target, torch_dtype = _placement(device, dtype, family)
     pipe: Any = _load_checked(folder, torch_dtype, target, ref.display_name)
     if adapter:
         _fuse(pipe, location, adapter)
+    return pipe, family, target, torch_dtype
+
+
+def _load_file(
+    ref: ModelRef, device: str, dtype: str
+) -> tuple[Any, str, torch.device, torch.dtype]:
+    """A single-file SD or SDXL checkpoint (the same dtype rule holds for both)."""
+    name = ref.display_name
+    target, torch_dtype = _placement(device, dtype, "sd")
+    try:
+        with quiet_loading():
+            pipe, family = load_single_file(
+                Path(ref.location).expanduser(),
+                dtype=torch_dtype,
+                allow_pickle=ref.allow_pickle,
+                config=ref.config,
+                name=name,
+            )
+        pipe.set_progress_bar_config(disable=True)
+        pipe = pipe.to(target)
+    except SingleFileError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"Could not load {name}: {detail}") from exc
+    return pipe, family_name(family), target, torch_dtype
+
+
+def load_pipeline(
+    ref: ModelRef, *, device: str = "auto", dtype: str = "auto", local_only: bool = True
+) -> LoadedModel:
+    """Load the pipeline `ref` names onto a device, after checking its files are safe to load."""
+    started = time.perf_counter()
+    if ref.source is ModelSource.file:
+        pipe, family, target, torch_dtype = _load_file(ref, device, dtype)
+    else:
+        pipe, family, target, torch_dtype = _load_folder(ref, device, dtype, local_only)
     base_config = copy.deepcopy(dict(pipe.scheduler.config))
     base_config["_class_name"] = type(pipe.scheduler).__name__
     return LoadedModel(

@@ -184,11 +184,11 @@ def test_malformed_hub_id():
     assert message == "'../etc' is not a hub model id: use the form org/name."
 
 
-def test_single_file_checkpoints_are_not_supported_yet(tmp_path):
+def test_an_empty_single_file_is_no_checkpoint(tmp_path):
     path = tmp_path / "x.safetensors"
     path.write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
     message = load_error(ModelRef(location=str(path), source=ModelSource.file))
-    assert message.startswith("Single-file checkpoints are not supported yet")
+    assert message.startswith("x.safetensors holds no model the studio recognises")
 
 
 @pytest.mark.parametrize("name", ["../x", "a/b", "/etc", "..", ".", "", "a\\b", "c:x"])

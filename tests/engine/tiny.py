@@ -11,12 +11,15 @@ from pathlib import Path
 import torch
 from diffusers import (
     AutoencoderKL,
+    DDIMScheduler,
     DDPMScheduler,
+    EulerDiscreteScheduler,
     FlowMatchEulerDiscreteScheduler,
     PNDMScheduler,
     SD3Transformer2DModel,
     StableDiffusion3Pipeline,
     StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
     UNet2DConditionModel,
 )
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
@@ -28,7 +31,9 @@ from studio.lab.export import export_pipeline
 
 TOKENIZER_DIR = Path(__file__).resolve().parents[1] / "data" / "tiny-clip-tokenizer"
 TEXT_HIDDEN = 32
+TEXT_HIDDEN_2 = 48
 MAX_TOKENS = 16
+SDXL_TIME_DIM = 8
 
 
 def tiny_tokenizer() -> CLIPTokenizer:
@@ -39,12 +44,14 @@ def tiny_tokenizer() -> CLIPTokenizer:
     )
 
 
-def _tiny_text_config(tokenizer: CLIPTokenizer) -> CLIPTextConfig:
+def _tiny_text_config(
+    tokenizer: CLIPTokenizer, hidden: int = TEXT_HIDDEN, **extra: object
+) -> CLIPTextConfig:
     return CLIPTextConfig(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        hidden_size=TEXT_HIDDEN,
+        hidden_size=hidden,
         intermediate_size=37,
         layer_norm_eps=1e-05,
         num_attention_heads=4,
@@ -52,6 +59,7 @@ def _tiny_text_config(tokenizer: CLIPTokenizer) -> CLIPTextConfig:
         max_position_embeddings=MAX_TOKENS,
         vocab_size=len(tokenizer),
         projection_dim=TEXT_HIDDEN,
+        **extra,
     )
 
 
@@ -119,6 +127,84 @@ def build_tiny_sd_pipeline(seed: int = 0) -> StableDiffusionPipeline:
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def build_tiny_sd2_pipeline(seed: int = 0) -> StableDiffusionPipeline:
+    """A Stable Diffusion 2.x-shaped pipeline: an OpenCLIP-style text encoder (GELU), linear
+    attention projections and a v-prediction schedule."""
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(4, 8),
+        layers_per_block=1,
+        sample_size=16,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=TEXT_HIDDEN,
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        norm_num_groups=2,
+    )
+    tokenizer = tiny_tokenizer()
+    pipe = StableDiffusionPipeline(
+        vae=_tiny_vae(),
+        text_encoder=CLIPTextModel(_tiny_text_config(tokenizer, hidden_act="gelu")).eval(),
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=DDIMScheduler(
+            beta_start=0.00085,
+            beta_end=0.012,
+            beta_schedule="scaled_linear",
+            clip_sample=False,
+            set_alpha_to_one=False,
+            steps_offset=1,
+            prediction_type="v_prediction",
+        ),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def build_tiny_sdxl_pipeline(seed: int = 0) -> StableDiffusionXLPipeline:
+    """An SDXL-shaped pipeline: two CLIP encoders of different widths (the second with a
+    projection, giving the pooled embedding), a text-time UNet, transformer depth 1 and 2."""
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        sample_size=16,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=SDXL_TIME_DIM,
+        transformer_layers_per_block=(1, 2),
+        projection_class_embeddings_input_dim=6 * SDXL_TIME_DIM + TEXT_HIDDEN,
+        cross_attention_dim=TEXT_HIDDEN + TEXT_HIDDEN_2,
+        norm_num_groups=2,
+    )
+    tokenizer = tiny_tokenizer()
+    second = _tiny_text_config(tokenizer, TEXT_HIDDEN_2, hidden_act="gelu")
+    pipe = StableDiffusionXLPipeline(
+        vae=_tiny_vae(),
+        text_encoder=_tiny_text_encoder(tokenizer),
+        text_encoder_2=CLIPTextModelWithProjection(second).eval(),
+        tokenizer=tokenizer,
+        tokenizer_2=tiny_tokenizer(),
+        unet=unet,
+        scheduler=EulerDiscreteScheduler(
+            beta_start=0.00085,
+            beta_end=0.012,
+            beta_schedule="scaled_linear",
+            steps_offset=1,
+            timestep_spacing="leading",
+        ),
     )
     pipe.set_progress_bar_config(disable=True)
     return pipe
