@@ -32,6 +32,7 @@ from studio.engine.model_cache import ModelCache
 from studio.engine.observer import EventSink, StepObserver
 from studio.engine.samplers import make_scheduler
 from studio.engine.skip_tuning import skip_tuned
+from studio.engine.students import activate_lane, student_call_kwargs
 from studio.engine.x0 import SchedulerTap
 
 
@@ -182,6 +183,7 @@ class Runner:
             model_name=spec.model.display_name,
         )
         self.gamma_tables.attach(pipe.scheduler, loaded, lane_progress(job_id, lane, token, sink))
+        activate_lane(loaded)
         tap = SchedulerTap(pipe.scheduler)
         observer = StepObserver(
             job_id=job_id,
@@ -269,7 +271,7 @@ def call_kwargs(
         kwargs["eta"] = p.eta
     if noise is not None:
         kwargs["latents"] = noise.to(loaded.device, loaded.dtype)
-    return kwargs
+    return kwargs | student_call_kwargs(pipe, loaded, p.num_inference_steps)
 
 
 @torch.no_grad()
