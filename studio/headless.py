@@ -10,6 +10,7 @@ from studio.core.convergence import ConvergencePoint
 from studio.core.events import (
     CompareFinished,
     ConvergencePointReady,
+    DownloadProgress,
     EngineStopped,
     GridCellFinished,
     JobCancelled,
@@ -22,6 +23,7 @@ from studio.core.events import (
     StepProgress,
 )
 from studio.core.jobs import Job, Lane
+from studio.core.units import download_status
 from studio.worker.host import EngineHost
 
 
@@ -65,6 +67,15 @@ class TerminalProgress:
             sys.stderr.write("\n")
         sys.stderr.flush()
 
+    def download(self, event: DownloadProgress) -> None:
+        """A model downloading from the hub: a line that fills up."""
+        if not self.enabled:
+            return
+        sys.stderr.write(f"\r{download_status(event)}   ")
+        if event.files_total and event.files_done == event.files_total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
     def run(self, event: JobProgress) -> None:
         """A grid cell or convergence run begins: one line each."""
         if self.enabled:
@@ -85,6 +96,8 @@ async def _follow(host: EngineHost, job: Job, progress: TerminalProgress) -> Job
                 progress.step(event)
             case PrepareProgress():
                 progress.prepare(event)
+            case DownloadProgress():
+                progress.download(event)
             case ModelLoaded(model=model, device=device, load_s=load_s, notice=notice):
                 progress.note(f"loaded {model.display_name} on {device} in {load_s:.2f}s")
                 if notice:

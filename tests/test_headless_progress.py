@@ -22,3 +22,27 @@ def test_preparation_fills_one_line_then_ends_it(capsys):
 def test_quiet_progress_prints_nothing(capsys):
     TerminalProgress(enabled=False).prepare(event(2))
     assert capsys.readouterr().err == ""
+
+
+def test_a_download_fills_one_line_then_ends_it(capsys):
+    from studio.core.events import DownloadProgress
+    from studio.core.models import ModelRef, ModelSource
+
+    def download(files: int) -> DownloadProgress:
+        return DownloadProgress(
+            job_id="j",
+            lane=Lane.main,
+            model=ModelRef(location="org/m", source=ModelSource.hub),
+            bytes_done=files * 1_000_000,
+            bytes_total=2_000_000,
+            files_done=files,
+            files_total=2,
+        )
+
+    progress = TerminalProgress(enabled=True)
+    progress.download(download(1))
+    progress.download(download(2))
+    assert capsys.readouterr().err == (
+        "\rDownloading m: 1.0 MB of 2.0 MB, 1/2 files   "
+        "\rDownloading m: 2.0 MB of 2.0 MB, 2/2 files   \n"
+    )

@@ -58,6 +58,19 @@ class ModelLoaded:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DownloadProgress:
+    """A lane's model is being downloaded from the hub: bytes written and files done so far."""
+
+    job_id: str
+    lane: Lane | None
+    model: ModelRef
+    bytes_done: int
+    bytes_total: int
+    files_done: int
+    files_total: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepProgress:
     """A lane finished a denoising step."""
 
@@ -195,6 +208,7 @@ Event = (
     JobQueued
     | JobStarted
     | ModelLoaded
+    | DownloadProgress
     | StepProgress
     | PrepareProgress
     | PreviewReady

@@ -27,6 +27,7 @@ from studio.core.params import GenerationParams
 from studio.engine.analytic.tables import GammaTables, lane_progress
 from studio.engine.cancel import CancelToken, StopAndKeep
 from studio.engine.emoji_pipeline import EmojiPipeline
+from studio.engine.hub_download import download_reporter, fetch_hub_model
 from studio.engine.loading import LoadedModel
 from studio.engine.model_cache import ModelCache
 from studio.engine.observer import EventSink, StepObserver
@@ -145,6 +146,8 @@ class Runner:
         """The lane's model and the seconds this job spent loading it (0 when cached)."""
         token.check()
         keep = tuple(s.model for _, s in job.lanes)
+        if spec.model not in self.models:
+            fetch_hub_model(spec.model, token, download_reporter(job_id, lane, spec.model, sink))
         loaded, fresh = self.models.get(spec.model, keep=keep)
         if fresh:
             sink.emit(
@@ -154,6 +157,7 @@ class Runner:
                     model=spec.model,
                     device=str(loaded.device),
                     load_s=loaded.load_s,
+                    notice=loaded.notice,
                 )
             )
         token.check()

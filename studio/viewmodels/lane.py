@@ -9,6 +9,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from studio.core.events import (
+    DownloadProgress,
     LaneFinished,
     ModelLoaded,
     PrepareProgress,
@@ -21,6 +22,7 @@ from studio.core.params import GenerationParams, problems
 from studio.core.recipes import recipe_warnings
 from studio.core.samplers import find_sampler
 from studio.core.settings import LaneRecipe, PreviewKind, SharedParams
+from studio.core.units import download_status
 from studio.viewmodels.observable import observable
 
 PreviewPair = tuple[np.ndarray, np.ndarray | None]
@@ -30,6 +32,18 @@ def preparation_status(event: PrepareProgress) -> str:
     """'Estimating the Gamma table (first use of this model): 37/50'."""
     task = event.task[:1].upper() + event.task[1:]
     return f"{task} (first use of this model): {event.done}/{event.total}"
+
+
+def download_preparation(event: DownloadProgress, lane: Lane) -> PrepareProgress:
+    """The download as one-off work before the first step, counted in whole megabytes."""
+    megabyte = 1_000_000
+    return PrepareProgress(
+        job_id=event.job_id,
+        lane=lane,
+        task=f"downloading {event.model.display_name}",
+        done=event.bytes_done // megabyte,
+        total=max(event.bytes_total // megabyte, 1),
+    )
 
 
 class LaneViewModel(QObject):
@@ -226,6 +240,13 @@ class LaneViewModel(QObject):
             return
         self._set_status(preparation_status(event))
         self._set_preparation(event)
+
+    def on_download(self, event: DownloadProgress, lane: Lane) -> None:
+        """The lane's model is downloading: a status line and the bar filling in megabytes."""
+        if not self._running or self.step:
+            return
+        self._set_status(download_status(event))
+        self._set_preparation(download_preparation(event, lane))
 
     def _set_preparation(self, event: PrepareProgress | None) -> None:
         if event != self.preparation:

@@ -13,6 +13,7 @@ from studio.core.commands import Cancel, Submit
 from studio.core.events import (
     FINAL_EVENTS,
     CompareFinished,
+    DownloadProgress,
     EngineStopped,
     Event,
     JobFailed,
@@ -320,6 +321,8 @@ class SessionViewModel(QObject):
                 self._lane(lane).on_step(event)
             case PrepareProgress(lane=lane):
                 self._lane(lane).on_prepare(event)
+            case DownloadProgress(lane=Lane() as lane):
+                self._lane(lane).on_download(event, lane)
             case PreviewReady(lane=lane):
                 self._lane(lane).on_preview(event)
             case LaneFinished(lane=lane):
