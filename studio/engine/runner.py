@@ -157,7 +157,6 @@ class Runner:
                     model=spec.model,
                     device=str(loaded.device),
                     load_s=loaded.load_s,
-                    notice=loaded.notice,
                 )
             )
         token.check()
