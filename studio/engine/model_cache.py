@@ -48,8 +48,15 @@ class ModelCache:
         self._sizes: dict[ModelRef, Footprint] = {}
 
     @classmethod
-    def for_options(cls, options: EngineOptions) -> ModelCache:
-        return cls(budget=default_budget(options), device=options.device, offload=options.offload)
+    def for_options(
+        cls, options: EngineOptions, loader: Callable[..., LoadedModel] = load_pipeline
+    ) -> ModelCache:
+        return cls(
+            loader=loader,
+            budget=default_budget(options),
+            device=options.device,
+            offload=options.offload,
+        )
 
     @property
     def capacity(self) -> int:

@@ -37,10 +37,11 @@ def default_runner_factory(options: EngineOptions | None = None) -> Any:
     import torch
 
     from studio.engine.model_cache import ModelCache
+    from studio.engine.pipeline_loader import PipelineLoader
     from studio.engine.runner import Runner
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
-    return Runner(ModelCache.for_options(options or EngineOptions()))
+    return Runner(ModelCache.for_options(options or EngineOptions(), loader=PipelineLoader()))
 
 
 class EngineHost:

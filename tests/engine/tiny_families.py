@@ -29,7 +29,6 @@ from tests.engine.tiny import (
     _tiny_text_config,
     _tiny_text_encoder,
     _tiny_vae,
-    tiny_sd_scheduler,
     tiny_tokenizer,
 )
 
@@ -62,7 +61,9 @@ def build_tiny_lcm_pipeline(seed: int = 0) -> LatentConsistencyModelPipeline:
         text_encoder=_tiny_text_encoder(tokenizer),
         tokenizer=tokenizer,
         unet=tiny_lcm_unet(),
-        scheduler=LCMScheduler.from_config(tiny_sd_scheduler().config),
+        scheduler=LCMScheduler(
+            beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
+        ),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
