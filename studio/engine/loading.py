@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import diffusers
 import torch
 from diffusers import DiffusionPipeline
 
+from studio.core.engine_options import Offload
 from studio.core.manifest import AdapterManifest, ManifestError, read_manifest
 from studio.core.model_files import check_component, folder_files, refuse_code, refuse_pickle_only
 from studio.core.models import ModelRef, ModelSource
@@ -30,11 +32,14 @@ from studio.core.samplers import ModelKind
 from studio.core.weights_check import WeightsError
 from studio.engine.adapters import AdapterError, base_folder, fuse_adapter
 from studio.engine.emoji_pipeline import EmojiPipeline
+from studio.engine.placement import Placement, place, plan_placement
 from studio.engine.quiet import quiet_loading
 from studio.engine.samplers import model_kind_of
 from studio.engine.single_file import SingleFileError, family_name, load_single_file
 from studio.engine.text_encoder import load_text_encoder
 from studio.paths import embedded_model_dir, resolve_inside
+
+log = logging.getLogger(__name__)
 
 DTYPES: dict[str, torch.dtype] = {
     "fp32": torch.float32,
@@ -87,6 +92,8 @@ class LoadedModel:
     load_s: float
     latent_format: str
     base_scheduler_config: dict[str, Any]
+    offload: Offload = Offload.none
+    notice: str = ""
 
 
 def _mps_available() -> bool:
@@ -339,14 +346,12 @@ def _from_pretrained(folder: ModelFolder, dtype: torch.dtype) -> DiffusionPipeli
     return DiffusionPipeline.from_pretrained(folder.path, **kwargs)
 
 
-def _load_checked(
-    folder: ModelFolder, dtype: torch.dtype, device: torch.device, name: str
-) -> DiffusionPipeline:
+def _load_checked(folder: ModelFolder, dtype: torch.dtype, name: str) -> DiffusionPipeline:
     try:
         with quiet_loading():
             pipe: Any = _from_pretrained(folder, dtype)
         pipe.set_progress_bar_config(disable=True)
-        return pipe.to(device)
+        return pipe
     except Exception as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"Could not load {name}: {detail}") from exc
@@ -392,7 +397,7 @@ def _load_folder(
     folder = inspect_folder(weights_folder, ref.display_name)
     family = family_of(folder.class_name)
     target, torch_dtype = _placement(device, dtype, family)
-    pipe: Any = _load_checked(folder, torch_dtype, target, ref.display_name)
+    pipe: Any = _load_checked(folder, torch_dtype, ref.display_name)
     if adapter:
         _fuse(pipe, location, adapter)
     return pipe, family, target, torch_dtype
@@ -414,7 +419,6 @@ def _load_file(
                 name=name,
             )
         pipe.set_progress_bar_config(disable=True)
-        pipe = pipe.to(target)
     except SingleFileError as exc:
         raise ModelLoadError(str(exc)) from exc
     except Exception as exc:
@@ -423,15 +427,37 @@ def _load_file(
     return pipe, family_name(family), target, torch_dtype
 
 
+def _place(pipe: Any, target: torch.device, offload: str, family: str, name: str) -> Placement:
+    try:
+        placement = plan_placement(target, offload, family)
+    except ValueError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    if placement.notice:
+        log.warning("%s: %s", name, placement.notice)
+    try:
+        place(pipe, placement)
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"Could not put {name} on {target}: {detail}") from exc
+    return placement
+
+
 def load_pipeline(
-    ref: ModelRef, *, device: str = "auto", dtype: str = "auto", local_only: bool = True
+    ref: ModelRef,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    local_only: bool = True,
+    offload: str = "none",
 ) -> LoadedModel:
-    """Load the pipeline `ref` names onto a device, after checking its files are safe to load."""
+    """Load the pipeline `ref` names onto a device (or CPU offload for it, see
+    studio.engine.placement), after checking its files are safe to load."""
     started = time.perf_counter()
     if ref.source is ModelSource.file:
         pipe, family, target, torch_dtype = _load_file(ref, device, dtype)
     else:
         pipe, family, target, torch_dtype = _load_folder(ref, device, dtype, local_only)
+    placement = _place(pipe, target, offload, family, ref.display_name)
     base_config = copy.deepcopy(dict(pipe.scheduler.config))
     base_config["_class_name"] = type(pipe.scheduler).__name__
     return LoadedModel(
@@ -444,4 +470,6 @@ def load_pipeline(
         load_s=time.perf_counter() - started,
         latent_format=latent_format_of(pipe, family),
         base_scheduler_config=base_config,
+        offload=placement.offload,
+        notice=placement.notice,
     )

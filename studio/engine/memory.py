@@ -43,9 +43,6 @@ class Footprint:
     ram: int = 0
     gpu: int = 0
 
-    def __add__(self, other: Footprint) -> Footprint:
-        return Footprint(self.ram + other.ram, self.gpu + other.gpu)
-
     def fits(self, budget: MemoryBudget) -> bool:
         return self.ram <= budget.ram_bytes and self.gpu <= budget.gpu_bytes
 
@@ -153,24 +150,34 @@ def is_gpu(device: torch.device) -> bool:
     return device.type in GPU_KINDS
 
 
-def footprint(pipes: Iterable[Any]) -> Footprint:
-    """The bytes the pipelines' modules hold, each storage counted once; meta tensors hold none."""
-    seen: set[tuple[str, int, int]] = set()
-    ram = gpu = 0
+StorageKey = tuple[str, int]
+Storages = dict[StorageKey, tuple[bool, int]]
+"""Distinct tensor storages by (device, address): whether each is on a GPU, and its bytes."""
+
+
+def storages(pipes: Iterable[Any]) -> Storages:
+    """The storages the pipelines' modules hold, each once; meta tensors hold none. Plain
+    numbers only: keeping them keeps no tensor alive."""
+    found: Storages = {}
     for pipe in pipes:
         for tensor in _tensors(pipe):
             if tensor.device.type == "meta":
                 continue
             storage = tensor.untyped_storage()
-            key = (str(tensor.device), storage.data_ptr(), storage.nbytes())
-            if key in seen:
-                continue
-            seen.add(key)
-            if is_gpu(tensor.device):
-                gpu += storage.nbytes()
-            else:
-                ram += storage.nbytes()
+            key = (str(tensor.device), storage.data_ptr())
+            found.setdefault(key, (is_gpu(tensor.device), storage.nbytes()))
+    return found
+
+
+def total(found: Storages) -> Footprint:
+    gpu = sum(size for on_gpu, size in found.values() if on_gpu)
+    ram = sum(size for on_gpu, size in found.values() if not on_gpu)
     return Footprint(ram, gpu)
+
+
+def footprint(pipes: Iterable[Any]) -> Footprint:
+    """The bytes the pipelines' modules hold, shared storages counted once."""
+    return total(storages(pipes))
 
 
 def rss_bytes() -> int:

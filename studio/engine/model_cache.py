@@ -14,10 +14,12 @@ from studio.engine.memory import (
     MB,
     Footprint,
     MemoryBudget,
+    Storages,
     default_budget,
-    footprint,
     is_out_of_memory,
     release_memory,
+    storages,
+    total,
 )
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ class ModelCache:
         self._device = device
         self._offload = Offload(offload)
         self._models: OrderedDict[ModelRef, LoadedModel] = OrderedDict()
-        self._sizes: dict[ModelRef, Footprint] = {}
+        self._known: dict[ModelRef, Storages] = {}
 
     @classmethod
     def for_options(
@@ -67,11 +69,11 @@ class ModelCache:
         if ref in self._models:
             self._models.move_to_end(ref)
             return self._models[ref], False
-        keep = (*keep, ref)
-        self._evict(keep, incoming=self._sizes.get(ref, Footprint()))
+        keep = tuple(dict.fromkeys((*keep, ref)))
+        self._evict(keep, incoming=self._known.get(ref, {}))
         loaded = self._load(ref, keep)
         self._models[ref] = loaded
-        self._sizes[ref] = footprint([loaded.pipe])
+        self._known[ref] = storages([loaded.pipe])
         self._evict(keep)
         return loaded, True
 
@@ -91,25 +93,30 @@ class ModelCache:
             return self._loader(ref, device=self._device)
         return self._loader(ref, device=self._device, offload=self._offload.value)
 
+    def _storages(self) -> Storages:
+        return storages(loaded.pipe for loaded in self._models.values())
+
     def usage(self) -> Footprint:
         """The weight bytes the cached models hold now, shared weights counted once."""
-        return footprint(loaded.pipe for loaded in self._models.values())
+        return total(self._storages())
 
-    def _over(self, incoming: Footprint, extra: int) -> bool:
+    def _over(self, incoming: Storages | None) -> bool:
+        """Whether the cache, plus a model with the `incoming` storages when given (as measured
+        at its last load; those it shares with cached models count once), exceeds the budget."""
+        extra = 0 if incoming is None else 1
         if len(self._models) + extra > self.budget.max_models:
             return True
-        return not (self.usage() + incoming).fits(self.budget)
+        return not total(self._storages() | (incoming or {})).fits(self.budget)
 
     def _evictable(self, keep: tuple[ModelRef, ...]) -> list[ModelRef]:
         return [r for r in self._models if r not in keep]
 
-    def _evict(self, keep: tuple[ModelRef, ...], incoming: Footprint | None = None) -> None:
+    def _evict(self, keep: tuple[ModelRef, ...], incoming: Storages | None = None) -> None:
         """Drop least recently used models not in `keep` until the budget holds (with room for
-        one more model of size `incoming` when given)."""
-        extra = 0 if incoming is None else 1
+        one more model when `incoming` is given)."""
         victims: list[ModelRef] = []
         candidates = iter(self._evictable(keep))
-        while self._over(incoming or Footprint(), extra):
+        while self._over(incoming):
             victim = next(candidates, None)
             if victim is None:
                 self._warn_over(keep)

@@ -157,6 +157,7 @@ class Runner:
                     model=spec.model,
                     device=str(loaded.device),
                     load_s=loaded.load_s,
+                    notice=loaded.notice,
                 )
             )
         token.check()

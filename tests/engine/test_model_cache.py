@@ -40,6 +40,7 @@ class FakeLoader:
         self.cache: ModelCache | None = None
         self.calls: list[tuple[str, tuple[str, ...]]] = []
         self.fail_once: set[str] = set()
+        self.shared: torch.nn.Module | None = None
 
     def __call__(self, ref: ModelRef, device: str = "auto") -> LoadedModel:
         held = tuple(r.location for r in self.cache or ())
@@ -48,6 +49,8 @@ class FakeLoader:
             self.fail_once.discard(ref.location)
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         pipe = FakePipe(self.sizes[ref.location])
+        if self.shared is not None:
+            pipe.components["text_encoder"] = self.shared
         return LoadedModel(
             pipe=pipe,  # type: ignore[arg-type]
             ref=ref,
@@ -117,6 +120,16 @@ def test_a_known_size_is_evicted_for_before_loading():
     cache.get(ref("a"))
     assert loader.calls == [("a", ()), ("b", ("a",)), ("a", ())]
     assert names(cache) == ["a"]
+
+
+def test_weights_shared_with_cached_models_count_once_before_loading():
+    cache, loader = fake_cache({"a": 100, "b": 100, "c": 100}, ram_floats=1000, max_models=2)
+    loader.shared = torch.nn.Linear(600, 1, bias=False)
+    for name in "abca":
+        cache.get(ref(name))
+    assert loader.calls[-1] == ("a", ("c",))
+    assert names(cache) == ["c", "a"]
+    assert cache.usage() == Footprint(ram=800 * FLOAT_BYTES)
 
 
 def test_out_of_memory_while_loading_frees_unused_models_and_retries():
