@@ -24,6 +24,7 @@ from studio.core.jobs import (
 )
 from studio.core.metrics import psnr, speedup, ssim
 from studio.core.params import GenerationParams
+from studio.engine.adapter_download import fetch_adapter
 from studio.engine.analytic.tables import GammaTables, lane_progress
 from studio.engine.cancel import CancelToken, StopAndKeep
 from studio.engine.emoji_pipeline import EmojiPipeline
@@ -147,7 +148,9 @@ class Runner:
         token.check()
         keep = tuple(s.model for _, s in job.lanes)
         if spec.model not in self.models:
-            fetch_hub_model(spec.model, token, download_reporter(job_id, lane, spec.model, sink))
+            report = download_reporter(job_id, lane, spec.model, sink)
+            fetch_hub_model(spec.model, token, report)
+            fetch_adapter(spec.model, token, report)
         loaded, fresh = self.models.get(spec.model, keep=keep)
         if fresh:
             sink.emit(
