@@ -30,6 +30,7 @@ class CheckpointFamily(StrEnum):
     flux = "flux"
     lora = "lora"
     unet = "unet"
+    vae = "vae"
     unknown = "unknown"
 
     @property
@@ -46,6 +47,7 @@ FAMILY_LABELS = {
     CheckpointFamily.flux: "FLUX",
     CheckpointFamily.lora: "LoRA",
     CheckpointFamily.unet: "UNet only",
+    CheckpointFamily.vae: "VAE",
     CheckpointFamily.unknown: "unknown",
 }
 TEXT_ENCODERS: dict[CheckpointFamily, tuple[str, ...]] = {
@@ -78,6 +80,7 @@ CONTENTS = {
     CheckpointFamily.flux: "a FLUX model",
     CheckpointFamily.lora: "a LoRA adapter",
     CheckpointFamily.unet: "a UNet without its VAE and text encoders",
+    CheckpointFamily.vae: "a VAE alone",
     CheckpointFamily.unknown: "no model the studio recognises",
 }
 LORA_MARKERS = ("lora_up", "lora_down", "lora_A", "lora_B", ".alpha")
@@ -115,6 +118,8 @@ def classify(names: Sequence[str]) -> CheckpointFamily:
         return CheckpointFamily.lora
     if _has_prefix(keys, UNET) or any(k.startswith(DIFFUSERS_UNET_MARKERS) for k in keys):
         return CheckpointFamily.unet
+    if _has_prefix(keys, VAE) or all(_has_prefix(keys, p) for p in ("encoder.", "decoder.")):
+        return CheckpointFamily.vae
     return CheckpointFamily.unknown
 
 

@@ -142,6 +142,7 @@ class Settings:
     teacher_model: str = EMBEDDED_TEACHER
     student_model: str = EMBEDDED_STUDENT
     engine: EngineOptions = field(default_factory=EngineOptions)
+    models_folder: str = ""
 
 
 # --- to JSON ---------------------------------------------------------------------------------
@@ -303,6 +304,7 @@ _SETTINGS_READERS: Readers = {
     "teacher_model": _text_value(allow_empty=False),
     "student_model": _text_value(allow_empty=False),
     "engine": _ENGINE_READERS,
+    "models_folder": _text_value(allow_empty=True),
 }
 
 

@@ -162,8 +162,8 @@ def _read_header(path: Path) -> tuple[dict[str, Any], int]:
     return _parse_header(raw), size - 8 - length
 
 
-def tensor_shapes(path: Path, name: str | None = None) -> dict[str, tuple[int, ...]]:
-    """Each tensor's shape in a sound safetensors file, read from its header alone;
+def checked_header(path: Path, name: str | None = None) -> dict[str, dict[str, Any]]:
+    """The tensor entries (dtype, shape, data_offsets) of a sound safetensors file's header;
     WeightsError when the file is damaged."""
     label = name or path.name
     try:
@@ -173,7 +173,12 @@ def tensor_shapes(path: Path, name: str | None = None) -> dict[str, tuple[int, .
         raise WeightsError(f"{label} is a damaged safetensors file: {exc}.") from exc
     except OSError as exc:
         raise WeightsError(f"{label} could not be read: {exc.strerror or exc}.") from exc
-    return {key: tuple(info["shape"]) for key, info in tensors.items()}
+    return tensors
+
+
+def tensor_shapes(path: Path, name: str | None = None) -> dict[str, tuple[int, ...]]:
+    """Each tensor's shape in a sound safetensors file, read from its header alone."""
+    return {key: tuple(info["shape"]) for key, info in checked_header(path, name).items()}
 
 
 def check_safetensors(path: Path, name: str | None = None) -> int:

@@ -67,6 +67,9 @@ class WindowActions(QObject):
         self.open_model = _action(
             self, "Open &model folder…", "Ctrl+Shift+O", tip="Add a local diffusers model folder"
         )
+        self.choose_models = _action(
+            self, "Choose models &folder…", tip="Scan a folder of models and list them in Models"
+        )
         self.open_image = _action(
             self, "&Open image…", QKeySequence.StandardKey.Open, tip="Load a PNG's parameters"
         )
@@ -96,7 +99,7 @@ class WindowActions(QObject):
     def _menus(self) -> None:
         bar = self.window.menuBar()
         file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.open_model, self.open_image])
+        file_menu.addActions([self.open_model, self.choose_models, self.open_image])
         file_menu.addSeparator()
         file_menu.addActions([self.reveal_output, self.choose_output])
         file_menu.addSeparator()

@@ -26,11 +26,13 @@ from studio.ui.convergence_panel import ConvergencePanel
 from studio.ui.drops import PngDropRouter
 from studio.ui.gallery_strip import GalleryStrip
 from studio.ui.grid_panel import GridPanel, cell_pane, pair_summary
+from studio.ui.model_library import ModelLibraryPanel
 from studio.ui.model_pairs import ModelPair, embedded_models, pairs_of
 from studio.ui.pair_controller import PairController
 from studio.ui.preview_area import PreviewArea
 from studio.ui.queue_panel import QueuePanel
 from studio.ui.study_actions import StudyActions
+from studio.viewmodels.model_library import ModelLibraryViewModel
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 
@@ -71,12 +73,15 @@ class MainWindow(QMainWindow):
         self.window_actions = WindowActions(self)
         self.grid_panel = GridPanel(session.grid)
         self.convergence_panel = ConvergencePanel(session.convergence)
+        self.library = ModelLibraryViewModel(settings.models_folder, self)
+        self.library_panel = ModelLibraryPanel(self.library)
         self.study_actions = StudyActions(self)
         self._status_bar()
         self._layout()
         self._connect()
         self.pairs = PairController(session, self.controls, self.preview, self.show_error)
         self.pairs.start()
+        self._connect_library()
         self.drops = PngDropRouter(self, self.load_image_parameters)
         self._restore_view()
 
@@ -131,6 +136,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.preview, "Compare")
         self.tabs.addTab(self.grid_panel, "Grid")
         self.tabs.addTab(self.convergence_panel, "Convergence")
+        self.tabs.addTab(self.library_panel, "Models")
         return self.tabs
 
     def _connect_studies(self) -> None:
@@ -283,12 +289,42 @@ class MainWindow(QMainWindow):
             self.set_status(f"Added the model folder {folder}.")
         return pair
 
+    def _connect_library(self) -> None:
+        self.window_actions.choose_models.triggered.connect(self.choose_models_folder)
+        self.library_panel.chooseRequested.connect(self.choose_models_folder)
+        self.library_panel.useRequested.connect(self.use_library_model)
+        self.library.entriesChanged.connect(self._offer_library)
+        if self.library.folder:
+            self.library.scan()
+
+    def _offer_library(self) -> None:
+        self.pairs.offer([entry.model_name() for entry in self.library.models()])
+
+    def set_models_folder(self, folder: Path) -> None:
+        """Scan `folder` for models, list them in Models and the picker, and remember it."""
+        self.settings.models_folder = str(folder)
+        self.library.set_folder(str(folder))
+        self.tabs.setCurrentWidget(self.library_panel)
+        self.set_status(self.library.summary())
+
+    def use_library_model(self, name: str, as_student: bool) -> ModelPair:
+        pair = self.pairs.use_model(name, as_student)
+        self.set_status(f"Using {pair.label}.")
+        return pair
+
     # --- files ---------------------------------------------------------------------------------
 
     def choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a diffusers model folder")
         if folder:
             self.add_model_folder(Path(folder))
+
+    def choose_models_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Choose the folder your models are in", self.library.folder
+        )
+        if folder:
+            self.set_models_folder(Path(folder))
 
     def choose_image(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

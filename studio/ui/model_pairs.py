@@ -9,6 +9,7 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from studio.core.manifest import MANIFEST, ManifestError, read_manifest
+from studio.core.model_library import split_model_name
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.settings import LaneRecipe, default_student
 from studio.paths import models_dir
@@ -45,7 +46,12 @@ def is_embedded_name(name: str) -> bool:
 
 
 def display_name(name: str) -> str:
-    return name if is_embedded_name(name) else Path(name).name or name
+    """An embedded name as it is; a folder or file by its last part, with a config choice."""
+    location, config = split_model_name(name)
+    if is_embedded_name(location):
+        return location
+    shown = Path(location).name or location
+    return f"{shown} ({config})" if config else shown
 
 
 def is_model_folder(folder: Path) -> bool:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 
+from studio.core.model_library import split_model_name
+from studio.core.model_presets import preset_name_of
+from studio.core.student_refs import is_hub_id
 from studio.ui.controls import ControlsColumn
 from studio.ui.model_pairs import (
     ModelPair,
@@ -20,6 +23,7 @@ from studio.ui.model_pairs import (
     student_pair,
 )
 from studio.ui.preview_area import PreviewArea
+from studio.viewmodels.model_presets import preset_catalogue
 from studio.viewmodels.session import SessionViewModel
 
 EMBEDDED_SIDE = 32
@@ -28,9 +32,15 @@ SELF_LANE_TITLE = "Few-step lane (the teacher, not a student)"
 
 
 def model_exists(name: str) -> bool:
-    if is_embedded_name(name):
-        return name in embedded_models()
-    return is_model_folder(Path(name))
+    if is_hub_id(name):
+        return True  # found in the local cache, or downloaded, when a job runs
+    preset = preset_name_of(name)
+    if preset is not None:
+        return preset_catalogue().find(preset) is not None
+    location, _config = split_model_name(name)
+    if is_embedded_name(location):
+        return location in embedded_models()
+    return Path(location).is_file() or is_model_folder(Path(location))
 
 
 class PairController(QObject):
@@ -120,7 +130,12 @@ class PairController(QObject):
             )
             return None
         name = str(folder.resolve())
-        if is_student(name):
+        return self.use_model(name, as_student=is_student(name))
+
+    def use_model(self, name: str, as_student: bool = False) -> ModelPair:
+        """Offer a model (a folder or a single file) in the picker and use it: as the student
+        of the current teacher, or alone (its pair with itself is offered too)."""
+        if as_student:
             pairs = [student_pair(self.session.teacher_model, name)]
         else:
             pairs = [alone_pair(name), self_pair(name)]
@@ -128,3 +143,8 @@ class PairController(QObject):
             self.combo.add_pair(pair)
         self.apply(pairs[0])
         return pairs[0]
+
+    def offer(self, names: list[str]) -> None:
+        """List these models in the picker (each alone), without using any of them."""
+        for name in names:
+            self.combo.add_pair(alone_pair(name))

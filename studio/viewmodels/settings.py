@@ -98,6 +98,17 @@ class SettingsViewModel(QObject):
             self._settings = replace(self._settings, output_dir=str(value))
             self.changed.emit()
 
+    @property
+    def models_folder(self) -> str:
+        """The folder the model library scans; empty when none was chosen."""
+        return self._settings.models_folder
+
+    @models_folder.setter
+    def models_folder(self, value: str) -> None:
+        if value != self._settings.models_folder:
+            self._settings = replace(self._settings, models_folder=str(value))
+            self.changed.emit()
+
     def gallery_dir(self) -> Path:
         """Where images are saved: the chosen output folder, else the platform default."""
         chosen = self._settings.output_dir.strip()

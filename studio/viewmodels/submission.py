@@ -8,6 +8,7 @@ from pathlib import Path
 
 from studio.core.events import Event, JobCancelled, JobFailed, JobFinished
 from studio.core.jobs import CompareJob, ConvergeJob, GridJob, Job
+from studio.core.model_library import split_model_name
 from studio.core.models import ModelRef, ModelSource
 from studio.core.params import MAX_SEED
 from studio.core.settings import SeedMode
@@ -23,16 +24,20 @@ class JobRecord:
 
 
 def model_ref_for(name: str) -> ModelRef:
-    """An embedded model name, or a diffusers folder; ValueError with one sentence otherwise."""
+    """An embedded model name, a diffusers folder, or a single-file checkpoint (with its config
+    choice, see studio.core.model_library.model_name); ValueError with one sentence otherwise."""
     text = name.strip() if isinstance(name, str) else ""
     if not text:
         raise ValueError("Choose a model: the model name is empty.")
-    path = Path(text).expanduser()
+    location, config = split_model_name(text)
+    path = Path(location).expanduser()
     if path.is_dir():
         return ModelRef(location=str(path.resolve()), source=ModelSource.folder)
+    if path.is_file():
+        return ModelRef(location=str(path.resolve()), source=ModelSource.file, config=config)
     if "/" not in text and "\\" not in text and not text.startswith("."):
         return ModelRef.embedded(text)
-    raise ValueError(f"There is no model folder at {text}.")
+    raise ValueError(f"There is no model folder or file at {location}.")
 
 
 def resolve_models(names: list[str]) -> tuple[list[ModelRef], list[str]]:

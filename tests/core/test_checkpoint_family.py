@@ -55,6 +55,8 @@ def shapes(keys: list[str], channels: int = 4) -> dict[str, tuple[int, ...]]:
         (["unet.down_blocks.0.attentions.0.to_q.lora_A.weight"], CheckpointFamily.lora),
         (UNET, CheckpointFamily.unet),
         (["down_blocks.0.resnets.0.conv1.weight", "conv_in.weight"], CheckpointFamily.unet),
+        (["encoder.conv_in.weight", "decoder.conv_out.weight"], CheckpointFamily.vae),
+        (VAE, CheckpointFamily.vae),
         (["w", "b"], CheckpointFamily.unknown),
         ([], CheckpointFamily.unknown),
     ],

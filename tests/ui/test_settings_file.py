@@ -46,6 +46,7 @@ CUSTOM = Settings(
     output_dir="/tmp/out",
     teacher_model="my-teacher",
     student_model="my-student",
+    models_folder="/data/models",
 )
 
 
