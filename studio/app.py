@@ -27,9 +27,12 @@ from PySide6.QtWidgets import QApplication
 from studio.core.client import EngineClient
 from studio.core.commands import LoadModel
 from studio.core.gallery import GalleryStore
+from studio.core.model_presets import USER_FOLDER, load_model_presets
 from studio.core.models import ModelRef
+from studio.paths import presets_dir
 from studio.runners import judged_runner
 from studio.ui.main_window import MainWindow
+from studio.viewmodels.model_presets import use_catalogue
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 from studio.viewmodels.submission import model_ref_for
@@ -160,6 +163,8 @@ class StudioApp:
     ) -> None:
         self.settings = SettingsViewModel(settings_path)
         settings = self.settings.load()
+        user_presets = self.settings.path.parent / USER_FOLDER
+        use_catalogue(load_model_presets(presets_dir(), user_presets))
         self.startup = startup or EngineStartup(build=partial(judged_runner, settings.engine))
         self.client = client or _new_host(self.startup)
         folder = Path(gallery_dir) if gallery_dir else self.settings.gallery_dir()

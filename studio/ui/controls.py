@@ -27,7 +27,9 @@ from studio.core.params import MAX_SEED, MAX_SIZE, MIN_SIZE
 from studio.core.settings import MAX_BATCH_COUNT, MAX_PREVIEW_EVERY, SeedMode
 from studio.ui.binding import bind_combo_data, bind_spin, bind_text
 from studio.ui.model_pairs import ModelPair, ModelPairCombo
+from studio.ui.preset_picker import ModelPresetCombo
 from studio.ui.recipe_panel import LaneRecipePanel
+from studio.viewmodels.model_presets import preset_catalogue
 from studio.viewmodels.session import SessionViewModel
 
 SEED_MODES = {SeedMode.fixed: "Fixed", SeedMode.random: "Random", SeedMode.increment: "Increment"}
@@ -146,6 +148,7 @@ class ControlsColumn(QWidget):
         self.prompt_edit = _prompt_edit("promptEdit", "What to draw, e.g. 'grinning face'", 3)
         self.negative_edit = _prompt_edit("negativePromptEdit", "What to avoid (needs CFG > 1)", 2)
         self.model_combo = ModelPairCombo(pairs)
+        self.preset_combo = ModelPresetCombo(preset_catalogue())
         self.teacher_panel = LaneRecipePanel(session.teacher, "teacher", "Teacher")
         self.student_panel = LaneRecipePanel(session.student, "student", "Student")
         self.shared_panel = SharedPanel(session)
@@ -185,11 +188,16 @@ class ControlsColumn(QWidget):
         model_row.addWidget(QLabel("Models"))
         model_row.addWidget(self.model_combo, 1)
         column.addLayout(model_row)
+        preset_row = QHBoxLayout()
+        preset_row.addWidget(QLabel("Presets"))
+        preset_row.addWidget(self.preset_combo, 1)
+        column.addLayout(preset_row)
         column.addWidget(self.teacher_panel)
         column.addWidget(self.student_panel)
         column.addWidget(self.shared_panel)
         column.addStretch(1)
-        self.model_combo.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        for combo in (self.model_combo, self.preset_combo):
+            combo.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         scroll = QScrollArea()
         scroll.setObjectName("controlsScroll")
         scroll.setWidget(form)

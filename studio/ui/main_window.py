@@ -29,6 +29,7 @@ from studio.ui.grid_panel import GridPanel, cell_pane, pair_summary
 from studio.ui.model_library import ModelLibraryPanel
 from studio.ui.model_pairs import ModelPair, embedded_models, pairs_of
 from studio.ui.pair_controller import PairController
+from studio.ui.preset_picker import PresetController
 from studio.ui.preview_area import PreviewArea
 from studio.ui.queue_panel import QueuePanel
 from studio.ui.study_actions import StudyActions
@@ -80,6 +81,14 @@ class MainWindow(QMainWindow):
         self._layout()
         self._connect()
         self.pairs = PairController(session, self.controls, self.preview, self.show_error)
+        self.presets = PresetController(
+            session,
+            self.controls.preset_combo,
+            self.controls.model_combo,
+            self.pairs,
+            self.set_status,
+            self.show_notice,
+        )
         self.pairs.start()
         self._connect_library()
         self.drops = PngDropRouter(self, self.load_image_parameters)

@@ -9,9 +9,12 @@ from pathlib import Path
 from studio.core.events import Event, JobCancelled, JobFailed, JobFinished
 from studio.core.jobs import CompareJob, ConvergeJob, GridJob, Job
 from studio.core.model_library import split_model_name
+from studio.core.model_presets import preset_name_of
 from studio.core.models import ModelRef, ModelSource
 from studio.core.params import MAX_SEED
 from studio.core.settings import SeedMode
+from studio.core.student_refs import is_hub_id
+from studio.viewmodels.model_presets import preset_ref
 
 
 @dataclass(slots=True)
@@ -29,6 +32,9 @@ def model_ref_for(name: str) -> ModelRef:
     text = name.strip() if isinstance(name, str) else ""
     if not text:
         raise ValueError("Choose a model: the model name is empty.")
+    preset = preset_name_of(text)
+    if preset is not None:
+        return preset_ref(preset)
     location, config = split_model_name(text)
     path = Path(location).expanduser()
     if path.is_dir():
@@ -37,6 +43,8 @@ def model_ref_for(name: str) -> ModelRef:
         return ModelRef(location=str(path.resolve()), source=ModelSource.file, config=config)
     if "/" not in text and "\\" not in text and not text.startswith("."):
         return ModelRef.embedded(text)
+    if is_hub_id(text):
+        return ModelRef(location=text, source=ModelSource.hub)
     raise ValueError(f"There is no model folder or file at {location}.")
 
 

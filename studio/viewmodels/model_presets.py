@@ -1,0 +1,74 @@
+"""Model-pair presets in the session: the catalogue, `preset:<name>` model names, and choosing one.
+
+Choosing a preset sets both lanes at once: the teacher lane runs the preset's base model with
+the teacher recipe, the student lane runs `preset:<name>` (the base plus the preset's adapter
+and sampling facts, resolved to a `StudentRef` when a job is built) with the student's recipe,
+and the shared size becomes the preset's.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from studio.core.model_presets import (
+    PresetCatalogue,
+    default_user_presets_dir,
+    load_model_presets,
+    preset_model_name,
+    student_recipe,
+    student_ref,
+)
+from studio.core.preset_schema import ModelPreset
+from studio.core.student_refs import StudentRef
+from studio.paths import presets_dir
+
+if TYPE_CHECKING:
+    from studio.viewmodels.session import SessionViewModel
+
+log = logging.getLogger(__name__)
+
+_current: list[PresetCatalogue] = []
+
+
+def use_catalogue(catalogue: PresetCatalogue) -> PresetCatalogue:
+    """Make `catalogue` the one `preset:<name>` names resolve in; its warnings go to the log."""
+    for warning in catalogue.warnings:
+        log.warning(warning)
+    _current[:] = [catalogue]
+    return catalogue
+
+
+def preset_catalogue() -> PresetCatalogue:
+    """The presets in use: the shipped ones with the user's, read on first use."""
+    if not _current:
+        use_catalogue(load_model_presets(presets_dir(), default_user_presets_dir()))
+    return _current[0]
+
+
+def preset_ref(name: str) -> StudentRef:
+    """The student reference of the preset `name`; ValueError in one sentence when unknown."""
+    preset = preset_catalogue().find(name)
+    if preset is None:
+        raise ValueError(
+            f"There is no model preset named '{name}': choose one in the preset picker, or "
+            f"check the preset files in {default_user_presets_dir()}."
+        )
+    return student_ref(preset)
+
+
+def student_is_guidance_free(preset: ModelPreset) -> bool:
+    """Whether the student is meant to run without CFG (so raising CFG earns a warning)."""
+    return preset.guidance_scale <= 1
+
+
+def apply_preset(session: SessionViewModel, preset: ModelPreset) -> None:
+    """Set both lanes' models and recipes, compare mode and the size from `preset`."""
+    session.teacher_model = preset.base
+    session.student_model = preset_model_name(preset)
+    session.compare_mode = True
+    session.teacher.set_recipe(preset.teacher)
+    session.teacher.guidance_distilled = False
+    session.student.set_recipe(student_recipe(preset))
+    session.student.guidance_distilled = student_is_guidance_free(preset)
+    session.width, session.height = preset.width, preset.height
