@@ -30,6 +30,7 @@ from studio.core.weights_check import WeightsError, WeightsFormat, checked_heade
 WEIGHT_SUFFIXES = frozenset({".safetensors", ".ckpt", ".pt", ".pth", ".bin"})
 INDEX_FILE = "model_index.json"
 MAX_DEPTH = 3
+SELF = "It"
 MAX_ENTRIES = 500
 MAX_FOLDERS = 2000
 CONFIG_MARK = "#config="
@@ -48,7 +49,9 @@ PART_NOTES = {
     CheckpointFamily.unet: "A UNet alone: a student UNet runs on a teacher through a preset.",
     CheckpointFamily.vae: "A VAE alone: not a model on its own.",
 }
-SD2_NOTE = "SD 2.x: loads as a 768 v-prediction model; choose the 512 base config for base models."
+SD2_NOTE = (
+    "It loads as a 768 v-prediction model by default; pick the 512 base config for a base model."
+)
 PICKLE_FOLDER_NOTE = "It has only pickle weights, which the studio does not load."
 PICKLE_NOTE = (
     "A pickle checkpoint, which can run code when loaded: convert it to safetensors, or load "
@@ -197,7 +200,7 @@ def _dtype_label(header: dict[str, dict[str, Any]]) -> str:
 
 def _safetensors_file(entry: LibraryEntry, path: Path) -> LibraryEntry:
     try:
-        header = checked_header(path, entry.name)
+        header = checked_header(path, SELF)
     except WeightsError as exc:
         return replace(entry, format="safetensors, damaged", note=str(exc))
     shapes = {key: tuple(info["shape"]) for key, info in header.items()}
@@ -210,7 +213,7 @@ def _safetensors_file(entry: LibraryEntry, path: Path) -> LibraryEntry:
     if family in PART_NOTES:
         return replace(entry, kind=EntryKind.adapter, note=PART_NOTES[family])
     try:
-        check_checkpoint(shapes, entry.name)
+        check_checkpoint(shapes, SELF)
     except CheckpointError as exc:
         return replace(entry, note=str(exc))
     note = SD2_NOTE if family is CheckpointFamily.sd2 else ""

@@ -31,6 +31,13 @@ def entry_cells(entry: LibraryEntry) -> tuple[str, ...]:
     return (entry.name, entry.family, entry.kind.value, size, entry.format, entry.note)
 
 
+def detail_text(entry: LibraryEntry | None) -> str:
+    """The selected entry's full path and note, or how to use the table."""
+    if entry is None:
+        return "Select a model to use it; greyed entries cannot load as models (the notes say why)."
+    return f"{entry.path}\n{entry.note}" if entry.note else entry.path
+
+
 class ModelLibraryPanel(QWidget):
     """Shows a ModelLibraryViewModel; `useRequested(name, as_student)` asks to use an entry,
     `chooseRequested` to pick another models folder."""
@@ -62,7 +69,9 @@ class ModelLibraryPanel(QWidget):
         column.setContentsMargins(0, 4, 0, 0)
         column.addLayout(top)
         column.addWidget(self._table(), 1)
-        column.addLayout(self._actions())
+        actions = self._actions()
+        column.addWidget(self.detail)
+        column.addLayout(actions)
 
     def _table(self) -> QTableWidget:
         self.table = QTableWidget(0, len(COLUMNS))
@@ -94,6 +103,10 @@ class ModelLibraryPanel(QWidget):
         self.student_button.setObjectName("useAsStudent")
         self.teacher_button.clicked.connect(lambda: self._use(self.table.currentRow(), False))
         self.student_button.clicked.connect(lambda: self._use(self.table.currentRow(), True))
+        self.detail = QLabel()
+        self.detail.setObjectName("libraryDetail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row = QHBoxLayout()
         row.addStretch(1)
         for widget in (self.config_label, self.config_combo):
@@ -132,6 +145,7 @@ class ModelLibraryPanel(QWidget):
 
     def _on_selection(self) -> None:
         entry = self.selected()
+        self.detail.setText(detail_text(entry))
         configs = entry.configs if entry is not None else ()
         self.config_combo.clear()
         for name in configs:

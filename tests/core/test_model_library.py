@@ -162,9 +162,7 @@ def test_sizes_count_the_weights_that_would_load(library):
 
 def test_notes_say_why_an_entry_cannot_load(library):
     entries = by_name(scan_models_folder(library))
-    assert entries["truncated.safetensors"].note.startswith(
-        "truncated.safetensors is a damaged safetensors file:"
-    )
+    assert entries["truncated.safetensors"].note.startswith("It is a damaged safetensors file:")
     assert entries["old.ckpt"].note.startswith("A pickle checkpoint, which can run code")
     assert entries["pickled"].note == "It has only pickle weights, which the studio does not load."
     assert entries["broken-index"].note == "Its model_index.json is not valid."

@@ -50,7 +50,7 @@ def test_a_scanned_folder_is_listed_in_the_models_tab(window, models):
     assert cells[:3] == ["dreamshaper.safetensors", "SD 1.x", "single file"]
     assert cells[3].endswith("bytes") and cells[4] == "safetensors, fp16"
     broken = table.item(row_of(window, "broken.safetensors"), 5).text()
-    assert broken.startswith("broken.safetensors is a damaged safetensors file")
+    assert broken.startswith("It is a damaged safetensors file")
     assert child(window, "librarySummary").text() == (f"5 models found, 3 loadable, in {models}.")
     assert window.status_line.text() == child(window, "librarySummary").text()
 
