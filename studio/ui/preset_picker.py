@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QStandardItemModel
-from PySide6.QtWidgets import QComboBox, QWidget
+from PySide6.QtGui import QColor, QStandardItemModel
+from PySide6.QtWidgets import QComboBox, QListView, QWidget
 
 from studio.core.model_presets import (
     PresetCatalogue,
@@ -24,7 +24,9 @@ from studio.viewmodels.session import SessionViewModel
 if TYPE_CHECKING:
     from studio.ui.pair_controller import PairController
 
-PLACEHOLDER = "Published pairs…"
+PLACEHOLDER = "Published teacher/student pairs…"
+POPUP_STYLE = "QComboBox { combobox-popup: 0; } QListView::item { padding: 3px 6px; }"
+HEADING_COLOUR = "#3c4a5c"
 FAMILY_TITLES = {
     "sd15": "Stable Diffusion 1.5",
     "sd21": "Stable Diffusion 2.1",
@@ -45,7 +47,9 @@ class ModelPresetCombo(QComboBox):
         self.setObjectName("modelPresetCombo")
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(12)
-        self.setMaxVisibleItems(24)
+        self.setView(QListView())
+        self.setMaxVisibleItems(20)
+        self.setStyleSheet(POPUP_STYLE)
         self.setToolTip(
             "Published teacher/student pairs: choosing one sets both lanes' models, the"
             " student's recipe and the size. Hub models load from the local cache, or download"
@@ -74,6 +78,7 @@ class ModelPresetCombo(QComboBox):
         if isinstance(model, QStandardItemModel):
             item = model.item(self.count() - 1)
             item.setEnabled(False)
+            item.setForeground(QColor(HEADING_COLOUR))
             font = item.font()
             font.setBold(True)
             item.setFont(font)
