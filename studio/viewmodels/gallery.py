@@ -15,6 +15,7 @@ from studio.core.gallery import DEFAULT_LIMIT, GalleryItem, GalleryStore
 from studio.core.metadata import MetadataError, ParsedParameters, parse_parameters
 from studio.core.params import GenerationParams
 from studio.core.pngio import read_parameters
+from studio.viewmodels.model_presets import adapter_note, model_name_of
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LANE_KEY = "Lane"
@@ -43,7 +44,7 @@ def _reason(exc: Exception) -> str:
 
 
 def _unsaved_of(event: LaneFinished) -> list[UnsavedImage]:
-    extra = {LANE_KEY: event.lane.value}
+    extra = {LANE_KEY: event.lane.value} | adapter_note(event.model)
     if event.partial:
         extra["Partial"] = f"stopped after {event.steps} steps"
     many = len(event.images) > 1
@@ -51,7 +52,7 @@ def _unsaved_of(event: LaneFinished) -> list[UnsavedImage]:
         UnsavedImage(
             image=image,
             params=event.params,
-            model=event.model.location,
+            model=model_name_of(event.model),
             extra={**extra, "Batch index": str(index)} if many else dict(extra),
         )
         for index, image in enumerate(event.images)

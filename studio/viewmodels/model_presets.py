@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from studio.core.model_presets import (
+    PRESET_PREFIX,
     PresetCatalogue,
     default_user_presets_dir,
     load_model_presets,
@@ -19,6 +20,7 @@ from studio.core.model_presets import (
     student_recipe,
     student_ref,
 )
+from studio.core.models import ModelRef
 from studio.core.preset_schema import ModelPreset
 from studio.core.student_refs import StudentRef
 from studio.paths import presets_dir
@@ -72,3 +74,19 @@ def apply_preset(session: SessionViewModel, preset: ModelPreset) -> None:
     session.student.set_recipe(student_recipe(preset))
     session.student.guidance_distilled = student_is_guidance_free(preset)
     session.width, session.height = preset.width, preset.height
+
+
+def model_name_of(ref: ModelRef) -> str:
+    """The model name a saved image records: `preset:<name>` for a preset's student (so that
+    restoring the image brings the student back, adapter included), else the location."""
+    if isinstance(ref, StudentRef) and ref.label:
+        return PRESET_PREFIX + ref.label
+    return ref.location
+
+
+def adapter_note(ref: ModelRef) -> dict[str, str]:
+    """The adapter a student ran with, for the image's parameters; empty for other models."""
+    adapter = getattr(ref, "adapter", None)
+    if adapter is None:
+        return {}
+    return {"Adapter": f"{adapter.location}/{adapter.file} ({adapter.kind}, {adapter.scale:g})"}

@@ -151,3 +151,18 @@ def test_junk_user_presets_are_a_notice_not_a_crash(tmp_path, engine, qtbot):
     assert window.banner.isVisible() and window.banner.kind == "notice"
     assert "broken.json" in window.banner.message() or "mine.json" in window.banner.message()
     assert window.controls.preset_combo.findData(LIGHTNING, NAME_ROLE) > 0
+
+
+def test_a_preset_students_image_records_and_restores_the_preset(tmp_path, engine, qtbot):
+    window = open_window(tmp_path, engine, qtbot)
+    choose(window, LIGHTNING)
+    s = window.session
+    with qtbot.waitSignal(s.gallery.changed):
+        s.generate()
+        engine.pump(s.handle)
+    student_item = next(i for i in s.gallery.items if i.parsed.extra.get("Lane") == "student")
+    assert student_item.parsed.model == "preset:" + LIGHTNING
+    assert student_item.parsed.extra["Adapter"].startswith("ByteDance/SDXL-Lightning/")
+    s.student_model = "emoji-student-4step"
+    s.apply_parameters(student_item.parsed)
+    assert s.student_model == "preset:" + LIGHTNING
