@@ -242,3 +242,15 @@ def test_cli_generates_from_a_single_file(saved, tmp_path, capsys):
     argv += ["--quiet", "--steps", "2", "--width", "32", "--height", "32", "--out", str(out)]
     assert main(argv) == 0, capsys.readouterr().err
     assert out.is_file()
+
+
+def test_the_weights_are_cast_to_the_asked_dtype_after_the_check(saved):
+    loaded = load_pipeline(saved["sdxl"].file_ref(), device="cpu", dtype="fp16")
+    modules = [
+        loaded.pipe.unet,
+        loaded.pipe.vae,
+        loaded.pipe.text_encoder,
+        loaded.pipe.text_encoder_2,
+    ]
+    assert loaded.dtype == torch.float16
+    assert {p.dtype for m in modules for p in m.parameters()} == {torch.float16}
