@@ -3,6 +3,7 @@ from their base, and a pipeline still in memory is never loaded a second time.""
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -47,9 +48,12 @@ class PipelineLoader:
         return loaded
 
     def _student(self, ref: StudentRef, device: str, options: dict[str, Any]) -> StudentModel:
+        """The student over its base; its load time includes loading the base when needed."""
+        started = time.perf_counter()
         base = self._base(base_ref(ref), device, options)
         alive = [s for s in (entry() for entry in self._students) if s is not None]
         keep = {s.lora_adapter for s in alive if s.base is base and s.lora_adapter}
         student = derive_student(base, ref, local_only=self._local_only, keep=keep)
         self._students = [weakref.ref(s) for s in (*alive, student)]
+        student.load_s = time.perf_counter() - started
         return student
