@@ -16,6 +16,7 @@ from studio.core.params import GenerationParams
 from studio.core.student_refs import AdapterKind, AdapterRef, StudentRef, StudentSampling
 from studio.engine.cancel import CancelToken
 from studio.engine.loading import ModelLoadError, load_pipeline
+from studio.engine.memory import footprint
 from studio.engine.model_cache import ModelCache
 from studio.engine.pipeline_loader import PipelineLoader
 from studio.engine.runner import Runner
@@ -249,3 +250,16 @@ def test_trained_timesteps_go_to_the_pipe_only_at_their_step_count(files):
     assert student_call_kwargs(loaded.pipe, loaded, 3) == {}
     loaded.pipe.scheduler = DDIMScheduler.from_config(loaded.pipe.scheduler.config)
     assert student_call_kwargs(loaded.pipe, loaded, 2) == {}
+
+
+def test_students_add_only_their_own_weights_to_memory(files):
+    loader = PipelineLoader()
+    t_model = loader(teacher(files))
+    alone = footprint([t_model.pipe]).ram
+    s_unet = loader(student(files, "unet", AdapterKind.unet))
+    with_unet = footprint([t_model.pipe, s_unet.pipe]).ram
+    unet_bytes = sum(p.numel() * p.element_size() for p in s_unet.pipe.unet.parameters())
+    assert with_unet - alone == unet_bytes
+    s_lora = loader(student(files, "lora"))
+    with_lora = footprint([t_model.pipe, s_unet.pipe, s_lora.pipe]).ram
+    assert 0 < with_lora - with_unet < files["lora"].stat().st_size
