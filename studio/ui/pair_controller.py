@@ -10,8 +10,6 @@ from PySide6.QtCore import QObject, QTimer
 from studio.core.model_library import split_model_name
 from studio.core.model_presets import preset_name_of
 from studio.core.student_refs import is_hub_id
-from studio.core.model_presets import preset_name_of
-from studio.core.student_refs import is_hub_id
 from studio.ui.controls import ControlsColumn
 from studio.ui.model_pairs import (
     ModelPair,
@@ -26,7 +24,6 @@ from studio.ui.model_pairs import (
 )
 from studio.ui.preview_area import PreviewArea
 from studio.viewmodels.model_presets import preset_catalogue
-from studio.viewmodels.model_presets import preset_catalogue
 from studio.viewmodels.session import SessionViewModel
 
 EMBEDDED_SIDE = 32
@@ -35,11 +32,6 @@ SELF_LANE_TITLE = "Few-step lane (the teacher, not a student)"
 
 
 def model_exists(name: str) -> bool:
-    if is_hub_id(name):
-        return True  # found in the local cache, or downloaded, when a job runs
-    preset = preset_name_of(name)
-    if preset is not None:
-        return preset_catalogue().find(preset) is not None
     if is_hub_id(name):
         return True  # found in the local cache, or downloaded, when a job runs
     preset = preset_name_of(name)
