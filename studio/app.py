@@ -208,7 +208,7 @@ class StudioApp:
         names = dict.fromkeys([s.teacher_model] + ([s.student_model] if s.compare_mode else []))
         for name in names:
             try:
-                self.client.send(LoadModel(ref=model_ref_for(name)))
+                self.client.send(LoadModel(ref=model_ref_for(name, s.pickle_permissions)))
             except (ValueError, RuntimeError) as exc:
                 log.warning("could not warm %s: %s", name, exc)
 

@@ -24,6 +24,7 @@ from studio.core.checkpoint_family import (
     check_checkpoint,
     classify,
 )
+from studio.core.lora_students import lora_base_family
 from studio.core.manifest import MANIFEST, ManifestError, read_manifest
 from studio.core.weights_check import WeightsError, WeightsFormat, checked_header, sniff_file
 
@@ -45,7 +46,6 @@ PIPELINE_FAMILIES = (
 )
 SD_WIDTHS = {768: "SD 1.x", 1024: "SD 2.x"}
 PART_NOTES = {
-    CheckpointFamily.lora: "A LoRA adapter: it runs on a teacher through a model preset.",
     CheckpointFamily.unet: "A UNet alone: a student UNet runs on a teacher through a preset.",
     CheckpointFamily.vae: "A VAE alone: not a model on its own.",
 }
@@ -54,9 +54,10 @@ SD2_NOTE = (
 )
 PICKLE_FOLDER_NOTE = "It has only pickle weights, which the studio does not load."
 PICKLE_NOTE = (
-    "A pickle checkpoint, which can run code when loaded: convert it to safetensors, or load "
-    "it once with 'studio generate --allow-pickle'."
+    "A pickle checkpoint, which can run code when loaded: convert it to safetensors, or use it "
+    "and allow pickle for this one file."
 )
+LORA_NOTE = "A LoRA adapter{made_for}: use it as the student adapter on a teacher of its family."
 
 
 class EntryKind(StrEnum):
@@ -81,6 +82,17 @@ class LibraryEntry:
     loadable: bool
     note: str = ""
     configs: tuple[str, ...] = ()
+    base_family: str = ""
+
+    @property
+    def is_pickle_file(self) -> bool:
+        """A single pickle checkpoint: usable only when the user allows this one file."""
+        return self.kind is EntryKind.single_file and self.format == "pickle"
+
+    @property
+    def is_lora(self) -> bool:
+        """A sound LoRA file: usable as the student adapter on a teacher of its family."""
+        return self.family == CheckpointFamily.lora.label
 
     def model_name(self, config: str = "") -> str:
         """The name the model picker and the session use for this entry."""
@@ -118,8 +130,13 @@ def _base(path: Path, root: Path, kind: EntryKind, size: int = 0) -> LibraryEntr
     )
 
 
+def pipeline_family(class_name: str) -> str:
+    """'SDXL', 'FLUX', 'SD'... for a pipeline class name; the name itself when unknown."""
+    return next((f for p, f in PIPELINE_FAMILIES if class_name.startswith(p)), class_name)
+
+
 def _folder_family(folder: Path, class_name: str) -> str:
-    family = next((f for p, f in PIPELINE_FAMILIES if class_name.startswith(p)), class_name)
+    family = pipeline_family(class_name)
     if family != "SD":
         return family
     try:
@@ -210,6 +227,11 @@ def _safetensors_file(entry: LibraryEntry, path: Path) -> LibraryEntry:
         family=family.label,
         format=", ".join(filter(None, ("safetensors", _dtype_label(header)))),
     )
+    if family is CheckpointFamily.lora:
+        base = lora_base_family(shapes)
+        made_for = f" for {base}" if base else ""
+        note = LORA_NOTE.format(made_for=made_for)
+        return replace(entry, kind=EntryKind.adapter, note=note, base_family=base)
     if family in PART_NOTES:
         return replace(entry, kind=EntryKind.adapter, note=PART_NOTES[family])
     try:
@@ -257,6 +279,17 @@ def _walk(folder: Path, root: Path, depth: int, budget: list[int]) -> Iterator[L
                 yield from _walk(path, root, depth + 1, budget)
         elif path.suffix.lower() in WEIGHT_SUFFIXES and child.is_file():
             yield _weights_file(path, root)
+
+
+def entry_for(path: Path) -> LibraryEntry | None:
+    """The entry one model folder or weights file would have in a scan of its parent folder;
+    None when it is neither."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        if (path / INDEX_FILE).is_file():
+            return _pipeline_folder(path, path.parent)
+        return _adapter_folder(path, path.parent) if (path / MANIFEST).is_file() else None
+    return _weights_file(path, path.parent) if path.is_file() else None
 
 
 def scan_models_folder(root: Path) -> tuple[LibraryEntry, ...]:

@@ -32,6 +32,7 @@ from studio.core.engine_options import (
 )
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, problems
+from studio.core.pickle_permissions import PicklePermissions
 from studio.core.skip_tuning import SkipTuning
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ class Settings:
     student_model: str = EMBEDDED_STUDENT
     engine: EngineOptions = field(default_factory=EngineOptions)
     models_folder: str = ""
+    pickle_permissions: PicklePermissions = field(default_factory=PicklePermissions)
 
 
 # --- to JSON ---------------------------------------------------------------------------------
@@ -177,6 +179,8 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
         value = getattr(settings, f.name)
         if isinstance(value, LaneRecipe):
             data[f.name] = _recipe_json(value)
+        elif isinstance(value, PicklePermissions):
+            data[f.name] = value.to_json()
         elif isinstance(value, SharedParams | EngineOptions):
             data[f.name] = {g.name: _plain(getattr(value, g.name)) for g in fields(value)}
         else:
@@ -264,6 +268,13 @@ def _text_value(allow_empty: bool) -> Reader:
     return read
 
 
+def _permissions_value(value: Any) -> Any:
+    try:
+        return PicklePermissions.from_json(value)
+    except ValueError as exc:
+        raise _Bad(f"{exc}; you will be asked again for each pickle file") from None
+
+
 def _short(value: Any, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -305,6 +316,7 @@ _SETTINGS_READERS: Readers = {
     "student_model": _text_value(allow_empty=False),
     "engine": _ENGINE_READERS,
     "models_folder": _text_value(allow_empty=True),
+    "pickle_permissions": _permissions_value,
 }
 
 

@@ -74,10 +74,21 @@ class StudentSampling:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StudentRef(ModelRef):
-    """A base pipeline made into a student by an adapter and its sampling facts."""
+    """A base pipeline made into a student by an adapter and its sampling facts.
+
+    Unlabelled (a LoRA from the models folder rather than a preset), it shows as its base
+    plus its adapter's file name.
+    """
 
     adapter: AdapterRef | None = None
     sampling: StudentSampling = StudentSampling()
+
+    @property
+    def display_name(self) -> str:
+        base = ModelRef.display_name.fget(self)  # type: ignore[attr-defined]
+        if self.label or self.adapter is None:
+            return base
+        return f"{base} + {self.adapter.display_name}"
 
 
 def base_ref(ref: ModelRef) -> ModelRef:

@@ -26,9 +26,11 @@ from studio.ui.convergence_panel import ConvergencePanel
 from studio.ui.drops import PngDropRouter
 from studio.ui.gallery_strip import GalleryStrip
 from studio.ui.grid_panel import GridPanel, cell_pane, pair_summary
+from studio.ui.library_use import LibraryUse
 from studio.ui.model_library import ModelLibraryPanel
 from studio.ui.model_pairs import ModelPair, embedded_models, pairs_of
 from studio.ui.pair_controller import PairController
+from studio.ui.pickle_opt_in import PickleOptIn
 from studio.ui.preset_picker import PresetController
 from studio.ui.preview_area import PreviewArea
 from studio.ui.queue_panel import QueuePanel
@@ -75,7 +77,8 @@ class MainWindow(QMainWindow):
         self.grid_panel = GridPanel(session.grid)
         self.convergence_panel = ConvergencePanel(session.convergence)
         self.library = ModelLibraryViewModel(settings.models_folder, self)
-        self.library_panel = ModelLibraryPanel(self.library)
+        self.pickles = PickleOptIn(session, self.save_settings, self)
+        self.library_panel = ModelLibraryPanel(self.library, self.pickles)
         self.study_actions = StudyActions(self)
         self._status_bar()
         self._layout()
@@ -90,6 +93,9 @@ class MainWindow(QMainWindow):
             self.show_notice,
         )
         self.pairs.start()
+        self.library_use = LibraryUse(
+            self.library, self.pairs, self.pickles, self.set_status, self.show_error
+        )
         self._connect_library()
         self.drops = PngDropRouter(self, self.load_image_parameters)
         self._restore_view()
@@ -302,6 +308,8 @@ class MainWindow(QMainWindow):
         self.window_actions.choose_models.triggered.connect(self.choose_models_folder)
         self.library_panel.chooseRequested.connect(self.choose_models_folder)
         self.library_panel.useRequested.connect(self.use_library_model)
+        self.library_panel.adapterRequested.connect(self.library_use.use_adapter)
+        self.library_panel.forgetPicklesRequested.connect(self.library_use.forget_pickles)
         self.library.entriesChanged.connect(self._offer_library)
         if self.library.folder:
             self.library.scan()
@@ -316,10 +324,9 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.library_panel)
         self.set_status(self.library.summary())
 
-    def use_library_model(self, name: str, as_student: bool) -> ModelPair:
-        pair = self.pairs.use_model(name, as_student)
-        self.set_status(f"Using {pair.label}.")
-        return pair
+    def use_library_model(self, name: str, as_student: bool) -> ModelPair | None:
+        """Use a Models-tab entry; a pickle file only after the user allows that one file."""
+        return self.library_use.use_model(name, as_student)
 
     # --- files ---------------------------------------------------------------------------------
 
@@ -381,10 +388,15 @@ class MainWindow(QMainWindow):
 
     # --- closing ----------------------------------------------------------------
 
-    def save_state(self) -> None:
-        """Remember the parameters (settings file) and the window's geometry (QSettings)."""
+    def save_settings(self) -> None:
+        """Write the session's values to the settings file now (a pickle permission given or
+        taken back must not wait for the window to close)."""
         self.settings.snapshot_from(self.session)
         self.settings.save()
+
+    def save_state(self) -> None:
+        """Remember the parameters (settings file) and the window's geometry (QSettings)."""
+        self.save_settings()
         if self.geometry_store is not None:
             self.geometry_store.setValue(GEOMETRY_KEY, self.saveGeometry())
             self.geometry_store.setValue(SPLITTER_KEY, self.splitter.saveState())

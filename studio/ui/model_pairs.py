@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
+from studio.core.lora_students import split_lora_student
 from studio.core.manifest import MANIFEST, ManifestError, read_manifest
 from studio.core.model_library import split_model_name
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
@@ -46,7 +47,11 @@ def is_embedded_name(name: str) -> bool:
 
 
 def display_name(name: str) -> str:
-    """An embedded name as it is; a folder or file by its last part, with a config choice."""
+    """An embedded name as it is; a folder or file by its last part, with a config choice;
+    a LoRA student as its teacher + the LoRA file."""
+    lora = split_lora_student(name)
+    if lora is not None:
+        return f"{display_name(lora[0])} + {Path(lora[1]).name}"
     location, config = split_model_name(name)
     if is_embedded_name(location):
         return location
@@ -96,7 +101,8 @@ def is_student(name: str, root: Path | None = None) -> bool:
 def student_pair(teacher: str, student: str, root: Path | None = None) -> ModelPair:
     if student == teacher:
         return self_pair(teacher)
-    distilled, recipe = _student_facts(student, root)
+    lora = split_lora_student(student) is not None
+    distilled, recipe = (False, None) if lora else _student_facts(student, root)
     t, s = display_name(teacher), display_name(student)
     return ModelPair(
         teacher=teacher,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 
+from studio.core.lora_students import split_lora_student
 from studio.core.model_library import split_model_name
 from studio.core.model_presets import preset_name_of
 from studio.core.student_refs import is_hub_id
@@ -32,6 +33,9 @@ SELF_LANE_TITLE = "Few-step lane (the teacher, not a student)"
 
 
 def model_exists(name: str) -> bool:
+    lora = split_lora_student(name)
+    if lora is not None:
+        return model_exists(lora[0]) and Path(lora[1]).is_file()
     if is_hub_id(name):
         return True  # found in the local cache, or downloaded, when a job runs
     preset = preset_name_of(name)

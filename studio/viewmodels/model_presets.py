@@ -9,8 +9,11 @@ and the shared size becomes the preset's.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from studio.core.lora_students import lora_student_name
+from studio.core.model_library import model_name
 from studio.core.model_presets import (
     PRESET_PREFIX,
     PresetCatalogue,
@@ -20,7 +23,7 @@ from studio.core.model_presets import (
     student_recipe,
     student_ref,
 )
-from studio.core.models import ModelRef
+from studio.core.models import ModelRef, ModelSource
 from studio.core.preset_schema import ModelPreset
 from studio.core.student_refs import StudentRef
 from studio.paths import presets_dir
@@ -77,10 +80,15 @@ def apply_preset(session: SessionViewModel, preset: ModelPreset) -> None:
 
 
 def model_name_of(ref: ModelRef) -> str:
-    """The model name a saved image records: `preset:<name>` for a preset's student (so that
-    restoring the image brings the student back, adapter included), else the location."""
+    """The model name a saved image records: `preset:<name>` for a preset's student, the
+    teacher's name with the LoRA file for a LoRA from the models folder (so that restoring the
+    image brings the student back, adapter included), else the location."""
     if isinstance(ref, StudentRef) and ref.label:
         return PRESET_PREFIX + ref.label
+    adapter = ref.adapter if isinstance(ref, StudentRef) else None
+    if adapter is not None and adapter.source is ModelSource.folder:
+        lora = str(Path(adapter.location) / adapter.file)
+        return lora_student_name(model_name(ref.location, ref.config), lora)
     return ref.location
 
 

@@ -57,7 +57,8 @@ class SessionViewModel(QObject):
 
     Observable attributes (assign to change; each has a `<name>Changed` signal): `prompt`,
     `negative_prompt`, `seed`, `seed_mode`, `width`, `height`, `batch_count`, `teacher_model`,
-    `student_model`, `compare_mode`, `preview_every`.
+    `student_model`, `compare_mode`, `preview_every`. `pickle_permissions` holds the pickle
+    files the user allowed; jobs get `allow_pickle` for those files only.
     """
 
     promptChanged = Signal(str)
@@ -134,6 +135,7 @@ class SessionViewModel(QObject):
         self.seed_mode, self.batch_count = settings.seed_mode, settings.batch_count
         self.teacher_model, self.student_model = settings.teacher_model, settings.student_model
         self.compare_mode, self.preview_every = settings.compare_mode, settings.preview_every
+        self.pickle_permissions = settings.pickle_permissions
         self.teacher.set_recipe(settings.teacher)
         self.student.set_recipe(settings.student)
         for lane in (self.teacher, self.student):
@@ -205,7 +207,7 @@ class SessionViewModel(QObject):
             found.append(f"The batch count {count!r} is out of range: use 1 to {MAX_BATCH_COUNT}.")
             count = 1
         names = [self.teacher_model] + ([self.student_model] if self.compare_mode else [])
-        refs, unknown = resolve_models(names)
+        refs, unknown = resolve_models(names, self.pickle_permissions)
         found += unknown
         if found:
             return [], found
@@ -228,7 +230,7 @@ class SessionViewModel(QObject):
     def lane_spec(self, lane: Lane) -> LaneSpec:
         """A lane's model and recipe as Generate would send them; ValueError naming a bad model."""
         name = self.student_model if lane is Lane.student else self.teacher_model
-        refs, found = resolve_models([name])
+        refs, found = resolve_models([name], self.pickle_permissions)
         if found:
             raise ValueError(found[0])
         return LaneSpec(model=refs[0], params=self._lane(lane).params(self.shared_params()))

@@ -63,6 +63,7 @@ class SettingsViewModel(QObject):
             preview_kind=PreviewKind(session.teacher.preview_kind),
             teacher_model=session.teacher_model,
             student_model=session.student_model,
+            pickle_permissions=session.pickle_permissions,
         )
         self.changed.emit()
         return self._settings

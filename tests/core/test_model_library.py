@@ -166,7 +166,9 @@ def test_notes_say_why_an_entry_cannot_load(library):
     assert entries["old.ckpt"].note.startswith("A pickle checkpoint, which can run code")
     assert entries["pickled"].note == "It has only pickle weights, which the studio does not load."
     assert entries["broken-index"].note == "Its model_index.json is not valid."
-    assert "runs on a teacher through a model preset" in entries["Lora/detail.safetensors"].note
+    assert entries["Lora/detail.safetensors"].note == (
+        "A LoRA adapter: use it as the student adapter on a teacher of its family."
+    )
     sd2 = entries["Stable-diffusion/v2-1_768.safetensors"]
     assert sd2.configs == ("sd21", "sd21-base") and "768 v-prediction" in sd2.note
     assert entries["dreamshaper.safetensors"].configs == ("sd15",)
