@@ -133,6 +133,7 @@ class Runner:
         results: dict[Lane, LaneResult] = {}
         for lane, spec in job.lanes:
             if token.cancelled:
+                token.check()
                 break
             model, load_s = loaded[lane]
             results[lane] = self._run_lane(job, lane, spec, model, load_s, noise, token, sink)
@@ -237,6 +238,8 @@ class Runner:
             sink=sink,
             previews=job.previews,
         )
+        # A discard asked for while the lane decoded ends the job without its image.
+        token.check()
         timings = result.timings
         sink.emit(
             LaneFinished(
