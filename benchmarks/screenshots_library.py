@@ -6,6 +6,8 @@ shapes from the shipped configs, built on the meta device and written by the tes
 converter) and is extended to its real size as a sparse file of zeros. The scanner reads only
 headers, so it lists them exactly as it would list the real files. Beside them: the studio's own
 embedded teacher and student, a pickle checkpoint, a truncated download and a junk file.
+A second shot shows the question asked before that pickle checkpoint is used (the dialog is
+its own top-level window, so the screen is grabbed around the window, dialog included).
 Run: `python -m benchmarks.screenshots_library [--out docs/screenshots] [--display :98]`.
 """
 
@@ -25,6 +27,7 @@ from typing import Any
 from benchmarks.screenshots import SIZE, private_studio, start_xvfb, until
 
 DTYPE_BYTES = {"F16": 2, "F32": 4}
+PICKLE_NAME = "Stable-diffusion/anything-v3.ckpt"
 
 
 def write_header_file(path: Path, shapes: dict[str, tuple[int, ...]], dtype: str = "F16") -> int:
@@ -116,7 +119,7 @@ def build_demo_folder(root: Path) -> Path:
     partial = checkpoints / "juggernautXL_v9.safetensors"
     full = write_header_file(partial, sdxl)
     os.truncate(partial, full // 3)
-    torch.save({"state_dict": {"w": torch.zeros(1)}}, checkpoints / "anything-v3.ckpt")
+    torch.save({"state_dict": {"w": torch.zeros(1)}}, root / PICKLE_NAME)
     unet = {k: v for k, v in sd15.items() if k.startswith("model.diffusion_model.")}
     write_header_file(root / "Lora" / "my-style-lora.safetensors", lora_layout(unet))
     vae = {k.removeprefix("first_stage_model."): v for k, v in sdxl.items() if "first_stage" in k}
@@ -142,8 +145,28 @@ async def shoot(studio: Any, models: Path, out: Path) -> None:
     path = out / "model-library.png"
     window.grab().save(str(path))
     print(path)
+    await shoot_pickle_question(window, models, out)
     window.close()
     await asyncio.wait_for(running, timeout=30)
+
+
+async def shoot_pickle_question(window: Any, models: Path, out: Path) -> None:
+    """The opt-in dialog of the pickle checkpoint over the window, as Use as teacher shows it
+    (opened without blocking, so the event loop can grab the screen)."""
+    from studio.ui.pickle_opt_in import pickle_dialog
+
+    names = [entry.name for entry in window.library.entries]
+    window.library_panel.table.selectRow(names.index(PICKLE_NAME))
+    box = pickle_dialog(window, models / PICKLE_NAME)
+    box.open()
+    await asyncio.sleep(0.6)
+    frame = window.frameGeometry()
+    shot = window.screen().grabWindow(0, frame.x(), frame.y(), frame.width(), frame.height())
+    path = out / "pickle-opt-in.png"
+    shot.save(str(path))
+    print(path)
+    box.reject()
+    box.deleteLater()
 
 
 def main() -> None:

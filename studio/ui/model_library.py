@@ -39,7 +39,7 @@ def entry_cells(entry: LibraryEntry, allowed: bool = False) -> tuple[str, ...]:
 def detail_text(entry: LibraryEntry | None, allowed: bool = False) -> str:
     """The selected entry's full path and note, or how to use the table."""
     if entry is None:
-        return "Select a model to use it; greyed entries cannot load as models (the notes say why)."
+        return "Select a model to use it; greyed entries cannot be used as they are (see notes)."
     note = ALLOWED_NOTE if allowed else entry.note
     return f"{entry.path}\n{note}" if note else entry.path
 
@@ -175,7 +175,7 @@ class ModelLibraryPanel(QWidget):
         item.setToolTip(f"{entry.path}\n{note}" if note else entry.path)
         if column == SIZE_COLUMN:
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if not entry.loadable and not allowed:
+        if not (entry.loadable or allowed or entry.is_lora):
             item.setForeground(self.palette().color(QPalette.ColorRole.PlaceholderText))
         elif column == 0:
             item.setForeground(QColor(self.palette().color(QPalette.ColorRole.Text)))

@@ -10,9 +10,10 @@ every one back.
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from studio.core.pickle_permissions import PicklePermissions
@@ -24,21 +25,23 @@ DIALOG_TITLE = "Allow a pickle checkpoint?"
 ALLOW_TEXT = "Allow this file"
 
 
-def pickle_question(path: Path) -> str:
-    """The dialog's one paragraph: what a pickle is, how it is read, what the answer allows."""
+PICKLE_EXPLAINED = (
+    "Pickle is Python's object format, and loading a pickle can run any code its author put "
+    "in it, so the studio refuses pickle files unless you allow one. If you allow this one "
+    "file, the studio reads it with torch.load(weights_only=True), which accepts only tensors "
+    "and plain containers and refuses anything else; no other pickle file is allowed, and if "
+    "this file is replaced or changed you will be asked again. Allow it only if you trust "
+    "where it came from; converting it to safetensors is safer."
+)
+
+
+def pickle_heading(path: Path) -> str:
+    """The dialog's question (rich text, the file's name and path escaped)."""
     try:
         size = f" ({human_size(path.stat().st_size)})"
     except OSError:
         size = ""
-    return (
-        f"{path.name}{size} is a pickle checkpoint. Pickle is Python's object format, and "
-        "loading a pickle can run any code its author put in it, so the studio refuses pickle "
-        "files unless you allow one. If you allow it, the studio reads this one file with "
-        "torch.load(weights_only=True), which accepts only tensors and plain containers and "
-        "refuses anything else; no other pickle file is allowed, and if this file is replaced "
-        "or changed you will be asked again. Allow it only if you trust where it came from; "
-        "converting it to safetensors is safer."
-    )
+    return f"<b>Allow the pickle checkpoint {escape(path.name)}{size}?</b><br>{escape(str(path))}"
 
 
 def pickle_dialog(parent: QWidget | None, path: Path) -> QMessageBox:
@@ -47,8 +50,9 @@ def pickle_dialog(parent: QWidget | None, path: Path) -> QMessageBox:
     box.setObjectName("pickleOptIn")
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle(DIALOG_TITLE)
-    box.setText(pickle_question(path))
-    box.setInformativeText(str(path))
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(pickle_heading(path))
+    box.setInformativeText(PICKLE_EXPLAINED)
     allow = box.addButton(ALLOW_TEXT, QMessageBox.ButtonRole.AcceptRole)
     allow.setObjectName("allowPickle")
     cancel = box.addButton(QMessageBox.StandardButton.Cancel)

@@ -18,7 +18,7 @@ from studio.core.commands import Submit
 from studio.core.jobs import CompareJob, GenerateJob
 from studio.core.models import ModelSource
 from studio.ui.main_window import MainWindow
-from studio.ui.pickle_opt_in import ask_pickle_permission, pickle_dialog
+from studio.ui.pickle_opt_in import ask_pickle_permission, pickle_dialog, pickle_heading
 from studio.viewmodels.submission import model_ref_for
 from tests.core.test_model_library import SD1_KEYS, safetensors
 from tests.ui.fake_engine import FakeEngine
@@ -199,15 +199,24 @@ def test_safetensors_files_are_never_asked_about(window, models, qtbot):
 def test_the_dialog_explains_and_defaults_to_cancel(window, models):
     path = models / "anything-v3.ckpt"
     box = pickle_dialog(window, path)
-    text = box.text()
-    assert text.startswith("anything-v3.ckpt (") and "is a pickle checkpoint" in text
+    assert box.text() == (
+        f"<b>Allow the pickle checkpoint anything-v3.ckpt (27 bytes)?</b><br>{path}"
+    )
+    paragraph = box.informativeText()
     for phrase in ("can run any code", "torch.load(weights_only=True)", "this one file"):
-        assert phrase in text
-    assert "\n" not in text and box.informativeText() == str(path)
+        assert phrase in paragraph
+    assert "\n" not in paragraph
     assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)
     assert box.escapeButton() is box.button(QMessageBox.StandardButton.Cancel)
     assert box.windowTitle() == "Allow a pickle checkpoint?"
     box.deleteLater()
+
+
+def test_a_file_name_shows_as_text_not_markup(tmp_path):
+    path = tmp_path / "<i>x.ckpt"
+    path.write_bytes(b"\x80\x02N.")
+    assert "&lt;i&gt;x.ckpt" in pickle_heading(path)
+    assert "<i>" not in pickle_heading(path)
 
 
 def answer_later(qtbot, action) -> None:
