@@ -200,6 +200,44 @@ class CancelBench:
             problems=problems,
         )
 
+    async def run_after(self, victim: Job, probe: Job, delay_s: float) -> CaseResult:
+        """Cancel `victim` `delay_s` after submitting it, wherever it is then (no gate): it may
+        have finished already, and then its images must be saved and equal the reference."""
+        self.gate.disarm()
+        self.session.submit(victim)
+        await asyncio.sleep(delay_s)
+        finished_before = self.final_of(victim.job_id) is not None
+        cancelled_at = time.perf_counter()
+        self._cancel(victim.job_id)
+        end, final = await self.finish(victim.job_id)
+        problems = self._random_victim_problems(victim, final, finished_before)
+        self.session.submit(probe)
+        problems += await self._check_finished(probe)
+        problems += self._cancel_after_finish(probe)
+        bound = self.max_step_s + IDLE_MARGIN_S
+        latency = max(0.0, end - cancelled_at)
+        if latency > bound:
+            problems.append(f"the worker took {latency:.2f} s to stop (bound {bound:.2f} s)")
+        return CaseResult(
+            label="random time",
+            seed=seed_of(victim),
+            final=type(final).__name__,
+            latency_s=latency,
+            bound_s=bound,
+            problems=problems,
+        )
+
+    def _random_victim_problems(self, victim: Job, final: Event, done: bool) -> list[str]:
+        if done:
+            self.expected_files += len(victim.lanes)
+            return self._compare(victim) + self._gallery_problems()
+        problems = []
+        if not isinstance(final, JobCancelled | JobFinished) or getattr(final, "kept_partial", 0):
+            problems.append(f"the victim ended {final!r}")
+        if any(seed_of(victim) == seed for seed, _ in self.saved):
+            problems.append("the cancelled victim has an image in the gallery")
+        return problems + self._gallery_problems()
+
     def _cancel(self, job_id: str) -> None:
         """The queue's Remove, twice, then a direct engine cancel: the last two are no-ops."""
         self.session.queue.cancel(job_id)
@@ -316,11 +354,11 @@ def _same(got: np.ndarray, want: np.ndarray) -> bool:
     return got.shape == want.shape and bool(np.array_equal(got, want))
 
 
-def standard_points(steps: int, lanes: int = 1) -> list[Point]:
+def standard_points(*lane_steps: int) -> list[Point]:
     """Every phase of the issue: queued, loading, encoding, the first, middle and last step,
-    decoding, finishing and saving; the lane-bound ones in each lane."""
+    decoding, finishing and saving; the lane-bound ones in each lane (of these step counts)."""
     points = [Point(phase=Phase.queued), Point(phase=Phase.loading)]
-    for lane in range(lanes):
+    for lane, steps in enumerate(lane_steps):
         points += [
             Point(phase=Phase.encoding, lane=lane),
             *(Point(phase=Phase.step, step=s, lane=lane) for s in (1, (steps + 1) // 2, steps)),
