@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from studio.core.json_files import JsonFileError, read_json
+from studio.core.wording import shown
+
 MANIFEST = "studio_adapter.json"
 FORMAT = 1
+MAX_MANIFEST_BYTES = 100_000
 
 
 class ManifestError(ValueError):
@@ -72,15 +76,25 @@ def _recipe(data: dict[str, Any]) -> dict[str, Any]:
             ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
             if not ok or isinstance(value, bool):
                 raise ManifestError(f"The adapter's recipe field {key} has the wrong type.")
-            out[key] = kind(value)
+            out[key] = _converted(kind, value, key)
     return out
+
+
+def _converted(kind: type, value: Any, key: str) -> Any:
+    try:
+        converted = kind(value)
+    except OverflowError:  # a whole number too large for a float
+        converted = math.inf
+    if isinstance(converted, float) and not math.isfinite(converted):
+        raise ManifestError(f"The adapter's recipe field {key} is not a finite number.")
+    return converted
 
 
 def parse_manifest(data: object) -> AdapterManifest:
     if not isinstance(data, dict):
         raise ManifestError("The adapter manifest must be a JSON object.")
     if data.get("format") != FORMAT:
-        raise ManifestError(f"Unsupported adapter manifest format {data.get('format')!r}.")
+        raise ManifestError(f"Unsupported adapter manifest format {shown(data.get('format'))}.")
     return AdapterManifest(
         base=_plain_file_name(data.get("base"), "base"),
         lora=_plain_file_name(data.get("lora"), "LoRA file"),
@@ -96,7 +110,9 @@ def read_manifest(folder: Path) -> AdapterManifest | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ManifestError(f"{path} is not valid JSON: {exc}.") from exc
+        data = read_json(path, max_bytes=MAX_MANIFEST_BYTES)
+    except OSError as exc:
+        raise ManifestError(f"{path} could not be read: {exc.strerror or exc}.") from exc
+    except JsonFileError as exc:
+        raise ManifestError(f"{path} could not be used: {exc}.") from exc
     return parse_manifest(data)

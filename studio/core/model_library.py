@@ -8,7 +8,6 @@ hidden folders and folder links are skipped, junk and unreadable files never sto
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from studio.core.checkpoint_family import (
     check_checkpoint,
     classify,
 )
+from studio.core.json_files import JsonFileError, read_json
 from studio.core.lora_students import lora_base_family
 from studio.core.manifest import MANIFEST, ManifestError, read_manifest
 from studio.core.weights_check import WeightsError, WeightsFormat, checked_header, sniff_file
@@ -140,8 +140,8 @@ def _folder_family(folder: Path, class_name: str) -> str:
     if family != "SD":
         return family
     try:
-        config = json.loads((folder / "text_encoder" / "config.json").read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        config = read_json(folder / "text_encoder" / "config.json")
+    except (OSError, JsonFileError):
         return "SD 1.x/2.x"
     width = config.get("hidden_size") if isinstance(config, dict) else None
     return SD_WIDTHS.get(width, "SD 1.x/2.x") if isinstance(width, int) else "SD 1.x/2.x"
@@ -166,12 +166,14 @@ def _component_weights(folder: Path) -> tuple[list[Path], list[Path], bool]:
 def _pipeline_folder(folder: Path, root: Path) -> LibraryEntry:
     entry = _base(folder, root, EntryKind.folder)
     try:
-        index = json.loads((folder / INDEX_FILE).read_text("utf-8"))
+        index = read_json(folder / INDEX_FILE)
         class_name = index["_class_name"]
+        if not isinstance(class_name, str):
+            raise TypeError(class_name)
         loaded, pickles, fp16_only = _component_weights(folder)
     except OSError as exc:
         return replace(entry, note=f"It could not be read: {exc.strerror or exc}.")
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+    except (JsonFileError, KeyError, TypeError):
         return replace(entry, note=f"Its {INDEX_FILE} is not valid.")
     entry = replace(entry, family=_folder_family(folder, str(class_name)))
     if pickles and not loaded:

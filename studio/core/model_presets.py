@@ -9,18 +9,18 @@ A chosen preset becomes a teacher reference (its base), a student reference (bas
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from studio.core.json_files import JsonFileError, read_json
 from studio.core.models import ModelRef
 from studio.core.preset_schema import ModelPreset, parse_preset
 from studio.core.settings import LaneRecipe
 from studio.core.student_refs import StudentRef, StudentSampling
+from studio.core.wording import shown
 
 BUILTIN_FILE = "model-pairs.json"
 USER_FOLDER = "model-presets"
@@ -50,29 +50,11 @@ def default_user_presets_dir() -> Path:
     return Path(platformdirs.user_config_dir("studio")) / USER_FOLDER
 
 
-def _reject_constant(name: str) -> Any:
-    raise _Unreadable(f"it holds the non-standard number {name}")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _Unreadable(f"it holds the out-of-range number {text[:20]}")
-    return value
-
-
 def _read_json(path: Path) -> Any:
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise _Unreadable(f"it is larger than {MAX_FILE_BYTES // 1000} kB")
-        text = path.read_text(encoding="utf-8")
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
-    except UnicodeDecodeError:
-        raise _Unreadable("it is not UTF-8 text") from None
-    except RecursionError:
-        raise _Unreadable("it is nested too deeply") from None
-    except json.JSONDecodeError as exc:
-        raise _Unreadable(f"it is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return read_json(path, max_bytes=MAX_FILE_BYTES)
+    except JsonFileError as exc:
+        raise _Unreadable(str(exc)) from None
     except OSError as exc:
         raise _Unreadable(f"it could not be read ({exc.strerror or exc})") from None
 
@@ -81,7 +63,8 @@ def _entries(data: Any, user: bool) -> list[Any]:
     """The preset objects of a file: a versioned list, or (user files) one preset object."""
     if isinstance(data, dict) and "presets" in data:
         if data.get("version", FORMAT_VERSION) != FORMAT_VERSION:
-            raise _Unreadable(f"it is format version {data.get('version')!r}; this studio reads 1")
+            version = shown(data.get("version"))
+            raise _Unreadable(f"it is format version {version}; this studio reads 1")
         if not isinstance(data["presets"], list):
             raise _Unreadable("its 'presets' is not a list")
         return data["presets"][:MAX_PRESETS_PER_FILE]

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from studio.core.samplers import SAMPLER_NAMES, find_sampler
 from studio.core.skip_tuning import SkipTuning
+from studio.core.wording import is_unicode, shown
 
 MIN_SIZE = 8
 MAX_SIZE = 2048
@@ -88,10 +89,10 @@ def _is_number(value: object) -> bool:
 
 def _size_problems(label: str, value: object) -> list[str]:
     if not _is_int(value):
-        return [f"The {label} must be a whole number of pixels, not {value!r}."]
+        return [f"The {label} must be a whole number of pixels, not {shown(value)}."]
     assert isinstance(value, int)
     if not MIN_SIZE <= value <= MAX_SIZE:
-        return [f"The {label} {value} is out of range: use {MIN_SIZE} to {MAX_SIZE} pixels."]
+        return [f"The {label} {shown(value)} is out of range: use {MIN_SIZE} to {MAX_SIZE} pixels."]
     if value % 8:
         return [f"The {label} {value} is not a multiple of 8: try {max(8, value // 8 * 8)}."]
     return []
@@ -101,11 +102,11 @@ def _range_problem(label: str, value: object, low: float, high: float, whole: bo
     ok_type = _is_int(value) if whole else _is_number(value)
     if not ok_type:
         kind = "a whole number" if whole else "a number"
-        return [f"The {label} must be {kind}, not {value!r}."]
+        return [f"The {label} must be {kind}, not {shown(value)}."]
     assert isinstance(value, int | float)
     if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
         lo, hi = (int(low), int(high)) if whole else (f"{low:g}", f"{high:g}")
-        return [f"The {label} {value} is out of range: use {lo} to {hi}."]
+        return [f"The {label} {shown(value)} is out of range: use {lo} to {hi}."]
     return []
 
 
@@ -118,18 +119,20 @@ def _text_problems(label: str, value: object) -> list[str]:
         ]
     if "\x00" in value:
         return [f"The {label} contains a NUL character."]
+    if not is_unicode(value):
+        return [f"The {label} holds a broken character (a lone surrogate): retype or re-paste it."]
     return []
 
 
 def _sampler_problems(name: object) -> list[str]:
     if not isinstance(name, str) or find_sampler(name) is None:
-        return [f"Unknown sampler {name!r}: choose one of {', '.join(SAMPLER_NAMES)}."]
+        return [f"Unknown sampler {shown(name)}: choose one of {', '.join(SAMPLER_NAMES)}."]
     return []
 
 
 def _guidance_problems(value: object) -> list[str]:
     if _is_number(value) and isinstance(value, int | float) and value < 0:
-        return [f"The guidance scale {value} is negative: use 0 (off) to {MAX_GUIDANCE:g}."]
+        return [f"The guidance scale {shown(value)} is negative: use 0 (off) to {MAX_GUIDANCE:g}."]
     return _range_problem("guidance scale", value, 0.0, MAX_GUIDANCE, whole=False)
 
 

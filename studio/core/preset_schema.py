@@ -20,6 +20,7 @@ from studio.core.preset_values import Bad
 from studio.core.samplers import SAMPLERS, SamplerSpec
 from studio.core.settings import LaneRecipe
 from studio.core.student_refs import AdapterKind, AdapterRef, Pairs, is_hub_id
+from studio.core.wording import shown
 
 MAX_NAME_CHARS = 80
 MAX_TRAIN_TIMESTEP = 999
@@ -103,13 +104,14 @@ def read_adapter(value: object, user: bool) -> AdapterRef | None:
         raise Bad(f"must be a JSON object or null, not {type(value).__name__}")
     pv.known_fields(value, ADAPTER_FIELDS)
     kind = value.get("kind")
-    if kind not in {k.value for k in AdapterKind}:
-        raise Bad(f"kind must be 'lora' or 'unet', not {kind!r}")
+    if not isinstance(kind, str) or kind not in {k.value for k in AdapterKind}:
+        raise Bad(f"kind must be 'lora' or 'unet', not {shown(kind)}")
     if ("repo" in value) == ("folder" in value):
         raise Bad("must name exactly one of 'repo' (a hub id) or 'folder' (a local folder)")
     location, source = _adapter_location(value)
     unet_config = value.get("unet_config", "base")
-    if unet_config not in UNET_CONFIGS or (kind == "lora" and unet_config != "base"):
+    known = isinstance(unet_config, str) and unet_config in UNET_CONFIGS
+    if not known or (kind == "lora" and unet_config != "base"):
         raise Bad("unet_config must be 'base' or 'adapter', and only for a full UNet")
     allow_pickle = value.get("allow_pickle", False)
     if not isinstance(allow_pickle, bool) or (allow_pickle and not user):
@@ -137,7 +139,7 @@ def _adapter_location(value: Mapping[str, Any]) -> tuple[str, ModelSource]:
     if "repo" in value:
         repo = value["repo"]
         if not isinstance(repo, str) or not is_hub_id(repo):
-            raise Bad(f"repo must be a hub id like 'org/name', not {repo!r}")
+            raise Bad(f"repo must be a hub id like 'org/name', not {shown(repo)}")
         return repo, ModelSource.hub
     location, source = pv.location(value["folder"])
     if source is not ModelSource.folder:
@@ -160,11 +162,11 @@ def fitting_sampler(scheduler: str, overrides: Pairs) -> SamplerSpec | None:
 def read_scheduler(value: object) -> tuple[str, Pairs, str]:
     """The scheduler class, its config overrides, and the catalogue sampler that builds it."""
     if not isinstance(value, dict):
-        raise Bad(f"must be a JSON object with 'class' and 'overrides', not {value!r}")
+        raise Bad(f"must be a JSON object with 'class' and 'overrides', not {shown(value)}")
     pv.known_fields(value, frozenset({"class", "overrides"}))
     name = value.get("class")
     if not isinstance(name, str) or not name.isidentifier():
-        raise Bad(f"class must be a diffusers scheduler class name, not {name!r}")
+        raise Bad(f"class must be a diffusers scheduler class name, not {shown(name)}")
     try:
         overrides = pv.scalar_pairs(value.get("overrides", {}))
     except Bad as exc:
@@ -172,7 +174,7 @@ def read_scheduler(value: object) -> tuple[str, Pairs, str]:
     spec = fitting_sampler(name, overrides)
     if spec is None:
         known = ", ".join(sorted({s.scheduler for s in SAMPLERS}))
-        raise Bad(f"class {name!r} is not a scheduler the studio runs: use one of {known}")
+        raise Bad(f"class {shown(name)} is not a scheduler the studio runs: use one of {known}")
     return name, overrides, spec.name
 
 
@@ -182,7 +184,7 @@ def read_timesteps(value: object, steps: int | None) -> tuple[int, ...]:
     if not isinstance(value, list) or not all(
         isinstance(t, int) and not isinstance(t, bool) for t in value
     ):
-        raise Bad(f"must be a list of whole numbers, not {value!r}")
+        raise Bad(f"must be a list of whole numbers, not {shown(value)}")
     if not all(0 <= t <= MAX_TRAIN_TIMESTEP for t in value):
         raise Bad(f"must lie between 0 and {MAX_TRAIN_TIMESTEP}")
     if any(a <= b for a, b in itertools.pairwise(value)):
@@ -206,7 +208,7 @@ def read_teacher(value: object, default: LaneRecipe) -> LaneRecipe:
     if value is None:
         return default
     if not isinstance(value, dict):
-        raise Bad(f"must be a JSON object with sampler, steps and guidance, not {value!r}")
+        raise Bad(f"must be a JSON object with sampler, steps and guidance, not {shown(value)}")
     pv.known_fields(value, TEACHER_FIELDS)
     sampler = value.get("sampler", default.sampler)
     steps = value.get("num_inference_steps", default.num_inference_steps)
@@ -256,8 +258,8 @@ class _Fields:
 
 
 def _family(value: object) -> str:
-    if value not in FAMILY_PIPELINES:
-        raise Bad(f"must be one of {', '.join(FAMILY_PIPELINES)}, not {value!r}")
+    if not isinstance(value, str) or value not in FAMILY_PIPELINES:
+        raise Bad(f"must be one of {', '.join(FAMILY_PIPELINES)}, not {shown(value)}")
     return str(value)
 
 
@@ -266,8 +268,8 @@ def _pipeline_for(family: str | None) -> Callable[[object], str]:
         allowed = FAMILY_PIPELINES.get(family or "") or frozenset().union(
             *FAMILY_PIPELINES.values()
         )
-        if value not in allowed:
-            raise Bad(f"must be one of {', '.join(sorted(allowed))}, not {value!r}")
+        if not isinstance(value, str) or value not in allowed:
+            raise Bad(f"must be one of {', '.join(sorted(allowed))}, not {shown(value)}")
         return str(value)
 
     return read
@@ -277,7 +279,7 @@ def _side(value: object) -> int:
     whole = isinstance(value, int) and not isinstance(value, bool)
     if whole and MIN_SIZE <= value <= MAX_SIZE and value % 8 == 0:  # type: ignore[operator]
         return value  # type: ignore[return-value]
-    raise Bad(f"must be a multiple of 8 from {MIN_SIZE} to {MAX_SIZE} pixels, not {value!r}")
+    raise Bad(f"must be a multiple of 8 from {MIN_SIZE} to {MAX_SIZE} pixels, not {shown(value)}")
 
 
 def _call_kwargs(value: object) -> Pairs:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from studio.core.json_files import JsonFileError, read_json
 from studio.core.settings import (
     LaneRecipe,
     default_student,
@@ -14,10 +14,12 @@ from studio.core.settings import (
     recipe_from_json,
     recipe_to_json,
 )
+from studio.core.wording import shown
 
 PRESETS_FILE = "recipes.json"
 PRESETS_VERSION = 1
 MAX_PRESETS = 200
+MAX_FILE_BYTES = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,8 @@ def presets_from_json(data: Any, source: str) -> tuple[tuple[RecipePreset, ...],
     if not isinstance(data, dict) or not isinstance(data.get("presets"), list):
         return (), [f"{source} has no list of presets."]
     if data.get("version", PRESETS_VERSION) != PRESETS_VERSION:
-        return (), [f"{source} is format version {data.get('version')!r}; this studio reads 1."]
+        version = shown(data.get("version"))
+        return (), [f"{source} is format version {version}; this studio reads 1."]
     found: list[RecipePreset] = []
     warnings: list[str] = []
     names: set[str] = set()
@@ -75,11 +78,14 @@ def load_presets(folder: Path) -> tuple[tuple[RecipePreset, ...], list[str]]:
     """The presets shipped in `folder`, or the built-in ones (with a warning) when unreadable."""
     path = folder / PRESETS_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path, max_bytes=MAX_FILE_BYTES)
     except FileNotFoundError:
         return BUILT_IN, [f"No {PRESETS_FILE} in {folder}; the built-in presets are offered."]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        return BUILT_IN, [f"{path} could not be read ({error}); the built-in presets are offered."]
+    except OSError as error:
+        reason = error.strerror or str(error)
+        return BUILT_IN, [f"{path} could not be read ({reason}); the built-in presets are offered."]
+    except JsonFileError as error:
+        return BUILT_IN, [f"{path} could not be read: {error}; the built-in presets are offered."]
     presets, warnings = presets_from_json(data, str(path))
     return (presets or BUILT_IN), warnings
 

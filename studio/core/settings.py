@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -30,10 +29,12 @@ from studio.core.engine_options import (
     EngineOptions,
     Offload,
 )
+from studio.core.json_files import JsonFileError, parse_json
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, problems
 from studio.core.pickle_permissions import PicklePermissions
 from studio.core.skip_tuning import SkipTuning
+from studio.core.wording import is_unicode, shown
 
 log = logging.getLogger(__name__)
 
@@ -203,12 +204,22 @@ class _Bad(ValueError):
     """A value that cannot be used for its field; the message says why."""
 
 
+def _whole_to_float(value: Any) -> Any:
+    """A whole number as a float (JSON writes 3.0 as 3); other values unchanged."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        raise _Bad(f"{_short(value)} is far out of range.") from None
+
+
 def _param_value(name: str) -> Reader:
     """Check a value as the GenerationParams field `name` would be checked."""
 
     def read(value: Any) -> Any:
-        if name in _FLOAT_PARAMS and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+        if name in _FLOAT_PARAMS:
+            value = _whole_to_float(value)
         found = problems(GenerationParams().with_(**{name: value}))
         if found:
             raise _Bad(found[0])
@@ -221,8 +232,7 @@ def _skip_factor(name: str) -> Reader:
     """Check a value as the SkipTuning field `name` would be checked."""
 
     def read(value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+        value = _whole_to_float(value)
         found = SkipTuning(**{name: value}).problems()
         if found:
             raise _Bad(found[0])
@@ -259,7 +269,8 @@ def _bool_value(value: Any) -> Any:
 
 def _text_value(allow_empty: bool) -> Reader:
     def read(value: Any) -> Any:
-        if not isinstance(value, str) or "\x00" in value or len(value) > MAX_PATH_CHARS:
+        usable = isinstance(value, str) and "\x00" not in value and len(value) <= MAX_PATH_CHARS
+        if not usable or not is_unicode(value):
             raise _Bad(f"{_short(value)} is not a usable text.")
         if not allow_empty and not value.strip():
             raise _Bad("an empty name cannot be used.")
@@ -276,8 +287,7 @@ def _permissions_value(value: Any) -> Any:
 
 
 def _short(value: Any, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shown(value, limit)
 
 
 _SCHEDULE_READERS: Readers = {
@@ -326,7 +336,7 @@ def _read_object(data: Any, default: Any, readers: Readers, where: str, warnings
         warnings.append(f"The setting {where!r} is not an object, so its defaults are used.")
         return default
     for key in sorted(data.keys() - readers.keys() - {"version"}):
-        warnings.append(f"The unknown setting {f'{where}.{key}'.lstrip('.')!r} is ignored.")
+        warnings.append(f"The unknown setting {_short(f'{where}.{key}'.lstrip('.'))} is ignored.")
     values: dict[str, Any] = {}
     for key, read in readers.items():
         label = f"{where}.{key}".lstrip(".")
@@ -371,29 +381,11 @@ class _Corrupt(ValueError):
     """The settings file cannot be read as a JSON object."""
 
 
-def _reject_constant(name: str) -> Any:
-    raise _Corrupt(f"it holds the non-standard number {name}")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _Corrupt(f"it holds the out-of-range number {text[:20]}")
-    return value
-
-
 def _parse_file(raw: bytes) -> dict[str, Any]:
-    if len(raw) > MAX_SETTINGS_BYTES:
-        raise _Corrupt(f"it is larger than {MAX_SETTINGS_BYTES // 1024} KiB")
     try:
-        text = raw.decode("utf-8")
-        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except UnicodeDecodeError:
-        raise _Corrupt("it is not UTF-8 text") from None
-    except RecursionError:
-        raise _Corrupt("it is nested too deeply") from None
-    except json.JSONDecodeError as exc:
-        raise _Corrupt(f"it is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        data = parse_json(raw, max_bytes=MAX_SETTINGS_BYTES)
+    except JsonFileError as exc:
+        raise _Corrupt(str(exc)) from None
     if not isinstance(data, dict):
         raise _Corrupt(f"it holds a JSON {type(data).__name__} instead of an object")
     return data

@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from studio.core.wording import shown
+
 SKIP_MIN = 0.5
 SKIP_MAX = 1.5
 
 
 def _factor_problems(label: str, value: object) -> list[str]:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return [f"The Skip-Tuning {label} factor must be a number, not {value!r}."]
+        return [f"The Skip-Tuning {label} factor must be a number, not {shown(value)}."]
     if not math.isfinite(value):
         return [f"The Skip-Tuning {label} factor {value} is not a finite number."]
     if not SKIP_MIN <= value <= SKIP_MAX:

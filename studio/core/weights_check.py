@@ -16,6 +16,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from studio.core.wording import shown
+
 MAX_HEADER_BYTES = 100_000_000
 ZIP_MAGIC = b"PK\x03\x04"
 PICKLE_PROTOCOLS = frozenset({2, 3, 4, 5})
@@ -83,17 +85,17 @@ def sniff_file(path: Path) -> WeightsFormat:
 def _tensor_bytes(name: str, info: object) -> tuple[int, int, int]:
     """(begin, end, expected size) of one tensor entry, or the reason it is malformed."""
     if not isinstance(info, dict):
-        raise ValueError(f"tensor {name!r} is not described by a JSON object")
+        raise ValueError(f"tensor {shown(name, 60)} is not described by a JSON object")
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
     if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
-        raise ValueError(f"tensor {name!r} has an unknown dtype {dtype!r}")
+        raise ValueError(f"tensor {shown(name, 60)} has an unknown dtype {shown(dtype)}")
     if not isinstance(shape, list) or not all(_is_count(n) for n in shape):
-        raise ValueError(f"tensor {name!r} has an invalid shape {shape!r}")
+        raise ValueError(f"tensor {shown(name, 60)} has an invalid shape {shown(shape)}")
     if not isinstance(offsets, list) or len(offsets) != 2 or not all(map(_is_count, offsets)):
-        raise ValueError(f"tensor {name!r} has invalid data_offsets {offsets!r}")
+        raise ValueError(f"tensor {shown(name, 60)} has invalid data_offsets {shown(offsets)}")
     bits = math.prod(shape) * DTYPE_BITS[dtype]
     if bits % 8:
-        raise ValueError(f"tensor {name!r} does not fill a whole number of bytes")
+        raise ValueError(f"tensor {shown(name, 60)} does not fill a whole number of bytes")
     return offsets[0], offsets[1], bits // 8
 
 
@@ -108,15 +110,16 @@ def _check_layout(tensors: dict[str, Any], data_bytes: int) -> None:
     for begin, end, expected, name in spans:
         if end < begin or end > data_bytes:
             raise ValueError(
-                f"tensor {name!r} lies outside the file (bytes {begin}-{end} of {data_bytes}; "
-                "truncated?)"
+                f"tensor {shown(name, 60)} lies outside the file (bytes {shown(begin)}-"
+                f"{shown(end)} of {data_bytes}; truncated?)"
             )
         if end - begin != expected:
             raise ValueError(
-                f"tensor {name!r} has {end - begin} bytes but its dtype and shape need {expected}"
+                f"tensor {shown(name, 60)} has {shown(end - begin)} bytes but its dtype and "
+                f"shape need {shown(expected)}"
             )
         if begin != position:
-            raise ValueError(f"tensor {name!r} overlaps another or leaves a gap before it")
+            raise ValueError(f"tensor {shown(name, 60)} overlaps another or leaves a gap before it")
         position = end
     if position != data_bytes:
         raise ValueError(f"{data_bytes - position} bytes follow the last tensor")
