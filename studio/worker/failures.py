@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from studio import logs
+
 OUT_OF_MEMORY = "The device ran out of memory: try a smaller size or batch, or close other models."
 
 
@@ -23,7 +25,11 @@ def describe_failure(exc: BaseException) -> str:
         "SamplerError",
         "TextEncoderMissing",
         "DatasetSourceMissing",
+        "NonFiniteImage",
     }:
         return str(exc)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
-    return f"The job failed ({type(exc).__name__}: {text}); the full error is in the log."
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "no details"
+    return (
+        f"The job failed ({type(exc).__name__}: {text}): try it again, or another model or "
+        f"sampler, and see the full error in {logs.log_path()}."
+    )

@@ -10,6 +10,7 @@ import traceback
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from studio import logs
 from studio.core.commands import Cancel, Command, LoadModel, Shutdown, Submit
 from studio.core.engine_options import EngineOptions
 from studio.core.events import (
@@ -29,6 +30,10 @@ from studio.worker.mailbox import EventChannel
 log = logging.getLogger(__name__)
 
 _STOP = object()
+CRASHED = (
+    "The engine thread crashed while running this job ({what}); it recovered, so the next job "
+    "will run: try this one again, and see the details in {log}."
+)
 
 
 def default_runner_factory(options: EngineOptions | None = None) -> Any:
@@ -56,8 +61,14 @@ class EngineHost:
         self._pending: dict[str, CancelToken] = {}
         self._running: tuple[str, CancelToken] | None = None
         self._closed = False
-        self._thread = threading.Thread(target=self._work, name="studio-engine", daemon=True)
-        self._thread.start()
+        self._stopped = False
+        self._last_final = ""
+        self._thread = self._start_thread()
+
+    def _start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self._work, name="studio-engine", daemon=True)
+        thread.start()
+        return thread
 
     def send(self, command: Command) -> None:
         match command:
@@ -129,20 +140,69 @@ class EngineHost:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def revive(self) -> bool:
+        """Start a new engine thread (and runner) if the old one died without being stopped;
+        the jobs still queued then run. Whether a thread was started."""
+        with self._lock:
+            if self._closed or self._stopped or self._thread.is_alive():
+                return False
+            lost, self._running = self._running, None
+            log.error("the engine thread died; starting a new one")
+            self._thread = self._start_thread()
+        if lost is not None:
+            what = "the thread stopped"
+            message = CRASHED.format(what=what, log=logs.log_path())
+            self._channel.emit(JobFailed(job_id=lost[0], message=message))
+        return True
+
     def _work(self) -> None:
         runner = None
         try:
             runner = self._factory()
         except Exception as exc:
             log.exception("engine start failed")
+            self._stopped = True
             self._channel.emit(EngineStopped(reasons=(describe_failure(exc),)))
             return
         while (item := self._queue.get()) is not _STOP:
+            self._serve(runner, item)
+        self._stopped = True
+        self._channel.emit(EngineStopped())
+
+    def _serve(self, runner: Any, item: Job | LoadModel) -> None:
+        """Run one command; whatever escapes it (even a BaseException such as a library's
+        SystemExit) fails that job and leaves the thread serving the next one."""
+        try:
             if isinstance(item, LoadModel):
                 self._preload(runner, item)
             else:
                 self._run(runner, item)
-        self._channel.emit(EngineStopped())
+        except BaseException as exc:  # the engine thread must outlive any one job
+            try:
+                self._crashed(runner, item, exc)
+            except BaseException:
+                log.critical("could not report an engine crash\n%s", traceback.format_exc())
+
+    def _crashed(self, runner: Any, item: Job | LoadModel, exc: BaseException) -> None:
+        """End the job in flight with one JobFailed (unless it already ended) after a crash."""
+        log.error("the engine thread crashed\n%s", traceback.format_exc())
+        with self._lock:
+            self._running = None
+        job_id = "" if isinstance(item, LoadModel) else item.job_id
+        if job_id and job_id == self._last_final:
+            return
+        what = f"{type(exc).__name__}: {str(exc).strip()[:120] or 'no details'}"
+        self._channel.clear_previews()
+        message = CRASHED.format(what=what, log=logs.log_path())
+        self._channel.emit(JobFailed(job_id=job_id, message=message))
+        self._release(runner)
+
+    def _release(self, runner: Any) -> None:
+        """Let the runner give back what a failed job held (an out-of-memory error's cache)."""
+        try:
+            getattr(runner, "after_failure", lambda: None)()
+        except Exception:
+            log.exception("releasing memory after a failure failed")
 
     def _preload(self, runner: Any, command: LoadModel) -> None:
         try:
@@ -170,6 +230,9 @@ class EngineHost:
                 self._running = None
             self._channel.clear_previews()
         self._channel.emit(final)
+        self._last_final = job.job_id
+        if isinstance(final, JobFailed):
+            self._release(runner)
 
     def _execute(self, runner: Any, job: Job, token: Any) -> Event:
         try:
