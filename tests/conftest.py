@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -41,3 +42,18 @@ def no_leaked_threads():
         leaked = {t for t in leaked if t.is_alive()}
     if leaked:
         pytest.fail(f"test left threads running: {sorted(t.name for t in leaked)}")
+
+
+@pytest.fixture(autouse=True)
+def studio_logging_restored():
+    """Undo what a test's `studio.cli.main` call does to logging (a file handler on the "studio"
+    logger and the uncaught-exception hooks), so no later test sees it."""
+    studio_log = logging.getLogger("studio")
+    handlers, propagate, level = list(studio_log.handlers), studio_log.propagate, studio_log.level
+    hooks = sys.excepthook, threading.excepthook
+    yield
+    for handler in set(studio_log.handlers) - set(handlers):
+        studio_log.removeHandler(handler)
+        handler.close()
+    studio_log.propagate, studio_log.level = propagate, level
+    sys.excepthook, threading.excepthook = hooks

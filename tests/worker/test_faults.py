@@ -54,11 +54,15 @@ def log_file(tmp_path: Path, monkeypatch) -> Iterator[Path]:
     handlers, propagate, level = list(studio_log.handlers), studio_log.propagate, studio_log.level
     monkeypatch.setattr(logs.sys, "excepthook", logs.sys.excepthook)
     monkeypatch.setattr(logs.threading, "excepthook", logs.threading.excepthook)
+    for handler in handlers:
+        studio_log.removeHandler(handler)
     logs.configure_logging()
     yield path
-    for handler in set(studio_log.handlers) - set(handlers):
+    for handler in list(studio_log.handlers):
         studio_log.removeHandler(handler)
         handler.close()
+    for handler in handlers:
+        studio_log.addHandler(handler)
     studio_log.propagate, studio_log.level = propagate, level
 
 
