@@ -48,6 +48,10 @@ SHOW_WAIT_S = 3.0
 WATCH_MS = 2000
 SIGNAL_PULSE_MS = 250
 DEAD_ENGINE = "The engine thread stopped unexpectedly; restart Studio (the details are in the log)."
+ENGINE_RESTARTED = (
+    "The engine thread stopped unexpectedly and was restarted, so queued jobs go on: run the job "
+    "that was running again (the details are in the log)."
+)
 
 
 def make_application(argv: Sequence[str] | None = None) -> QApplication:
@@ -223,7 +227,13 @@ class StudioApp:
 
     def _check_engine(self) -> None:
         alive = getattr(self.client, "alive", True)
-        if not alive and not self._closing and not self.window.engine_failure:
+        if alive or self._closing or self.window.engine_failure:
+            return
+        revive = getattr(self.client, "revive", None)
+        if revive is not None and revive():
+            log.error("the engine thread had died and was restarted")
+            self.window.show_error(ENGINE_RESTARTED)
+        else:
             self.window.set_engine_failed(DEAD_ENGINE)
 
     def shutdown(self) -> None:

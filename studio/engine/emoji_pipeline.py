@@ -187,5 +187,8 @@ class EmojiPipeline(DiffusionPipeline):
             return pixels if output_type == "pt" else latents
         arrays = ((pixels + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         if output_type == "np":
-            return arrays.astype(np.float32) / 255.0
+            images = arrays.astype(np.float32) / 255.0
+            broken = ~torch.isfinite(pixels).permute(0, 2, 3, 1).cpu().numpy()
+            images[broken] = np.nan  # the uint8 cast would hide an overflow as black
+            return images
         return [Image.fromarray(a) for a in arrays]

@@ -28,8 +28,10 @@ from studio.engine.adapter_download import fetch_adapter
 from studio.engine.analytic.tables import GammaTables, lane_progress
 from studio.engine.cancel import CancelToken, StopAndKeep
 from studio.engine.emoji_pipeline import EmojiPipeline
+from studio.engine.finite import check_finite
 from studio.engine.hub_download import download_reporter, fetch_hub_model
 from studio.engine.loading import LoadedModel
+from studio.engine.memory import release_memory
 from studio.engine.model_cache import ModelCache
 from studio.engine.observer import EventSink, StepObserver
 from studio.engine.samplers import make_scheduler
@@ -142,6 +144,11 @@ class Runner:
             sink.emit(compare_event(job.job_id, results[Lane.teacher], results[Lane.student]))
         return JobOutcome(results, stopped)
 
+    def after_failure(self) -> None:
+        """Give back the memory a failed job held (an out-of-memory error leaves the GPU cache
+        full), so that the next job starts clean; the host calls this once the error is gone."""
+        release_memory()
+
     def load(
         self, job_id: str, lane: Lane, spec: LaneSpec, job: Job, token: CancelToken, sink: EventSink
     ) -> tuple[LoadedModel, float]:
@@ -214,7 +221,10 @@ class Runner:
         finally:
             hook.remove()
         timings = observer.timings(time.perf_counter(), load_s)
-        return Sample(to_uint8(np.asarray(images)), timings, observer.model_calls, partial)
+        finite = check_finite(
+            images, lane=lane.value, model=spec.model.display_name, dtype=loaded.dtype
+        )
+        return Sample(to_uint8(finite), timings, observer.model_calls, partial)
 
     def _run_lane(
         self,

@@ -34,6 +34,7 @@ from studio.ui.pickle_opt_in import PickleOptIn
 from studio.ui.preset_picker import PresetController
 from studio.ui.preview_area import PreviewArea
 from studio.ui.queue_panel import QueuePanel
+from studio.ui.save_again import SaveAgainButton
 from studio.ui.study_actions import StudyActions
 from studio.viewmodels.model_library import ModelLibraryViewModel
 from studio.viewmodels.session import SessionViewModel
@@ -107,7 +108,9 @@ class MainWindow(QMainWindow):
         self.status_line.setObjectName("statusLine")
         self.output_label = QLabel()
         self.output_label.setObjectName("outputLabel")
+        self.save_again_button = SaveAgainButton(self.session.gallery)
         self.statusBar().addWidget(self.status_line, 1)
+        self.statusBar().addPermanentWidget(self.save_again_button)
         self.statusBar().addPermanentWidget(self.output_label)
         self._show_output_folder()
 

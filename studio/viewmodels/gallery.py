@@ -144,8 +144,8 @@ class GalleryViewModel(QObject):
         lane = unsaved.extra.get(LANE_KEY, "")
         what = f"the {lane} image" if lane else "the image"
         self.error.emit(
-            f"Could not save {what} to {self.store.folder}: {_reason(exc)}."
-            " The image is kept; use Save again."
+            f"Could not save {what} to {self.store.folder} ({_reason(exc)}), so it is kept in"
+            " memory: free some space or choose another output folder, then press Save again."
         )
 
     # --- restoring ----------------------------------------------------------------------------

@@ -51,8 +51,8 @@ def test_read_only_folder_keeps_images_for_save_again(session, engine, monkeypat
         finish_one_job(session, engine)
     folder = session.gallery.store.folder
     assert blocker.args == [
-        f"Could not save the teacher image to {folder}: Read-only file system."
-        " The image is kept; use Save again."
+        f"Could not save the teacher image to {folder} (Read-only file system), so it is kept"
+        " in memory: free some space or choose another output folder, then press Save again."
     ]
     assert len(session.gallery.unsaved) == 2 and session.gallery.items == []
     assert session.last_error == blocker.args[0]
@@ -69,7 +69,7 @@ def test_folder_blocked_by_a_file_reports_and_keeps(qapp, tmp_path: Path, qtbot)
     session = SessionViewModel(engine, GalleryStore(blocker_file))
     with qtbot.waitSignal(session.gallery.error) as blocker:
         finish_one_job(session, engine)
-    assert "The image is kept; use Save again." in blocker.args[0]
+    assert "so it is kept in memory" in blocker.args[0] and "Save again" in blocker.args[0]
     assert len(session.gallery.unsaved) == 2 and not session.busy
 
 
