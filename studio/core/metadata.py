@@ -55,6 +55,7 @@ _INT = re.compile(r"[+-]?\d{1,18}")
 _SIZE = re.compile(r"(\d{1,18})\s*[x×]\s*(\d{1,18})")
 _EXTRA_KEY = re.compile(r"\w[\w \-/]*")
 _MIN_SETTINGS_PAIRS = 3
+_FAR = 2**31 - 1  # steps, sizes and batch sizes past this fit no setting (nor a C int)
 _SIGMAS_NAMES = {Sigmas.karras: "Karras", Sigmas.exponential: "Exponential", Sigmas.beta: "Beta"}
 _SIGMAS_SUFFIXES = frozenset(sigmas.value for sigmas in _SIGMAS_NAMES)
 _SAMPLER_ALIASES = {"plms": "PNDM"}
@@ -256,10 +257,14 @@ def _read_int(known: dict[str, str], key: str, default: int, warnings: list[str]
     value = known.get(key)
     if value is None:
         return default
-    if _INT.fullmatch(value):
-        return int(value)
-    warnings.append(f"{key} {_short(value)} is not a whole number, so {default} is used.")
-    return default
+    if not _INT.fullmatch(value):
+        warnings.append(f"{key} {_short(value)} is not a whole number, so {default} is used.")
+        return default
+    number = int(value)
+    if key != "Seed" and abs(number) > _FAR:
+        warnings.append(f"{key} {_short(value)} is far out of range, so {default} is used.")
+        return default
+    return number
 
 
 def _read_float(known: dict[str, str], key: str, default: float, warnings: list[str]) -> float:
@@ -300,9 +305,12 @@ def _read_size(value: str | None, warnings: list[str]) -> tuple[int, int]:
     if value is None:
         return default
     match = _SIZE.fullmatch(value)
+    width, height = default
+    if match and max(int(match[1]), int(match[2])) > _FAR:
+        warnings.append(f"Size {_short(value)} is far out of range, so {width}x{height} is used.")
+        return default
     if match:
         return int(match[1]), int(match[2])
-    width, height = default
     warnings.append(f"Size {_short(value)} is not WIDTHxHEIGHT, so {width}x{height} is used.")
     return default
 

@@ -276,11 +276,20 @@ def test_unreadable_text_raises_metadata_error(text: object, fragment: str) -> N
 
 
 def test_hostile_numbers_fall_back_with_warnings() -> None:
-    parsed = parse_parameters("p\nSteps: x, Sampler: Euler, Seed: 1e999, Size: 99999999999x1")
+    parsed = parse_parameters("p\nSteps: x, Sampler: Euler, Seed: 1e999, Size: 4000x1")
     assert parsed.params.seed == 0 and parsed.params.num_inference_steps == 20
-    assert (parsed.params.width, parsed.params.height) == (99999999999, 1)
+    assert (parsed.params.width, parsed.params.height) == (4000, 1)
     text = " ".join(parsed.warnings)
-    assert "Seed '1e999'" in text and "width 99999999999 is out of range" in text
+    assert "Seed '1e999'" in text and "width 4000 is out of range" in text
+
+
+def test_numbers_no_setting_can_hold_fall_back_to_the_defaults() -> None:
+    text = "p\nSteps: 99999999999, Seed: 99999999999, Size: 99999999999x1, Batch size: -3000000000"
+    parsed = parse_parameters(text)
+    assert parsed.params.num_inference_steps == 20 and parsed.params.batch_size == 1
+    assert (parsed.params.width, parsed.params.height) == (512, 512)
+    assert parsed.params.seed == 99999999999, "a seed past the limit is kept, and refused later"
+    assert " ".join(parsed.warnings).count("is far out of range") == 3
 
 
 def test_duplicate_and_junk_pairs_warn() -> None:
