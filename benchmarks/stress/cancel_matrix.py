@@ -136,8 +136,9 @@ async def sweep(subject: Subject, gated: list[Case], timed, refs, gallery: Path)
 
 def table(results: list[CaseResult]) -> list[str]:
     lines = [
-        "| cancelled at | cases | final events | stop latency p50 / max (s) | bound (s) | failed |",
-        "|---|---|---|---|---|---|",
+        "| cancelled at | cases | final events | stop latency p50 / max (s) | bound (s) "
+        "| engine CPU to stop p50 / max (s) | failed |",
+        "|---|---|---|---|---|---|---|",
     ]
     labels = list(dict.fromkeys(r.label for r in results))
     for label in labels:
@@ -149,9 +150,11 @@ def table(results: list[CaseResult]) -> list[str]:
             )
         )
         latencies = [r.latency_s for r in rows]
+        cpu = [r.engine_cpu_s for r in rows]
         lines.append(
             f"| {label} | {len(rows)} | {finals} | {statistics.median(latencies):.3f} / "
             f"{max(latencies):.3f} | {min(r.bound_s for r in rows):.2f} | "
+            f"{statistics.median(cpu):.3f} / {max(cpu):.3f} | "
             f"{sum(bool(r.problems) for r in rows)} |"
         )
     return lines

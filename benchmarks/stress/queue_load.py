@@ -66,6 +66,7 @@ from studio.worker.host import EngineHost, default_runner_factory
 
 TICK_MS = 10
 UI_WORK_LIMIT_MS = 100.0
+SETTLE_S = 1.0
 
 
 class TappedClient:
@@ -152,6 +153,7 @@ class TickRecorder(QObject):
         super().__init__()
         self.lateness_ms: list[float] = []
         self.busy_ms: list[float] = []
+        self.at_s: list[float] = []
         self.recording = False
         self._last = time.perf_counter()
         self._last_cpu = time.thread_time()
@@ -164,6 +166,7 @@ class TickRecorder(QObject):
         if self.recording:
             self.lateness_ms.append(max(0.0, (now - self._last) * 1000 - TICK_MS))
             self.busy_ms.append((cpu - self._last_cpu) * 1000)
+            self.at_s.append(now)
         self._last, self._last_cpu = now, cpu
 
 
@@ -257,6 +260,7 @@ class LoadFacts:
     generate_cpu_ms: list[float] = field(default_factory=list)
     lateness_ms: list[float] = field(default_factory=list)
     busy_ms: list[float] = field(default_factory=list)
+    tick_at_s: list[float] = field(default_factory=list)
     elapsed_s: float = 0.0
     chaos: Chaos | None = None
     panel_rows: int = 0
@@ -292,8 +296,9 @@ async def drive(studio: StudioApp, client: TappedClient, config: LoadConfig) -> 
     running = asyncio.ensure_future(studio.run())
     window = studio.window
     await until(window.isVisible, "the window", 60)
-    if config.engine == "real":
-        await until(lambda: window.status_line.text().startswith("Ready"), "the engine", 900)
+    ready = "Ready" if config.engine == "real" else "Engine ready"
+    await until(lambda: window.status_line.text().startswith(ready), "the engine", 900)
+    await asyncio.sleep(SETTLE_S)
     ticks, chaos = TickRecorder(), Chaos(studio, client, random.Random(config.rng))
     facts = LoadFacts(chaos=chaos)
     ticks.recording = True
@@ -313,6 +318,7 @@ async def drive(studio: StudioApp, client: TappedClient, config: LoadConfig) -> 
     client.after_event = None
     ticks.recording = False
     facts.lateness_ms, facts.busy_ms = ticks.lateness_ms, ticks.busy_ms
+    facts.tick_at_s = [t - started for t in ticks.at_s]
     facts.panel_rows = window.queue_panel.list.count()
     facts.queue_count = studio.session.queue.count
     facts.files = len(list(Path(studio.session.gallery.store.folder).glob("*.png")))
@@ -395,6 +401,10 @@ def report(client: TappedClient, facts: LoadFacts, config: LoadConfig) -> list[s
     cpu = [round(g) for g in facts.generate_cpu_ms]
     print(f"each Generate call (up to 100 jobs): {wall} ms wall, {cpu} ms UI-thread CPU")
     worst = max(facts.busy_ms, default=0.0)
+    if facts.busy_ms:
+        at = facts.tick_at_s[facts.busy_ms.index(worst)]
+        over = sum(b >= UI_WORK_LIMIT_MS / 2 for b in facts.busy_ms)
+        print(f"  the longest at {at:.1f} s of {facts.elapsed_s:.0f} s; {over} ticks over 50 ms")
     if worst >= UI_WORK_LIMIT_MS:
         problems.append(f"the UI thread worked {worst:.0f} ms between two ticks")
     print("checks: " + ("all passed" if not problems else "; ".join(problems[:20])))

@@ -11,6 +11,7 @@ saved. The probe is then cancelled after it finished, which must change nothing.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,25 @@ from tests.worker.reference_images import image_key
 
 IDLE_MARGIN_S = 2.0
 WAIT_S = 120.0
+ENGINE_THREAD = "studio-engine"
+Stamp = tuple[float, float]
+
+
+def engine_cpu_s() -> float:
+    """CPU seconds the engine thread has used so far (0 where the platform cannot tell)."""
+    clock_of = getattr(time, "pthread_getcpuclockid", None)
+    for thread in threading.enumerate():
+        if thread.name == ENGINE_THREAD and thread.ident is not None and clock_of is not None:
+            try:
+                return time.clock_gettime(clock_of(thread.ident))
+            except OSError:
+                return 0.0
+    return 0.0
+
+
+def stamp() -> Stamp:
+    """Now, as wall-clock seconds and as the engine thread's CPU seconds."""
+    return time.perf_counter(), engine_cpu_s()
 
 
 class GatedStore(GalleryStore):
@@ -93,6 +113,7 @@ class CaseResult:
     seed: int
     final: str
     latency_s: float
+    engine_cpu_s: float
     bound_s: float
     problems: list[str] = field(default_factory=list)
 
@@ -118,6 +139,7 @@ class CancelBench:
         self.clear_models = clear_models
         self.references = references
         self.events: list[tuple[float, Event]] = []
+        self.final_cpu: dict[str, float] = {}
         self.max_step_s = 0.0
         self.saved: dict[tuple[int, str], list[Path]] = {}
         self.expected_files = 0
@@ -137,6 +159,8 @@ class CancelBench:
     async def _consume(self) -> None:
         async for event in self.host.listen():
             self.events.append((time.perf_counter(), event))
+            if isinstance(event, FINAL_EVENTS):
+                self.final_cpu[event.job_id] = engine_cpu_s()
             if isinstance(event, LaneFinished) and event.timings.step_s:
                 self.max_step_s = max(self.max_step_s, *event.timings.step_s)
             self.session.handle(event)
@@ -178,24 +202,34 @@ class CancelBench:
         if phase is Phase.loading:
             self.clear_models()
         if phase is Phase.saving:
-            cancelled_at = await self._cancel_while_saving(case.victim)
+            cancelled = await self._cancel_while_saving(case.victim)
         else:
-            cancelled_at = await self._cancel_at_gate(case)
-        end, final = await self.finish(case.victim.job_id, idle=case.blocker is None)
+            cancelled = await self._cancel_at_gate(case)
+        _, final = await self.finish(case.victim.job_id, idle=case.blocker is None)
         problems = [] if case.blocker is None else await self._check_finished(case.blocker)
-        problems += self._victim_problems(case, final, cancelled_at)
-        self.session.submit(case.probe)
-        problems += await self._check_finished(case.probe)
-        problems += self._cancel_after_finish(case.probe)
+        problems += self._victim_problems(case, final, cancelled[0])
+        return await self._result(case.point.label, case.victim, case.probe, cancelled, problems)
+
+    async def _result(
+        self, label: str, victim: Job, probe: Job, cancelled: Stamp, problems: list[str]
+    ) -> CaseResult:
+        """Run the probe, cancel it after its end, and time the victim's stop: wall clock
+        (bounded by the longest step seen plus 2 s) and the engine thread's CPU time."""
+        end, final = self.final_of(victim.job_id) or (0.0, None)
+        latency = max(0.0, end - cancelled[0])
+        cpu = max(0.0, self.final_cpu.get(victim.job_id, 0.0) - cancelled[1])
+        self.session.submit(probe)
+        problems += await self._check_finished(probe)
+        problems += self._cancel_after_finish(probe)
         bound = self.max_step_s + IDLE_MARGIN_S
-        latency = max(0.0, end - cancelled_at)
         if latency > bound:
             problems.append(f"the worker took {latency:.2f} s to stop (bound {bound:.2f} s)")
         return CaseResult(
-            label=case.point.label,
-            seed=seed_of(case.victim),
+            label=label,
+            seed=seed_of(victim),
             final=type(final).__name__,
             latency_s=latency,
+            engine_cpu_s=cpu,
             bound_s=bound,
             problems=problems,
         )
@@ -207,25 +241,11 @@ class CancelBench:
         self.session.submit(victim)
         await asyncio.sleep(delay_s)
         finished_before = self.final_of(victim.job_id) is not None
-        cancelled_at = time.perf_counter()
+        cancelled = stamp()
         self._cancel(victim.job_id)
-        end, final = await self.finish(victim.job_id)
+        _, final = await self.finish(victim.job_id)
         problems = self._random_victim_problems(victim, final, finished_before)
-        self.session.submit(probe)
-        problems += await self._check_finished(probe)
-        problems += self._cancel_after_finish(probe)
-        bound = self.max_step_s + IDLE_MARGIN_S
-        latency = max(0.0, end - cancelled_at)
-        if latency > bound:
-            problems.append(f"the worker took {latency:.2f} s to stop (bound {bound:.2f} s)")
-        return CaseResult(
-            label="random time",
-            seed=seed_of(victim),
-            final=type(final).__name__,
-            latency_s=latency,
-            bound_s=bound,
-            problems=problems,
-        )
+        return await self._result("random time", victim, probe, cancelled, problems)
 
     def _random_victim_problems(self, victim: Job, final: Event, done: bool) -> list[str]:
         if done:
@@ -244,21 +264,21 @@ class CancelBench:
         self.session.queue.cancel(job_id)
         self.host.cancel(job_id)
 
-    async def _cancel_at_gate(self, case: Case) -> float:
+    async def _cancel_at_gate(self, case: Case) -> Stamp:
         if case.blocker is not None:
             self.session.submit(case.blocker)
         self.session.submit(case.victim)
         await self.until(self.gate.reached.is_set, f"the gate at {case.point.label}")
-        cancelled_at = time.perf_counter()
+        cancelled = stamp()
         self._cancel(case.victim.job_id)
         self.gate.release()
-        return cancelled_at
+        return cancelled
 
-    async def _cancel_while_saving(self, victim: Job) -> float:
-        stamps: list[float] = []
+    async def _cancel_while_saving(self, victim: Job) -> Stamp:
+        stamps: list[Stamp] = []
 
         def cancel() -> None:
-            stamps.append(time.perf_counter())
+            stamps.append(stamp())
             self._cancel(victim.job_id)
 
         self.store.during_save = cancel

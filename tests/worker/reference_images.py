@@ -112,7 +112,7 @@ def compute(specs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     }
 
 
-def references(jobs: list[Job], timeout: float = 600.0) -> dict[str, np.ndarray]:
+def references(jobs: list[Job], timeout: float = 3600.0) -> dict[str, np.ndarray]:
     """The images of `jobs` as a fresh process makes them, keyed `job_id/lane`."""
     with tempfile.TemporaryDirectory() as tmp:
         specs_path, out_path = Path(tmp) / "specs.json", Path(tmp) / "out.npz"
