@@ -46,7 +46,11 @@ def register(sub) -> None:
     distill = sub.add_parser("distill", help="distil few-step students from the teacher")
     _common(distill, "distill-METHOD")
     distill.add_argument("--method", choices=["progressive", "consistency"], required=True)
-    distill.add_argument("--teacher", default=TEACHER, help="embedded name or folder")
+    distill.add_argument(
+        "--teacher",
+        default=TEACHER,
+        help="embedded name or folder: a pipeline, or a student adapter to distil further",
+    )
     distill.add_argument("--rounds", default="16,8,4,2,1", help="progressive: student steps")
     distill.add_argument("--steps-per-round", type=int, default=2000)
     distill.add_argument(
@@ -56,7 +60,12 @@ def register(sub) -> None:
         help="progressive: the teacher's steps in the first round (default: twice the student's)",
     )
     distill.add_argument("--steps", type=int, default=6000, help="consistency: total steps")
-    distill.add_argument("--guidance", type=float, default=3.0, help="CFG folded into students")
+    distill.add_argument(
+        "--guidance",
+        type=float,
+        default=None,
+        help="CFG folded into students (default 3; none for a teacher that is a guided student)",
+    )
     distill.add_argument("--rank", type=int, default=32, help="LoRA rank of shipped students")
     evaluate = sub.add_parser("eval", help="evaluate embedded models on the fixed prompt set")
     evaluate.add_argument(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 LORA_FILE = "pytorch_lora_weights.safetensors"
@@ -63,3 +63,24 @@ def save_lora(factors: dict[str, torch.Tensor], folder: Path) -> Path:
 
 def lora_size_mb(factors: dict[str, torch.Tensor]) -> float:
     return sum(t.numel() * t.element_size() for t in factors.values()) / 1e6
+
+
+def fuse_lora(unet: nn.Module, path: Path) -> nn.Module:
+    """Add the LoRA factors in the file at `path` (as `save_lora` writes them) into `unet`'s
+    weights, in place."""
+    factors = load_file(path)
+    modules = dict(unet.named_modules())
+    downs = {
+        k.removeprefix("unet.").removesuffix(".lora_A.weight"): v
+        for k, v in factors.items()
+        if k.endswith(".lora_A.weight")
+    }
+    for name, down in downs.items():
+        module = modules.get(name)
+        if not isinstance(module, nn.Linear | nn.Conv2d):
+            raise ValueError(f"{path}: the LoRA names {name!r}, which this UNet does not have.")
+        up = factors[f"unet.{name}.lora_B.weight"].float()
+        delta = up.flatten(1) @ down.float().flatten(1)
+        with torch.no_grad():
+            module.weight += delta.reshape(module.weight.shape).to(module.weight.dtype)
+    return unet

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from diffusers import DDIMScheduler, LCMScheduler, UNet2DConditionModel
 
-from studio.core.manifest import AdapterManifest
+from studio.core.manifest import AdapterManifest, read_manifest
 from studio.engine.emoji_model import SCHEDULE_CONFIG
 from studio.lab.cards import compute_from_log
+from studio.lab.compact import fuse_lora
 from studio.lab.consistency import ConsistencyConfig, ConsistencyRun
+from studio.lab.distill_common import copy_unet
 from studio.lab.emoji_data import build_dataset, load_dataset
 from studio.lab.export import export_adapter, read_training_record
 from studio.lab.progressive import ProgressiveConfig, ProgressiveRun
@@ -22,12 +25,46 @@ from studio.paths import embedded_model_dir
 LORA = "pytorch_lora_weights.safetensors"
 
 
-def load_teacher_unet(name_or_folder: str) -> UNet2DConditionModel:
-    folder = Path(name_or_folder)
-    if not folder.is_dir():
-        folder = embedded_model_dir(name_or_folder)
+def load_teacher_unet(folder: Path) -> UNet2DConditionModel:
     unet = UNet2DConditionModel.from_pretrained(folder / "unet", use_safetensors=True)
     return unet.to(torch.float32).eval().requires_grad_(False)
+
+
+@dataclass(frozen=True, slots=True)
+class Teacher:
+    """What a distillation starts from: the UNet to distil (a pipeline's, or a student adapter
+    fused onto its base), the root pipeline's UNet and name (exported students are adapters on
+    it), and whether classifier-free guidance is folded in already."""
+
+    start: UNet2DConditionModel
+    root: UNet2DConditionModel
+    root_name: str
+    guidance_distilled: bool
+
+
+def load_teacher(name_or_folder: str) -> Teacher:
+    folder = _teacher_folder(name_or_folder)
+    manifest = read_manifest(folder)
+    if manifest is None:
+        unet = load_teacher_unet(folder)
+        return Teacher(unet, unet, _base_name(name_or_folder), False)
+    sibling = folder.parent / manifest.base
+    base = load_teacher(str(sibling) if sibling.is_dir() else manifest.base)
+    start = fuse_lora(copy_unet(base.start), folder / manifest.lora)
+    distilled = base.guidance_distilled or manifest.guidance_distilled
+    return Teacher(start, base.root, base.root_name, distilled)
+
+
+def folded_guidance(teacher: Teacher, asked: float | None) -> float:
+    """The CFG scale to fold in: 3 by default, and none again into a guidance-distilled student."""
+    if not teacher.guidance_distilled:
+        return 3.0 if asked is None else asked
+    if asked not in (None, 1.0):
+        raise ValueError(
+            f"this teacher already has guidance folded in, so --guidance {asked:g} would apply it "
+            "twice: leave --guidance out (or pass 1)."
+        )
+    return 1.0
 
 
 def progressive_manifest(steps: int, base: str) -> AdapterManifest:
@@ -76,27 +113,28 @@ def distill(args: argparse.Namespace, run_dir: Path) -> list[Path]:
     data = captioned_images(
         load_dataset(build_dataset(progress=not args.quiet)), run_dir.parent / "text-cache"
     )
-    teacher = load_teacher_unet(args.teacher)
+    teacher = load_teacher(args.teacher)
+    guidance = folded_guidance(teacher, args.guidance)
     if args.method == "progressive":
-        return _progressive(args, run_dir, data, teacher)
-    return _consistency(args, run_dir, data, teacher)
+        return _progressive(args, run_dir, data, teacher, guidance)
+    return _consistency(args, run_dir, data, teacher, guidance)
 
 
-def _progressive(args, run_dir: Path, data, teacher) -> list[Path]:
+def _progressive(args, run_dir: Path, data, teacher: Teacher, guidance: float) -> list[Path]:
     rounds = tuple(int(n) for n in args.rounds.split(","))
     cfg = ProgressiveConfig(
         rounds=rounds,
         steps_per_round=args.steps_per_round,
-        guidance=args.guidance,
+        guidance=guidance,
         first_teacher_steps=args.first_teacher_steps,
     )
-    base = _base_name(args.teacher)
+    base = teacher.root_name
     exported: dict[int, Path] = {}
 
     def on_round(run: ProgressiveRun, n: int) -> None:
         folder = run_dir / "export" / f"emoji-student-{n}step"
         exported[n] = export_adapter(
-            teacher,
+            teacher.root,
             run.student,
             folder,
             progressive_manifest(n, base),
@@ -112,18 +150,20 @@ def _progressive(args, run_dir: Path, data, teacher) -> list[Path]:
             scheduler=scheduler,
         )
 
-    ProgressiveRun(run_dir, data, teacher, cfg).run(on_round=on_round, progress=not args.quiet)
+    ProgressiveRun(run_dir, data, teacher.start, cfg).run(
+        on_round=on_round, progress=not args.quiet
+    )
     return [exported[n] for n in rounds if n in exported]
 
 
-def _consistency(args, run_dir: Path, data, teacher) -> list[Path]:
-    cfg = ConsistencyConfig(steps=args.steps, guidance=args.guidance)
+def _consistency(args, run_dir: Path, data, teacher: Teacher, guidance: float) -> list[Path]:
+    cfg = ConsistencyConfig(steps=args.steps, guidance=guidance)
     folder = run_dir / "export" / "emoji-student-lcm"
-    base = _base_name(args.teacher)
+    base = teacher.root_name
 
     def on_sample(run: ConsistencyRun) -> None:
         export_adapter(
-            teacher,
+            teacher.root,
             run.student,
             folder,
             consistency_manifest(base),
@@ -139,5 +179,7 @@ def _consistency(args, run_dir: Path, data, teacher) -> list[Path]:
             scheduler=scheduler,
         )
 
-    ConsistencyRun(run_dir, data, teacher, cfg).run(on_sample=on_sample, progress=not args.quiet)
+    ConsistencyRun(run_dir, data, teacher.start, cfg).run(
+        on_sample=on_sample, progress=not args.quiet
+    )
     return [folder]

@@ -1,8 +1,9 @@
 """Progressive distillation (Salimans & Ho, 2022) of the emoji teacher, guidance folded in.
 
-Each round trains a student to match, in one DDIM step, two DDIM steps of its teacher (with
-classifier-free guidance at a fixed scale), then the student becomes the next teacher and the
-step count halves: 16 -> 8 -> 4 -> 2 -> 1 by default.
+Each round trains a student to match, in one DDIM step, two DDIM steps of its teacher, then the
+student becomes the next teacher and the step count halves: 16 -> 8 -> 4 -> 2 -> 1 by default.
+Classifier-free guidance at a fixed scale is folded in by the first round only (Meng et al.,
+2023): later teachers are guided students already, and guiding them again would compound it.
 
 The first round may instead match more teacher steps per student step (``first_teacher_steps``,
 e.g. a 16-step teacher into a 4-step student), which skips the rounds whose errors compound, as in
@@ -153,7 +154,9 @@ class ProgressiveRun:
 
     def _start_round(self, resume: bool = False) -> None:
         teacher = self._round_teacher()
-        self.teacher = GuidedModel(teacher, self.data, self.cfg.guidance, self.cfg.bf16)
+        # Guidance is folded in once: a later round's teacher is a student that already has it.
+        guidance = self.cfg.guidance if self.round == 0 else 1.0
+        self.teacher = GuidedModel(teacher, self.data, guidance, self.cfg.bf16)
         self.student = copy_unet(teacher).train()
         freeze_non_matrices(self.student)
         trainable = [p for p in self.student.parameters() if p.requires_grad]

@@ -7,9 +7,10 @@ import pytest
 import torch
 from diffusers import UNet2DConditionModel
 
-from studio.lab.compact import freeze_non_matrices, lora_from_delta
+from studio.lab.compact import freeze_non_matrices, fuse_lora, lora_from_delta, save_lora
 from studio.lab.consistency import ConsistencyConfig, ConsistencyRun, boundary_scalings
 from studio.lab.distill_common import VpSchedule
+from studio.lab.distill_jobs import Teacher, folded_guidance
 from studio.lab.progressive import ProgressiveConfig, ProgressiveRun, progressive_target
 from studio.lab.text_cache import PromptTable
 from studio.lab.train_teacher import Batch, CaptionedImages
@@ -179,3 +180,35 @@ def test_teacher_run_restarts_from_an_export_without_checkpoint(tmp_path):
         again.unet.conv_in.weight, first.ema.conv_in.weight, atol=1e-2, rtol=1e-3
     )
     torch.testing.assert_close(again.ema.conv_in.weight, again.unet.conv_in.weight)
+
+
+def test_only_the_first_round_folds_guidance_in(tmp_path):
+    cfg = ProgressiveConfig(
+        rounds=(4, 2, 1), steps_per_round=1, batch_size=2, guidance=3.0, warmup=1, bf16=False
+    )
+    guidance: list[float] = []
+    run = ProgressiveRun(tmp_path, TinyData(), tiny_unet(), cfg)
+    run.run(on_round=lambda r, n: guidance.append(r.teacher.guidance), progress=False)
+    assert guidance == [3.0, 1.0, 1.0]
+
+
+def test_a_saved_lora_fused_back_gives_the_student(tmp_path):
+    teacher, student = tiny_unet(), tiny_unet()
+    freeze_non_matrices(student)
+    with torch.no_grad():
+        for p in student.parameters():
+            if p.requires_grad:
+                p.add_(0.01 * torch.randn_like(p))
+    path = save_lora(lora_from_delta(teacher, student, rank=10_000, dtype=torch.float32), tmp_path)
+    fused = fuse_lora(tiny_unet(), path)
+    for (name, got), want in zip(fused.named_parameters(), student.parameters(), strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_guidance_is_never_folded_twice():
+    base = Teacher(tiny_unet(), tiny_unet(), "emoji-teacher", guidance_distilled=False)
+    student = Teacher(tiny_unet(), tiny_unet(), "emoji-teacher", guidance_distilled=True)
+    assert folded_guidance(base, None) == 3.0 and folded_guidance(base, 5.0) == 5.0
+    assert folded_guidance(student, None) == 1.0 and folded_guidance(student, 1.0) == 1.0
+    with pytest.raises(ValueError, match="twice"):
+        folded_guidance(student, 3.0)
