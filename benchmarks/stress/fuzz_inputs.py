@@ -29,7 +29,11 @@ SUITES = {
     "submission": "tests/ui/test_fuzz_submission.py",
 }
 TEST_LINE = re.compile(r"^([\w/.]+\.py)::(\w+):\s*$")
-COUNTS = re.compile(r"(\d+) passing examples?, (\d+) failing examples?, (\d+) invalid examples?")
+# "20 passing examples, 0 failing examples, 3 invalid examples" (older hypothesis) or
+# "20 passing, 0 failing, and 3 invalid test cases" (hypothesis 6.170).
+COUNTS = re.compile(
+    r"(\d+) passing(?: examples?)?, (\d+) failing(?: examples?)?,(?: and)? (\d+) invalid"
+)
 
 
 def run_suite(path: str, examples: int) -> tuple[str, float, int]:
