@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from studio import study_cli
+from studio import desktop_cli, study_cli
 from studio.core.jobs import CompareJob, GenerateJob, Lane, LaneSpec, PreviewOptions
 from studio.core.metadata import MetadataError, format_parameters, parse_parameters, to_json_dict
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER, ModelRef, ModelSource
@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     par.add_argument("image", type=Path)
     sub.add_parser("window", help="open the studio window (the default without a command)")
     study_cli.register(sub, _recipe_args, _shared_args)
+    desktop_cli.register(sub)
     lab_commands.register(sub)
     return parser
 
@@ -291,6 +292,7 @@ COMMANDS = {
     "params": cmd_params,
     "window": cmd_window,
     **study_cli.COMMANDS,
+    **desktop_cli.COMMANDS,
     **lab_commands.COMMANDS,
 }
 

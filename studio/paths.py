@@ -1,24 +1,39 @@
-"""Where the studio's own files live: the top-level `assets/` and `presets/` folders.
+"""Where the studio's own files live: `assets/`, `presets/` and the desktop files.
 
-In a source checkout they sit beside the `studio` package (`<repo>/assets`, `<repo>/presets`);
-an installed wheel packages them as `studio/_data/assets` and `studio/_data/presets`. The
-checkout location wins when both exist. Every other module asks here instead of building paths.
+In a source checkout they sit beside the `studio` package (`<repo>/assets`, `<repo>/presets`,
+`<repo>/packaging/linux`); an installed wheel and a PyInstaller bundle pack them as
+`studio/_data/assets`, `studio/_data/presets` and `studio/_data/linux`. The checkout location
+wins when both exist; the folder above the package counts as a checkout only when it holds the
+project's pyproject.toml and the program is not frozen, so a stray `site-packages/assets` of
+another distribution is never taken for ours. Every other module asks here instead of building
+paths.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path, PurePath
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-CHECKOUT_ROOT = PACKAGE_DIR.parent
 PACKAGED_ROOT = PACKAGE_DIR / "_data"
 
 
-def _data_dir(name: str) -> Path:
-    """The checkout folder `name` if it exists, else the packaged one (which may not exist)."""
-    checkout = CHECKOUT_ROOT / name
-    if checkout.is_dir():
-        return checkout
+def _checkout_root() -> Path | None:
+    root = PACKAGE_DIR.parent
+    if getattr(sys, "frozen", False) or not (root / "pyproject.toml").is_file():
+        return None
+    return root
+
+
+CHECKOUT_ROOT = _checkout_root()
+
+
+def _data_dir(name: str, checkout_name: str | None = None) -> Path:
+    """The checkout folder if it exists, else the packaged folder `name` (which may not exist)."""
+    if CHECKOUT_ROOT is not None:
+        checkout = CHECKOUT_ROOT / (checkout_name or name)
+        if checkout.is_dir():
+            return checkout
     return PACKAGED_ROOT / name
 
 
@@ -32,6 +47,11 @@ def presets_dir() -> Path:
 
 def models_dir() -> Path:
     return assets_dir() / "models"
+
+
+def desktop_dir() -> Path:
+    """The Linux desktop entry, AppStream metainfo and icons (`packaging/linux` in a checkout)."""
+    return _data_dir("linux", "packaging/linux")
 
 
 def single_file_configs_dir() -> Path:

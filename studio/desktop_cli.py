@@ -1,0 +1,81 @@
+"""`studio install-desktop` and `studio uninstall-desktop`: the app in the Linux desktop's menus."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NOT_LINUX = (
+    "studio: {command} puts Linux desktop files in place, and this is {platform}; "
+    "see packaging/README.md for Windows and macOS."
+)
+
+
+def register(sub) -> None:
+    for name, text in (
+        ("install-desktop", "add Studio to the desktop's application menu (Linux, this user)"),
+        ("uninstall-desktop", "remove what install-desktop added"),
+    ):
+        parser = sub.add_parser(name, help=text)
+        parser.add_argument(
+            "--data-home",
+            type=Path,
+            default=None,
+            help="the XDG data folder to use (default: $XDG_DATA_HOME, else ~/.local/share)",
+        )
+
+
+def _on_linux(command: str) -> bool:
+    if sys.platform.startswith("linux"):
+        return True
+    print(NOT_LINUX.format(command=command, platform=sys.platform), file=sys.stderr)
+    return False
+
+
+def cmd_install_desktop(args: argparse.Namespace) -> int:
+    from studio import desktop
+
+    if not _on_linux("install-desktop"):
+        return 1
+    try:
+        written = desktop.install(args.data_home)
+    except desktop.DesktopFilesMissing as exc:
+        print(f"studio: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(
+            f"studio: could not write the desktop files ({exc.strerror or exc}: {exc.filename}); "
+            "make that folder writable or pass another --data-home.",
+            file=sys.stderr,
+        )
+        return 1
+    for path in written:
+        print(f"installed {path}")
+    command = " ".join(desktop.launch_command())
+    print(f"Studio is in the application menu; it starts with: {command}")
+    return 0
+
+
+def cmd_uninstall_desktop(args: argparse.Namespace) -> int:
+    from studio import desktop
+
+    if not _on_linux("uninstall-desktop"):
+        return 1
+    try:
+        removed = desktop.uninstall(args.data_home)
+    except OSError as exc:
+        print(
+            f"studio: could not remove the desktop files ({exc.strerror or exc}: {exc.filename}); "
+            "remove them by hand.",
+            file=sys.stderr,
+        )
+        return 1
+    for path in removed:
+        print(f"removed {path}")
+    if not removed:
+        print("studio: no desktop files of Studio were installed for this user.")
+    return 0
+
+
+COMMANDS = {"install-desktop": cmd_install_desktop, "uninstall-desktop": cmd_uninstall_desktop}
