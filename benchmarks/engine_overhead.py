@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -93,8 +94,13 @@ def submit_and_wait(host: EngineHost, case: Case, every: int, bare: bool = False
     return call
 
 
-def measure(case: Case, repeats: int) -> dict[str, Sample]:
-    host = EngineHost(runner_factory=lambda: BenchRunner(default_runner_factory()))
+def measure(
+    case: Case,
+    repeats: int,
+    runner_factory: Callable[[], Runner] = default_runner_factory,
+    warmup: int = 1,
+) -> dict[str, Sample]:
+    host = EngineHost(runner_factory=lambda: BenchRunner(runner_factory()))
     try:
         variants = {
             "bare pipe(...)": submit_and_wait(host, case, 0, bare=True),
@@ -102,7 +108,7 @@ def measure(case: Case, repeats: int) -> dict[str, Sample]:
             "engine, previews every 4th step": submit_and_wait(host, case, 4),
             "engine, previews every step": submit_and_wait(host, case, 1),
         }
-        return interleaved(variants, repeats=repeats)
+        return interleaved(variants, repeats=repeats, warmup=warmup)
     finally:
         host.close()
 
