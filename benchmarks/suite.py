@@ -2,8 +2,9 @@
 
 Each part runs in a fresh child process (its own imports, heap and Qt application), writes its
 result as JSON, and the parent merges the results into docs/benchmarks.json and the marked
-block of the report. Parts: overhead, responsiveness, startup, pair, memory; `--gpu` adds the
-GPU part (refused without CUDA).
+block of the report (a partial run with --only keeps the other parts' last results). Parts:
+overhead, responsiveness, startup, pair, memory, switches; `--gpu` adds the GPU part (refused
+without CUDA). About 10 minutes on an idle 2-core CPU.
 """
 
 from __future__ import annotations
@@ -47,8 +48,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny repeat counts (for tests)")
     parser.add_argument("--only", default="", help=f"comma-separated parts of {', '.join(PARTS)}")
     parser.add_argument("--gpu", action="store_true", help="add the GPU part (needs CUDA)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
-    parser.add_argument("--json", type=Path, default=None, help="default: benchmarks.json by --out")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "docs" / "BENCHMARKS.md",
+        help="the report whose suite block is rewritten (default: docs/BENCHMARKS.md)",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="the raw results (default: benchmarks.json by it)"
+    )
     parser.add_argument("--gpu-device", default="cuda", help=argparse.SUPPRESS)
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)

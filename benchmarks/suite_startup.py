@@ -83,7 +83,7 @@ def image_row(label: str, runs: list[dict[str, float]], lane: str) -> tuple[str,
         values = [r[key] for r in runs if key in r]
         return Stat.of(values).text(2) if values else "–"
 
-    return (label, stat("shown"), stat(lane), stat(f"{lane}_load_s"), stat(f"{lane}_total_s"))
+    return (label, stat("shown"), stat(lane), stat(f"{lane}_total_s"))
 
 
 def target(what: str, limit: float, stat: Stat, reason: str) -> Target:
@@ -101,13 +101,11 @@ def image_reason(runs: list[dict[str, float]], lane: str) -> str:
     def median(key: str) -> float:
         return Stat.of(r.get(key, 0.0) for r in runs).median
 
-    shown, image = median("shown"), median(lane)
-    load, total = median(f"{lane}_load_s"), median(f"{lane}_total_s")
-    rest = image - shown - total
+    shown, image, total = median("shown"), median(lane), median(f"{lane}_total_s")
     return (
-        f"window shown at {shown:.2f} s; then {rest:.2f} s before the lane began (torch import "
-        f"and engine start, other lanes), and the lane took {total:.2f} s, of it {load:.2f} s "
-        "to load its model"
+        f"window shown at {shown:.2f} s; then {image - shown - total:.2f} s until the student "
+        "lane began (the engine imports torch, loads the pair the settings name, runs the "
+        f"lanes before it), and the lane itself took {total:.2f} s"
     )
 
 
@@ -125,11 +123,10 @@ def run(options: PartOptions) -> PartResult:
         ),
         Table(
             columns=(
-                "settings, Generate clicked when shown",
+                "settings (Generate clicked when shown); seconds, median (IQR)",
                 "spawn → window shown",
                 "spawn → student image",
-                "student model load s",
-                "student lane s (load included)",
+                "student lane alone",
             ),
             rows=(
                 image_row("default (compare: teacher 25 steps, then student)", pair, "student"),
@@ -155,7 +152,7 @@ def run(options: PartOptions) -> PartResult:
             "spawn → first student image (default compare mode)",
             IMAGE_TARGET_S,
             pair_stat,
-            image_reason(pair, "student") + "; the teacher's 25 steps run first",
+            image_reason(pair, "student"),
         ),
     )
     method = (

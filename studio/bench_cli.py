@@ -6,11 +6,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 NOT_HERE = (
     "studio bench: the benchmark suite is not installed with the studio, only kept in its "
-    "source repository: run `studio bench` (or `python -m benchmarks`) from the repository's "
-    "root folder."
+    "source repository: run `studio bench` (or `python -m benchmarks`) in a checkout of the "
+    "repository, from its root folder."
 )
 
 
@@ -24,13 +25,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("suite_args", nargs=argparse.REMAINDER)
 
 
+def checkout_root() -> Path | None:
+    """The source checkout holding the suite: the current folder, or the one this studio
+    package was installed from in editable mode."""
+    for folder in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        if (folder / "benchmarks" / "suite.py").is_file():
+            return folder
+    return None
+
+
 def run(argv: Sequence[str]) -> int:
     """Hand the arguments to the suite; say so in one sentence when it cannot be found."""
-    try:
-        suite = importlib.import_module("benchmarks.suite")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("benchmarks", "benchmarks.suite"):
-            raise
+    root = checkout_root()
+    if root is None:
         print(NOT_HERE, file=sys.stderr)
         return 2
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    suite = importlib.import_module("benchmarks.suite")
     return int(suite.main(list(argv)))

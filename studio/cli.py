@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     study_cli.register(sub, _recipe_args, _shared_args)
     desktop_cli.register(sub)
     lab_commands.register(sub)
+    from studio import bench_cli
+
+    bench_cli.register(sub)
     return parser
 
 
@@ -301,7 +304,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from studio.logs import configure_logging
 
     configure_logging()
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["bench"]:
+        from studio import bench_cli
+
+        return bench_cli.run(words[1:])
+    args = build_parser().parse_args(words)
     command = args.command or "window"
     try:
         return COMMANDS[command](args)

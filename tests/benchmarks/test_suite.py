@@ -95,6 +95,13 @@ def test_unknown_parts_and_missing_cuda_stop_before_any_work(tmp_path, capsys) -
     assert not (tmp_path / "B.md").exists()
 
 
+def test_studio_bench_hands_its_arguments_to_the_suite(tmp_path) -> None:
+    from studio.cli import main as studio_main
+
+    with pytest.raises(SystemExit, match="unknown part nope"):
+        studio_main(["bench", "--only", "nope", "--out", str(tmp_path / "B.md")])
+
+
 def test_a_quick_run_writes_the_block_and_the_json(tmp_path: Path) -> None:
     out = tmp_path / "docs" / "BENCHMARKS.md"
     out.parent.mkdir()
