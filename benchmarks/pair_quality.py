@@ -17,6 +17,7 @@ from pathlib import Path
 
 from benchmarks.common import interleaved
 from benchmarks.options import PartOptions
+from benchmarks.report import cpu_model
 from benchmarks.results import PartResult, Stat, Table
 from benchmarks.speedup import Point, equal_quality
 from benchmarks.speedup_plot import PLOT_NAME, draw
@@ -207,7 +208,8 @@ def run(options: PartOptions) -> PartResult:
     times = time_configs(runner, found, repeats)
     pts = points(found, reports, times)
     image = Path(options.image_dir) / PLOT_NAME
-    draw(pts, image, f"{reports[0].images} prompts, 32x32, batch 1, this machine")
+    subtitle = f"{reports[0].images} prompts at 32x32; time at batch 1 on {cpu_model()}"
+    draw(pts, image, subtitle + (" (QUICK RUN: not valid)" if options.quick else ""))
     return PartResult(
         key="pair",
         title="4. Teacher against students: time and quality per step count",

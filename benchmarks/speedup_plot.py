@@ -34,14 +34,15 @@ def _pyplot():
 
 
 def _series(points: list[Point]) -> dict[str, list[Point]]:
+    """Each model's points along time, models in the order they first appear."""
     found: dict[str, list[Point]] = {}
-    for p in sorted(points, key=lambda p: p.seconds):
+    for p in points:
         found.setdefault(p.model, []).append(p)
-    return found
+    return {model: sorted(pts, key=lambda p: p.seconds) for model, pts in found.items()}
 
 
 def _panel(ax, series: dict[str, list[Point]], teacher_name: str, panel: tuple) -> None:
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     metric, label, scale = panel
     teacher = series[teacher_name]
@@ -65,6 +66,7 @@ def _panel(ax, series: dict[str, list[Point]], teacher_name: str, panel: tuple) 
     ax.set_xscale("log")
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_locator(LogLocator(base=10, subs=(2, 5)))
     ax.xaxis.set_minor_formatter(plain)
     ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("time per image (ms, log scale)")
