@@ -114,11 +114,15 @@ class Shooter:
         print(self.out / "gallery.png")
 
 
-def private_studio(folder: Path):
-    """The real app with its settings, gallery and geometry in `folder` (nothing of the user's)."""
+def private_studio(folder: Path, welcomed: bool = True):
+    """The real app with its settings, gallery and geometry in `folder` (nothing of the user's);
+    past the first-run welcome unless `welcomed` is False."""
     from studio.app import StudioApp, make_application
+    from studio.core.settings import Settings, save_settings
 
     make_application()
+    if welcomed:
+        save_settings(folder / "settings.json", Settings(welcomed=True))
     return StudioApp(
         settings_path=folder / "settings.json",
         gallery_dir=folder / "gallery",

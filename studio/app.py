@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from studio.core.client import EngineClient
@@ -29,6 +30,7 @@ from studio.core.commands import LoadModel
 from studio.core.gallery import GalleryStore
 from studio.core.model_presets import USER_FOLDER, load_model_presets
 from studio.core.models import ModelRef
+from studio.desktop import APP_ID, icon_path
 from studio.paths import presets_dir
 from studio.runners import judged_runner
 from studio.ui.main_window import MainWindow
@@ -42,7 +44,7 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "Studio"
 ORGANIZATION = "Studio"
-DESKTOP_ID = "io.github.studio.Studio"
+DESKTOP_ID = APP_ID
 STARTUP_PROBE_ENV = "STUDIO_STARTUP_PROBE"
 SHOW_WAIT_S = 3.0
 WATCH_MS = 2000
@@ -63,6 +65,8 @@ def make_application(argv: Sequence[str] | None = None) -> QApplication:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationDisplayName(APP_NAME)
     app.setDesktopFileName(DESKTOP_ID)
+    if icon_path().is_file():
+        app.setWindowIcon(QIcon(str(icon_path())))
     return app
 
 
@@ -177,6 +181,8 @@ class StudioApp:
         self.window.set_status("Starting: the engine loads torch and the model in the background.")
         if self.settings.notice:
             self.window.show_notice(self.settings.notice)
+        if not settings.welcomed:
+            self.window.welcome.show()
         self.closed = asyncio.Event()
         self.window.closed.connect(self.closed.set)
         self._closing = False

@@ -146,6 +146,7 @@ class Settings:
     engine: EngineOptions = field(default_factory=EngineOptions)
     models_folder: str = ""
     pickle_permissions: PicklePermissions = field(default_factory=PicklePermissions)
+    welcomed: bool = False
 
 
 # --- to JSON ---------------------------------------------------------------------------------
@@ -327,6 +328,7 @@ _SETTINGS_READERS: Readers = {
     "engine": _ENGINE_READERS,
     "models_folder": _text_value(allow_empty=True),
     "pickle_permissions": _permissions_value,
+    "welcomed": _bool_value,
 }
 
 

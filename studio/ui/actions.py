@@ -4,25 +4,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox
+from PySide6.QtWidgets import QMainWindow
 
+from studio.ui.about import AboutDialog
 from studio.ui.comparison import MODE_LABELS, MODES
-
-ABOUT_HTML = """
-<h3>Studio</h3>
-<p>Fast diffusion image generation: a distilled few-step student beside its many-step teacher,
-from the same prompt, seed and noise, each image forming live step by step.</p>
-<p>Studio is licensed under the Apache License 2.0. Built with Qt for Python (PySide6, LGPLv3),
-PyTorch (BSD-3-Clause), diffusers and transformers (Apache-2.0), qasync (BSD-2-Clause),
-numpy (BSD-3-Clause) and Pillow (MIT-CMU).</p>
-<p><b>Credits</b></p>
-<ul>
-<li>The embedded emoji model was trained on renderings of <b>Noto Color Emoji</b>
-(© Google, SIL Open Font License 1.1) and <b>Twemoji</b>
-(© Twitter and contributors, CC-BY 4.0).</li>
-<li>Prompts are encoded with <b>all-MiniLM-L6-v2</b> (sentence-transformers, Apache-2.0).</li>
-</ul>
-"""
 
 
 def _action(
@@ -52,6 +37,7 @@ class WindowActions(QObject):
         self._view_actions()
         self.about = _action(self, "&About Studio", tip="Version, licences and credits")
         self.about.triggered.connect(self.show_about)
+        self.welcome = _action(self, "&Welcome", tip="Show the first-run welcome again")
         self._menus()
 
     def _run_actions(self) -> None:
@@ -111,7 +97,11 @@ class WindowActions(QObject):
         view_menu.addSeparator()
         view_menu.addAction(self.smooth)
         help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.about)
+        help_menu.addActions([self.welcome, self.about])
 
-    def show_about(self) -> None:
-        QMessageBox.about(self.window, "About Studio", ABOUT_HTML)
+    def show_about(self) -> AboutDialog:
+        """Open the About box (window-modal, without blocking); it deletes itself when closed."""
+        dialog = AboutDialog(self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog

@@ -36,6 +36,7 @@ from studio.ui.preview_area import PreviewArea
 from studio.ui.queue_panel import QueuePanel
 from studio.ui.save_again import SaveAgainButton
 from studio.ui.study_actions import StudyActions
+from studio.ui.welcome import welcome_for
 from studio.viewmodels.model_library import ModelLibraryViewModel
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         self._connect_library()
         self.drops = PngDropRouter(self, self.load_image_parameters)
         self._restore_view()
+        self.welcome = welcome_for(self)
 
     # --- construction --------------------------------------------------------------------------
 
@@ -139,6 +141,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.banner)
         column.addWidget(self._tabs(), 1)
         column.addLayout(bottom)
+        self.centre_column = column
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.controls)

@@ -110,6 +110,17 @@ class SettingsViewModel(QObject):
             self._settings = replace(self._settings, models_folder=str(value))
             self.changed.emit()
 
+    @property
+    def welcomed(self) -> bool:
+        """Whether the first-run welcome was dismissed (it is not shown again)."""
+        return self._settings.welcomed
+
+    @welcomed.setter
+    def welcomed(self, value: bool) -> None:
+        if bool(value) is not self._settings.welcomed:
+            self._settings = replace(self._settings, welcomed=bool(value))
+            self.changed.emit()
+
     def gallery_dir(self) -> Path:
         """Where images are saved: the chosen output folder, else the platform default."""
         chosen = self._settings.output_dir.strip()
