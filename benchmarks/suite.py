@@ -35,6 +35,7 @@ PARTS = {
     "switches": "benchmarks.suite_memory:switches",
     "gpu": "benchmarks.gpu:run",
 }
+BUSY_PERCENT = 25.0
 CPU_PARTS = ("overhead", "responsiveness", "startup", "pair", "memory", "switches")
 NO_CUDA = (
     "The GPU part needs a CUDA device and torch sees none (torch.cuda.is_available() is False): "
@@ -96,6 +97,21 @@ def run_child(key: str, options: PartOptions, result: Path) -> int:
     return 0
 
 
+def busy_note() -> str:
+    """A note when other processes keep the CPU busy as a part starts (the suite itself idles
+    then: its previous part has exited)."""
+    import psutil
+
+    busy = psutil.cpu_percent(interval=1.0)
+    if busy < BUSY_PERCENT:
+        return ""
+    return (
+        f"The machine was busy as this part began ({busy:.0f}% of its {os.cpu_count()} cores "
+        "used by other processes over one second): its times are inflated; run the suite on "
+        "an idle machine for numbers to keep."
+    )
+
+
 def spawn_part(key: str, options: PartOptions) -> PartResult:
     """Run one part in a fresh process; a failed part comes back as a result saying so."""
     with tempfile.TemporaryDirectory(prefix="studio-suite-") as tmp:
@@ -103,10 +119,11 @@ def spawn_part(key: str, options: PartOptions) -> PartResult:
         command = [sys.executable, "-m", "benchmarks", "--child", key]
         command += ["--child-options", options.to_json(), "--child-result", str(result)]
         env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
-        started = time.perf_counter()
+        started, busy = time.perf_counter(), busy_note()
         done = subprocess.run(command, cwd=ROOT, env=env, check=False)
         if done.returncode == 0 and result.exists():
-            return PartResult.from_json(json.loads(result.read_text(encoding="utf-8")))
+            part = PartResult.from_json(json.loads(result.read_text(encoding="utf-8")))
+            return replace(part, notes=(*part.notes, busy)) if busy else part
     return PartResult(
         key=key,
         title=f"Part {key}: failed",
