@@ -66,6 +66,15 @@ def _transformers_component(folder: Path, class_name: str, tiny: bool) -> Any:
     return getattr(transformers, class_name)(config)
 
 
+def tame(unet: Any) -> None:
+    """Zero the UNet's last convolution: random weights could otherwise drive the latents to
+    inf over the steps in float16 (and the engine fails a lane whose image is not finite);
+    a convolution of zeros costs the same."""
+    with torch.no_grad():
+        unet.conv_out.weight.zero_()
+        unet.conv_out.bias.zero_()
+
+
 def build(family: str, device: str, dtype: torch.dtype, tiny: bool = False) -> Any:
     """The `family` ("sd15" or "sdxl") pipeline with random weights on `device` in `dtype`."""
     import diffusers
@@ -87,6 +96,7 @@ def build(family: str, device: str, dtype: torch.dtype, tiny: bool = False) -> A
             else:
                 components[key] = _transformers_component(part, class_name, tiny)
     flags = {k: v for k, v in index.items() if isinstance(v, bool)}
+    tame(components["unet"])
     pipe = getattr(diffusers, index["_class_name"])(**components, **flags)
     pipe.to(device, dtype)
     pipe.set_progress_bar_config(disable=True)

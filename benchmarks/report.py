@@ -115,7 +115,22 @@ def render_runs(runs: Iterable[RunInfo]) -> list[str]:
     return lines
 
 
-def render_block(parts: dict[str, PartResult], order: Iterable[str]) -> str:
+def render_summary(parts: list[PartResult]) -> list[str]:
+    """Every target of every part in one table (the reasons stay in the parts' sections)."""
+    rows = [
+        f"| {p.title.split(' ', 1)[0].rstrip('.')} | {t.what} | {t.limit} | {t.value} | "
+        f"{'met' if t.met else '**not met**'} |"
+        for p in parts
+        for t in p.targets
+    ]
+    if not rows:
+        return []
+    return ["| part | target | limit | this run | verdict |", "|---|---|---|---|---|", *rows, ""]
+
+
+def render_block(
+    parts: dict[str, PartResult], order: Iterable[str], json_name: str = "benchmarks.json"
+) -> str:
     keyed = [parts[k] for k in order if k in parts]
     runs = [p.run for p in keyed if p.run is not None]
     lines = [
@@ -125,10 +140,11 @@ def render_block(parts: dict[str, PartResult], order: Iterable[str]) -> str:
         "Written by `python -m benchmarks` (also `studio bench`); each part ran in its own "
         "process. Repeated runs are shown as `median (q1–q3)`, the interquartile range in "
         "brackets; every ratio compares runs of the same invocation, interleaved. Every "
-        "single run's numbers: `docs/benchmarks.json`.",
+        f"single run's numbers: `{json_name}`.",
         "",
         *render_runs(runs),
         "",
+        *render_summary(keyed),
     ]
     for part in keyed:
         lines += render_part(part)
@@ -174,7 +190,8 @@ def write_report(
     order = list(order)
     merged = read_parts(json_path) | parts
     document = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n"
-    updated = replace_block(document, render_block(merged, order))
+    json_name = os.path.relpath(json_path, out.parent)
+    updated = replace_block(document, render_block(merged, order, json_name))
     payload: dict[str, Any] = {
         "schema": SCHEMA,
         "parts": {k: merged[k].as_json() for k in order if k in merged},
