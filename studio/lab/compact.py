@@ -8,12 +8,14 @@ diffusers/PEFT layout, loaded with `pipe.load_lora_weights` and fused.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 LORA_FILE = "pytorch_lora_weights.safetensors"
+M = TypeVar("M", bound=nn.Module)
 
 
 def freeze_non_matrices(unet: nn.Module) -> None:
@@ -65,7 +67,7 @@ def lora_size_mb(factors: dict[str, torch.Tensor]) -> float:
     return sum(t.numel() * t.element_size() for t in factors.values()) / 1e6
 
 
-def fuse_lora(unet: nn.Module, path: Path) -> nn.Module:
+def fuse_lora(unet: M, path: Path) -> M:
     """Add the LoRA factors in the file at `path` (as `save_lora` writes them) into `unet`'s
     weights, in place."""
     factors = load_file(path)
