@@ -40,6 +40,10 @@ STYLE = """
 #welcomeTitle { font-size: 15pt; font-weight: 600; }
 #welcomePrompt { font-family: monospace; padding: 4px 8px; border-radius: 4px;
                  background: palette(base); }
+QPushButton#welcomeGenerate { font-weight: bold; padding: 5px 14px; background: #2f7de1;
+                              color: white; border: 1px solid #2468c0; border-radius: 4px; }
+QPushButton#welcomeGenerate:hover { background: #3d8ee6; }
+QPushButton#welcomeGenerate:focus { border: 2px solid #123d73; }
 """
 
 
