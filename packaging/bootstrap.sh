@@ -24,13 +24,15 @@ STAMP="$VENV/.studio-bootstrap.sha256"
 # The exact CPU torch that these development and CI machines serve from pip's local find-links.
 LOCAL_TORCH_VERSION="2.13.0"
 
-# Qt offscreen; Qt in a real window (X11/Xvfb); the emoji dataset sources; Xvfb for tests and screenshots.
+# Qt offscreen; Qt in a real window (X11/Xvfb); the emoji dataset sources; Xvfb for tests and screenshots;
+# the validators of the desktop entry and AppStream metainfo (tests/packaging skips without them).
 APT_PACKAGES=(
   libglib2.0-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
   libxcb-render-util0 libxcb-shape0
   fonts-noto-color-emoji unicode-data
   xvfb xauth
+  desktop-file-utils appstream
 )
 
 BOLD="" RED="" RESET=""

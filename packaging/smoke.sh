@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Smoke-test the built bundle (packaging/build.sh): it must run on its own, offscreen.
+#
+#   bash packaging/smoke.sh [BUNDLE_DIR]     default: dist/studio
+#
+# With a private HOME and XDG folders, from an empty working folder and without PYTHONPATH (so
+# nothing of the checkout or the venv can stand in for the bundle), it checks that the bundle:
+#   1. answers --help;
+#   2. opens its window offscreen (the window writes the time of its first paint, then closes);
+#   3. generates with the embedded pair: `compare` (teacher beside student, same noise) and one
+#      `generate` per model; the PNGs must decode, must not be blank, and must carry parameters;
+#   4. installs and removes its desktop files in a private XDG data folder.
+# Set STUDIO_SMOKE_KEEP=1 to keep the work folder with the images.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUNDLE="$(cd "${1:-$ROOT/dist/studio}" && pwd)"
+EXE="$BUNDLE/studio"
+CHECK_PNG=(python3 "$ROOT/packaging/check_png.py")
+[[ -x "$EXE" ]] || {
+  echo "smoke: no bundle at $BUNDLE; build it with bash packaging/build.sh." >&2
+  exit 1
+}
+
+WORK="$(mktemp -d)"
+if [[ "${STUDIO_SMOKE_KEEP:-}" == 1 ]]; then
+  echo "smoke: keeping $WORK"
+else
+  trap 'rm -rf "$WORK"' EXIT
+fi
+mkdir -p "$WORK"/{home,config,data,state,cache,out}
+cd "$WORK"
+unset PYTHONPATH PYTHONHOME VIRTUAL_ENV
+export HOME="$WORK/home" XDG_CONFIG_HOME="$WORK/config" XDG_DATA_HOME="$WORK/data"
+export XDG_STATE_HOME="$WORK/state" XDG_CACHE_HOME="$WORK/cache"
+export QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+
+now() { date +%s.%N; }
+seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+step() { printf '\n==> %s\n' "$*"; }
+fail() {
+  echo "smoke: FAILED: $*" >&2
+  exit 1
+}
+
+step "1. --help"
+"$EXE" --help | grep -q "install-desktop" || fail "studio --help does not list its commands"
+echo "ok"
+
+step "2. the window opens offscreen"
+started="$(now)"
+STUDIO_STARTUP_PROBE="$WORK/probe.txt" timeout 180 "$EXE" >"$WORK/window.log" 2>&1 ||
+  fail "the window did not start and close (log: $(tail -5 "$WORK/window.log"))"
+[[ -s "$WORK/probe.txt" ]] || fail "the window was never painted"
+echo "process start -> window first painted: $(seconds "$started" "$(cat "$WORK/probe.txt")") s"
+! grep -qi "gtk\|could not load the qt platform plugin" "$WORK/window.log" ||
+  fail "Qt complained at start-up: $(grep -i 'gtk\|platform plugin' "$WORK/window.log" | head -3)"
+
+step "3. generating with the embedded pair"
+started="$(now)"
+timeout 600 "$EXE" compare -q --seed 7 -o out/compare.png
+echo "compare: $(seconds "$started" "$(now)") s"
+timeout 600 "$EXE" generate -q --model emoji-teacher --seed 7 -o out/teacher.png
+timeout 600 "$EXE" generate -q --model emoji-student-4step --sampler "DDIM trailing" --steps 4 \
+  --guidance 1 --seed 7 -o out/student.png
+"${CHECK_PNG[@]}" out/compare.png out/teacher.png out/student.png || fail "an image is missing or blank"
+"$EXE" params out/compare.png | grep -q "emoji-student-4step" ||
+  fail "the comparison's PNG does not record its student"
+
+step "4. desktop files"
+"$EXE" install-desktop >"$WORK/install.log"
+entry="$XDG_DATA_HOME/applications/io.github.studio.Studio.desktop"
+grep -qx "Exec=$EXE" "$entry" || fail "the desktop entry does not start $EXE: $(grep Exec= "$entry")"
+for file in metainfo/io.github.studio.Studio.metainfo.xml \
+  icons/hicolor/256x256/apps/io.github.studio.Studio.png \
+  icons/hicolor/scalable/apps/io.github.studio.Studio.svg; do
+  [[ -s "$XDG_DATA_HOME/$file" ]] || fail "install-desktop did not write $file"
+done
+if command -v desktop-file-validate >/dev/null; then desktop-file-validate "$entry"; fi
+"$EXE" uninstall-desktop >/dev/null
+[[ ! -e "$entry" ]] || fail "uninstall-desktop left $entry"
+echo "ok"
+
+printf '\nsmoke: PASSED (%s, %s)\n' "$BUNDLE" "$(du -sh "$BUNDLE" | cut -f1)"
