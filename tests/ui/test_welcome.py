@@ -10,9 +10,10 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QDialog
 
 from studio import __version__
-from studio.app import StudioApp
+from studio.app import StudioApp, make_application
 from studio.core.jobs import CompareJob, GenerateJob
 from studio.core.settings import Settings, SharedParams, load_settings, save_settings
+from studio.desktop import APP_ID
 from studio.ui.about import AboutDialog, about_html
 from studio.ui.model_pairs import alone_pair, default_pair
 from studio.ui.welcome import SUGGESTED_PROMPT, WelcomePanel
@@ -151,3 +152,19 @@ def test_help_about_opens_a_dialog_that_escape_closes(tmp_path, qtbot):
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert dialog.result() == QDialog.DialogCode.Rejected and not dialog.isVisible()
     QApplication.processEvents()
+
+
+def test_the_application_names_its_desktop_file_and_shows_the_icon(qapp) -> None:
+    kept = (qapp.applicationName(), qapp.organizationName(), qapp.applicationDisplayName())
+    kept_file, kept_icon = qapp.desktopFileName(), qapp.windowIcon()
+    try:
+        app = make_application()
+        assert app is qapp and app.desktopFileName() == APP_ID
+        assert not app.windowIcon().isNull()
+        assert app.windowIcon().availableSizes()[0].width() == 256
+    finally:
+        qapp.setApplicationName(kept[0])
+        qapp.setOrganizationName(kept[1])
+        qapp.setApplicationDisplayName(kept[2])
+        qapp.setDesktopFileName(kept_file)
+        qapp.setWindowIcon(kept_icon)
