@@ -44,7 +44,7 @@ def register(sub) -> None:
         help="without a checkpoint, start from this exported teacher folder",
     )
     distill = sub.add_parser("distill", help="distil few-step students from the teacher")
-    _common(distill, "distill-METHOD")
+    _common(distill, "distill-METHOD, or distill-METHOD-from-TEACHER")
     distill.add_argument("--method", choices=["progressive", "consistency"], required=True)
     distill.add_argument(
         "--teacher",
@@ -150,7 +150,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_distill(args: argparse.Namespace) -> int:
     from studio.lab.distill_jobs import distill
 
-    run_dir = _run_dir(args, f"distill-{args.method}")
+    start = "" if args.teacher == TEACHER else f"-from-{Path(args.teacher).name}"
+    run_dir = _run_dir(args, f"distill-{args.method}{start}")
     try:
         exported = distill(args, run_dir)
     except ValueError as exc:

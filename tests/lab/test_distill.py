@@ -212,3 +212,23 @@ def test_guidance_is_never_folded_twice():
     assert folded_guidance(student, None) == 1.0 and folded_guidance(student, 1.0) == 1.0
     with pytest.raises(ValueError, match="twice"):
         folded_guidance(student, 3.0)
+
+
+def test_a_chain_from_a_student_records_the_whole_chain(tmp_path):
+    import json
+
+    from studio.core.manifest import MANIFEST, AdapterManifest
+    from studio.lab.distill_jobs import training_record
+
+    student = tmp_path / "emoji-student-4step"
+    student.mkdir()
+    manifest = AdapterManifest(base="emoji-teacher", lora="l.safetensors", guidance_distilled=True)
+    (student / MANIFEST).write_text(json.dumps(manifest.to_json()))
+    (student / "training.json").write_text('{"step": 2000, "hours": 1.0, "teacher_step": 14000}')
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "loss.csv").write_text(
+        "step,loss,lr,session_seconds\n50,0.1,1e-4,900\n100,0.1,1e-4,1800\n"
+    )
+    record = training_record(run, str(student), 1500)
+    assert record == {"step": 3500, "hours": 1.5, "teacher_step": 14000}
