@@ -138,10 +138,11 @@ def shoot(out: Path) -> None:
         qasync.run(Shooter(private_studio(Path(tmp)), out).run())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def screenshot_main(shoot: Callable[[Path], None], display: str, doc: str | None) -> None:
+    """The command line every screenshot script shares: --out, --display, --no-xvfb."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
-    parser.add_argument("--display", default=":99")
+    parser.add_argument("--display", default=display)
     parser.add_argument("--no-xvfb", action="store_true", help="use the current DISPLAY")
     args = parser.parse_args()
     server = None if args.no_xvfb else start_xvfb(args.display)
@@ -154,6 +155,10 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=10)
+
+
+def main() -> None:
+    screenshot_main(shoot, ":99", __doc__)
 
 
 if __name__ == "__main__":

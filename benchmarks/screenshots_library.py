@@ -13,7 +13,6 @@ Run: `python -m benchmarks.screenshots_library [--out docs/screenshots] [--displ
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -24,7 +23,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from benchmarks.screenshots import SIZE, private_studio, start_xvfb, until
+from benchmarks.screenshots import SIZE, private_studio, screenshot_main, until
 
 DTYPE_BYTES = {"F16": 2, "F32": 4}
 PICKLE_NAME = "Stable-diffusion/anything-v3.ckpt"
@@ -169,28 +168,18 @@ async def shoot_pickle_question(window: Any, models: Path, out: Path) -> None:
     box.deleteLater()
 
 
-def main() -> None:
+def capture(out: Path) -> None:
     import qasync
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
-    parser.add_argument("--display", default=":98")
-    parser.add_argument("--no-xvfb", action="store_true", help="use the current DISPLAY")
-    args = parser.parse_args()
-    server = None if args.no_xvfb else start_xvfb(args.display)
-    try:
-        if server is not None:
-            os.environ["DISPLAY"] = args.display
-        os.environ["QT_QPA_PLATFORM"] = "xcb"
-        args.out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            models = build_demo_folder(Path(tmp) / "models")
-            studio = private_studio(Path(tmp) / "studio")
-            qasync.run(shoot(studio, models, args.out))
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        models = build_demo_folder(Path(tmp) / "models")
+        studio = private_studio(Path(tmp) / "studio")
+        qasync.run(shoot(studio, models, out))
+
+
+def main() -> None:
+    screenshot_main(capture, ":98", __doc__)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,11 @@ Run: `python -m benchmarks.screenshots_presets [--out docs/screenshots] [--displ
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import tempfile
 from pathlib import Path
 
-from benchmarks.screenshots import SIZE, private_studio, start_xvfb, until
+from benchmarks.screenshots import SIZE, private_studio, screenshot_main, until
 from studio.ui.preset_picker import NAME_ROLE
 
 CHOSEN = "SDXL-Lightning 4-step (LoRA)"
@@ -52,21 +50,7 @@ def shoot(out: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
-    parser.add_argument("--display", default=":98")
-    parser.add_argument("--no-xvfb", action="store_true", help="use the current DISPLAY")
-    args = parser.parse_args()
-    server = None if args.no_xvfb else start_xvfb(args.display)
-    try:
-        if server is not None:
-            os.environ["DISPLAY"] = args.display
-        os.environ["QT_QPA_PLATFORM"] = "xcb"
-        shoot(args.out)
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
+    screenshot_main(shoot, ":98", __doc__)
 
 
 if __name__ == "__main__":
