@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "Studio"
 ORGANIZATION = "Studio"
-DESKTOP_ID = APP_ID
 STARTUP_PROBE_ENV = "STUDIO_STARTUP_PROBE"
 SHOW_WAIT_S = 3.0
 WATCH_MS = 2000
@@ -64,7 +63,7 @@ def make_application(argv: Sequence[str] | None = None) -> QApplication:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationDisplayName(APP_NAME)
-    app.setDesktopFileName(DESKTOP_ID)
+    app.setDesktopFileName(APP_ID)
     if icon_path().is_file():
         app.setWindowIcon(QIcon(str(icon_path())))
     return app

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from studio import desktop_cli, study_cli
+from studio import bench_cli, desktop_cli, study_cli
 from studio.core.jobs import CompareJob, GenerateJob, Lane, LaneSpec, PreviewOptions
 from studio.core.metadata import MetadataError, format_parameters, parse_parameters, to_json_dict
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER, ModelRef, ModelSource
@@ -146,8 +146,6 @@ def build_parser() -> argparse.ArgumentParser:
     study_cli.register(sub, _recipe_args, _shared_args)
     desktop_cli.register(sub)
     lab_commands.register(sub)
-    from studio import bench_cli
-
     bench_cli.register(sub)
     return parser
 
@@ -306,8 +304,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["bench"]:
-        from studio import bench_cli
-
         return bench_cli.run(words[1:])
     args = build_parser().parse_args(words)
     command = args.command or "window"

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from studio.core.wording import is_unicode
+
 MAX_DEPTH = 64
 MAX_INT_DIGITS = 40
 DEFAULT_MAX_BYTES = 1_000_000
@@ -61,10 +63,8 @@ def _check_tree(value: Any) -> None:
 
 
 def _check_text(text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise JsonFileError("it holds text that is not valid Unicode") from None
+    if not is_unicode(text):
+        raise JsonFileError("it holds text that is not valid Unicode")
 
 
 def parse_json(raw: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:

@@ -6,7 +6,6 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 from diffusers import DiffusionPipeline, UNet2DConditionModel
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
@@ -185,10 +184,7 @@ class EmojiPipeline(DiffusionPipeline):
         pixels = to_pixels(latents.float()).clamp(-1, 1)
         if output_type in ("latent", "pt"):
             return pixels if output_type == "pt" else latents
-        arrays = ((pixels + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        levels = ((pixels + 1) * 127.5).round().permute(0, 2, 3, 1)
         if output_type == "np":
-            images = arrays.astype(np.float32) / 255.0
-            broken = ~torch.isfinite(pixels).permute(0, 2, 3, 1).cpu().numpy()
-            images[broken] = np.nan  # the uint8 cast would hide an overflow as black
-            return images
-        return [Image.fromarray(a) for a in arrays]
+            return (levels / 255.0).cpu().numpy()  # float, so an overflow stays NaN, not black
+        return [Image.fromarray(a) for a in levels.to(torch.uint8).cpu().numpy()]
