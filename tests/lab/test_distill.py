@@ -231,4 +231,27 @@ def test_a_chain_from_a_student_records_the_whole_chain(tmp_path):
         "step,loss,lr,session_seconds\n50,0.1,1e-4,900\n100,0.1,1e-4,1800\n"
     )
     record = training_record(run, str(student), 1500)
+    device = record.pop("device")
     assert record == {"step": 3500, "hours": 1.5, "teacher_step": 14000}
+    assert device.startswith(("CPU only", "CUDA")) and "then" not in device
+
+
+def test_a_chain_names_each_device_it_ran_on(tmp_path, monkeypatch):
+    import json
+
+    from studio.core.manifest import MANIFEST, AdapterManifest
+    from studio.lab import distill_jobs
+
+    student = tmp_path / "emoji-student-4step"
+    student.mkdir()
+    manifest = AdapterManifest(base="emoji-teacher", lora="l.safetensors", guidance_distilled=True)
+    (student / MANIFEST).write_text(json.dumps(manifest.to_json()))
+    record = {"step": 2000, "hours": 1.0, "device": "CPU only (x86_64, 2 threads)"}
+    (student / "training.json").write_text(json.dumps(record))
+    run = tmp_path / "run"
+    run.mkdir()
+    monkeypatch.setattr(distill_jobs, "device_line", lambda: "CPU only (x86_64, 1 thread)")
+    chained = distill_jobs.training_record(run, str(student), 10)["device"]
+    assert chained == "CPU only (x86_64, 2 threads); then CPU only (x86_64, 1 thread)"
+    (student / "training.json").write_text(json.dumps({**record, "device": chained}))
+    assert distill_jobs.training_record(run, str(student), 10)["device"] == chained
