@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication
 
 from studio.core.client import EngineClient
 from studio.core.commands import LoadModel
+from studio.core.engine_options import EngineOptions
 from studio.core.gallery import GalleryStore
 from studio.core.model_presets import USER_FOLDER, load_model_presets
 from studio.core.models import ModelRef
@@ -90,6 +91,10 @@ class AnnouncingModels:
             f"Ready · {ref.display_name} loaded on {loaded.device} in {loaded.load_s:.1f} s{notice}"
         )
         return loaded, fresh
+
+    def reconfigured(self, options: EngineOptions) -> AnnouncingModels:
+        """The new cache for changed engine settings, announcing its loads too."""
+        return AnnouncingModels(self._cache.reconfigured(options), self._report)
 
     def __contains__(self, ref: ModelRef) -> bool:
         return ref in self._cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from studio.core.engine_options import EngineOptions
 from studio.core.jobs import Job
 from studio.core.models import ModelRef
 
@@ -31,8 +32,16 @@ class LoadModel:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Configure:
+    """Apply new engine settings between jobs: every cached model is dropped, and later ones
+    are placed and kept as `options` say."""
+
+    options: EngineOptions
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Shutdown:
     """Cancel everything and stop the engine."""
 
 
-Command = Submit | Cancel | LoadModel | Shutdown
+Command = Submit | Cancel | LoadModel | Configure | Shutdown

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from studio.core.convergence import ConvergencePoint
+from studio.core.engine_options import EngineOptions
 from studio.core.jobs import Lane
 from studio.core.models import ModelRef
 from studio.core.params import GenerationParams
@@ -196,6 +197,17 @@ class JobFailed:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EngineConfigured:
+    """New engine settings are in force: `summary` says in one sentence what they mean on this
+    machine (the device, the budgets, the model count)."""
+
+    summary: str
+    options: EngineOptions
+    job_id: str = ""
+    lane: Lane | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EngineStopped:
     """The engine shut down; the stream ends after this."""
 
@@ -220,6 +232,7 @@ Event = (
     | JobFinished
     | JobCancelled
     | JobFailed
+    | EngineConfigured
     | EngineStopped
 )
 

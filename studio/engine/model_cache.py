@@ -60,6 +60,10 @@ class ModelCache:
             offload=options.offload,
         )
 
+    def reconfigured(self, options: EngineOptions) -> ModelCache:
+        """A new, empty cache for `options` that loads with this cache's loader."""
+        return ModelCache.for_options(options, loader=self._loader)
+
     @property
     def capacity(self) -> int:
         return self.budget.max_models

@@ -11,6 +11,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 import torch
 
+from studio.core.engine_options import EngineOptions
 from studio.core.events import CompareFinished, LaneFinished, ModelLoaded, Timings
 from studio.core.jobs import (
     CompareJob,
@@ -28,6 +29,7 @@ from studio.engine.adapter_download import fetch_adapter
 from studio.engine.analytic.tables import GammaTables, lane_progress
 from studio.engine.cancel import CancelToken, StopAndKeep
 from studio.engine.emoji_pipeline import EmojiPipeline
+from studio.engine.engine_settings import engine_summary
 from studio.engine.finite import check_finite
 from studio.engine.hub_download import download_reporter, fetch_hub_model
 from studio.engine.loading import LoadedModel
@@ -148,6 +150,17 @@ class Runner:
         """Give back the memory a failed job held (an out-of-memory error leaves the GPU cache
         full), so that the next job starts clean; the host calls this once the error is gone."""
         release_memory()
+
+    def configure(self, options: EngineOptions) -> str:
+        """Drop every cached model (handing the memory back) and keep later ones as `options`
+        say, with the same loader; the judge and the Gamma tables stay. The sentence saying
+        what the options mean here; ValueError, with nothing changed, when they cannot apply."""
+        fresh = self.models.reconfigured(options)
+        summary = engine_summary(options, fresh.budget)
+        self.models.clear()
+        self.models = fresh
+        release_memory()
+        return summary
 
     def load(
         self, job_id: str, lane: Lane, spec: LaneSpec, job: Job, token: CancelToken, sink: EventSink

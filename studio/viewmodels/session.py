@@ -9,11 +9,13 @@ import random
 from PySide6.QtCore import QObject, Signal
 
 from studio.core.client import EngineClient
-from studio.core.commands import Cancel, Submit
+from studio.core.commands import Cancel, Configure, Submit
+from studio.core.engine_options import EngineOptions
 from studio.core.events import (
     FINAL_EVENTS,
     CompareFinished,
     DownloadProgress,
+    EngineConfigured,
     EngineStopped,
     Event,
     JobFailed,
@@ -75,6 +77,7 @@ class SessionViewModel(QObject):
     busyChanged = Signal(bool)
     error = Signal(str)
     notice = Signal(str)
+    engineConfigured = Signal(str)
 
     prompt = observable("prompt", "promptChanged", str)
     negative_prompt = observable("negative_prompt", "negativePromptChanged", str)
@@ -287,6 +290,16 @@ class SessionViewModel(QObject):
             log.exception("cancel failed")
             self._show_error(f"The engine did not take the cancel request: {exc}")
 
+    def configure_engine(self, options: EngineOptions) -> bool:
+        """Send new engine settings; they apply after the queued jobs. False when not sent."""
+        try:
+            self._client.send(Configure(options=options))
+        except Exception as exc:
+            log.exception("configure failed")
+            self._show_error(f"The engine did not take the new settings: {exc}")
+            return False
+        return True
+
     async def consume(self, client: EngineClient | None = None) -> None:
         """Handle every event of the engine's stream until it ends."""
         async for event in (client or self._client).listen():
@@ -300,6 +313,9 @@ class SessionViewModel(QObject):
         """Route one engine event; events of unknown or discarded jobs are dropped."""
         if isinstance(event, EngineStopped):
             self._engine_stopped(event)
+            return
+        if isinstance(event, EngineConfigured):
+            self.engineConfigured.emit(event.summary)
             return
         record = self._jobs.get(event.job_id)
         if record is None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from studio.core.engine_options import EngineOptions
 from studio.core.gallery import default_gallery_dir
 from studio.core.settings import (
     PreviewKind,
@@ -108,6 +109,17 @@ class SettingsViewModel(QObject):
     def models_folder(self, value: str) -> None:
         if value != self._settings.models_folder:
             self._settings = replace(self._settings, models_folder=str(value))
+            self.changed.emit()
+
+    @property
+    def engine(self) -> EngineOptions:
+        """How the engine places models and how many it keeps loaded."""
+        return self._settings.engine
+
+    @engine.setter
+    def engine(self, value: EngineOptions) -> None:
+        if value != self._settings.engine:
+            self._settings = replace(self._settings, engine=value)
             self.changed.emit()
 
     @property

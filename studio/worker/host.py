@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from studio import logs
-from studio.core.commands import Cancel, Command, LoadModel, Shutdown, Submit
+from studio.core.commands import Cancel, Command, Configure, LoadModel, Shutdown, Submit
 from studio.core.engine_options import EngineOptions
 from studio.core.events import (
+    EngineConfigured,
     EngineStopped,
     Event,
     JobCancelled,
@@ -30,6 +31,8 @@ from studio.worker.mailbox import EventChannel
 log = logging.getLogger(__name__)
 
 _STOP = object()
+NOT_APPLIED = "Engine settings not applied: {why} The engine keeps its previous settings."
+CANNOT_CONFIGURE = "This engine cannot change its settings while it runs; restart Studio."
 CRASHED = (
     "The engine thread crashed while running this job ({what}); it recovered, so the next job "
     "will run: try this one again, and see the details in {log}."
@@ -49,6 +52,11 @@ def default_runner_factory(options: EngineOptions | None = None) -> Any:
     return Runner(ModelCache.for_options(options or EngineOptions(), loader=PipelineLoader()))
 
 
+def unexpected(exc: BaseException) -> str:
+    text = str(exc).strip()[:160] or "no details"
+    return f"{type(exc).__name__}: {text} (the details are in {logs.log_path()})."
+
+
 class EngineHost:
     """Implements EngineClient: accepts commands from any thread, runs jobs on one thread,
     and streams events to one asyncio consumer through `listen()`."""
@@ -63,6 +71,7 @@ class EngineHost:
         self._closed = False
         self._stopped = False
         self._last_final = ""
+        self._options: EngineOptions | None = None
         self._thread = self._start_thread()
 
     def _start_thread(self) -> threading.Thread:
@@ -78,6 +87,8 @@ class EngineHost:
                 self.cancel(job_id, keep)
             case LoadModel():
                 self._queue.put(command)
+            case Configure():
+                self._configure_later(command)
             case Shutdown():
                 self.close()
 
@@ -97,6 +108,13 @@ class EngineHost:
             position = len(self._pending)
         self._channel.emit(JobQueued(job_id=job.job_id, position=position))
         self._queue.put(job)
+
+    def _configure_later(self, command: Configure) -> None:
+        """Queue new settings behind the jobs already queued, so no job changes mid-run."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("The engine has shut down.")
+        self._queue.put(command)
 
     def cancel(self, job_id: str, keep_partial: bool = False) -> None:
         """Cancel a queued job at once, or ask the running one to stop; unknown ids are ignored."""
@@ -164,17 +182,21 @@ class EngineHost:
             self._stopped = True
             self._channel.emit(EngineStopped(reasons=(describe_failure(exc),)))
             return
+        if self._options is not None:
+            self._apply(runner, Configure(options=self._options))
         while (item := self._queue.get()) is not _STOP:
             self._serve(runner, item)
         self._stopped = True
         self._channel.emit(EngineStopped())
 
-    def _serve(self, runner: Any, item: Job | LoadModel) -> None:
+    def _serve(self, runner: Any, item: Job | LoadModel | Configure) -> None:
         """Run one command; whatever escapes it (even a BaseException such as a library's
         SystemExit) fails that job and leaves the thread serving the next one."""
         try:
             if isinstance(item, LoadModel):
                 self._preload(runner, item)
+            elif isinstance(item, Configure):
+                self._apply(runner, item)
             else:
                 self._run(runner, item)
         except BaseException as exc:  # the engine thread must outlive any one job
@@ -183,12 +205,12 @@ class EngineHost:
             except BaseException:
                 log.critical("could not report an engine crash\n%s", traceback.format_exc())
 
-    def _crashed(self, runner: Any, item: Job | LoadModel, exc: BaseException) -> None:
+    def _crashed(self, runner: Any, item: Job | LoadModel | Configure, exc: BaseException) -> None:
         """End the job in flight with one JobFailed (unless it already ended) after a crash."""
         log.error("the engine thread crashed\n%s", traceback.format_exc())
         with self._lock:
             self._running = None
-        job_id = "" if isinstance(item, LoadModel) else item.job_id
+        job_id = "" if isinstance(item, LoadModel | Configure) else item.job_id
         if job_id and job_id == self._last_final:
             return
         what = f"{type(exc).__name__}: {str(exc).strip()[:120] or 'no details'}"
@@ -210,6 +232,22 @@ class EngineHost:
         except Exception as exc:
             log.error("preload failed\n%s", traceback.format_exc())
             self._channel.emit(JobFailed(job_id="", message=describe_failure(exc)))
+
+    def _apply(self, runner: Any, command: Configure) -> None:
+        """Give the runner new settings; a failure leaves it as it was, and says why."""
+        configure = getattr(runner, "configure", None)
+        if configure is None:
+            self._channel.emit(JobFailed(job_id="", message=CANNOT_CONFIGURE))
+            return
+        try:
+            summary = configure(command.options)
+        except Exception as exc:
+            log.error("configuring the engine failed\n%s", traceback.format_exc())
+            why = str(exc) if isinstance(exc, ValueError) else unexpected(exc)
+            self._channel.emit(JobFailed(job_id="", message=NOT_APPLIED.format(why=why)))
+            return
+        self._options = command.options
+        self._channel.emit(EngineConfigured(summary=summary, options=command.options))
 
     def _take(self, job: Job) -> Any:
         with self._lock:

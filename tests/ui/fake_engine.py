@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from studio.core.commands import Cancel, Command, LoadModel, Shutdown, Submit
+from studio.core.commands import Cancel, Command, Configure, LoadModel, Shutdown, Submit
 from studio.core.events import (
     CompareFinished,
+    EngineConfigured,
     EngineStopped,
     Event,
     JobCancelled,
@@ -34,6 +35,7 @@ from tests.ui.fake_studies import convergence_script, grid_script
 FAIL_MESSAGE = "The device ran out of memory: try a smaller size or batch, or close other models."
 STEP_S = 0.01
 LANE_SHADES = {Lane.main: 200, Lane.teacher: 200, Lane.student: 190}
+CONFIGURED = "Engine settings applied: {device}, up to {models} models (fake engine)."
 GAMMA_TASKS = ("sampling clean data for the Gamma table", "estimating the Gamma table")
 
 
@@ -163,6 +165,12 @@ def compare_event(job_id: str, teacher: LaneFinished, student: LaneFinished) -> 
     )
 
 
+def configured(command: Configure) -> EngineConfigured:
+    options = command.options
+    summary = CONFIGURED.format(device=options.device.value, models=options.max_models)
+    return EngineConfigured(summary=summary, options=options)
+
+
 class FakeEngine:
     """Implements EngineClient from a script: records commands, runs jobs one at a time.
 
@@ -183,7 +191,7 @@ class FakeEngine:
         self.running: str | None = None
         self.closed = False
         self._stopped = False
-        self._queue: deque[Job] = deque()
+        self._queue: deque[Job | Configure] = deque()
         self._outbox: deque[Event] = deque()
         self._tokens: dict[str, FakeToken] = {}
         self._wake = asyncio.Event()
@@ -205,11 +213,14 @@ class FakeEngine:
                 self._cancel(job_id, keep)
             case Shutdown():
                 self.close()
+            case Configure():
+                self._queue.append(command)
             case LoadModel():
                 pass
 
     def _cancel(self, job_id: str, keep_partial: bool) -> None:
-        queued = next((job for job in self._queue if job.job_id == job_id), None)
+        jobs = (job for job in self._queue if not isinstance(job, Configure))
+        queued = next((job for job in jobs if job.job_id == job_id), None)
         if queued is not None:
             self._queue.remove(queued)
             self._emit(JobCancelled(job_id=job_id))
@@ -224,7 +235,8 @@ class FakeEngine:
         if self.closed:
             return
         for job in list(self._queue):
-            self._emit(JobCancelled(job_id=job.job_id))
+            if not isinstance(job, Configure):
+                self._emit(JobCancelled(job_id=job.job_id))
         self._queue.clear()
         if self.running:
             self._tokens[self.running].cancel()
@@ -237,7 +249,11 @@ class FakeEngine:
             if self._outbox:
                 yield self._outbox.popleft()
             elif self._queue:
-                yield from self._run(self._queue.popleft())
+                item = self._queue.popleft()
+                if isinstance(item, Configure):
+                    yield configured(item)
+                else:
+                    yield from self._run(item)
             elif self.closed and not self._stopped:
                 self._stopped = True
                 yield EngineStopped()
