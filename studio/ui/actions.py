@@ -53,6 +53,9 @@ class WindowActions(QObject):
         self.open_model = _action(
             self, "Open &model folder…", "Ctrl+Shift+O", tip="Add a local diffusers model folder"
         )
+        self.open_hub = _action(
+            self, "Open &hub model…", "Ctrl+Shift+H", tip="Use a model from the hub by its org/name"
+        )
         self.choose_models = _action(
             self, "Choose models &folder…", tip="Scan a folder of models and list them in Models"
         )
@@ -65,6 +68,10 @@ class WindowActions(QObject):
         self.choose_output = _action(
             self, "Choose output &folder…", tip="Save the images into another folder"
         )
+        self.engine_settings = _action(
+            self, "&Engine settings…", "Ctrl+,", tip="Device, CPU offload and how many models stay"
+        )
+        self.engine_settings.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.quit = _action(self, "&Quit", QKeySequence.StandardKey.Quit)
         self.quit.setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -85,9 +92,11 @@ class WindowActions(QObject):
     def _menus(self) -> None:
         bar = self.window.menuBar()
         file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.open_model, self.choose_models, self.open_image])
+        file_menu.addActions([self.open_model, self.open_hub, self.choose_models, self.open_image])
         file_menu.addSeparator()
         file_menu.addActions([self.reveal_output, self.choose_output])
+        file_menu.addSeparator()
+        file_menu.addAction(self.engine_settings)
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
         run_menu = bar.addMenu("&Run")

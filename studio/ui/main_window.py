@@ -24,8 +24,10 @@ from studio.ui.banner import MessageBanner
 from studio.ui.controls import ControlsColumn
 from studio.ui.convergence_panel import ConvergencePanel
 from studio.ui.drops import PngDropRouter
+from studio.ui.engine_dialog import EngineSettingsMenu
 from studio.ui.gallery_strip import GalleryStrip
 from studio.ui.grid_panel import GridPanel, cell_pane, pair_summary
+from studio.ui.hub_dialog import HubModelMenu
 from studio.ui.library_use import LibraryUse
 from studio.ui.model_library import ModelLibraryPanel
 from studio.ui.model_pairs import ModelPair, embedded_models, pairs_of
@@ -99,6 +101,11 @@ class MainWindow(QMainWindow):
             self.library, self.pairs, self.pickles, self.set_status, self.show_error
         )
         self._connect_library()
+        a = self.window_actions
+        self.hub_models = HubModelMenu(a.open_hub, self.use_library_model, self.set_status, self)
+        self.engine_settings = EngineSettingsMenu(
+            a.engine_settings, session, settings, self.save_settings, self.set_engine_status, self
+        )
         self.drops = PngDropRouter(self, self.load_image_parameters)
         self._restore_view()
         self.welcome = welcome_for(self)
