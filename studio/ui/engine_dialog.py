@@ -1,7 +1,8 @@
 """File > Engine settings…: the device, CPU offload and model-cache budgets, applied live.
 
-OK saves the options with the settings and sends them to the engine, which applies them
-between jobs (dropping the loaded models) and answers with a sentence for the status line.
+OK sends the options to the engine, which applies them between jobs (dropping the loaded
+models) and answers with a sentence for the status line; only then are they saved with the
+settings, so options the engine refused (a GPU that is not there) never reach the next start.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from studio.core.engine_options import (
     EngineOptions,
     Offload,
 )
+from studio.core.events import EngineConfigured
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 
@@ -169,7 +171,7 @@ class EngineSettingsMenu(QObject):
         self.session, self.settings = session, settings
         self._save, self._set_status, self._parent = save, set_status, parent
         action.triggered.connect(self.open)
-        session.engineConfigured.connect(set_status)
+        session.engineConfigured.connect(self._applied)
 
     def open(self) -> EngineSettingsDialog:
         """Show the dialog (window-modal, without blocking); it deletes itself when closed."""
@@ -182,10 +184,14 @@ class EngineSettingsMenu(QObject):
         return dialog
 
     def apply(self, options: EngineOptions) -> bool:
-        """Save `options` and send them to the engine; whether they were sent."""
-        self.settings.engine = options
-        self._save()
+        """Send `options` to the engine (saved once it has applied them); whether they were sent."""
         if not self.session.configure_engine(options):
             return False
         self._set_status(APPLY_LATER if self.session.busy else APPLYING)
         return True
+
+    def _applied(self, event: EngineConfigured) -> None:
+        """The engine took the settings: say so and keep them (refused ones are never saved)."""
+        self._set_status(event.summary)
+        self.settings.engine = event.options
+        self._save()

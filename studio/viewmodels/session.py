@@ -77,7 +77,7 @@ class SessionViewModel(QObject):
     busyChanged = Signal(bool)
     error = Signal(str)
     notice = Signal(str)
-    engineConfigured = Signal(str)
+    engineConfigured = Signal(object)
 
     prompt = observable("prompt", "promptChanged", str)
     negative_prompt = observable("negative_prompt", "negativePromptChanged", str)
@@ -315,7 +315,7 @@ class SessionViewModel(QObject):
             self._engine_stopped(event)
             return
         if isinstance(event, EngineConfigured):
-            self.engineConfigured.emit(event.summary)
+            self.engineConfigured.emit(event)
             return
         record = self._jobs.get(event.job_id)
         if record is None:

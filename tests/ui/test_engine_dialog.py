@@ -111,13 +111,14 @@ def test_ok_saves_the_options_sends_them_and_shows_the_answer(
     dialog.set_options(OTHER)
     press(dialog, QDialogButtonBox.StandardButton.Ok, qtbot)
     assert configures(engine) == [OTHER]
-    assert load_settings(tmp_path / "settings.json")[0].engine == OTHER
-    assert window.settings.engine == OTHER
     assert window.status_line.text() == APPLYING
+    assert window.settings.engine == CUSTOM, "saved only once the engine has applied them"
     engine.pump(window.session.handle)
     assert (
         window.status_line.text() == "Engine settings applied: cpu, up to 5 models (fake engine)."
     )
+    assert load_settings(tmp_path / "settings.json")[0].engine == OTHER
+    assert window.settings.engine == OTHER
 
 
 def test_cancel_changes_nothing(window: MainWindow, engine: FakeEngine, tmp_path: Path, qtbot):
@@ -148,11 +149,17 @@ def test_while_a_job_runs_the_settings_apply_after_it(
     assert window.status_line.text().startswith("Engine settings applied")
 
 
-def test_a_refused_configure_shows_its_sentence(window: MainWindow, qtbot):
+def test_a_refused_configure_shows_its_sentence_and_saves_nothing(
+    window: MainWindow, tmp_path: Path, qtbot
+):
+    before = (tmp_path / "settings.json").read_bytes()
+    window.engine_settings.apply(OTHER)
     message = "Engine settings not applied: CUDA was asked for. The engine keeps its settings."
     window.session.handle(JobFailed(job_id="", message=message))
     assert window.banner.kind == "error"
     assert message in window.banner.text.text()
+    assert window.settings.engine == CUSTOM
+    assert (tmp_path / "settings.json").read_bytes() == before
 
 
 def test_the_settings_view_model_round_trips_engine_options(tmp_path: Path, qapp):
