@@ -66,15 +66,6 @@ async def follow(host: EngineHost, finals: int, configured: int = 0) -> list[Any
     return events
 
 
-@pytest.fixture
-def hosts():
-    made: list[EngineHost] = []
-    yield made
-    for host in made:
-        host.close()
-        assert not host.alive
-
-
 def test_configure_waits_for_the_running_and_queued_jobs(hosts):
     runner = ConfigurableRunner()
     host = EngineHost(runner_factory=lambda: runner)

@@ -66,15 +66,6 @@ def log_file(tmp_path: Path, monkeypatch) -> Iterator[Path]:
     studio_log.propagate, studio_log.level = propagate, level
 
 
-@pytest.fixture
-def hosts():
-    made: list[EngineHost] = []
-    yield made
-    for host in made:
-        host.close()
-        assert not host.alive
-
-
 def run_two(host: EngineHost) -> tuple[list[Any], list[Any]]:
     first, second = make_job(seed=1), make_job(seed=2)
     host.submit(first)
