@@ -13,6 +13,7 @@ from studio.core.atomic import atomic_write
 from studio.core.metadata import MAX_PARAMETERS_CHARS, MetadataError
 
 PARAMETERS_KEY = "parameters"
+MAX_READ_PIXELS = 64 * 1024 * 1024
 
 
 def write_png(path: str | os.PathLike[str], image: np.ndarray, parameters: str) -> Path:
@@ -74,6 +75,28 @@ def read_parameters(path: str | os.PathLike[str]) -> str | None:
             f" more than the {MAX_PARAMETERS_CHARS} allowed."
         )
     return str(text)
+
+
+def read_image(path: str | os.PathLike[str], max_pixels: int = MAX_READ_PIXELS) -> np.ndarray:
+    """The pixels of the image at `path` as a read-only uint8 HxWx3 array; MetadataError when it
+    cannot be read or declares more than `max_pixels` pixels (checked before decoding)."""
+    source = Path(path)
+    try:
+        with Image.open(source) as picture:
+            width, height = picture.size
+            if width * height > max_pixels:
+                raise MetadataError(
+                    f"{source.name} is {width}x{height} pixels, too large to show"
+                    f" (at most {max_pixels:,} pixels)."
+                )
+            pixels = np.asarray(picture.convert("RGB"), dtype=np.uint8)
+    except MetadataError:
+        raise
+    except Exception as exc:  # Pillow raises many types on damaged files.
+        detail = str(exc) or type(exc).__name__
+        raise MetadataError(f"{source.name} is not a readable image: {detail}") from exc
+    pixels.flags.writeable = False
+    return pixels
 
 
 def unique_image_path(folder: str | os.PathLike[str], stem: str) -> Path:

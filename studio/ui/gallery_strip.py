@@ -6,14 +6,32 @@ import textwrap
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QIcon, QImageReader, QPainter, QPaintEvent, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem
+from PySide6.QtGui import (
+    QDesktopServices,
+    QIcon,
+    QImageReader,
+    QKeyEvent,
+    QPainter,
+    QPaintEvent,
+    QPixmap,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.core.gallery import GalleryItem
 from studio.viewmodels.gallery import LANE_KEY, GalleryViewModel
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 EMPTY_TEXT = "Every finished image is saved as a PNG with its parameters and shown here"
+ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
 def load_icon(path: Path, size: int) -> QIcon:
@@ -55,9 +73,11 @@ def tooltip_text(item: GalleryItem, width: int = 72) -> str:
 
 
 class GalleryStrip(QListWidget):
-    """Shows the saved images; clicking one restores its parameters, double-clicking opens it."""
+    """Shows the saved images. Clicking one (or Enter) chooses it with its parameters restored,
+    the arrow keys move to the next or previous one without restoring, double-clicking opens it.
+    """
 
-    restored = Signal(str)
+    entryChosen = Signal(int, bool)  # row, restore the parameters
 
     def __init__(self, gallery: GalleryViewModel, icon_size: int = 64) -> None:
         super().__init__()
@@ -77,7 +97,10 @@ class GalleryStrip(QListWidget):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scrollbar = self.horizontalScrollBar().sizeHint().height()
         self.setFixedHeight(icon_size + line + 18 + scrollbar)
-        self.setToolTip("Saved images, newest first: click to restore the parameters")
+        self.setToolTip(
+            "Saved images, newest first: click one to show it and restore its parameters;"
+            " ←/→ show the next ones, Enter restores, a double-click opens the file"
+        )
         self.itemClicked.connect(self._restore)
         self.itemDoubleClicked.connect(self._open)
         gallery.changed.connect(self.refresh)
@@ -101,9 +124,17 @@ class GalleryStrip(QListWidget):
         return self._icons[key]
 
     def _restore(self, item: QListWidgetItem) -> None:
-        parsed = self.gallery.restore(self.row(item))
-        if parsed is not None:
-            self.restored.emit(Path(item.data(PATH_ROLE)).name)
+        self.entryChosen.emit(self.row(item), True)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        row = self.currentRow()
+        if Qt.Key(event.key()) in ENTER_KEYS and row >= 0:
+            self.entryChosen.emit(row, True)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+        if self.currentRow() != row and self.currentRow() >= 0:
+            self.entryChosen.emit(self.currentRow(), False)
 
     def _open(self, item: QListWidgetItem) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(item.data(PATH_ROLE)))
@@ -126,3 +157,18 @@ class GalleryStrip(QListWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(400, self.height())
+
+
+def history_box(strip: GalleryStrip) -> QWidget:
+    """The strip under its "History" title line."""
+    box = QWidget()
+    column = QVBoxLayout(box)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.setSpacing(2)
+    title = QLabel("History · click an image to see it and restore its parameters, or drop a PNG")
+    title.setObjectName("historyTitle")
+    title.setToolTip("←/→ show the next images, Enter restores the parameters of the one shown")
+    title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    column.addWidget(title)
+    column.addWidget(strip)
+    return box

@@ -25,8 +25,9 @@ from studio.ui.controls import ControlsColumn
 from studio.ui.convergence_panel import ConvergencePanel
 from studio.ui.drops import PngDropRouter
 from studio.ui.engine_dialog import EngineSettingsMenu
-from studio.ui.gallery_strip import GalleryStrip
+from studio.ui.gallery_strip import GalleryStrip, history_box
 from studio.ui.grid_panel import GridPanel, cell_pane, pair_summary
+from studio.ui.history_panes import HistoryPanes
 from studio.ui.hub_dialog import HubModelMenu
 from studio.ui.library_use import LibraryUse
 from studio.ui.model_library import ModelLibraryPanel
@@ -123,21 +124,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.output_label)
         self._show_output_folder()
 
-    def _history(self) -> QWidget:
-        box = QWidget()
-        column = QVBoxLayout(box)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(2)
-        title = QLabel("History · click an image to restore its parameters, or drop a PNG here")
-        title.setObjectName("historyTitle")
-        column.addWidget(title)
-        column.addWidget(self.gallery_strip)
-        return box
-
     def _layout(self) -> None:
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
-        history = self._history()
+        history = history_box(self.gallery_strip)
         bottom.addWidget(history, 3)
         bottom.addWidget(self.queue_panel, 1)
         self.queue_panel.setFixedHeight(history.sizeHint().height())
@@ -188,9 +178,7 @@ class MainWindow(QMainWindow):
         a.stop.triggered.connect(s.stop)
         a.cancel.triggered.connect(s.cancel)
         s.busyChanged.connect(self._on_busy)
-        self.gallery_strip.restored.connect(
-            lambda name: self.set_status(f"Restored the parameters of {name}.")
-        )
+        self.history = HistoryPanes(s, self.gallery_strip, self.tabs, self.preview, self.set_status)
         s.error.connect(self.show_error)
         s.notice.connect(self.show_notice)
         self.settings.error.connect(self.show_error)

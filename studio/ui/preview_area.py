@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject
@@ -29,7 +30,22 @@ KIND_TIPS = {
     PreviewKind.x0: "Show the model's guess of the clean image at each step",
     PreviewKind.xt: "Show the noisy sample x_t the sampler is walking through",
 }
-Pane = tuple[np.ndarray, str]
+Pane = tuple[np.ndarray | None, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaneOverride:
+    """Pictures from elsewhere (grid cells, a History entry) shown instead of the lanes' until a
+    lane runs again: what the panes, the difference view and the summary say, and with a
+    `strip_note` the step strips are emptied with that note instead of keeping the lanes' steps."""
+
+    left: Pane
+    right: Pane
+    summary: str
+    names: tuple[str, str] = ("Pinned", "Cell")
+    placeholders: tuple[str, str] = ("", "")
+    single: bool = False
+    strip_note: str = ""
 
 
 def lane_caption(title: str, lane: LaneViewModel, scrubbed: int | None = None) -> str:
@@ -80,6 +96,7 @@ class LaneFollower(QObject):
         self.title = lane.lane.value.capitalize()
         self.scrubbed: int | None = None
         self.frames: dict[int, np.ndarray] = {}
+        self.held = ""
         self._changed = changed
         lane.progressChanged.connect(self._on_progress)
         lane.etaSecondsChanged.connect(self._on_progress)
@@ -110,8 +127,28 @@ class LaneFollower(QObject):
     def _on_recipe(self) -> None:
         self._changed(False)
 
+    def hold(self, note: str) -> None:
+        """Empty the step strip with `note` and idle the bar (the panes show a picture of no
+        run) until `release`."""
+        self.held = note
+        self.scrubbed = None
+        self.frames = {}
+        self.strip.show_note(note)
+        self.progress.set_state("idle")
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        self.held = ""
+        if self.lane.running or not self.lane.job_id:
+            return
+        self.progress.set_progress(self.lane.step, self.lane.total)
+        self.progress.set_state(end_state(self.lane))
+        self._fill_strip()
+
     def _on_running(self, running: bool) -> None:
         if running:
+            self.held = ""
             self.scrubbed = None
             self.frames = {}
             self.strip.set_frames([])
@@ -144,6 +181,8 @@ class LaneFollower(QObject):
 
     def _fill_strip(self) -> None:
         """Every kept preview, with the final image as the last step."""
+        if self.held:
+            return
         lane = self.lane
         frames = {step: lane.preview_at(step) for step in lane.history_steps}
         if lane.image is not None and lane.steps:
@@ -165,7 +204,8 @@ class PreviewArea(QWidget):
         self.session = session
         self.comparison = ComparisonWidget()
         self.lane_titles = {"teacher": "Teacher", "student": "Student"}
-        self.pair: tuple[Pane, Pane, str] | None = None
+        self.placeholders = ("Teacher: no image yet", "Student: no image yet")
+        self.pair: PaneOverride | None = None
         self.progress = {name: LaneProgress(title) for name, title in self.lane_titles.items()}
         self.strips = {name: StepStrip(thumb_size=40) for name in self.lane_titles}
         for name in self.lane_titles:
@@ -238,22 +278,39 @@ class PreviewArea(QWidget):
     def set_lane_titles(self, teacher: str, student: str) -> None:
         self.followers["teacher"].title = teacher
         self.followers["student"].title = student
-        self.comparison.teacher_view.set_placeholder(f"{teacher}: no image yet")
-        self.comparison.student_view.set_placeholder(f"{student}: no image yet")
+        self.placeholders = (f"{teacher}: no image yet", f"{student}: no image yet")
+        if self.pair is None:
+            self._set_placeholders(self.placeholders)
         self.refresh()
+
+    def _set_placeholders(self, texts: tuple[str, str]) -> None:
+        self.comparison.teacher_view.set_placeholder(texts[0])
+        self.comparison.student_view.set_placeholder(texts[1])
 
     def show_pair(self, left: Pane, right: Pane, summary: str) -> None:
         """Show two pictures from elsewhere (e.g. grid cells) until a lane runs again."""
-        self.pair = (left, right, summary)
-        self.comparison.set_names("Pinned", "Cell")
-        self.comparison.set_single_lane(False)
+        self.show_override(PaneOverride(left=left, right=right, summary=summary))
+
+    def show_override(self, override: PaneOverride) -> None:
+        self.clear_pair()
+        self.pair = override
+        self.comparison.set_names(*override.names)
+        self.comparison.set_single_lane(override.single)
+        left, right = override.placeholders
+        self._set_placeholders((left or self.placeholders[0], right or self.placeholders[1]))
+        if override.strip_note:
+            for follower in self.followers.values():
+                follower.hold(override.strip_note)
         self.refresh()
-        self.comparison.set_summary(summary)
+        self.comparison.set_summary(override.summary)
 
     def clear_pair(self) -> None:
         if self.pair is not None:
             self.pair = None
             self.comparison.set_names("Teacher", "Student")
+            self._set_placeholders(self.placeholders)
+            for follower in self.followers.values():
+                follower.release()
             self._on_compare_mode(self.session.compare_mode)
             self.refresh()
 
@@ -264,7 +321,7 @@ class PreviewArea(QWidget):
     def refresh(self, images: bool = True) -> None:
         """Show the lanes' captions, and their images too unless only the text changed."""
         if self.pair is not None:
-            (left, left_caption), (right, right_caption), _ = self.pair
+            (left, left_caption), (right, right_caption) = self.pair.left, self.pair.right
             if images:
                 self.comparison.set_images(left, right)
             self.comparison.set_captions(left_caption, right_caption)
@@ -275,8 +332,8 @@ class PreviewArea(QWidget):
         self.comparison.set_captions(teacher.caption(), student.caption())
 
     def _on_compare_mode(self, compare: bool) -> None:
-        self.comparison.set_single_lane(not compare and self.pair is None)
+        self.comparison.set_single_lane(self.pair.single if self.pair else not compare)
         self.progress["student"].setVisible(compare)
         self.strips["student"].setVisible(compare)
-        if not compare and self.pair is None:
-            self.comparison.set_summary("")
+        if self.pair is None:
+            self.comparison.set_summary(self.session.comparison.summary if compare else "")

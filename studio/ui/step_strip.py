@@ -169,6 +169,14 @@ class StepStrip(QWidget):
             self.slider.setValue(max(len(frames) - 1, 0))
         self._show_index(self.slider.value())
 
+    def show_note(self, note: str) -> None:
+        """No frames, and `note` where the step label was (e.g. a picture without steps)."""
+        self.set_frames([])
+        self.label.setText(note)
+
+    def note(self) -> str:
+        return self.label.text()
+
     def frame_count(self) -> int:
         return self.model.rowCount()
 

@@ -12,13 +12,14 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.core.events import LaneFinished
 from studio.core.gallery import DEFAULT_LIMIT, GalleryItem, GalleryStore
+from studio.core.history import BATCH_KEY, LANE_KEY, PARTIAL_KEY, run_extra
 from studio.core.metadata import MetadataError, ParsedParameters, parse_parameters
 from studio.core.params import GenerationParams
 from studio.core.pngio import read_parameters
 from studio.viewmodels.model_presets import adapter_note, model_name_of
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-LANE_KEY = "Lane"
+__all__ = ["LANE_KEY", "GalleryViewModel", "ParamsTarget", "UnsavedImage"]
 
 
 class ParamsTarget(Protocol):
@@ -44,16 +45,17 @@ def _reason(exc: Exception) -> str:
 
 
 def _unsaved_of(event: LaneFinished) -> list[UnsavedImage]:
-    extra = {LANE_KEY: event.lane.value} | adapter_note(event.model)
+    extra = run_extra(lane=event.lane, job_id=event.job_id, timings=event.timings)
+    extra |= adapter_note(event.model)
     if event.partial:
-        extra["Partial"] = f"stopped after {event.steps} steps"
+        extra[PARTIAL_KEY] = f"stopped after {event.steps} steps"
     many = len(event.images) > 1
     return [
         UnsavedImage(
             image=image,
             params=event.params,
             model=model_name_of(event.model),
-            extra={**extra, "Batch index": str(index)} if many else dict(extra),
+            extra={**extra, BATCH_KEY: str(index)} if many else dict(extra),
         )
         for index, image in enumerate(event.images)
     ]

@@ -184,6 +184,11 @@ class SessionViewModel(QObject):
     def current_job_id(self) -> str:
         return self._current
 
+    @property
+    def generating(self) -> bool:
+        """A Generate or Compare job is running or queued: its lanes own the panes."""
+        return any(not isinstance(record.job, StudyJob) for record in self._jobs.values())
+
     def job_problems(self) -> list[str]:
         """Why Generate would refuse now, one sentence each (empty when it would run)."""
         return self._build_jobs()[1]

@@ -151,7 +151,14 @@ def test_stop_keeps_the_partial_image(session: SessionViewModel, engine) -> None
     assert session.teacher.partial and session.teacher.steps == 3
     assert session.student.status == "Stopped" and not session.student.running
     (item,) = session.gallery.items
-    assert item.parsed.extra == {"Lane": "teacher", "Partial": "stopped after 3 steps"}
+    (job,) = engine.jobs
+    assert item.parsed.extra == {
+        "Lane": "teacher",
+        "Job": job.job_id,
+        "Time": "0.0400 s",
+        "Denoise time": "0.0300 s",
+        "Partial": "stopped after 3 steps",
+    }
 
 
 def test_failure_shows_one_sentence_and_app_stays_usable(qapp, store, qtbot) -> None:
