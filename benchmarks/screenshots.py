@@ -2,7 +2,8 @@
 
 Starts Xvfb as a child process (unless `--no-xvfb`), then the real app with the real engine on
 the embedded teacher, types a prompt, queues three comparisons and grabs the window while the
-first one forms, after they finish in each comparison mode, and with the gallery in use.
+first one forms, after they finish in each comparison mode, with the gallery in use, and with
+the oldest comparison of the History strip shown again in the panes (history-restored.png).
 Run: `python -m benchmarks.screenshots [--out docs/screenshots] [--display :99]`.
 """
 
@@ -83,6 +84,7 @@ class Shooter:
         await until(lambda: not session.busy)
         await self.comparisons(window)
         await self.gallery(window)
+        await self.history(window)
         window.close()
         await asyncio.wait_for(running, timeout=30)
 
@@ -112,6 +114,16 @@ class Shooter:
         shot = window.screen().grabWindow(0, frame.x(), frame.y(), frame.width(), frame.height())
         shot.save(str(self.out / "gallery.png"))
         print(self.out / "gallery.png")
+
+    async def history(self, window) -> None:
+        """The first comparison's teacher clicked: both of its images back in the panes."""
+        QToolTip.hideText()
+        strip = window.gallery_strip
+        item = strip.item(strip.count() - 1)
+        strip.setCurrentItem(item)
+        strip.itemClicked.emit(item)
+        await until(lambda: window.preview.pair is not None)
+        await self.save("history-restored.png", 0.3)
 
 
 def private_studio(folder: Path, welcomed: bool = True):
