@@ -54,7 +54,10 @@ def lane_caption(title: str, lane: LaneViewModel, scrubbed: int | None = None) -
     if lane.preparing:
         return f"{title} · {lane.status}"
     if lane.running:
-        return f"{title} · step {lane.step}/{lane.total}" if lane.step else f"{title} · waiting"
+        if not lane.step:
+            return f"{title} · waiting"
+        showing = f" · showing step {scrubbed}" if scrubbed is not None else ""
+        return f"{title} · step {lane.step}/{lane.total}{showing}"
     timings = lane.timings
     if timings is not None and lane.images:
         text = (
@@ -82,7 +85,11 @@ def end_state(lane: LaneViewModel) -> LaneState:
 
 
 class LaneFollower(QObject):
-    """Follows one lane view-model into its progress bar, its step strip and its pane image."""
+    """Follows one lane view-model into its progress bar, its step strip and its pane image.
+
+    While the lane runs, each kept preview joins the strip as it arrives; the pane shows the
+    live preview unless the user picked an earlier frame (`scrubbed`).
+    """
 
     def __init__(
         self,
@@ -172,12 +179,33 @@ class LaneFollower(QObject):
             self.progress.set_state(end_state(self.lane))
 
     def _on_preview(self) -> None:
+        if self.lane.running and not self.held:
+            self._add_new_previews()
         self._changed(True)
+
+    def _add_new_previews(self) -> None:
+        lane = self.lane
+        for step in sorted(step for step in lane.history if step not in self.frames):
+            image = lane.preview_at(step)
+            if image is not None:
+                self.frames[step] = image
+                self.strip.add_frame(step, image)
 
     def _on_kind(self, _kind: str) -> None:
         if not self.lane.running:
             self._fill_strip()
+        elif not self.held:
+            self._refill_running()
         self._changed(True)
+
+    def _refill_running(self) -> None:
+        """The kept previews so far in the new kind, keeping a picked frame picked."""
+        scrubbed, lane = self.scrubbed, self.lane
+        frames = {step: lane.preview_at(step) for step in lane.history_steps}
+        self.frames = {step: image for step, image in frames.items() if image is not None}
+        self.strip.set_frames(sorted(self.frames.items()))
+        if scrubbed is not None:
+            self.strip.select_step(scrubbed)
 
     def _fill_strip(self) -> None:
         """Every kept preview, with the final image as the last step."""

@@ -1,7 +1,9 @@
-"""Scrubbing through a finished run: a slider and a row of thumbnails made only when seen."""
+"""Scrubbing through a run, live or finished: a slider and a row of thumbnails made only when
+seen."""
 
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
 from typing import Any
 
@@ -22,6 +24,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QSlider,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -55,7 +59,8 @@ def thumbnail(image: np.ndarray, size: int) -> QIcon:
 
 
 class FrameListModel(QAbstractListModel):
-    """A run's frames as list items: the step as text, a thumbnail made when first asked for."""
+    """A run's frames as list items in step order: the step as text, a thumbnail made when
+    first asked for. Frames arriving one by one are inserted, not reset."""
 
     CACHE_LIMIT = 400
 
@@ -71,6 +76,20 @@ class FrameListModel(QAbstractListModel):
         self._thumbs.clear()
         self.endResetModel()
 
+    def add_frame(self, step: int, image: np.ndarray) -> int:
+        """Put `step` in its place (a new row, or a new image for a step already there); its row."""
+        row = bisect.bisect_left(self._frames, step, key=lambda frame: frame[0])
+        if row < len(self._frames) and self._frames[row][0] == step:
+            self._frames[row] = (step, image)
+            self._thumbs.pop(step, None)
+            index = self.index(row, 0)
+            self.dataChanged.emit(index, index)
+            return row
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._frames.insert(row, (step, image))
+        self.endInsertRows()
+        return row
+
     def frames(self) -> list[Frame]:
         return self._frames
 
@@ -78,7 +97,8 @@ class FrameListModel(QAbstractListModel):
         return self._frames[row][0]
 
     def row_of_step(self, step: int) -> int | None:
-        return next((row for row, (s, _) in enumerate(self._frames) if s == step), None)
+        row = bisect.bisect_left(self._frames, step, key=lambda frame: frame[0])
+        return row if row < len(self._frames) and self._frames[row][0] == step else None
 
     def thumbnails_made(self) -> int:
         return len(self._thumbs)
@@ -101,19 +121,38 @@ class FrameListModel(QAbstractListModel):
         return None
 
     def _thumbnail(self, row: int) -> QIcon:
-        cached = self._thumbs.get(row)
+        step, image = self._frames[row]
+        cached = self._thumbs.get(step)
         if cached is not None:
-            self._thumbs.move_to_end(row)
+            self._thumbs.move_to_end(step)
             return cached
-        icon = thumbnail(self._frames[row][1], self._thumb_size)
-        self._thumbs[row] = icon
+        icon = thumbnail(image, self._thumb_size)
+        self._thumbs[step] = icon
         if len(self._thumbs) > self.CACHE_LIMIT:
             self._thumbs.popitem(last=False)
         return icon
 
 
+class UniformSizeDelegate(QStyledItemDelegate):
+    """Sizes every item like the first one asked about, so that sizing an item (the view does
+    so on each new current item) does not make its thumbnail."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._size: QSize | None = None
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        if self._size is None:
+            self._size = super().sizeHint(option, index)
+        return self._size
+
+
 class StepStrip(QWidget):
-    """Lets the user pick one step of a run with a slider, the thumbnails or the arrow keys."""
+    """Lets the user pick one step of a run with a slider, the thumbnails or the arrow keys.
+
+    Frames added while the last one is selected keep the selection on the newest ("following");
+    after the user picks an earlier one it stays put until they pick the newest or press End.
+    """
 
     frameSelected = Signal(int)
 
@@ -136,6 +175,7 @@ class StepStrip(QWidget):
         view = QListView()
         view.setObjectName("stepThumbnails")
         view.setModel(self.model)
+        view.setItemDelegate(UniformSizeDelegate(view))
         view.setViewMode(QListView.ViewMode.IconMode)
         view.setMovement(QListView.Movement.Static)
         view.setFlow(QListView.Flow.LeftToRight)
@@ -168,6 +208,27 @@ class StepStrip(QWidget):
             self.slider.setRange(0, max(len(frames) - 1, 0))
             self.slider.setValue(max(len(frames) - 1, 0))
         self._show_index(self.slider.value())
+
+    def add_frame(self, step: int, image: np.ndarray) -> None:
+        """Add one frame as it arrives; selects it, without emitting frameSelected, only if the
+        newest frame was selected (or there was none)."""
+        following = self.following()
+        current = self.current_step()
+        self.model.add_frame(step, image)
+        count = self.frame_count()
+        row = count - 1 if following or current is None else self.model.row_of_step(current)
+        with QSignalBlocker(self.slider):
+            self.slider.setRange(0, count - 1)
+            self.slider.setValue(count - 1 if row is None else row)
+        if following:
+            self._show_index(self.slider.value())
+        else:
+            self._show_label(self.slider.value())
+
+    def following(self) -> bool:
+        """Whether the newest frame is selected (or there is none yet)."""
+        count = self.frame_count()
+        return not count or self.slider.value() == count - 1
 
     def show_note(self, note: str) -> None:
         """No frames, and `note` where the step label was (e.g. a picture without steps)."""
@@ -203,12 +264,17 @@ class StepStrip(QWidget):
         if self.frame_count():
             self.frameSelected.emit(self.model.step_at(index))
 
-    def _show_index(self, index: int) -> None:
+    def _show_label(self, index: int) -> bool:
         count = self.frame_count()
         if not count:
             self.label.setText("no steps")
-            return
+            return False
         self.label.setText(f"step {self.model.step_at(index)} · {index + 1} of {count}")
+        return True
+
+    def _show_index(self, index: int) -> None:
+        if not self._show_label(index):
+            return
         item = self.model.index(index, 0)
         if self.thumbnails.currentIndex() != item:
             self.thumbnails.setCurrentIndex(item)
@@ -224,6 +290,8 @@ class StepStrip(QWidget):
             Qt.Key.Key_Right: 1,
             Qt.Key.Key_PageUp: -self.slider.pageStep(),
             Qt.Key.Key_PageDown: self.slider.pageStep(),
+            Qt.Key.Key_Home: -self.frame_count(),
+            Qt.Key.Key_End: self.frame_count(),
         }
         delta = moves.get(Qt.Key(event.key()))
         if delta is None:

@@ -315,6 +315,28 @@ def test_step_strip_takes_a_thousand_frames_and_draws_few_thumbnails(qtbot) -> N
     assert strip.current_step() is None and strip.label.text() == "no steps"
 
 
+def test_step_strip_adds_frames_by_insertion_following_the_newest(qtbot) -> None:
+    strip = shown(qtbot, StepStrip(), 600, 160)
+    resets: list[int] = []
+    strip.model.modelReset.connect(lambda: resets.append(1))
+    selected: list[int] = []
+    strip.frameSelected.connect(selected.append)
+    for step, image in frames(4):
+        strip.add_frame(step, image)
+    assert strip.current_step() == 4 and strip.slider.maximum() == 3 and strip.following()
+    strip.select_step(2)
+    strip.add_frame(7, frames(1)[0][1])
+    strip.add_frame(6, frames(1)[0][1])
+    assert [step for step, _ in strip.model.frames()] == [1, 2, 3, 4, 6, 7]
+    assert strip.current_step() == 2 and "2 of 6" in strip.label.text()
+    strip.add_frame(2, frames(1)[0][1])
+    assert strip.frame_count() == 6
+    qtbot.keyClick(strip, Qt.Key.Key_End)
+    strip.add_frame(8, frames(1)[0][1])
+    assert strip.current_step() == 8 and strip.thumbnails.currentIndex().row() == 6
+    assert selected == [2, 7] and resets == []
+
+
 # --- progress ----------------------------------------------------------------------------------
 
 
