@@ -200,9 +200,8 @@ class LaneFollower(QObject):
 
     def _refill_running(self) -> None:
         """The kept previews so far in the new kind, keeping a picked frame picked."""
-        scrubbed, lane = self.scrubbed, self.lane
-        frames = {step: lane.preview_at(step) for step in lane.history_steps}
-        self.frames = {step: image for step, image in frames.items() if image is not None}
+        scrubbed = self.scrubbed
+        self.frames = self._kept_frames(with_final=False)
         self.strip.set_frames(sorted(self.frames.items()))
         if scrubbed is not None:
             self.strip.select_step(scrubbed)
@@ -211,13 +210,17 @@ class LaneFollower(QObject):
         """Every kept preview, with the final image as the last step."""
         if self.held:
             return
-        lane = self.lane
-        frames = {step: lane.preview_at(step) for step in lane.history_steps}
-        if lane.image is not None and lane.steps:
-            frames[lane.steps] = lane.image
-        self.frames = {step: image for step, image in frames.items() if image is not None}
+        self.frames = self._kept_frames(with_final=True)
         self.strip.set_frames(sorted(self.frames.items()))
         self.scrubbed = None
+
+    def _kept_frames(self, *, with_final: bool) -> dict[int, np.ndarray]:
+        """The kept previews in the current kind, and the final image as its step if asked."""
+        lane = self.lane
+        frames = {step: lane.preview_at(step) for step in lane.history_steps}
+        if with_final and lane.image is not None and lane.steps:
+            frames[lane.steps] = lane.image
+        return {step: image for step, image in frames.items() if image is not None}
 
     def _on_frame(self, step: int) -> None:
         self.scrubbed = None if step == max(self.frames, default=step) else step

@@ -28,8 +28,13 @@ def describe_failure(exc: BaseException) -> str:
         "NonFiniteImage",
     }:
         return str(exc)
-    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "no details"
     return (
-        f"The job failed ({type(exc).__name__}: {text}): try it again, or another model or "
+        f"The job failed ({failure_detail(exc)}): try it again, or another model or "
         f"sampler, and see the full error in {logs.log_path()}."
     )
+
+
+def failure_detail(exc: BaseException, limit: int = 200) -> str:
+    """'TypeError: the first line of its message', shortened to `limit` characters."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:limit] if text else 'no details'}"

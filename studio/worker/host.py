@@ -25,7 +25,7 @@ from studio.core.events import (
 )
 from studio.core.jobs import Job, job_problems
 from studio.engine.cancel import Cancelled, CancelToken
-from studio.worker.failures import describe_failure
+from studio.worker.failures import describe_failure, failure_detail
 from studio.worker.mailbox import EventChannel
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,6 @@ def default_runner_factory(options: EngineOptions | None = None) -> Any:
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
     return Runner(ModelCache.for_options(options or EngineOptions(), loader=PipelineLoader()))
-
-
-def unexpected(exc: BaseException) -> str:
-    text = str(exc).strip()[:160] or "no details"
-    return f"{type(exc).__name__}: {text} (the details are in {logs.log_path()})."
 
 
 class EngineHost:
@@ -213,7 +208,7 @@ class EngineHost:
         job_id = "" if isinstance(item, LoadModel | Configure) else item.job_id
         if job_id and job_id == self._last_final:
             return
-        what = f"{type(exc).__name__}: {str(exc).strip()[:120] or 'no details'}"
+        what = failure_detail(exc, 120)
         self._channel.clear_previews()
         message = CRASHED.format(what=what, log=logs.log_path())
         self._channel.emit(JobFailed(job_id=job_id, message=message))
@@ -243,7 +238,11 @@ class EngineHost:
             summary = configure(command.options)
         except Exception as exc:
             log.error("configuring the engine failed\n%s", traceback.format_exc())
-            why = str(exc) if isinstance(exc, ValueError) else unexpected(exc)
+            why = (
+                str(exc)
+                if isinstance(exc, ValueError)
+                else f"{failure_detail(exc, 160)} (the details are in {logs.log_path()})."
+            )
             self._channel.emit(JobFailed(job_id="", message=NOT_APPLIED.format(why=why)))
             return
         self._options = command.options
