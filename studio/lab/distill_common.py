@@ -64,6 +64,10 @@ class GuidedModel:
 
     @torch.no_grad()
     def v(self, z: torch.Tensor, t: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return self.v_through(z, t, batch)
+
+    def v_through(self, z: torch.Tensor, t: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """The guided prediction with gradients flowing back into ``z`` (never into the weights)."""
         if self.guidance <= 1:
             return predict_v(self.unet, z, t, batch, self.bf16)
         us, um, up = self._uncond(batch)

@@ -19,6 +19,7 @@ from studio.lab.emoji_data import build_dataset, load_dataset
 from studio.lab.export import export_adapter, read_training_record
 from studio.lab.progressive import ProgressiveConfig, ProgressiveRun
 from studio.lab.sheets import sample_sheet
+from studio.lab.sid import SidConfig, SidRun
 from studio.lab.train_teacher import captioned_images
 from studio.paths import embedded_model_dir
 
@@ -93,6 +94,18 @@ def consistency_manifest(base: str) -> AdapterManifest:
     )
 
 
+def sid_manifest(base: str) -> AdapterManifest:
+    return AdapterManifest(
+        base=base,
+        lora=LORA,
+        method="score identity distillation (SiD)",
+        guidance_distilled=True,
+        sampler="DDIM trailing",
+        num_inference_steps=1,
+        guidance_scale=1.0,
+    )
+
+
 def _base_name(teacher: str) -> str:
     return Path(teacher).name if Path(teacher).is_dir() else teacher
 
@@ -132,6 +145,8 @@ def distill(args: argparse.Namespace, run_dir: Path) -> list[Path]:
     guidance = folded_guidance(teacher, args.guidance)
     if args.method == "progressive":
         return _progressive(args, run_dir, data, teacher, guidance)
+    if args.method == "sid":
+        return _sid(args, run_dir, data, teacher, guidance)
     return _consistency(args, run_dir, data, teacher, guidance)
 
 
@@ -198,3 +213,69 @@ def _consistency(args, run_dir: Path, data, teacher: Teacher, guidance: float) -
         on_sample=on_sample, progress=not args.quiet
     )
     return [folder]
+
+
+def sid_config(args: argparse.Namespace, guidance: float) -> SidConfig:
+    return SidConfig(
+        steps=args.steps,
+        guidance=guidance,
+        alpha=args.sid_alpha,
+        t_max=args.sid_t_max,
+        generator_lr=args.sid_lr,
+        fake_lr=args.sid_lr,
+        batch_size=args.batch,
+        init=args.init,
+        bf16=not args.fp32,
+        sample_every=args.sample_every,
+    )
+
+
+def _sid(args, run_dir: Path, data, teacher: Teacher, guidance: float) -> list[Path]:
+    if teacher.guidance_distilled:
+        raise ValueError(
+            "SiD needs the real (unguided) teacher as its frozen score: pass a pipeline as "
+            "--teacher and the student to start the generator from as --init."
+        )
+    cfg = sid_config(args, guidance)
+    init = load_teacher(cfg.init).start
+    folder = run_dir / "export" / "emoji-student-sid"
+    base = teacher.root_name
+
+    def on_sample(run: SidRun) -> None:
+        export_adapter(
+            teacher.root,
+            run.generator_ema,
+            folder,
+            sid_manifest(base),
+            args.rank,
+            {**training_record(run_dir, cfg.init, run.step), **sid_record(cfg)},
+        )
+        sample_sheet(
+            run.generator_ema,
+            run_dir / "samples" / f"sid-{run.step:06d}.png",
+            steps=1,
+            guidance=1.0,
+            scheduler=DDIMScheduler(**SCHEDULE_CONFIG),
+        )
+
+    SidRun(run_dir, data, teacher.start, init, cfg).run(
+        on_sample=on_sample, progress=not args.quiet
+    )
+    return [folder]
+
+
+def sid_record(cfg: SidConfig) -> dict:
+    """The SiD options a training record keeps, so a card can say how the student was made."""
+    return {
+        "sid": {
+            "alpha": cfg.alpha,
+            "t_max": cfg.t_max,
+            "weighting": cfg.weighting,
+            "guidance": cfg.guidance,
+            "generator_init": cfg.init,
+            "generator_lr": cfg.generator_lr,
+            "fake_lr": cfg.fake_lr,
+            "batch_size": cfg.batch_size,
+            "bf16": cfg.bf16,
+        }
+    }

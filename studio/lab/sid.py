@@ -1,0 +1,263 @@
+"""Score identity Distillation (Zhou et al., ICML 2024): the emoji teacher as a one-step generator.
+
+Data-free: only the captions' text embeddings are used, never the images. Three networks:
+
+- ``G`` maps noise ``z`` at the last (pure-noise, zero-SNR) timestep to an image in one step,
+  ``x_g = x0_G(z, T-1)``; on this zero-terminal-SNR v-prediction schedule that is ``-v_G(z, T-1)``,
+  exactly what a one-step DDIM (trailing) sampler computes, so the result ships as an ordinary
+  one-step student.
+- ``f_phi``, the frozen teacher with classifier-free guidance folded in (as the other students).
+- ``f_psi``, a "fake" denoiser that learns to denoise generator samples (the teacher's own
+  v-prediction objective on ``sg(x_g)`` noised at a uniform timestep).
+
+Per step, alternately: update ``f_psi`` on fresh generator samples; then update ``G`` with
+
+    x_t = a_t x_g + s_t eps,   g = f_phi(x_t) - f_psi(x_t),
+    loss = <g, (f_phi(x_t) - x_g) - alpha g> / w
+
+with gradients flowing through both frozen denoisers into ``x_g`` (their weights never change),
+``w = mean|x_g - f_phi(x_t)|`` per sample without gradient, alpha = 1.2 and t drawn uniformly in
+the Karras rho-space from sigma_min up to ``t_max`` = 0.8 of the way to sigma_max (the paper's
+tmax = 800), each sigma mapped to the discrete timestep of the same noise-to-signal ratio. Both
+Adam optimisers use the paper's betas (0, 0.999); the exported generator is an EMA of ``G``.
+
+``G`` may start from the teacher (as in the paper) or from a one-step student that already maps
+noise to images (``init``): on a CPU budget of a few thousand steps that start is what makes the
+run reach the teacher at all; ``f_psi`` always starts from the teacher.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from diffusers import UNet2DConditionModel
+from tqdm import tqdm
+
+from studio.engine.modules import moved
+from studio.lab.compact import freeze_non_matrices
+from studio.lab.distill_common import (
+    DistillConfig,
+    GuidedModel,
+    ResumableState,
+    VpSchedule,
+    copy_unet,
+    predict_v,
+    v_to_x0_eps,
+)
+from studio.lab.train_teacher import (
+    Batch,
+    CaptionedImages,
+    LossLog,
+    diffusion_loss,
+    ema_update,
+    pick_device,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SidConfig(DistillConfig):
+    """The SiD loss coefficient, time range, optimisers and length of a run (paper defaults)."""
+
+    steps: int = 6000
+    alpha: float = 1.2
+    t_max: float = 0.8
+    sigma_min: float = 0.002
+    sigma_max: float = 80.0
+    rho: float = 7.0
+    generator_lr: float = 1e-5
+    fake_lr: float = 1e-5
+    beta1: float = 0.0
+    fake_snr_cap: float = 5.0
+    ema_halflife_images: float = 500_000.0
+    ema_rampup: float = 0.05
+    weighting: str = "1/mean|x_g - f_phi(x_t)|"
+    init: str = "emoji-teacher"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.t_max <= 1:
+            raise ValueError(f"t_max must be in (0, 1], got {self.t_max}.")
+        if self.alpha < 0:
+            raise ValueError(f"alpha must be non-negative, got {self.alpha}.")
+
+    def ema_decay(self, step: int) -> float:
+        """EMA decay per step from a half-life in images, ramped up with the images seen (EDM)."""
+        seen = (step + 1) * self.batch_size
+        halflife = min(self.ema_halflife_images, seen * self.ema_rampup)
+        return 0.5 ** (self.batch_size / max(halflife, 1e-8))
+
+
+def sid_timesteps(n: int, sched: VpSchedule, cfg: SidConfig, gen: torch.Generator) -> torch.Tensor:
+    """Discrete timesteps whose noise-to-signal ratio matches sigmas drawn in Karras rho-space."""
+    u = torch.rand(n, generator=gen, dtype=torch.float64) * cfg.t_max
+    lo, hi = cfg.sigma_min ** (1 / cfg.rho), cfg.sigma_max ** (1 / cfg.rho)
+    sigma = (lo + u * (hi - lo)) ** cfg.rho
+    abar = sched.abar[: sched.steps].cpu()
+    ratio = ((1 - abar) / abar).sqrt()
+    t = torch.searchsorted(ratio, sigma).clamp(max=sched.steps - 1)
+    return t.to(sched.abar.device)
+
+
+def generate(G, z: torch.Tensor, batch: Batch, sched: VpSchedule, bf16: bool) -> torch.Tensor:
+    """One-step generator output: the x0 that G predicts from pure noise at the last timestep."""
+    t = torch.full((z.shape[0],), sched.steps - 1, device=z.device, dtype=torch.long)
+    a, s = sched.coefficients(t)
+    x0, _ = v_to_x0_eps(z, predict_v(G, z, t, batch, bf16), a, s)
+    return x0
+
+
+def sid_generator_loss(
+    x_g: torch.Tensor,
+    teacher: GuidedModel,
+    fake: UNet2DConditionModel,
+    sched: VpSchedule,
+    batch: Batch,
+    gen: torch.Generator,
+    cfg: SidConfig,
+) -> torch.Tensor:
+    """The score-identity loss of generator samples ``x_g`` (gradient reaches ``x_g`` only
+    through the two frozen denoisers and the ``-x_g`` term)."""
+    n = x_g.shape[0]
+    t = sid_timesteps(n, sched, cfg, gen)
+    a, s = sched.coefficients(t)
+    eps = torch.randn(x_g.shape, generator=gen).to(x_g.device)
+    x_t = a * x_g + s * eps
+    noised = replace(batch, x0=x_t)
+    real, _ = v_to_x0_eps(x_t, teacher.v_through(x_t, t, noised), a, s)
+    fake_x0, _ = v_to_x0_eps(x_t, predict_v(fake, x_t, t, noised, cfg.bf16), a, s)
+    with torch.no_grad():
+        weight = (x_g - real).abs().mean(dim=(1, 2, 3), keepdim=True).clamp(min=1e-5)
+    gap = real - fake_x0
+    per_pixel = gap * ((real - x_g) - cfg.alpha * gap) / weight
+    return per_pixel.mean(dim=(1, 2, 3)).mean()
+
+
+def fake_loss(
+    fake: UNet2DConditionModel,
+    x_g: torch.Tensor,
+    batch: Batch,
+    sched: VpSchedule,
+    gen: torch.Generator,
+    cfg: SidConfig,
+) -> torch.Tensor:
+    """The teacher's own denoising objective, on (detached) generator samples."""
+    abar = sched.abar[: sched.steps].float()
+    return diffusion_loss(
+        fake, replace(batch, x0=x_g.detach()), abar, cfg.fake_snr_cap, gen, cfg.bf16
+    )
+
+
+def _finite_grads(module: torch.nn.Module) -> None:
+    for p in module.parameters():
+        if p.grad is not None:
+            torch.nan_to_num(p.grad, nan=0.0, posinf=1e5, neginf=-1e5, out=p.grad)
+
+
+class SidRun:
+    """A resumable SiD run in a run folder: generator, its EMA, the fake denoiser, optimisers."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        data: CaptionedImages,
+        teacher: UNet2DConditionModel,
+        init: UNet2DConditionModel,
+        cfg: SidConfig,
+    ) -> None:
+        self.dir, self.data, self.cfg = run_dir, data, cfg
+        self.device = pick_device()
+        self.sched = VpSchedule(self.device)
+        teacher = moved(teacher, self.device)
+        self.teacher = GuidedModel(teacher, data, cfg.guidance, cfg.bf16)
+        self.generator = moved(copy_unet(init), self.device).train()
+        freeze_non_matrices(self.generator)
+        self.generator_ema = copy_unet(self.generator).eval().requires_grad_(False)
+        self.fake = copy_unet(teacher).eval().requires_grad_(False)
+        betas = (cfg.beta1, 0.999)
+        trainable = [p for p in self.generator.parameters() if p.requires_grad]
+        self.g_opt = torch.optim.Adam(trainable, lr=cfg.generator_lr, betas=betas)
+        self.f_opt = torch.optim.Adam(self.fake.parameters(), lr=cfg.fake_lr, betas=betas)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.state = ResumableState(run_dir / "checkpoint.pt")
+        counters = self.state.restore(self._modules(), self.gen)
+        self.step = counters["step"] if counters else 0
+
+    def _modules(self) -> dict:
+        return {
+            "generator": self.generator,
+            "generator_ema": self.generator_ema,
+            "fake": self.fake,
+            "g_opt": self.g_opt,
+            "f_opt": self.f_opt,
+        }
+
+    def save(self) -> None:
+        self.state.save(self._modules(), {"step": self.step}, self.cfg, self.gen)
+
+    def _noise_and_prompts(self) -> tuple[torch.Tensor, Batch]:
+        batch = self.data.sample(self.cfg.batch_size, 0.0, self.gen, str(self.device))
+        z = torch.randn(batch.x0.shape, generator=self.gen).to(self.device)
+        return z, batch
+
+    def _warm(self, opt: torch.optim.Optimizer, lr: float) -> None:
+        for group in opt.param_groups:
+            group["lr"] = lr * min(1.0, (self.step + 1) / self.cfg.warmup)
+
+    def fake_step(self) -> float:
+        self.fake.train().requires_grad_(True)
+        z, batch = self._noise_and_prompts()
+        with torch.no_grad():
+            x_g = generate(self.generator, z, batch, self.sched, self.cfg.bf16)
+        loss = fake_loss(self.fake, x_g, batch, self.sched, self.gen, self.cfg)
+        self.f_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        _finite_grads(self.fake)
+        self._warm(self.f_opt, self.cfg.fake_lr)
+        self.f_opt.step()
+        self.fake.eval().requires_grad_(False)
+        return float(loss.detach())
+
+    def generator_step(self) -> float:
+        z, batch = self._noise_and_prompts()
+        x_g = generate(self.generator, z, batch, self.sched, self.cfg.bf16)
+        loss = sid_generator_loss(
+            x_g, self.teacher, self.fake, self.sched, batch, self.gen, self.cfg
+        )
+        self.g_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        _finite_grads(self.generator)
+        self._warm(self.g_opt, self.cfg.generator_lr)
+        self.g_opt.step()
+        ema_update(self.generator_ema, self.generator, self.cfg.ema_decay(self.step))
+        return float(loss.detach())
+
+    def train_step(self) -> tuple[float, float]:
+        fake = self.fake_step()
+        generator = self.generator_step()
+        self.step += 1
+        return fake, generator
+
+    def run(self, on_sample=None, progress: bool = True) -> None:
+        log = LossLog(self.dir / "loss.csv")
+        fake_log = LossLog(self.dir / "fake-loss.csv")
+        started, g_window, f_window = time.monotonic(), [], []
+        bar = tqdm(total=self.cfg.steps, initial=self.step, disable=not progress, desc="sid")
+        while self.step < self.cfg.steps:
+            f, g = self.train_step()
+            f_window.append(f)
+            g_window.append(g)
+            bar.update()
+            if self.step % 50 == 0:
+                seconds = time.monotonic() - started
+                log.add(self.step, sum(g_window) / len(g_window), self.cfg.generator_lr, seconds)
+                fake_log.add(self.step, sum(f_window) / len(f_window), self.cfg.fake_lr, seconds)
+                g_window, f_window = [], []
+            if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+                self.save()
+            if on_sample and (
+                self.step % self.cfg.sample_every == 0 or self.step == self.cfg.steps
+            ):
+                on_sample(self)
+        bar.close()
