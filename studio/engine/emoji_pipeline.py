@@ -13,6 +13,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from studio.engine.emoji_model import IMAGE_SIZE, LATENT_CHANNELS, PATCH, to_pixels
+from studio.engine.shortcut_model import check_steps, is_shortcut, step_condition
 from studio.engine.text_encoder import encode_prompts
 
 
@@ -104,12 +105,19 @@ class EmojiPipeline(DiffusionPipeline):
         model_in = torch.cat([latents] * 2) if cfg else latents
         model_in = self.scheduler.scale_model_input(model_in, t)
         t_batch = t.expand(model_in.shape[0]) if torch.is_tensor(t) else t
+        extra = {}
+        if is_shortcut(self.unet):
+            n = model_in.shape[0]
+            extra["timestep_cond"] = step_condition(
+                self._num_timesteps, n, model_in.device, model_in.dtype
+            )
         pred = self.unet(
             model_in,
             t_batch,
             encoder_hidden_states=states,
             encoder_attention_mask=mask,
             class_labels=pooled,
+            **extra,
         ).sample
         if not cfg:
             return pred
@@ -157,6 +165,8 @@ class EmojiPipeline(DiffusionPipeline):
         )
         steps = self._set_timesteps(num_inference_steps, timesteps)
         self._num_timesteps = len(steps)
+        if is_shortcut(self.unet):
+            check_steps(len(steps))
         latents = self.prepare_latents(len(prompts), height, width, generator, latents)
         step_kwargs = self._step_kwargs(generator, eta)
         tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]

@@ -45,7 +45,9 @@ def register(sub) -> None:
     )
     distill = sub.add_parser("distill", help="distil few-step students from the teacher")
     _common(distill, "distill-METHOD, or distill-METHOD-from-TEACHER")
-    distill.add_argument("--method", choices=["progressive", "consistency", "sid"], required=True)
+    distill.add_argument(
+        "--method", choices=["progressive", "consistency", "sid", "shortcut"], required=True
+    )
     distill.add_argument(
         "--teacher",
         default=TEACHER,
@@ -59,7 +61,9 @@ def register(sub) -> None:
         default=0,
         help="progressive: the teacher's steps in the first round (default: twice the student's)",
     )
-    distill.add_argument("--steps", type=int, default=6000, help="consistency, sid: total steps")
+    distill.add_argument(
+        "--steps", type=int, default=6000, help="consistency, sid, shortcut: steps"
+    )
     distill.add_argument(
         "--init",
         default="emoji-student-1step",
@@ -70,8 +74,10 @@ def register(sub) -> None:
         "--sid-t-max", type=float, default=0.8, help="sid: top of the noise range (0-1]"
     )
     distill.add_argument("--sid-lr", type=float, default=1e-5, help="sid: both learning rates")
-    distill.add_argument("--batch", type=int, default=32, help="sid: batch size")
-    distill.add_argument("--sample-every", type=int, default=250, help="sid: export and sheet")
+    distill.add_argument("--batch", type=int, default=32, help="sid, shortcut: batch size")
+    distill.add_argument(
+        "--sample-every", type=int, default=250, help="sid, shortcut: export, sheets"
+    )
     distill.add_argument("--fp32", action="store_true", help="sid: no bfloat16 autocast")
     distill.add_argument(
         "--guidance",

@@ -16,9 +16,10 @@ from studio.lab.compact import fuse_lora
 from studio.lab.consistency import ConsistencyConfig, ConsistencyRun
 from studio.lab.distill_common import copy_unet
 from studio.lab.emoji_data import build_dataset, load_dataset
-from studio.lab.export import export_adapter, read_training_record
+from studio.lab.export import export_adapter, export_pipeline, read_training_record
 from studio.lab.progressive import ProgressiveConfig, ProgressiveRun
 from studio.lab.sheets import sample_sheet
+from studio.lab.shortcut import ShortcutConfig, ShortcutRun
 from studio.lab.sid import SidConfig, SidRun
 from studio.lab.train_teacher import captioned_images
 from studio.paths import embedded_model_dir
@@ -147,6 +148,8 @@ def distill(args: argparse.Namespace, run_dir: Path) -> list[Path]:
         return _progressive(args, run_dir, data, teacher, guidance)
     if args.method == "sid":
         return _sid(args, run_dir, data, teacher, guidance)
+    if args.method == "shortcut":
+        return _shortcut(args, run_dir, data, teacher, guidance)
     return _consistency(args, run_dir, data, teacher, guidance)
 
 
@@ -279,3 +282,30 @@ def sid_record(cfg: SidConfig) -> dict:
             "bf16": cfg.bf16,
         }
     }
+
+
+def _shortcut(args, run_dir: Path, data, teacher: Teacher, guidance: float) -> list[Path]:
+    if teacher.guidance_distilled:
+        raise ValueError(
+            "a shortcut model is anchored on the teacher's instantaneous prediction: pass a "
+            "pipeline as --teacher, not a student."
+        )
+    cfg = ShortcutConfig(
+        steps=args.steps, guidance=guidance, batch_size=args.batch, sample_every=args.sample_every
+    )
+    folder = run_dir / "export" / "emoji-shortcut"
+
+    def on_sample(run: ShortcutRun) -> None:
+        record = training_record(run_dir, args.teacher, run.step)
+        export_pipeline(run.ema, folder, training={**record, "method": "shortcut model"})
+        for steps in (1, 4, 16):
+            sample_sheet(
+                run.ema,
+                run_dir / "samples" / f"shortcut-{run.step:06d}-{steps}step.png",
+                steps=steps,
+                guidance=1.0,
+                scheduler=DDIMScheduler(**SCHEDULE_CONFIG),
+            )
+
+    ShortcutRun(run_dir, data, teacher.start, cfg).run(on_sample=on_sample, progress=not args.quiet)
+    return [folder]

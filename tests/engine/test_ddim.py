@@ -27,8 +27,15 @@ def first_step(scheduler, steps: int, eta: float) -> torch.Tensor:
     return scheduler.step(v, t, x, eta=eta, variance_noise=noise).prev_sample
 
 
-def test_diffusers_ddim_turns_nan_at_25_steps_which_is_why_we_fix_it():
-    assert torch.isnan(first_step(DDIMScheduler.from_config(EMOJI), 25, 1.0)).all()
+def test_diffusers_ddim_turns_nan_at_some_step_counts_which_is_why_we_fix_it():
+    """Which counts fail depends on the CPU's rounding of the variance (25 steps on an AMD EPYC,
+    3, 7, 9, 15, 24... on an Intel Xeon with AMX), so the whole range is searched."""
+    failing = [
+        steps
+        for steps in range(1, 60)
+        if torch.isnan(first_step(DDIMScheduler.from_config(EMOJI), steps, 1.0)).all()
+    ]
+    assert failing
 
 
 @pytest.mark.parametrize("name", ["DDIM", "DDIM trailing"])

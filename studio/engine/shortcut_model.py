@@ -1,0 +1,57 @@
+"""Shortcut models (Frans et al., 2024) on this project's v-prediction UNets: the step-size input.
+
+A shortcut model is the teacher's UNet also conditioned on the step size ``d`` it is asked to
+take (``d = 1/M`` for an M-step trailing schedule; ``d = 0`` is the instantaneous prediction).
+The condition enters through diffusers' ``time_cond_proj_dim`` / ``timestep_cond``: a sinusoidal
+embedding of ``1000 d`` goes through a bias-free linear map that is added to the timestep
+features. That map starts at zero, so a new shortcut model is exactly its teacher for every d.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from diffusers import UNet2DConditionModel
+from diffusers.models.embeddings import get_timestep_embedding
+
+COND_DIM = 64
+MAX_STEPS = 128
+STEP_COUNTS = tuple(2**k for k in range(int(math.log2(MAX_STEPS)) + 1))
+
+
+def is_shortcut(unet: torch.nn.Module) -> bool:
+    config = getattr(unet, "config", None)
+    return bool(config is not None and getattr(config, "time_cond_proj_dim", None))
+
+
+def check_steps(steps: int) -> None:
+    """Refuse a step count the model was not trained for, in one sentence."""
+    if steps not in STEP_COUNTS:
+        counts = ", ".join(str(n) for n in STEP_COUNTS)
+        raise ValueError(f"a shortcut model takes {counts} steps, not {steps}.")
+
+
+def step_size_embedding(steps: torch.Tensor, dim: int = COND_DIM) -> torch.Tensor:
+    """The ``timestep_cond`` for step counts (0 means d = 0, the instantaneous prediction)."""
+    steps = steps.to(torch.float64)
+    d = torch.where(steps > 0, 1.0 / steps.clamp(min=1), torch.zeros_like(steps))
+    return get_timestep_embedding(d * 1000.0, dim, flip_sin_to_cos=True, downscale_freq_shift=0)
+
+
+def step_condition(steps: int, batch: int, device, dtype) -> torch.Tensor:
+    counts = torch.full((batch,), steps, dtype=torch.float64)
+    return step_size_embedding(counts).to(device=device, dtype=dtype)
+
+
+def shortcut_unet_from(teacher: UNet2DConditionModel) -> UNet2DConditionModel:
+    """A copy of `teacher` that also takes the step size, equal to it at initialisation."""
+    config = {k: v for k, v in teacher.config.items() if not k.startswith("_")}
+    config["time_cond_proj_dim"] = COND_DIM
+    unet = UNet2DConditionModel.from_config(config)
+    missing, unexpected = unet.load_state_dict(teacher.state_dict(), strict=False)
+    if unexpected or missing != ["time_embedding.cond_proj.weight"]:
+        raise ValueError(f"not a teacher for a shortcut model: {missing} missing, {unexpected}")
+    with torch.no_grad():
+        unet.time_embedding.cond_proj.weight.zero_()
+    return unet.to(next(teacher.parameters()).dtype)

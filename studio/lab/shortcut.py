@@ -1,0 +1,193 @@
+"""Shortcut-model distillation (Frans et al., 2024) of the emoji teacher: one network, 1-128 steps.
+
+The parameterisation. The teacher predicts v on a variance-preserving, zero-terminal-SNR schedule,
+``z_t = a_t x + s_t eps``. In rectified-flow coordinates ``y = z_t / (a_t + s_t)``,
+``tau = s_t / (a_t + s_t)``, the path is the straight line ``y = (1 - tau) x + tau eps`` and an
+Euler step of the flow ``dy/dtau = eps - x`` from tau to tau' lands on
+``(1 - tau') x0_hat + tau' eps_hat``, which is exactly a DDIM (eta 0) step with the same x0 / eps
+prediction. So the shortcut model keeps the teacher's v output and its DDIM sampler, and only
+gains the step size ``d`` as an input (studio.engine.shortcut_model): an M-step trailing schedule
+asks for ``d = 1/M`` at every step, and the flow-matching velocity at d = 0 is the teacher's.
+
+The objective, per batch:
+- **anchor** (the flow-matching term): at d = 0 the model predicts the guided teacher's v at a
+  noised training image (classifier-free guidance folded in, as the other students), MSE in v;
+- **self-consistency**: for a level M drawn from 1, 2, 4, ..., 128 (d = 1/M), at grid step k of
+  the M-step grid, the target is where two steps of size d/2 of the model's EMA land (the
+  2M-step grid; for M = 128 the half steps use d = 0), and the loss is the progressive-
+  distillation x0 error of ONE step of size d that should land there, weighted by max(SNR, 1).
+  No gradient flows through the target.
+The model starts as the teacher exactly (the step-size projection is zero), so at step 0 every
+level samples like the teacher with DDIM.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from diffusers import UNet2DConditionModel
+from tqdm import tqdm
+
+from studio.engine.modules import moved
+from studio.engine.shortcut_model import STEP_COUNTS, shortcut_unet_from, step_condition
+from studio.lab.distill_common import (
+    DistillConfig,
+    GuidedModel,
+    ResumableState,
+    VpSchedule,
+    copy_unet,
+    v_to_x0_eps,
+)
+from studio.lab.progressive import progressive_target
+from studio.lab.train_teacher import Batch, CaptionedImages, LossLog, ema_update, pick_device
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShortcutConfig(DistillConfig):
+    """Length of a run, the share of the batch for self-consistency, and the target EMA."""
+
+    steps: int = 12_000
+    consistency_fraction: float = 0.5
+    ema_decay: float = 0.999
+    anchor_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.consistency_fraction < 1:
+            raise ValueError(
+                f"consistency_fraction must be in (0, 1), got {self.consistency_fraction}."
+            )
+
+
+def predict_v_at(unet, z, t, batch: Batch, steps: int, bf16: bool) -> torch.Tensor:
+    """v of a shortcut UNet asked for a step of size 1/steps (steps = 0: d = 0)."""
+    cond = step_condition(steps, z.shape[0], z.device, z.dtype)
+    with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=bf16):
+        out = unet(
+            z,
+            t.clamp(min=0),
+            encoder_hidden_states=batch.states,
+            encoder_attention_mask=batch.mask,
+            class_labels=batch.pooled,
+            timestep_cond=cond,
+        ).sample
+    return out.float()
+
+
+class AtStepSize:
+    """A shortcut UNet at one fixed step size, with the `.v` that progressive_target walks."""
+
+    def __init__(self, unet, steps: int, bf16: bool) -> None:
+        self.unet, self.steps, self.bf16 = unet, steps, bf16
+
+    @torch.no_grad()
+    def v(self, z: torch.Tensor, t: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return predict_v_at(self.unet, z, t, batch, self.steps, self.bf16)
+
+
+def _split(batch: Batch, n: int) -> tuple[Batch, Batch]:
+    def part(sl: slice) -> Batch:
+        return Batch(batch.x0[sl], batch.states[sl], batch.mask[sl], batch.pooled[sl])
+
+    return part(slice(0, n)), part(slice(n, None))
+
+
+def anchor_loss(model, teacher: GuidedModel, sched: VpSchedule, batch: Batch, gen, bf16: bool):
+    size, device = batch.x0.shape[0], batch.x0.device
+    t = torch.randint(0, sched.steps, (size,), generator=gen).to(device)
+    a, s = sched.coefficients(t)
+    z = a * batch.x0 + s * torch.randn(batch.x0.shape, generator=gen).to(device)
+    target = teacher.v(z, t, batch)
+    return (predict_v_at(model, z, t, batch, 0, bf16) - target).pow(2).mean()
+
+
+def consistency_loss(
+    model, ema, sched: VpSchedule, batch: Batch, level: int, gen, bf16: bool
+) -> torch.Tensor:
+    """One step of size 1/level against two EMA steps of half that size (d = 0 past 128)."""
+    size, device = batch.x0.shape[0], batch.x0.device
+    k = torch.randint(1, level + 1, (size,), generator=gen).to(device)
+    t = sched.grid(k, level)
+    a, s = sched.coefficients(t)
+    z = a * batch.x0 + s * torch.randn(batch.x0.shape, generator=gen).to(device)
+    half = 2 * level if 2 * level in STEP_COUNTS else 0
+    target = progressive_target(AtStepSize(ema, half, bf16), sched, z, k, level, batch)
+    x0, _ = v_to_x0_eps(z, predict_v_at(model, z, t, batch, level, bf16), a, s)
+    weight = sched.snr(t).clamp(min=1.0)
+    return (weight * (x0 - target).pow(2).mean(dim=(1, 2, 3))).mean()
+
+
+class ShortcutRun:
+    """A resumable shortcut-model run in a run folder: the model, its EMA and the optimiser."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        data: CaptionedImages,
+        teacher: UNet2DConditionModel,
+        cfg: ShortcutConfig,
+    ) -> None:
+        self.dir, self.data, self.cfg = run_dir, data, cfg
+        self.device = pick_device()
+        self.sched = VpSchedule(self.device)
+        teacher = moved(teacher, self.device)
+        self.teacher = GuidedModel(teacher, data, cfg.guidance, cfg.bf16)
+        self.model = shortcut_unet_from(teacher).to(self.device).train()
+        self.ema = copy_unet(self.model).eval().requires_grad_(False)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=0.0)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.state = ResumableState(run_dir / "checkpoint.pt")
+        counters = self.state.restore(self._modules(), self.gen)
+        self.step = counters["step"] if counters else 0
+
+    def _modules(self) -> dict:
+        return {"model": self.model, "ema": self.ema, "opt": self.opt}
+
+    def save(self) -> None:
+        self.state.save(self._modules(), {"step": self.step}, self.cfg, self.gen)
+
+    def train_step(self) -> tuple[float, float, int]:
+        cfg = self.cfg
+        for group in self.opt.param_groups:
+            group["lr"] = cfg.lr * min(1.0, (self.step + 1) / cfg.warmup)
+        batch = self.data.sample(cfg.batch_size, 0.0, self.gen, str(self.device))
+        n_cons = max(1, round(cfg.batch_size * cfg.consistency_fraction))
+        cons_batch, anchor_batch = _split(batch, n_cons)
+        level = STEP_COUNTS[int(torch.randint(0, len(STEP_COUNTS), (1,), generator=self.gen))]
+        anchor = anchor_loss(self.model, self.teacher, self.sched, anchor_batch, self.gen, cfg.bf16)
+        cons = consistency_loss(
+            self.model, self.ema, self.sched, cons_batch, level, self.gen, cfg.bf16
+        )
+        loss = cfg.anchor_weight * anchor + cons
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.opt.step()
+        ema_update(self.ema, self.model, cfg.ema_decay)
+        self.step += 1
+        return float(anchor.detach()), float(cons.detach()), level
+
+    def run(self, on_sample=None, progress: bool = True) -> None:
+        log = LossLog(self.dir / "loss.csv")
+        anchor_log = LossLog(self.dir / "anchor-loss.csv")
+        started, window, anchors = time.monotonic(), [], []
+        bar = tqdm(total=self.cfg.steps, initial=self.step, disable=not progress, desc="shortcut")
+        while self.step < self.cfg.steps:
+            anchor, cons, _ = self.train_step()
+            window.append(cons)
+            anchors.append(anchor)
+            bar.update()
+            if self.step % 50 == 0:
+                seconds = time.monotonic() - started
+                log.add(self.step, sum(window) / len(window), self.cfg.lr, seconds)
+                anchor_log.add(self.step, sum(anchors) / len(anchors), self.cfg.lr, seconds)
+                window, anchors = [], []
+            if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+                self.save()
+            if on_sample and (
+                self.step % self.cfg.sample_every == 0 or self.step == self.cfg.steps
+            ):
+                on_sample(self)
+        bar.close()

@@ -1,0 +1,132 @@
+"""Shortcut models: equal to the teacher at init, the step-size input, training and resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DDIMScheduler
+
+from studio.engine.emoji_model import SCHEDULE_CONFIG
+from studio.engine.shortcut_model import (
+    STEP_COUNTS,
+    check_steps,
+    is_shortcut,
+    shortcut_unet_from,
+    step_size_embedding,
+)
+from studio.lab.distill_common import VpSchedule, predict_v
+from studio.lab.shortcut import ShortcutConfig, ShortcutRun, consistency_loss, predict_v_at
+from tests.engine.tiny import build_tiny_emoji_pipeline
+from tests.lab.test_distill import TinyData, tiny_unet
+
+
+def tiny_cfg(**overrides) -> ShortcutConfig:
+    values = {"steps": 2, "batch_size": 4, "checkpoint_every": 1, "warmup": 1, "bf16": False}
+    return ShortcutConfig(**(values | overrides))
+
+
+def _inputs(n: int = 3):
+    gen = torch.Generator().manual_seed(0)
+    data = TinyData().sample(n, 0.0, gen, "cpu")
+    z = torch.randn(data.x0.shape, generator=gen)
+    t = torch.tensor([999, 500, 3])[:n]
+    return z, t, data
+
+
+def test_a_new_shortcut_model_is_its_teacher_for_every_step_size():
+    teacher = tiny_unet().eval()
+    model = shortcut_unet_from(teacher).eval()
+    assert is_shortcut(model) and not is_shortcut(teacher)
+    z, t, batch = _inputs()
+    with torch.no_grad():
+        expected = predict_v(teacher, z, t, batch, False)
+        for steps in (0, *STEP_COUNTS):
+            assert torch.equal(predict_v_at(model, z, t, batch, steps, False), expected), steps
+
+
+def test_the_step_size_embedding_tells_the_sizes_apart():
+    embedded = step_size_embedding(torch.tensor([0, 1, 2, 4, 128]))
+    assert embedded.shape == (5, 64)
+    distances = torch.cdist(embedded, embedded)
+    assert (distances + torch.eye(5) * 10).min() > 0.1
+
+
+def test_only_the_trained_step_counts_are_accepted():
+    for steps in STEP_COUNTS:
+        check_steps(steps)
+    for steps in (0, 3, 6, 20, 256):
+        with pytest.raises(ValueError, match="1, 2, 4, 8, 16, 32, 64, 128 steps, not"):
+            check_steps(steps)
+
+
+def test_at_init_the_consistency_target_is_two_teacher_steps_so_the_loss_is_the_gap():
+    """Model = EMA = teacher at init: the loss is the progressive-distillation error of one step
+    against two, positive and finite at every level."""
+    model = shortcut_unet_from(tiny_unet()).eval()
+    sched = VpSchedule(torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+    batch = TinyData().sample(4, 0.0, gen, "cpu")
+    for level in (1, 8, 128):
+        loss = consistency_loss(model, model, sched, batch, level, gen, False)
+        assert torch.isfinite(loss) and loss.item() > 0
+
+
+def _state(module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def test_training_moves_the_model_and_its_ema_never_the_teacher(tmp_path):
+    run = ShortcutRun(tmp_path, TinyData(), tiny_unet(), tiny_cfg(lr=1e-3))
+    teacher, model, ema = _state(run.teacher.unet), _state(run.model), _state(run.ema)
+    anchor, cons, level = run.train_step()
+    assert np.isfinite(anchor) and np.isfinite(cons) and level in STEP_COUNTS
+    assert all(torch.equal(teacher[k], v) for k, v in run.teacher.unet.state_dict().items())
+    assert not torch.equal(
+        model["time_embedding.cond_proj.weight"],
+        run.model.state_dict()["time_embedding.cond_proj.weight"],
+    )
+    assert any(not torch.equal(ema[k], v) for k, v in run.ema.state_dict().items())
+    assert all(p.grad is None for p in run.teacher.unet.parameters())
+
+
+def test_resume_is_bit_exact(tmp_path):
+    straight = ShortcutRun(tmp_path / "a", TinyData(), tiny_unet(), tiny_cfg(lr=1e-3))
+    straight.train_step()
+    straight.train_step()
+    first = ShortcutRun(tmp_path / "b", TinyData(), tiny_unet(), tiny_cfg(lr=1e-3))
+    first.train_step()
+    first.save()
+    again = ShortcutRun(tmp_path / "b", TinyData(), tiny_unet(), tiny_cfg(lr=1e-3))
+    assert again.step == 1
+    again.train_step()
+    for name in ("model", "ema"):
+        a, b = getattr(straight, name).state_dict(), getattr(again, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_the_emoji_pipeline_passes_the_step_size_and_refuses_other_counts():
+    pipe = build_tiny_emoji_pipeline()
+    pipe.scheduler = DDIMScheduler(**SCHEDULE_CONFIG)
+
+    def run(steps: int):
+        gen = torch.Generator().manual_seed(0)
+        return pipe("a cat", num_inference_steps=steps, output_type="np", generator=gen).images
+
+    plain = run(4)
+    pipe.unet = shortcut_unet_from(pipe.unet).eval()
+    seen = []
+    pipe.unet.time_embedding.register_forward_hook(lambda m, args, out: seen.append(args[1]))
+    same = run(4)
+    np.testing.assert_array_equal(plain, same)  # zero projection: the teacher's image
+    assert len(seen) == 4 and all(c is not None and c.shape[-1] == 64 for c in seen)
+    expected = step_size_embedding(torch.tensor([4.0]))
+    torch.testing.assert_close(seen[0][:1].double(), expected.double(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="not 3"):
+        run(3)
+
+
+def test_the_batch_share_of_self_consistency_must_leave_both_terms_samples():
+    for bad in (0.0, 1.0):
+        with pytest.raises(ValueError, match="consistency_fraction"):
+            tiny_cfg(consistency_fraction=bad)
