@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from diffusers import UNet2DConditionModel
@@ -13,6 +13,12 @@ from diffusers import UNet2DConditionModel
 from studio.engine.emoji_model import build_scheduler
 from studio.lab.checkpoints import load_state, restore_rng, rng_state, save_state
 from studio.lab.train_teacher import Batch, CaptionedImages
+
+
+class VPredictor(Protocol):
+    """Anything that predicts v for noised latents at integer timesteps (no gradient)."""
+
+    def v(self, z: torch.Tensor, t: torch.Tensor, batch: Batch) -> torch.Tensor: ...
 
 
 class VpSchedule:

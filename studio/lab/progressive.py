@@ -28,6 +28,7 @@ from studio.lab.distill_common import (
     DistillConfig,
     GuidedModel,
     ResumableState,
+    VPredictor,
     VpSchedule,
     copy_unet,
     predict_v,
@@ -66,7 +67,7 @@ def ddim_step(z, v, a, s, a_next, s_next):
 
 
 def progressive_target(
-    teacher: GuidedModel,
+    teacher: VPredictor,
     sched: VpSchedule,
     z: torch.Tensor,
     k: torch.Tensor,

@@ -134,7 +134,7 @@ class ShortcutRun:
         self.sched = VpSchedule(self.device)
         teacher = moved(teacher, self.device)
         self.teacher = GuidedModel(teacher, data, cfg.guidance, cfg.bf16)
-        self.model = shortcut_unet_from(teacher).to(self.device).train()
+        self.model = moved(shortcut_unet_from(teacher), self.device).train()
         self.ema = copy_unet(self.model).eval().requires_grad_(False)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=0.0)
         self.gen = torch.Generator().manual_seed(cfg.seed)
