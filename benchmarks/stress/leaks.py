@@ -106,7 +106,8 @@ def grown(before: Counter[str], after: Counter[str], top: int = 8) -> list[tuple
 
 class Generations:
     """Feeds jobs one at a time to a session over a host and samples RSS after each one;
-    cancels every `cancel_every`th extra job at a random step."""
+    cancels every `cancel_every`th extra job at a random step of its first half (a cancel sent
+    from the last steps' progress can arrive after the worker finished the job)."""
 
     def __init__(
         self,
@@ -148,7 +149,7 @@ class Generations:
             cancel = self.cancel_every and self._submitted % self.cancel_every == 0
             if cancel:
                 steps = job.lanes[0][1].params.num_inference_steps
-                self._cancel_at[job.job_id] = self.rng.randint(1, steps)
+                self._cancel_at[job.job_id] = self.rng.randint(1, max(1, steps // 2))
             self.session.submit(job)
             while job.job_id not in self._done or self.session.busy:
                 await asyncio.sleep(0.002)

@@ -62,7 +62,7 @@ def make_jobs(model: ModelRef):
         params = GenerationParams(
             prompt=f"a red cube {index % 3}",
             sampler="Euler",
-            num_inference_steps=4,
+            num_inference_steps=8,
             guidance_scale=2.0,
             seed=rng.randrange(2**32),
             width=64,
@@ -92,8 +92,16 @@ def test_jobs_leave_nothing_behind(qapp, tmp_path: Path, tiny_sd: ModelRef) -> N
     before, after = asyncio.run(generate(gens, host, warmup=4, count=24))
     grew = {name: after[name] - before[name] for name in PER_JOB if after[name] > before[name]}
     assert grew == {}
-    assert gens.cancelled >= 10 and gens.finals["JobCancelled"] == gens.cancelled
-    assert len(list((tmp_path / "gallery").glob("*.png"))) == 28
+    # One final event per job. A cancel is sent from the UI thread when a step's progress
+    # arrives, so on a loaded machine the worker may finish a job first: that job then counts
+    # as finished, with its image saved, and never as both.
+    finished, cancelled = gens.finals["JobFinished"], gens.finals["JobCancelled"]
+    assert (
+        finished + cancelled == 28 + gens.cancelled
+        and sum(gens.finals.values()) == 28 + gens.cancelled
+    )
+    assert cancelled >= 10
+    assert len(list((tmp_path / "gallery").glob("*.png"))) == finished
     assert not session.busy and session.gallery.unsaved == []
     result = fit(gens.samples, warmup=4)
     assert result.flat, result
