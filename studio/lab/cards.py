@@ -28,11 +28,34 @@ UNRECORDED_DEVICE = "CPU only (x86_64), bf16 autocast; thread count not recorded
 
 @dataclass(frozen=True, slots=True)
 class Compute:
-    """Optimiser steps, wall time and the device a run trained on."""
+    """Optimiser steps, wall-clock hours and the device a run trained on; for a run that started
+    from a student, also this run's own steps and hours and the student it started from (steps
+    and hours are then the chain's totals)."""
 
     steps: int
     hours: float
     device: str = UNRECORDED_DEVICE
+    run_steps: int | None = None
+    run_hours: float | None = None
+    started_from: str = ""
+
+    def lines(self) -> str:
+        wall = "wall-clock hours (the run's elapsed time, not CPU-hours)"
+        rows = []
+        if self.run_steps is not None and self.run_hours is not None:
+            rows += [
+                f"- This run, from `{self.started_from}`: {self.run_steps:,} optimiser steps, "
+                f"{self.run_hours:.1f} {wall}",
+                f"- The whole chain from the teacher: {self.steps:,} optimiser steps, "
+                f"{self.hours:.1f} wall-clock hours",
+            ]
+        else:
+            rows += [
+                f"- Optimiser steps: {self.steps:,}",
+                f"- Wall-clock time: {self.hours:.1f} h (the run's elapsed time, not CPU-hours)",
+            ]
+        rows.append(f"- Device: {self.device}")
+        return "\n".join(rows)
 
 
 def compute_from_log(loss_csv: Path) -> Compute:
@@ -98,9 +121,7 @@ AdamW (lr 4e-4, betas 0.9/0.99, weight decay 0.01, 500 warm-up steps), batch 32,
 clip 1.0, loss: v-MSE weighted by (min(SNR, 5) + 1) / (SNR + 1), timesteps uniform.
 
 ## Compute
-- Optimiser steps: {compute.steps:,}
-- Device: {compute.device}
-- Wall time: {compute.hours:.1f} h
+{compute.lines()}
 
 ## Measured
 {numbers}
@@ -119,7 +140,7 @@ def student_card(
 ) -> str:
     return f"""# {name}
 
-A few-step student of `emoji-teacher`, made by {method} (`studio distill`), with
+A few-step student of `emoji-teacher`, made with `studio distill` by {method}, with
 classifier-free guidance (scale 3) folded in: sample it with guidance 1 ({sampler},
 {steps} step{"s" if steps != 1 else ""}).
 
@@ -133,9 +154,7 @@ biases and normalisation parameters are the teacher's.
 {DATA_CREDITS}
 
 ## Compute
-- Optimiser steps: {compute.steps:,}
-- Device: {compute.device}
-- Wall time: {compute.hours:.1f} h
+{compute.lines()}
 
 ## Measured
 {numbers}
@@ -161,10 +180,14 @@ def card_for(folder: Path, status: str, measured: str) -> str:
     from studio.lab.export import read_training_record
 
     record = read_training_record(folder)
+    chained = "run_step" in record and "run_hours" in record
     compute = Compute(
         int(record.get("step", 0)),
         float(record.get("hours", 0.0)),
         str(record.get("device") or UNRECORDED_DEVICE),
+        int(record["run_step"]) if chained else None,
+        float(record["run_hours"]) if chained else None,
+        str(record.get("from", "")),
     )
     manifest = read_manifest(folder)
     if manifest is None:

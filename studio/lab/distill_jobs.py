@@ -69,11 +69,22 @@ def folded_guidance(teacher: Teacher, asked: float | None) -> float:
     return 1.0
 
 
-def progressive_manifest(steps: int, base: str) -> AdapterManifest:
+def progressive_method(teacher_steps: int, steps: int) -> str:
+    """How a progressive round is named: plain halving, or a TRACT-style round over more steps."""
+    plural = "step" if steps == 1 else "steps"
+    if teacher_steps == 2 * steps:
+        return f"progressive distillation ({teacher_steps} → {steps} {plural})"
+    return (
+        f"progressive distillation, one TRACT-style round ({teacher_steps} → {steps} {plural}: "
+        f"each student step matched to {teacher_steps // steps} teacher steps)"
+    )
+
+
+def progressive_manifest(steps: int, base: str, teacher_steps: int = 0) -> AdapterManifest:
     return AdapterManifest(
         base=base,
         lora=LORA,
-        method="progressive distillation",
+        method=progressive_method(teacher_steps or 2 * steps, steps),
         guidance_distilled=True,
         sampler="DDIM trailing",
         num_inference_steps=steps,
@@ -89,7 +100,8 @@ def consistency_manifest(base: str) -> AdapterManifest:
         guidance_distilled=True,
         sampler="LCM",
         # Measured on the embedded LCM student: 2 steps beat 4 (56.1% vs 52.8% subgroup accuracy,
-        # FD 12.1 vs 12.0, SSIM to the teacher 0.73 vs 0.57): each LCM step re-noises.
+        # FD 12.1 vs 12.0, SSIM to the teacher 0.73 vs 0.57). Why is open: each LCM step
+        # re-noises, but that student also stopped early and ships rank-32 (see its card).
         num_inference_steps=2,
         guidance_scale=1.0,
     )
@@ -116,8 +128,9 @@ def _teacher_folder(teacher: str) -> Path:
 
 
 def training_record(run_dir: Path, teacher: str, steps: int) -> dict:
-    """Optimiser steps and hours of a distillation run so far, and the teacher step it began at;
-    a run that starts from a student adds that student's own steps and hours (the chain's total)."""
+    """Optimiser steps and wall-clock hours of a distillation run so far, and the teacher step it
+    began at. A run that starts from a student records this run's own figures (`run_step`,
+    `run_hours`, `from`) beside the chain's totals (`step`, `hours`: that student's plus these)."""
     compute = compute_from_log(run_dir / "loss.csv")
     folder = _teacher_folder(teacher)
     before = read_training_record(folder)
@@ -127,6 +140,9 @@ def training_record(run_dir: Path, teacher: str, steps: int) -> dict:
     record = {
         "step": steps + int(before.get("step", 0)),
         "hours": round(compute.hours + float(before.get("hours", 0.0)), 2),
+        "run_step": steps,
+        "run_hours": round(compute.hours, 2),
+        "from": folder.name,
         "device": chained_device(before.get("device"), device_line()),
     }
     return (
@@ -170,7 +186,7 @@ def _progressive(args, run_dir: Path, data, teacher: Teacher, guidance: float) -
             teacher.root,
             run.student,
             folder,
-            progressive_manifest(n, base),
+            progressive_manifest(n, base, cfg.teacher_grids()[run.round]),
             args.rank,
             training_record(run_dir, args.teacher, (run.round + 1) * cfg.steps_per_round),
         )

@@ -42,3 +42,18 @@ def test_student_card_reads_the_manifest(tmp_path: Path):
     assert card.startswith("# emoji-student-2step")
     assert "progressive distillation" in card and "2 steps" in card and "rank 32" in card
     assert "4,000" in card and "numbers" in card
+
+
+def test_a_chained_students_card_tells_its_run_from_the_chain(tmp_path: Path):
+    folder = tmp_path / "emoji-student-1step"
+    folder.mkdir()
+    manifest = AdapterManifest(
+        base="emoji-teacher", lora="l.safetensors", guidance_distilled=True, num_inference_steps=1
+    )
+    (folder / MANIFEST).write_text(json.dumps(manifest.to_json()))
+    record = {"step": 5000, "hours": 2.24, "run_step": 1500, "run_hours": 0.53}
+    (folder / TRAINING_RECORD).write_text(json.dumps({**record, "from": "emoji-student-2step"}))
+    card = write_card(folder, "final", "numbers").read_text()
+    assert "- This run, from `emoji-student-2step`: 1,500 optimiser steps, 0.5 wall-clock" in card
+    assert "- The whole chain from the teacher: 5,000 optimiser steps, 2.2 wall-clock hours" in card
+    assert "not CPU-hours" in card and "Optimiser steps: 5,000" not in card

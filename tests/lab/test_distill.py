@@ -232,7 +232,14 @@ def test_a_chain_from_a_student_records_the_whole_chain(tmp_path):
     )
     record = training_record(run, str(student), 1500)
     device = record.pop("device")
-    assert record == {"step": 3500, "hours": 1.5, "teacher_step": 14000}
+    assert record == {
+        "step": 3500,
+        "hours": 1.5,
+        "run_step": 1500,
+        "run_hours": 0.5,
+        "from": "emoji-student-4step",
+        "teacher_step": 14000,
+    }
     assert device.startswith(("CPU only", "CUDA")) and "then" not in device
 
 
@@ -255,3 +262,12 @@ def test_a_chain_names_each_device_it_ran_on(tmp_path, monkeypatch):
     assert chained == "CPU only (x86_64, 2 threads); then CPU only (x86_64, 1 thread)"
     (student / "training.json").write_text(json.dumps({**record, "device": chained}))
     assert distill_jobs.training_record(run, str(student), 10)["device"] == chained
+
+
+def test_a_progressive_round_is_named_by_its_grids():
+    from studio.lab.distill_jobs import progressive_manifest
+
+    assert progressive_manifest(2, "t", 4).method == "progressive distillation (4 → 2 steps)"
+    assert progressive_manifest(1, "t").method == "progressive distillation (2 → 1 step)"
+    tract = progressive_manifest(4, "t", 16).method
+    assert "TRACT-style round (16 → 4 steps" in tract and "4 teacher steps" in tract
