@@ -101,7 +101,7 @@ cp "$WORK/new/$CUDA_LOCK" "$LOCKS/$CUDA_LOCK"
   echo
   echo "## $(date -u +%Y-%m-%d) relock (at $(git rev-parse --short HEAD))"
   echo
-  echo "Command: \`bash packaging/relock.sh $ARGS\`. Test command passed in ${tested} s on a fresh venv;"
+  echo "Command: \`bash packaging/relock.sh${ARGS:+ $ARGS}\`. Test command passed in ${tested} s on a fresh venv;"
   echo "bundle built and smoke-tested in ${bundled} s."
   echo
   echo "CPU lock:"
