@@ -70,9 +70,11 @@ def test_cells_stream_in_order_from_the_noise_a_single_run_uses(runner, emoji_re
     np.testing.assert_array_equal(cells[3].image, single.of(LaneFinished)[0].images[0])
 
 
-def test_model_evaluations_are_counted_per_call(runner, emoji_ref) -> None:
+def test_model_evaluations_are_counted_per_call(runner, tiny_sd_folder) -> None:
+    """On the tiny SD model: the zero-SNR emoji models refuse DPM2, the two-evaluation sampler."""
+    sd = ModelRef(location=str(tiny_sd_folder), source=ModelSource.folder)
     sink = Collector()
-    runner.run(grid_job(emoji_ref, "sampler=DDIM,DPM2,PNDM", "steps=4"), CancelToken(), sink)
+    runner.run(grid_job(sd, "sampler=DDIM,DPM2,PNDM", "steps=4"), CancelToken(), sink)
     nfe = {c.params.sampler: c.nfe for c in sink.of(GridCellFinished)}
     assert nfe["DDIM"] == 4
     assert nfe["DPM2"] == 7, "DPM2 evaluates twice per step but once on its last"
