@@ -37,6 +37,7 @@ from studio.engine.memory import release_memory
 from studio.engine.model_cache import ModelCache
 from studio.engine.observer import EventSink, StepObserver
 from studio.engine.samplers import make_scheduler
+from studio.engine.shortcut_model import check_recipe
 from studio.engine.skip_tuning import skip_tuned
 from studio.engine.students import activate_lane, student_call_kwargs
 from studio.engine.x0 import SchedulerTap
@@ -203,6 +204,9 @@ class Runner:
         """One `pipe(...)` call for `spec` from `noise`, observed step by step."""
         p = spec.params
         pipe = loaded.pipe
+        check_recipe(
+            denoiser(pipe), p.sampler, p.num_inference_steps, p.eta, spec.model.display_name
+        )
         pipe.scheduler = make_scheduler(
             loaded.base_scheduler_config,
             p.sampler,

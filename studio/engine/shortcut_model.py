@@ -15,6 +15,9 @@ import torch
 from diffusers import UNet2DConditionModel
 from diffusers.models.embeddings import get_timestep_embedding
 
+from studio.engine.samplers import SamplerError
+
+SHORTCUT_SAMPLER = "DDIM trailing"
 COND_DIM = 64
 MAX_STEPS = 128
 STEP_COUNTS = tuple(2**k for k in range(int(math.log2(MAX_STEPS)) + 1))
@@ -30,6 +33,23 @@ def check_steps(steps: int) -> None:
     if steps not in STEP_COUNTS:
         counts = ", ".join(str(n) for n in STEP_COUNTS)
         raise ValueError(f"a shortcut model takes {counts} steps, not {steps}.")
+
+
+def check_recipe(unet: torch.nn.Module, sampler: str, steps: int, eta: float, name: str) -> None:
+    """Refuse, in one sentence, what a shortcut model cannot sample: it was trained for
+    deterministic DDIM steps of size 1/steps on the trailing grid, steps a power of two."""
+    if not is_shortcut(unet):
+        return
+    if sampler != SHORTCUT_SAMPLER or eta != 0:
+        raise SamplerError(
+            f"{name} is a shortcut model: it takes deterministic {SHORTCUT_SAMPLER} steps "
+            f"(eta 0), the steps it was trained to shortcut, not {sampler}"
+            + (f" with eta {eta:g}." if eta != 0 else ".")
+        )
+    try:
+        check_steps(steps)
+    except ValueError as exc:
+        raise SamplerError(f"{name}: {exc}") from None
 
 
 def step_size_embedding(steps: torch.Tensor, dim: int = COND_DIM) -> torch.Tensor:

@@ -130,3 +130,50 @@ def test_the_batch_share_of_self_consistency_must_leave_both_terms_samples():
     for bad in (0.0, 1.0):
         with pytest.raises(ValueError, match="consistency_fraction"):
             tiny_cfg(consistency_fraction=bad)
+
+
+def test_the_engine_refuses_what_a_shortcut_model_cannot_sample():
+    from studio.engine.samplers import SamplerError
+    from studio.engine.shortcut_model import check_recipe
+
+    model = shortcut_unet_from(tiny_unet())
+    check_recipe(model, "DDIM trailing", 8, 0.0, "emoji-shortcut")
+    check_recipe(tiny_unet(), "DPM++ 2M", 20, 0.0, "emoji-teacher")  # not a shortcut model
+    with pytest.raises(SamplerError, match=r"emoji-shortcut is a shortcut model.*not DPM\+\+ 2M"):
+        check_recipe(model, "DPM++ 2M", 8, 0.0, "emoji-shortcut")
+    with pytest.raises(SamplerError, match=r"with eta 0\.5"):
+        check_recipe(model, "DDIM trailing", 8, 0.5, "emoji-shortcut")
+    with pytest.raises(SamplerError, match="emoji-shortcut: a shortcut model takes 1, 2, 4"):
+        check_recipe(model, "DDIM trailing", 20, 0.0, "emoji-shortcut")
+
+
+def test_an_exported_shortcut_model_runs_through_the_runner_with_its_steps_only(tmp_path):
+    from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
+    from studio.core.models import ModelRef, ModelSource
+    from studio.core.params import GenerationParams
+    from studio.engine.cancel import CancelToken
+    from studio.engine.model_cache import ModelCache
+    from studio.engine.runner import Runner
+    from studio.engine.samplers import SamplerError
+    from studio.lab.evaluate import _Keep
+    from studio.lab.export import export_pipeline
+
+    unet = shortcut_unet_from(build_tiny_emoji_pipeline().unet)
+    folder = export_pipeline(unet, tmp_path / "tiny-shortcut")
+    ref = ModelRef(location=str(folder), source=ModelSource.folder)
+    runner = Runner(ModelCache(capacity=1))
+
+    def run(sampler: str, steps: int) -> _Keep:
+        params = GenerationParams(
+            prompt="a cat", sampler=sampler, num_inference_steps=steps, guidance_scale=1.0
+        )
+        job = GenerateJob(lane=LaneSpec(model=ref, params=params), previews=PreviewOptions())
+        sink = _Keep()
+        runner.run(job, CancelToken(), sink)
+        return sink
+
+    assert len(run("DDIM trailing", 4).images) == 1
+    with pytest.raises(SamplerError, match="shortcut model"):
+        run("DPM++ 2M", 4)
+    with pytest.raises(SamplerError, match="not 6"):
+        run("DDIM trailing", 6)
