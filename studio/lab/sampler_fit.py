@@ -38,24 +38,34 @@ class FitResult:
         return f"| {self.model} | {self.sampler} | {self.steps} | {self.outcome} | {self.detail} |"
 
 
-def items() -> list[EvalItem]:
-    return [EvalItem(prompt, -1, seed) for seed, prompt in enumerate(PROMPTS)]
+def items(prompts: tuple[str, ...] = PROMPTS) -> list[EvalItem]:
+    return [EvalItem(prompt, -1, seed) for seed, prompt in enumerate(prompts)]
 
 
 def mean_psnr(images: np.ndarray, reference: np.ndarray) -> float:
     return float(np.mean([psnr(a, b) for a, b in zip(images, reference, strict=True)]))
 
 
-def check(runner, name: str, recipe: Recipe, steps: tuple[int, ...]) -> list[FitResult]:
-    """Run every available VP sampler at each step count on the embedded model `name`."""
+def check(
+    runner,
+    name: str,
+    recipe: Recipe,
+    steps: tuple[int, ...],
+    prompts: tuple[str, ...] = PROMPTS,
+    leave_out: frozenset[str] = frozenset(),
+) -> list[FitResult]:
+    """Run every available VP sampler (but `leave_out`) at each step count on the embedded
+    model `name`."""
     ref = ModelRef.embedded(name)
-    reference = generate_set(runner, ref, recipe, items())
+    reference = generate_set(runner, ref, recipe, items(prompts))
     results = []
     for spec in available_samplers(ModelKind.vp):
+        if spec.name in leave_out:
+            continue
         for n in steps:
             trial = Recipe(sampler=spec.name, steps=n, guidance=recipe.guidance)
             try:
-                images = generate_set(runner, ref, trial, items())
+                images = generate_set(runner, ref, trial, items(prompts))
             except SamplerError as exc:
                 results.append(FitResult(name, spec.name, n, "refused", str(exc)))
                 continue
