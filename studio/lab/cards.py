@@ -82,10 +82,12 @@ def machine_line() -> str:
     return f"CPU only ({cpu}, {threads} thread{'' if threads == 1 else 's'})"
 
 
-def device_line() -> str:
+def device_line(bf16: bool = True) -> str:
     """The training device as a training record keeps it (written by the training process)."""
     line = machine_line()
-    return line if line.startswith("CUDA") else f"{line}, bf16 autocast"
+    if line.startswith("CUDA"):
+        return line
+    return f"{line}, bf16 autocast" if bf16 else f"{line}, float32"
 
 
 def chained_device(before: str | None, now: str) -> str:

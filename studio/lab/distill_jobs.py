@@ -127,7 +127,7 @@ def _teacher_folder(teacher: str) -> Path:
     return Path(teacher) if Path(teacher).is_dir() else embedded_model_dir(teacher)
 
 
-def training_record(run_dir: Path, teacher: str, steps: int) -> dict:
+def training_record(run_dir: Path, teacher: str, steps: int, bf16: bool = True) -> dict:
     """Optimiser steps and wall-clock hours of a distillation run so far, and the teacher step it
     began at. A run that starts from a student records this run's own figures (`run_step`,
     `run_hours`, `from`) beside the chain's totals (`step`, `hours`: that student's plus these)."""
@@ -135,7 +135,7 @@ def training_record(run_dir: Path, teacher: str, steps: int) -> dict:
     folder = _teacher_folder(teacher)
     before = read_training_record(folder)
     if read_manifest(folder) is None:
-        record = {"step": steps, "hours": round(compute.hours, 2), "device": device_line()}
+        record = {"step": steps, "hours": round(compute.hours, 2), "device": device_line(bf16)}
         return record if before.get("step") is None else {**record, "teacher_step": before["step"]}
     record = {
         "step": steps + int(before.get("step", 0)),
@@ -143,7 +143,7 @@ def training_record(run_dir: Path, teacher: str, steps: int) -> dict:
         "run_step": steps,
         "run_hours": round(compute.hours, 2),
         "from": folder.name,
-        "device": chained_device(before.get("device"), device_line()),
+        "device": chained_device(before.get("device"), device_line(bf16)),
     }
     return (
         record
@@ -267,7 +267,7 @@ def _sid(args, run_dir: Path, data, teacher: Teacher, guidance: float) -> list[P
             folder,
             sid_manifest(base),
             args.rank,
-            {**training_record(run_dir, cfg.init, run.step), **sid_record(cfg)},
+            {**training_record(run_dir, cfg.init, run.step, cfg.bf16), **sid_record(cfg)},
         )
         sample_sheet(
             run.generator_ema,

@@ -57,3 +57,10 @@ def test_a_chained_students_card_tells_its_run_from_the_chain(tmp_path: Path):
     assert "- This run, from `emoji-student-2step`: 1,500 optimiser steps, 0.5 wall-clock" in card
     assert "- The whole chain from the teacher: 5,000 optimiser steps, 2.2 wall-clock hours" in card
     assert "not CPU-hours" in card and "Optimiser steps: 5,000" not in card
+
+
+def test_the_device_line_names_the_precision_the_run_used():
+    from studio.lab.cards import device_line
+
+    assert device_line(False).endswith(", float32") or device_line(False).startswith("CUDA")
+    assert device_line(True).endswith(", bf16 autocast") or device_line(True).startswith("CUDA")

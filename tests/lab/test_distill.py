@@ -257,7 +257,9 @@ def test_a_chain_names_each_device_it_ran_on(tmp_path, monkeypatch):
     (student / "training.json").write_text(json.dumps(record))
     run = tmp_path / "run"
     run.mkdir()
-    monkeypatch.setattr(distill_jobs, "device_line", lambda: "CPU only (x86_64, 1 thread)")
+    monkeypatch.setattr(
+        distill_jobs, "device_line", lambda bf16=True: "CPU only (x86_64, 1 thread)"
+    )
     chained = distill_jobs.training_record(run, str(student), 10)["device"]
     assert chained == "CPU only (x86_64, 2 threads); then CPU only (x86_64, 1 thread)"
     (student / "training.json").write_text(json.dumps({**record, "device": chained}))
