@@ -62,7 +62,7 @@ class StudyShooter:
 
     async def curves(self, window, session) -> None:
         curves = session.convergence
-        curves.samplers = "DDIM trailing, Euler, DPM2, DPM++ 2M, UniPC, PNDM"
+        curves.samplers = "DDIM trailing, Euler, DPM++ 2M, UniPC, PNDM, DEIS"
         curves.steps, curves.cases, curves.reference_steps = "2, 4, 8, 16", 1, 250
         window.run_curves()
         await until(lambda: len(curves.points) >= 8, timeout=600)

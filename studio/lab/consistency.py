@@ -7,13 +7,11 @@ from x_{t_{n+1}} on a 50-step grid. diffusers' LCMScheduler samples the result.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from diffusers import UNet2DConditionModel
-from tqdm import tqdm
 
 from studio.engine.modules import moved
 from studio.lab.compact import freeze_non_matrices
@@ -24,9 +22,10 @@ from studio.lab.distill_common import (
     VpSchedule,
     copy_unet,
     predict_v,
+    run_steps,
     v_to_x0_eps,
 )
-from studio.lab.train_teacher import Batch, CaptionedImages, LossLog, ema_update, pick_device
+from studio.lab.train_teacher import Batch, CaptionedImages, ema_update, pick_device
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,23 +128,4 @@ class ConsistencyRun:
         return float(loss.detach())
 
     def run(self, on_sample=None, progress: bool = True) -> None:
-        log = LossLog(self.dir / "loss.csv")
-        started, window = time.monotonic(), []
-        bar = tqdm(
-            total=self.cfg.steps, initial=self.step, disable=not progress, desc="consistency"
-        )
-        while self.step < self.cfg.steps:
-            window.append(self.train_step())
-            bar.update()
-            if self.step % 50 == 0:
-                log.add(
-                    self.step, sum(window) / len(window), self.cfg.lr, time.monotonic() - started
-                )
-                window = []
-            if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
-                self.save()
-            if on_sample and (
-                self.step % self.cfg.sample_every == 0 or self.step == self.cfg.steps
-            ):
-                on_sample(self)
-        bar.close()
+        run_steps(self, "consistency", {"loss.csv": self.cfg.lr}, on_sample, progress)

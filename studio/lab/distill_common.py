@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 from diffusers import UNet2DConditionModel
+from tqdm import tqdm
 
 from studio.engine.emoji_model import build_scheduler
 from studio.lab.checkpoints import load_state, restore_rng, rng_state, save_state
-from studio.lab.train_teacher import Batch, CaptionedImages
+from studio.lab.train_teacher import Batch, CaptionedImages, LossLog
 
 
 class VPredictor(Protocol):
@@ -142,3 +145,49 @@ class ResumableState:
         gen.set_state(state["gen"])
         restore_rng(state["rng"])
         return dict(state["counters"])
+
+
+class SteppedRun(Protocol):
+    """What `run_steps` drives: a resumable run with a step counter, a config and a folder."""
+
+    dir: Path
+    step: int
+    cfg: Any
+
+    def train_step(self) -> float | tuple[float, ...]: ...
+
+    def save(self) -> None: ...
+
+
+def run_steps(
+    run: SteppedRun,
+    desc: str,
+    logs: dict[str, float],
+    on_sample: Callable[[Any], None] | None = None,
+    progress: bool = True,
+) -> None:
+    """Train until `run.cfg.steps` with a progress bar; every 50 steps the mean of each loss
+    `train_step` returns goes to its CSV (`logs` maps file names, in the same order, to the
+    learning rate written beside it); checkpoints and samples on the config's schedule."""
+    files = [LossLog(run.dir / name) for name in logs]
+    rates = list(logs.values())
+    windows: list[list[float]] = [[] for _ in files]
+    started = time.monotonic()
+    bar = tqdm(total=run.cfg.steps, initial=run.step, disable=not progress, desc=desc)
+    while run.step < run.cfg.steps:
+        losses = run.train_step()
+        losses = losses if isinstance(losses, tuple) else (losses,)
+        for window, loss in zip(windows, losses, strict=True):
+            window.append(loss)
+        bar.update()
+        if run.step % 50 == 0:
+            seconds = time.monotonic() - started
+            for log, window, lr in zip(files, windows, rates, strict=True):
+                log.add(run.step, sum(window) / max(1, len(window)), lr, seconds)
+            windows = [[] for _ in files]
+        last = run.step == run.cfg.steps
+        if run.step % run.cfg.checkpoint_every == 0 or last:
+            run.save()
+        if on_sample and (run.step % run.cfg.sample_every == 0 or last):
+            on_sample(run)
+    bar.close()

@@ -23,13 +23,11 @@ level samples like the teacher with DDIM.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from diffusers import UNet2DConditionModel
-from tqdm import tqdm
 
 from studio.engine.modules import moved
 from studio.engine.shortcut_model import STEP_COUNTS, shortcut_unet_from, step_condition
@@ -39,10 +37,11 @@ from studio.lab.distill_common import (
     ResumableState,
     VpSchedule,
     copy_unet,
+    run_steps,
     v_to_x0_eps,
 )
 from studio.lab.progressive import progressive_target
-from studio.lab.train_teacher import Batch, CaptionedImages, LossLog, ema_update, pick_device
+from studio.lab.train_teacher import Batch, CaptionedImages, ema_update, pick_device
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,6 +140,7 @@ class ShortcutRun:
         self.state = ResumableState(run_dir / "checkpoint.pt")
         counters = self.state.restore(self._modules(), self.gen)
         self.step = counters["step"] if counters else 0
+        self.level = 0
 
     def _modules(self) -> dict:
         return {"model": self.model, "ema": self.ema, "opt": self.opt}
@@ -148,7 +148,9 @@ class ShortcutRun:
     def save(self) -> None:
         self.state.save(self._modules(), {"step": self.step}, self.cfg, self.gen)
 
-    def train_step(self) -> tuple[float, float, int]:
+    def train_step(self) -> tuple[float, float]:
+        """One update on both terms: (self-consistency, anchor) losses; `self.level` is the
+        step count the consistency term trained."""
         cfg = self.cfg
         for group in self.opt.param_groups:
             group["lr"] = cfg.lr * min(1.0, (self.step + 1) / cfg.warmup)
@@ -167,27 +169,9 @@ class ShortcutRun:
         self.opt.step()
         ema_update(self.ema, self.model, cfg.ema_decay)
         self.step += 1
-        return float(anchor.detach()), float(cons.detach()), level
+        self.level = level
+        return float(cons.detach()), float(anchor.detach())
 
     def run(self, on_sample=None, progress: bool = True) -> None:
-        log = LossLog(self.dir / "loss.csv")
-        anchor_log = LossLog(self.dir / "anchor-loss.csv")
-        started, window, anchors = time.monotonic(), [], []
-        bar = tqdm(total=self.cfg.steps, initial=self.step, disable=not progress, desc="shortcut")
-        while self.step < self.cfg.steps:
-            anchor, cons, _ = self.train_step()
-            window.append(cons)
-            anchors.append(anchor)
-            bar.update()
-            if self.step % 50 == 0:
-                seconds = time.monotonic() - started
-                log.add(self.step, sum(window) / len(window), self.cfg.lr, seconds)
-                anchor_log.add(self.step, sum(anchors) / len(anchors), self.cfg.lr, seconds)
-                window, anchors = [], []
-            if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
-                self.save()
-            if on_sample and (
-                self.step % self.cfg.sample_every == 0 or self.step == self.cfg.steps
-            ):
-                on_sample(self)
-        bar.close()
+        logs = {"loss.csv": self.cfg.lr, "anchor-loss.csv": self.cfg.lr}
+        run_steps(self, "shortcut", logs, on_sample, progress)

@@ -28,13 +28,11 @@ run reach the teacher at all; ``f_psi`` always starts from the teacher.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from diffusers import UNet2DConditionModel
-from tqdm import tqdm
 
 from studio.engine.modules import moved
 from studio.lab.compact import freeze_non_matrices
@@ -45,12 +43,12 @@ from studio.lab.distill_common import (
     VpSchedule,
     copy_unet,
     predict_v,
+    run_steps,
     v_to_x0_eps,
 )
 from studio.lab.train_teacher import (
     Batch,
     CaptionedImages,
-    LossLog,
     diffusion_loss,
     ema_update,
     pick_device,
@@ -234,30 +232,12 @@ class SidRun:
         return float(loss.detach())
 
     def train_step(self) -> tuple[float, float]:
+        """One fake-denoiser update, then one generator update: (generator, fake) losses."""
         fake = self.fake_step()
         generator = self.generator_step()
         self.step += 1
-        return fake, generator
+        return generator, fake
 
     def run(self, on_sample=None, progress: bool = True) -> None:
-        log = LossLog(self.dir / "loss.csv")
-        fake_log = LossLog(self.dir / "fake-loss.csv")
-        started, g_window, f_window = time.monotonic(), [], []
-        bar = tqdm(total=self.cfg.steps, initial=self.step, disable=not progress, desc="sid")
-        while self.step < self.cfg.steps:
-            f, g = self.train_step()
-            f_window.append(f)
-            g_window.append(g)
-            bar.update()
-            if self.step % 50 == 0:
-                seconds = time.monotonic() - started
-                log.add(self.step, sum(g_window) / len(g_window), self.cfg.generator_lr, seconds)
-                fake_log.add(self.step, sum(f_window) / len(f_window), self.cfg.fake_lr, seconds)
-                g_window, f_window = [], []
-            if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
-                self.save()
-            if on_sample and (
-                self.step % self.cfg.sample_every == 0 or self.step == self.cfg.steps
-            ):
-                on_sample(self)
-        bar.close()
+        logs = {"loss.csv": self.cfg.generator_lr, "fake-loss.csv": self.cfg.fake_lr}
+        run_steps(self, "sid", logs, on_sample, progress)
