@@ -92,7 +92,16 @@ class GuidedModel:
         return uncond + self.guidance * (cond - uncond)
 
 
-def predict_v(unet, z: torch.Tensor, t: torch.Tensor, batch: Batch, bf16: bool) -> torch.Tensor:
+def predict_v(
+    unet,
+    z: torch.Tensor,
+    t: torch.Tensor,
+    batch: Batch,
+    bf16: bool,
+    timestep_cond: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The UNet's v for noised latents (`timestep_cond`: a shortcut model's step size)."""
+    extra = {} if timestep_cond is None else {"timestep_cond": timestep_cond}
     with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=bf16):
         out = unet(
             z,
@@ -100,6 +109,7 @@ def predict_v(unet, z: torch.Tensor, t: torch.Tensor, batch: Batch, bf16: bool) 
             encoder_hidden_states=batch.states,
             encoder_attention_mask=batch.mask,
             class_labels=batch.pooled,
+            **extra,
         ).sample
     return out.float()
 

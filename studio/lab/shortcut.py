@@ -37,6 +37,7 @@ from studio.lab.distill_common import (
     ResumableState,
     VpSchedule,
     copy_unet,
+    predict_v,
     run_steps,
     v_to_x0_eps,
 )
@@ -63,16 +64,7 @@ class ShortcutConfig(DistillConfig):
 def predict_v_at(unet, z, t, batch: Batch, steps: int, bf16: bool) -> torch.Tensor:
     """v of a shortcut UNet asked for a step of size 1/steps (steps = 0: d = 0)."""
     cond = step_condition(steps, z.shape[0], z.device, z.dtype)
-    with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=bf16):
-        out = unet(
-            z,
-            t.clamp(min=0),
-            encoder_hidden_states=batch.states,
-            encoder_attention_mask=batch.mask,
-            class_labels=batch.pooled,
-            timestep_cond=cond,
-        ).sample
-    return out.float()
+    return predict_v(unet, z, t, batch, bf16, cond)
 
 
 class AtStepSize:
