@@ -204,9 +204,10 @@ class Runner:
         """One `pipe(...)` call for `spec` from `noise`, observed step by step."""
         p = spec.params
         pipe = loaded.pipe
-        check_recipe(
-            denoiser(pipe), p.sampler, p.num_inference_steps, p.eta, spec.model.display_name
-        )
+        if isinstance(pipe, EmojiPipeline):  # elsewhere a step-size input is LCM's guidance
+            check_recipe(
+                pipe.unet, p.sampler, p.num_inference_steps, p.eta, spec.model.display_name
+            )
         pipe.scheduler = make_scheduler(
             loaded.base_scheduler_config,
             p.sampler,

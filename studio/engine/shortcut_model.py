@@ -24,6 +24,8 @@ STEP_COUNTS = tuple(2**k for k in range(int(math.log2(MAX_STEPS)) + 1))
 
 
 def is_shortcut(unet: torch.nn.Module) -> bool:
+    """Whether an EmojiPipeline's UNet takes a step size. Only there: in diffusers' LCM UNets
+    the same input carries the guidance scale."""
     config = getattr(unet, "config", None)
     return bool(config is not None and getattr(config, "time_cond_proj_dim", None))
 
