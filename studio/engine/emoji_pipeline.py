@@ -39,6 +39,7 @@ class EmojiPipeline(DiffusionPipeline):
         self._interrupt = False
         self._guidance_scale = 1.0
         self._num_timesteps = 0
+        self._step_cond: torch.Tensor | None = None
 
     @property
     def interrupt(self) -> bool:
@@ -106,11 +107,8 @@ class EmojiPipeline(DiffusionPipeline):
         model_in = self.scheduler.scale_model_input(model_in, t)
         t_batch = t.expand(model_in.shape[0]) if torch.is_tensor(t) else t
         extra = {}
-        if is_shortcut(self.unet):
-            n = model_in.shape[0]
-            extra["timestep_cond"] = step_condition(
-                self._num_timesteps, n, model_in.device, model_in.dtype
-            )
+        if self._step_cond is not None:
+            extra["timestep_cond"] = self._step_cond.expand(model_in.shape[0], -1)
         pred = self.unet(
             model_in,
             t_batch,
@@ -165,8 +163,10 @@ class EmojiPipeline(DiffusionPipeline):
         )
         steps = self._set_timesteps(num_inference_steps, timesteps)
         self._num_timesteps = len(steps)
-        if is_shortcut(self.unet):
+        self._step_cond = None
+        if is_shortcut(self.unet):  # the step size is the same at every step: embedded once
             check_steps(len(steps))
+            self._step_cond = step_condition(len(steps), 1, self.device, self.unet.dtype)
         latents = self.prepare_latents(len(prompts), height, width, generator, latents)
         step_kwargs = self._step_kwargs(generator, eta)
         tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]
