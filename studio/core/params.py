@@ -124,9 +124,12 @@ def _text_problems(label: str, value: object) -> list[str]:
     return []
 
 
-def _sampler_problems(name: object) -> list[str]:
-    if not isinstance(name, str) or find_sampler(name) is None:
+def _sampler_problems(name: object, steps: object) -> list[str]:
+    spec = find_sampler(name) if isinstance(name, str) else None
+    if spec is None:
         return [f"Unknown sampler {shown(name)}: choose one of {', '.join(SAMPLER_NAMES)}."]
+    if isinstance(steps, int) and 0 < steps < spec.min_steps:
+        return [f"{spec.name} needs at least {spec.min_steps} steps; {steps} were asked for."]
     return []
 
 
@@ -141,7 +144,7 @@ def problems(params: GenerationParams) -> list[str]:
     found: list[str] = []
     found += _text_problems("prompt", params.prompt)
     found += _text_problems("negative prompt", params.negative_prompt)
-    found += _sampler_problems(params.sampler)
+    found += _sampler_problems(params.sampler, params.num_inference_steps)
     found += _range_problem("number of steps", params.num_inference_steps, 1, MAX_STEPS, True)
     found += _guidance_problems(params.guidance_scale)
     found += _range_problem("eta", params.eta, 0.0, 1.0, whole=False)

@@ -24,7 +24,9 @@ class SamplerSpec:
     """One named sampler: a diffusers scheduler class, its config overrides and what it fits.
 
     `needs` names an extra package; `needs_gamma_table` marks Analytic-DPM samplers, whose
-    scheduler needs the model's Gamma table (estimated once per model, then cached) before it runs.
+    scheduler needs the model's Gamma table (estimated once per model, then cached) before it runs;
+    `needs_predictor` marks AMED, whose scheduler needs a predictor trained for the model and the
+    step count (once, then cached). `min_steps` is the fewest steps the sampler can take.
     """
 
     name: str
@@ -35,6 +37,8 @@ class SamplerSpec:
     stochastic: bool = False
     needs: str = ""
     needs_gamma_table: bool = False
+    needs_predictor: bool = False
+    min_steps: int = 1
     summary: str = ""
 
 
@@ -139,6 +143,13 @@ SAMPLERS: tuple[SamplerSpec, ...] = (
     ),
     _spec("UniPC", "UniPCMultistepScheduler", "unified predictor-corrector (bh2)"),
     _spec("DEIS", "DEISMultistepScheduler", "diffusion exponential integrator"),
+    _spec(
+        "AMED",
+        "AmedScheduler",
+        "mean-value ODE steps at a learned intermediate time (Zhou et al.); steps count NFE",
+        needs_predictor=True,
+        min_steps=3,
+    ),
     _spec(
         "LCM",
         "LCMScheduler",

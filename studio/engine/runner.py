@@ -26,6 +26,8 @@ from studio.core.jobs import (
 from studio.core.metrics import psnr, speedup, ssim
 from studio.core.params import GenerationParams
 from studio.engine.adapter_download import fetch_adapter
+from studio.engine.amed.scheduler import solver_hooks
+from studio.engine.amed.store import AmedPredictors
 from studio.engine.analytic.tables import GammaTables, lane_progress
 from studio.engine.cancel import CancelToken, StopAndKeep
 from studio.engine.emoji_pipeline import EmojiPipeline
@@ -118,10 +120,12 @@ class Runner:
         models: ModelCache,
         judge: ImageJudge | None = None,
         gamma_tables: GammaTables | None = None,
+        amed_predictors: AmedPredictors | None = None,
     ) -> None:
         self.models = models
         self.judge = judge
         self.gamma_tables = gamma_tables or GammaTables()
+        self.amed_predictors = amed_predictors or AmedPredictors()
 
     def run(self, job: Job, token: CancelToken, sink: EventSink) -> JobOutcome:
         validate_job(job)
@@ -154,8 +158,9 @@ class Runner:
 
     def configure(self, options: EngineOptions) -> str:
         """Drop every cached model (handing the memory back) and keep later ones as `options`
-        say, with the same loader; the judge and the Gamma tables stay. The sentence saying
-        what the options mean here; ValueError, with nothing changed, when they cannot apply."""
+        say, with the same loader; the judge, the Gamma tables and the AMED predictors stay.
+        The sentence saying what the options mean here; ValueError, with nothing changed, when
+        they cannot apply."""
         fresh = self.models.reconfigured(options)
         summary = engine_summary(options, fresh.budget)
         self.models.clear()
@@ -215,7 +220,9 @@ class Runner:
             loaded.kind,
             model_name=spec.model.display_name,
         )
-        self.gamma_tables.attach(pipe.scheduler, loaded, lane_progress(job_id, lane, token, sink))
+        progress = lane_progress(job_id, lane, token, sink)
+        self.gamma_tables.attach(pipe.scheduler, loaded, progress)
+        self.amed_predictors.attach(pipe.scheduler, loaded, progress, p.num_inference_steps)
         activate_lane(loaded)
         tap = SchedulerTap(pipe.scheduler)
         observer = StepObserver(
@@ -231,7 +238,11 @@ class Runner:
         hook = denoiser(pipe).register_forward_pre_hook(observer.on_model_call)
         partial = False
         try:
-            with tap, skip_tuned(denoiser(pipe), p.skip_tuning):
+            with (
+                tap,
+                skip_tuned(denoiser(pipe), p.skip_tuning),
+                solver_hooks(pipe.scheduler, denoiser(pipe)),
+            ):
                 # Every concrete pipeline defines __call__; DiffusionPipeline declares none.
                 images = cast(Callable[..., Any], pipe)(**kwargs).images
         except StopAndKeep as stop:

@@ -21,6 +21,7 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from studio.core.params import ScheduleOptions, Sigmas, Spacing
 from studio.core.samplers import SAMPLERS, ModelKind, SamplerSpec, find_sampler
+from studio.engine.amed.scheduler import AmedScheduler
 from studio.engine.analytic.scheduler import AnalyticDDIMScheduler, AnalyticDDPMScheduler
 from studio.engine.ddim import ZeroSnrSafeDDIMScheduler
 
@@ -59,7 +60,7 @@ INTEGER_TIMESTEP_SOLVERS = frozenset(
 )
 OWN_SCHEDULERS: dict[str, type[SchedulerMixin]] = {
     "DDIMScheduler": ZeroSnrSafeDDIMScheduler,
-    **{cls.__name__: cls for cls in (AnalyticDDIMScheduler, AnalyticDDPMScheduler)},
+    **{cls.__name__: cls for cls in (AnalyticDDIMScheduler, AnalyticDDPMScheduler, AmedScheduler)},
 }
 COLLIDE = "its rounded timesteps collide {}, and diffusers then stops with an IndexError"
 

@@ -120,6 +120,16 @@ def register(sub) -> None:
     analytic.add_argument("--force", action="store_true", help="estimate again, replace the cache")
     analytic.add_argument("--device", default="auto")
     analytic.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    amed = sub.add_parser("amed", help="train and cache a model's AMED predictors, one per NFE")
+    amed.add_argument("--model", "-m", default=TEACHER, help="embedded name or folder")
+    amed.add_argument("--nfe", default="3,4,5,6,8", help="model evaluations, comma-separated")
+    amed.add_argument("--samples", type=int, default=64, help="prompts and noises trained on")
+    amed.add_argument("--epochs", type=int, default=4)
+    amed.add_argument("--substeps", type=int, default=6, help="reference steps per AMED step")
+    amed.add_argument("--batch", type=int, default=16)
+    amed.add_argument("--force", action="store_true", help="train again, replace the cache")
+    amed.add_argument("--device", default="auto")
+    amed.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
 def _run_dir(args: argparse.Namespace, name: str) -> Path:
@@ -232,10 +242,28 @@ def cmd_analytic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_amed(args: argparse.Namespace) -> int:
+    from studio.cli import model_ref
+    from studio.engine.amed.fit import FitOptions
+    from studio.lab.amed_job import parse_nfe, summary, train_predictors
+
+    nfes = parse_nfe(args.nfe)
+    options = FitOptions(
+        samples=args.samples, batch_size=args.batch, substeps=args.substeps, epochs=args.epochs
+    )
+    ref = model_ref(args.model)
+    reports = train_predictors(
+        ref, nfes, options, force=args.force, device=args.device, progress=not args.quiet
+    )
+    print(summary(reports))
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "distill": cmd_distill,
     "eval": cmd_eval,
     "sheet": cmd_sheet,
     "analytic": cmd_analytic,
+    "amed": cmd_amed,
 }

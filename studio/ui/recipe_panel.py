@@ -39,9 +39,23 @@ GAMMA_TABLE_NOTE = (
 )
 
 
+AMED_NOTE = (
+    "Its first run on a model at a step count trains that model's AMED predictor (a few minutes"
+    " on a CPU, with progress); later runs reuse it. Steps count model evaluations, at least 3."
+)
+
+
+def first_run_note(spec: SamplerSpec) -> str:
+    """What the sampler's first run on a model costs, or "" when nothing."""
+    if spec.needs_gamma_table:
+        return GAMMA_TABLE_NOTE
+    return AMED_NOTE if spec.needs_predictor else ""
+
+
 def sampler_tip(spec: SamplerSpec) -> str:
     """The sampler's one-line summary, and what its first run on a model costs."""
-    return f"{spec.summary}\n{GAMMA_TABLE_NOTE}" if spec.needs_gamma_table else spec.summary
+    note = first_run_note(spec)
+    return f"{spec.summary}\n{note}" if note else spec.summary
 
 
 @cache
@@ -256,7 +270,9 @@ class LaneRecipePanel(QGroupBox):
         spec = find_sampler(name) if isinstance(name, str) else None
         uses_eta = spec is not None and spec.uses_eta
         self.sampler_combo.setToolTip(sampler_tip(spec) if spec is not None else "")
-        self.sampler_note.setVisible(spec is not None and spec.needs_gamma_table)
+        note = first_run_note(spec) if spec is not None else ""
+        self.sampler_note.setText(note)
+        self.sampler_note.setVisible(bool(note))
         self.eta_spin.setEnabled(uses_eta)
         self.eta_spin.setToolTip(
             "Eta: 0 is deterministic, 1 adds fresh noise each step"

@@ -1,0 +1,320 @@
+"""Training an AMED predictor for one (model, NFE) against a many-step trajectory of the model.
+
+For each batch of prompts and starting noise, the reference is DPM++ 2M (the convergence
+reference's solver) on a fine grid that contains every point of the AMED grid, `substeps` steps
+per AMED interval, with the same classifier-free guidance. The solver then walks the AMED grid
+from the same noise: a DDIM step, then AMED steps; each AMED step's result is compared with the
+reference at the same grid point (mean squared error in x), and the gradient reaches the
+predictor through the scale c and, through the intermediate sigma, the second evaluation's input
+and time. The UNet stays frozen. Each step starts from the solver's own previous result, detached,
+as at sampling time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import StableDiffusionPipeline
+
+from studio.engine.amed.plan import (
+    AmedPlan,
+    StepKind,
+    amed_update,
+    ddim_step,
+    make_plan,
+    mid_sigma,
+    per_sample,
+    sigma_table,
+    split_output,
+    timestep_of,
+    to_mid,
+)
+from studio.engine.amed.predictor import AmedPredictor
+from studio.engine.amed.scheduler import pooled
+from studio.engine.analytic.sources import proxy_prompts, read_emoji_rows, uses_dataset
+from studio.engine.emoji_pipeline import EmojiPipeline
+from studio.engine.samplers import SamplerError, make_scheduler
+
+REFERENCE_SAMPLER = "DPM++ 2M"
+REFERENCE_TASK = "AMED: reference trajectories"
+TRAINING_TASK = "AMED: training the predictor"
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class FitOptions:
+    """How an AMED predictor is trained: data size, reference accuracy, optimiser."""
+
+    samples: int = 64
+    batch_size: int = 16
+    substeps: int = 6
+    epochs: int = 3
+    lr: float = 5e-3
+    guidance: float | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    """A trained predictor and how far the solver ended from the reference before and after."""
+
+    predictor: AmedPredictor
+    guidance: float
+    loss_before: float
+    loss_after: float
+    mean_r: tuple[float, ...]
+    mean_c: tuple[float, ...]
+
+
+def default_guidance(pipe: Any) -> float:
+    return 3.0 if isinstance(pipe, EmojiPipeline) else 7.5
+
+
+def check_fittable(pipe: Any, model_name: str) -> None:
+    unet = getattr(pipe, "unet", None)
+    if isinstance(pipe, EmojiPipeline):
+        return
+    if isinstance(pipe, StableDiffusionPipeline) and unet is not None:
+        config = unet.config
+        if config.addition_embed_type is None and config.time_cond_proj_dim is None:
+            return
+    raise SamplerError(
+        f"AMED trains its predictor on the embedded emoji models and Stable Diffusion 1.x/2.x; "
+        f"{model_name} is a {type(pipe).__name__}."
+    )
+
+
+class GuidedCall:
+    """Calls a pipeline's UNet with classifier-free guidance on rows of fixed prompts."""
+
+    def __init__(self, pipe: Any, prompts: Sequence[str], guidance: float) -> None:
+        self.unet, self.guidance = pipe.unet, guidance
+        n = len(prompts)
+        if isinstance(pipe, EmojiPipeline):
+            states, mask, pool = pipe.encode_prompt(list(prompts), [""] * n, True)
+            self.parts = {"encoder_hidden_states": states, "encoder_attention_mask": mask}
+            self.parts["class_labels"] = pool
+        else:
+            cond, uncond = pipe.encode_prompt(
+                list(prompts), pipe.device, 1, True, negative_prompt=[""] * n
+            )
+            self.parts = {"encoder_hidden_states": torch.cat([uncond, cond])}
+        self.count = n
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, rows: slice) -> torch.Tensor:
+        picks = list(range(self.count))[rows]
+        index = torch.tensor(picks + [p + self.count for p in picks])
+        kwargs = {k: v[index.to(v.device)] for k, v in self.parts.items()}
+        x2 = torch.cat([x, x]).to(self.unet.device, self.unet.dtype)
+        t2 = torch.cat([t, t]).to(self.unet.device)
+        out = self.unet(x2, t2, **kwargs).sample.float()
+        uncond, cond = out.chunk(2)
+        return uncond + self.guidance * (cond - uncond)
+
+
+@contextlib.contextmanager
+def frozen(module: torch.nn.Module) -> Iterator[None]:
+    saved = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), saved, strict=True):
+            p.requires_grad_(flag)
+
+
+def fine_timesteps(plan: AmedPlan, substeps: int) -> list[int]:
+    """The reference grid: `substeps` steps in each AMED interval, every AMED point on it."""
+    points: list[int] = []
+    for t, t_next in zip(plan.timesteps[:-1], plan.timesteps[1:], strict=True):
+        end = max(t_next, 0)
+        for k in range(substeps):
+            points.append(round(t + (end - t) * k / substeps))
+    points.append(0)
+    return sorted(set(points), reverse=True)
+
+
+@torch.no_grad()
+def reference_points(
+    call: GuidedCall,
+    base_config: dict,
+    plan: AmedPlan,
+    noise: torch.Tensor,
+    rows: slice,
+    substeps: int,
+) -> dict[int, torch.Tensor]:
+    """The reference x at each AMED grid point after the first (by grid index)."""
+    scheduler: Any = make_scheduler(base_config, REFERENCE_SAMPLER)
+    fine = fine_timesteps(plan, substeps)
+    scheduler.set_timesteps(timesteps=fine, device=call.unet.device)
+    wanted = {t: j for j, t in enumerate(plan.timesteps) if j > 0}
+    x = noise * scheduler.init_noise_sigma
+    found: dict[int, torch.Tensor] = {}
+    steps = [int(t) for t in scheduler.timesteps]
+    for k, t in enumerate(steps):
+        model_in = scheduler.scale_model_input(x, scheduler.timesteps[k])
+        out = call(model_in, torch.full((len(x),), float(t)), rows)
+        x = scheduler.step(out, scheduler.timesteps[k], x).prev_sample.float()
+        after = steps[k + 1] if k + 1 < len(steps) else -1
+        if after in wanted:
+            found[wanted[after]] = x.clone()
+    return found
+
+
+class FeatureTap:
+    """Keeps the pooled output of a UNet's mid block from its latest call."""
+
+    def __init__(self, unet: Any) -> None:
+        self.value: torch.Tensor | None = None
+        self.handle = unet.mid_block.register_forward_hook(self._keep)
+
+    def _keep(self, module: Any, args: Any, output: Any) -> None:
+        self.value = pooled(output)
+
+    def features(self, batch: int) -> torch.Tensor:
+        assert self.value is not None
+        return self.value[-batch:]
+
+    def close(self) -> None:
+        self.handle.remove()
+
+
+@dataclass(frozen=True, slots=True)
+class Walker:
+    """Runs the AMED solver on one plan with a guided model, a feature tap and a predictor."""
+
+    call: GuidedCall
+    tap: FeatureTap
+    predictor: AmedPredictor
+    plan: AmedPlan
+    prediction: str
+    sigmas: Any
+
+    def __call__(
+        self,
+        noise: torch.Tensor,
+        rows: slice,
+        targets: dict[int, torch.Tensor] | None = None,
+        train: bool = False,
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]]:
+        """The solver's result, its per-step losses to `targets` (with a graph when `train`)
+        and the (r, c) of each AMED step."""
+        return walk(self, noise, rows, targets, train)
+
+
+def walk(
+    w: Walker,
+    noise: torch.Tensor,
+    rows: slice,
+    targets: dict[int, torch.Tensor] | None,
+    train: bool,
+) -> tuple[torch.Tensor, list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]]:
+    call, tap, predictor, plan, prediction = w.call, w.tap, w.predictor, w.plan, w.prediction
+    x, losses, picks = noise.float(), [], []
+    n = len(x)
+    for i, kind in enumerate(plan.kinds):
+        sigma, sigma_next = plan.sigmas[i], plan.sigmas[i + 1]
+        t, t_next = plan.timesteps[i], plan.timesteps[i + 1]
+        with torch.no_grad():
+            out = call(x, torch.full((n,), float(t)), rows)
+        eps, x0 = split_output(out, x, sigma, prediction)
+        if kind is StepKind.ddim:
+            x = ddim_step(eps, x0, sigma_next)
+            continue
+        with torch.set_grad_enabled(train):
+            r, c = predictor(tap.features(n), t, t_next)
+            mid = mid_sigma(r, sigma, sigma_next)
+            x_mid = to_mid(x, eps, sigma, mid)
+            out_mid = call(x_mid, timestep_of(mid, w.sigmas), rows)
+            eps_mid, _ = split_output(out_mid, x_mid, per_sample(mid, x), prediction)
+            x_next = amed_update(x, eps_mid, sigma, sigma_next, c)
+            if targets is not None:
+                losses.append(((x_next - targets[i + 1]) ** 2).mean())
+        picks.append((r.detach(), c.detach()))
+        x = x_next.detach()
+    return x, losses, picks
+
+
+def fit_prompts(pipe: Any, count: int, dataset: Path | None, seed: int) -> list[str]:
+    if dataset is not None and uses_dataset(pipe, dataset):
+        return read_emoji_rows(dataset, count, seed)[1]
+    return proxy_prompts(pipe, count)
+
+
+def fit_predictor(
+    pipe: Any,
+    base_config: dict,
+    nfe: int,
+    options: FitOptions,
+    dataset: Path | None,
+    progress: Progress,
+) -> FitResult:
+    """Train a predictor for `pipe` at `nfe` evaluations (progress: (task, done, total))."""
+    unet = pipe.unet
+    scheduler: Any = make_scheduler(base_config, "DDIM trailing")
+    plan = make_plan(scheduler.alphas_cumprod, nfe)
+    prediction = str(base_config.get("prediction_type", "epsilon"))
+    guidance = options.guidance if options.guidance is not None else default_guidance(pipe)
+    prompts = fit_prompts(pipe, options.samples, dataset, options.seed)
+    call = GuidedCall(pipe, prompts, guidance)
+    shape = (unet.config.in_channels, unet.config.sample_size, unet.config.sample_size)
+    gen = torch.Generator("cpu").manual_seed(options.seed)
+    noise = torch.randn((len(prompts), *shape), generator=gen).to(unet.device)
+    size = max(1, options.batch_size)
+    batches = [slice(i, min(i + size, len(prompts))) for i in range(0, len(prompts), size)]
+    targets = []
+    for done, rows in enumerate(batches, start=1):
+        targets.append(
+            reference_points(call, base_config, plan, noise[rows], rows, options.substeps)
+        )
+        progress(REFERENCE_TASK, done, len(batches))
+    torch.manual_seed(options.seed)
+    predictor = AmedPredictor(unet.mid_block.resnets[-1].out_channels).to(unet.device)
+    optimiser = torch.optim.Adam(predictor.parameters(), lr=options.lr)
+    tap = FeatureTap(unet)
+    sigmas = sigma_table(scheduler.alphas_cumprod)
+    walker = Walker(call, tap, predictor, plan, prediction, sigmas)
+    try:
+        with frozen(unet):
+            before = _mean_loss(walker, noise, batches, targets)
+            total = options.epochs * len(batches)
+            for epoch in range(options.epochs):
+                for b, rows in enumerate(batches):
+                    _, losses, _ = walker(noise[rows], rows, targets[b], train=True)
+                    optimiser.zero_grad()
+                    torch.stack(losses).sum().backward()
+                    optimiser.step()
+                    progress(TRAINING_TASK, epoch * len(batches) + b + 1, total)
+            after = _mean_loss(walker, noise, batches, targets)
+            picks = _mean_picks(walker, noise, batches)
+    finally:
+        tap.close()
+    predictor.eval().requires_grad_(False)
+    return FitResult(predictor, guidance, before, after, *picks)
+
+
+def _mean_loss(walker: Walker, noise: torch.Tensor, batches: list[slice], targets: list) -> float:
+    total = 0.0
+    for b, rows in enumerate(batches):
+        _, losses, _ = walker(noise[rows], rows, targets[b])
+        total += float(torch.stack(losses).sum())
+    return total / len(batches)
+
+
+def _mean_picks(
+    walker: Walker, noise: torch.Tensor, batches: list[slice]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    count = len(walker.plan.amed_intervals)
+    rs: list[list[float]] = [[] for _ in range(count)]
+    cs: list[list[float]] = [[] for _ in range(count)]
+    for rows in batches:
+        _, _, picks = walker(noise[rows], rows)
+        for k, (r, c) in enumerate(picks):
+            rs[k] += r.tolist()
+            cs[k] += c.tolist()
+    return tuple(sum(v) / len(v) for v in rs), tuple(sum(v) / len(v) for v in cs)

@@ -1,0 +1,157 @@
+"""AMED predictors on disk (one small safetensors file per model and NFE) and the service that
+gives a scheduler its predictor: kept in memory, cached on disk, else trained.
+
+A file's key is a sha256 over the weights the loaded model really runs (as for the Gamma tables:
+`analytic.store.model_fingerprint`), the scheduler entries that fix alpha-bar and the prediction
+type, the NFE and the format. A missing, unreadable or foreign file is a miss: the predictor is
+trained again and the file replaced atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_cache_dir
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+
+from studio.core.atomic import atomic_write_bytes
+from studio.engine.amed.fit import FitOptions, FitResult, Progress, check_fittable, fit_predictor
+from studio.engine.amed.predictor import AmedPredictor
+from studio.engine.amed.scheduler import AmedScheduler
+from studio.engine.analytic.estimate import schedule_config
+from studio.engine.analytic.sources import default_emoji_dataset
+from studio.engine.analytic.store import model_fingerprint
+from studio.engine.loading import LoadedModel
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    """`<user cache>/studio/amed`."""
+    return Path(user_cache_dir("studio")) / "amed"
+
+
+def predictor_key(fingerprint: str, scheduler_config: dict[str, Any], nfe: int) -> str:
+    fields = {
+        "format": FORMAT_VERSION,
+        "model": fingerprint,
+        "schedule": schedule_config(scheduler_config),
+        "nfe": nfe,
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPredictor:
+    """A predictor with what its file says about how it was trained."""
+
+    predictor: AmedPredictor
+    info: dict[str, str]
+
+
+def save_predictor(path: Path, key: str, fit: FitResult, options: FitOptions) -> Path:
+    info = {
+        "key": key,
+        "format": str(FORMAT_VERSION),
+        "feature_dim": str(fit.predictor.feature_dim),
+        "guidance": f"{fit.guidance:g}",
+        "samples": str(options.samples),
+        "substeps": str(options.substeps),
+        "epochs": str(options.epochs),
+        "loss_before": f"{fit.loss_before:.6g}",
+        "loss_after": f"{fit.loss_after:.6g}",
+        "mean_r": json.dumps([round(v, 4) for v in fit.mean_r]),
+        "mean_c": json.dumps([round(v, 5) for v in fit.mean_c]),
+    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in fit.predictor.state_dict().items()}
+    return atomic_write_bytes(path, save(tensors, metadata=info))
+
+
+def _read(path: Path, key: str) -> StoredPredictor:
+    data = path.read_bytes()
+    tensors = load(data)
+    info = read_metadata(data)
+    if info.get("format") != str(FORMAT_VERSION) or info.get("key") != key:
+        raise ValueError("the file belongs to another model, NFE or format")
+    predictor = AmedPredictor(int(info["feature_dim"]))
+    predictor.load_state_dict(tensors)
+    return StoredPredictor(predictor.eval().requires_grad_(False), info)
+
+
+def read_metadata(data: bytes) -> dict[str, str]:
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    return dict(header.get("__metadata__", {}))
+
+
+def load_predictor(path: Path, key: str) -> StoredPredictor | None:
+    """The cached predictor, or None when the file is missing or unusable (logged)."""
+    if not path.is_file():
+        return None
+    try:
+        return _read(path, key)
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
+        log.warning("ignoring the AMED predictor cache %s: %s", path, exc)
+        return None
+
+
+def _ignore(task: str, done: int, total: int) -> None:
+    return None
+
+
+class AmedPredictors:
+    """Gives each loaded model its AMED predictor per NFE: memory, disk cache, else training."""
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        options: FitOptions | None = None,
+        dataset: Path | None = None,
+    ) -> None:
+        self.cache_dir = cache_dir or default_cache_dir()
+        self.options = options or FitOptions()
+        self.dataset = dataset or default_emoji_dataset()
+        self._known: dict[str, StoredPredictor] = {}
+
+    def key_for(self, loaded: LoadedModel, nfe: int) -> str:
+        return predictor_key(model_fingerprint(loaded.pipe), loaded.base_scheduler_config, nfe)
+
+    def path_for(self, loaded: LoadedModel, nfe: int) -> Path:
+        return self.cache_dir / f"amed-{self.key_for(loaded, nfe)[:32]}-nfe{nfe}.safetensors"
+
+    def stored_for(
+        self, loaded: LoadedModel, nfe: int, progress: Progress | None = None, force: bool = False
+    ) -> StoredPredictor:
+        """The model's predictor at `nfe`; trained (reporting `progress`) and cached when
+        missing or forced."""
+        check_fittable(loaded.pipe, loaded.ref.display_name)
+        key = self.key_for(loaded, nfe)
+        path = self.path_for(loaded, nfe)
+        stored = None if force else self._known.get(key) or load_predictor(path, key)
+        if stored is None:
+            fit = fit_predictor(
+                loaded.pipe,
+                dict(loaded.base_scheduler_config),
+                nfe,
+                self.options,
+                self.dataset,
+                progress or _ignore,
+            )
+            save_predictor(path, key, fit, self.options)
+            stored = _read(path, key)
+        self._known[key] = stored
+        return stored
+
+    def attach(self, scheduler: Any, loaded: LoadedModel, progress: Progress, nfe: int) -> None:
+        """Give an AMED scheduler its predictor for `nfe`; other schedulers are left alone."""
+        if isinstance(scheduler, AmedScheduler):
+            stored = self.stored_for(loaded, nfe, progress)
+            scheduler.use_predictor(nfe, stored.predictor.to(loaded.pipe.unet.device))
