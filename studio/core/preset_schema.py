@@ -147,13 +147,18 @@ def _adapter_location(value: Mapping[str, Any]) -> tuple[str, ModelSource]:
     return location, source
 
 
+# A model's default scheduler must run without per-model preparation (a Gamma table, a trained
+# AMED predictor): those samplers are chosen per lane, never named by a preset.
+PRESET_SAMPLERS = tuple(s for s in SAMPLERS if not (s.needs_gamma_table or s.needs_predictor))
+
+
 def fitting_sampler(scheduler: str, overrides: Pairs) -> SamplerSpec | None:
     """The catalogue sampler for a scheduler class: the one whose own overrides the preset
     repeats most fully (Euler + trailing spacing -> 'Euler trailing')."""
     given = dict(overrides)
     candidates = [
         s
-        for s in SAMPLERS
+        for s in PRESET_SAMPLERS
         if s.scheduler == scheduler and all(given.get(k) == v for k, v in s.overrides.items())
     ]
     return max(candidates, key=lambda s: len(s.overrides), default=None)
@@ -173,7 +178,7 @@ def read_scheduler(value: object) -> tuple[str, Pairs, str]:
         raise Bad(f"overrides {exc}") from exc
     spec = fitting_sampler(name, overrides)
     if spec is None:
-        known = ", ".join(sorted({s.scheduler for s in SAMPLERS}))
+        known = ", ".join(sorted({s.scheduler for s in PRESET_SAMPLERS}))
         raise Bad(f"class {shown(name)} is not a scheduler the studio runs: use one of {known}")
     return name, overrides, spec.name
 

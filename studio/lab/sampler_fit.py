@@ -16,6 +16,7 @@ import numpy as np
 
 from studio.core.metrics import psnr
 from studio.core.models import ModelRef
+from studio.core.params import ValidationError
 from studio.core.samplers import ModelKind
 from studio.engine.samplers import SamplerError, available_samplers
 from studio.lab.evaluate import EvalItem, Recipe, generate_set
@@ -66,7 +67,7 @@ def check(
             trial = Recipe(sampler=spec.name, steps=n, guidance=recipe.guidance)
             try:
                 images = generate_set(runner, ref, trial, items(prompts))
-            except SamplerError as exc:
+            except (SamplerError, ValidationError) as exc:
                 results.append(FitResult(name, spec.name, n, "refused", str(exc)))
                 continue
             if not np.isfinite(images.astype(np.float64)).all():

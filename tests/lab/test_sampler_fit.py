@@ -2,7 +2,8 @@
 with its reason, never noise (docs/screenshots/grid.png once showed DPM2 painting noise).
 
 The fast suite checks the teacher on one prompt, without the two analytic-variance samplers
-(each first estimates a Gamma table, minutes on a CPU); `pytest -m slow` checks all five
+and AMED (each first estimates a Gamma table or trains a predictor, minutes on a CPU; AMED's
+own tests are in tests/engine/test_amed.py); `pytest -m slow` checks all five
 embedded models on three prompts with every sampler (about 12 min per model on a busy 2-core
 machine; the table of 2026-12-06 is in docs/BENCHMARKS.md, "Samplers on the embedded models").
 """
@@ -42,7 +43,7 @@ def test_the_measure_passes_a_blurred_image_and_fails_noise_and_wrong_colours():
     assert mean_psnr(noise, image) < MIN_PSNR and mean_psnr(blue, image) < MIN_PSNR
 
 
-ANALYTIC = frozenset({"DDPM (analytic variance)", "DDIM eta + analytic variance"})
+PREPARED = frozenset({"DDPM (analytic variance)", "DDIM eta + analytic variance", "AMED"})
 
 
 def _assert_no_noise(results) -> None:
@@ -55,7 +56,7 @@ def _assert_no_noise(results) -> None:
 def test_no_sampler_paints_noise_on_the_teacher():
     name = "emoji-teacher"
     runner = Runner(ModelCache(capacity=1))
-    results = check(runner, name, recipe_for(name), (2, 4, 8), PROMPTS[:1], ANALYTIC)
+    results = check(runner, name, recipe_for(name), (2, 4, 8), PROMPTS[:1], PREPARED)
     _assert_no_noise(results)
 
 
