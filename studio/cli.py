@@ -74,6 +74,13 @@ def _recipe_args(
     parser.add_argument(f"{dash}guidance", dest=f"{dest}guidance", type=float, default=guidance)
     parser.add_argument(f"{dash}eta", dest=f"{dest}eta", type=float, default=0.0)
     parser.add_argument(
+        f"{dash}classifier-scale",
+        dest=f"{dest}classifier_scale",
+        type=float,
+        default=0.0,
+        help="classifier guidance toward the prompt's emoji subgroup (embedded models; 0: off)",
+    )
+    parser.add_argument(
         f"{dash}sigmas", dest=f"{dest}sigmas", choices=[s.value for s in Sigmas], default="default"
     )
     parser.add_argument(
@@ -167,6 +174,7 @@ def lane_params(args: argparse.Namespace, prefix: str = "") -> GenerationParams:
             num_inference_steps=get("steps"),
             guidance_scale=get("guidance"),
             eta=get("eta"),
+            classifier_scale=get("classifier_scale"),
             seed=args.seed,
             width=args.width or 32,
             height=args.height or 32,

@@ -102,8 +102,10 @@ async def _follow(host: EngineHost, job: Job, progress: TerminalProgress) -> Job
                 progress.note(f"loaded {model.display_name} on {device} in {load_s:.2f}s")
                 if notice:
                     progress.note(notice)
-            case LaneFinished():
+            case LaneFinished(notice=notice):
                 report.lanes[event.lane] = event
+                if notice:
+                    progress.note(notice)
             case CompareFinished():
                 report.compare = event
             case JobProgress():

@@ -107,7 +107,9 @@ class PreviewReady:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LaneFinished:
-    """A lane's final images (read-only uint8 HxWx3 arrays) and its timings."""
+    """A lane's final images (read-only uint8 HxWx3 arrays) and its timings; `notice` says what
+    the lane left out and why (classifier guidance for a prompt naming no known emoji), or "".
+    """
 
     job_id: str
     lane: Lane
@@ -117,6 +119,7 @@ class LaneFinished:
     timings: Timings
     steps: int
     partial: bool = False
+    notice: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -43,6 +43,7 @@ SETTING_KEYS = (
     "Size",
     "Model",
     "Eta",
+    "Classifier scale",
     "Timestep spacing",
     "Zero terminal SNR",
     "Batch size",
@@ -60,7 +61,11 @@ _SIGMAS_NAMES = {Sigmas.karras: "Karras", Sigmas.exponential: "Exponential", Sig
 _SIGMAS_SUFFIXES = frozenset(sigmas.value for sigmas in _SIGMAS_NAMES)
 _SAMPLER_ALIASES = {"plms": "PNDM"}
 _INT_KEYS = {"Steps": "num_inference_steps", "Seed": "seed", "Batch size": "batch_size"}
-_FLOAT_KEYS = {"CFG scale": "guidance_scale", "Eta": "eta"}
+_FLOAT_KEYS = {
+    "CFG scale": "guidance_scale",
+    "Eta": "eta",
+    "Classifier scale": "classifier_scale",
+}
 _KNOWN_BY_FOLDED = {key.casefold(): key for key in SETTING_KEYS}
 
 
@@ -105,6 +110,8 @@ def _settings_pairs(params: GenerationParams, model: str) -> list[tuple[str, str
         pairs.append(("Model", model))
     if (spec is not None and spec.uses_eta) or params.eta != 0:
         pairs.append(("Eta", _format_float(params.eta)))
+    if params.classifier_scale != 0:
+        pairs.append(("Classifier scale", _format_float(params.classifier_scale)))
     if schedule.spacing != Spacing.default:
         pairs.append(("Timestep spacing", str(schedule.spacing)))
     if schedule.rescale_zero_snr:
@@ -388,6 +395,7 @@ def to_json_dict(parsed: ParsedParameters) -> dict[str, Any]:
         "num_inference_steps": p.num_inference_steps,
         "guidance_scale": p.guidance_scale,
         "eta": p.eta,
+        "classifier_scale": p.classifier_scale,
         "seed": p.seed,
         "width": p.width,
         "height": p.height,

@@ -16,6 +16,7 @@ MAX_STEPS = 1000
 MAX_SEED = 2**32 - 1
 MAX_BATCH = 16
 MAX_GUIDANCE = 100.0
+MAX_CLASSIFIER_SCALE = 100.0
 MAX_PROMPT_CHARS = 4000
 
 
@@ -67,6 +68,7 @@ class GenerationParams:
     num_inference_steps: int = 20
     guidance_scale: float = 5.0
     eta: float = 0.0
+    classifier_scale: float = 0.0
     seed: int = 0
     width: int = 512
     height: int = 512
@@ -148,6 +150,9 @@ def problems(params: GenerationParams) -> list[str]:
     found += _range_problem("number of steps", params.num_inference_steps, 1, MAX_STEPS, True)
     found += _guidance_problems(params.guidance_scale)
     found += _range_problem("eta", params.eta, 0.0, 1.0, whole=False)
+    found += _range_problem(
+        "classifier guidance scale", params.classifier_scale, 0.0, MAX_CLASSIFIER_SCALE, False
+    )
     found += _range_problem("seed", params.seed, 0, MAX_SEED, whole=True)
     found += _size_problems("width", params.width)
     found += _size_problems("height", params.height)

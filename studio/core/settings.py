@@ -87,6 +87,7 @@ class LaneRecipe:
     num_inference_steps: int
     guidance_scale: float
     eta: float = 0.0
+    classifier_scale: float = 0.0
     schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
     skip_tuning: SkipTuning = field(default_factory=SkipTuning)
 
@@ -103,6 +104,7 @@ class LaneRecipe:
             num_inference_steps=self.num_inference_steps,
             guidance_scale=self.guidance_scale,
             eta=self.eta,
+            classifier_scale=self.classifier_scale,
             schedule=self.schedule,
             skip_tuning=self.skip_tuning,
         )
@@ -114,6 +116,7 @@ class LaneRecipe:
             num_inference_steps=params.num_inference_steps,
             guidance_scale=params.guidance_scale,
             eta=params.eta,
+            classifier_scale=params.classifier_scale,
             schedule=params.schedule,
             skip_tuning=params.skip_tuning,
         )
@@ -166,6 +169,7 @@ def _recipe_json(recipe: LaneRecipe) -> dict[str, Any]:
         "num_inference_steps": recipe.num_inference_steps,
         "guidance_scale": recipe.guidance_scale,
         "eta": recipe.eta,
+        "classifier_scale": recipe.classifier_scale,
         "schedule": _schedule_json(recipe.schedule),
         "skip_tuning": {
             "rho_top": float(recipe.skip_tuning.rho_top),
@@ -198,7 +202,7 @@ def _plain(value: Any) -> Any:
 
 Reader = Callable[[Any], Any]
 Readers = Mapping[str, "Reader | Readers"]
-_FLOAT_PARAMS = frozenset({"guidance_scale", "eta"})
+_FLOAT_PARAMS = frozenset({"guidance_scale", "eta", "classifier_scale"})
 
 
 class _Bad(ValueError):
@@ -298,7 +302,10 @@ _SCHEDULE_READERS: Readers = {
 }
 _SKIP_TUNING_READERS: Readers = {n: _skip_factor(n) for n in ("rho_top", "rho_bottom")}
 _RECIPE_READERS: Readers = {
-    **{n: _param_value(n) for n in ("sampler", "num_inference_steps", "guidance_scale", "eta")},
+    **{
+        n: _param_value(n)
+        for n in ("sampler", "num_inference_steps", "guidance_scale", "eta", "classifier_scale")
+    },
     "schedule": _SCHEDULE_READERS,
     "skip_tuning": _SKIP_TUNING_READERS,
 }

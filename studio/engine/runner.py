@@ -30,6 +30,7 @@ from studio.engine.amed.scheduler import solver_hooks
 from studio.engine.amed.store import AmedPredictors
 from studio.engine.analytic.tables import GammaTables, lane_progress
 from studio.engine.cancel import CancelToken, StopAndKeep
+from studio.engine.classifier_guidance import ClassifierGuide
 from studio.engine.emoji_pipeline import EmojiPipeline
 from studio.engine.engine_settings import engine_summary
 from studio.engine.finite import check_finite
@@ -62,6 +63,7 @@ class Sample:
     timings: Timings
     model_calls: int
     partial: bool
+    notice: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +123,13 @@ class Runner:
         judge: ImageJudge | None = None,
         gamma_tables: GammaTables | None = None,
         amed_predictors: AmedPredictors | None = None,
+        classifier_guide: ClassifierGuide | None = None,
     ) -> None:
         self.models = models
         self.judge = judge
         self.gamma_tables = gamma_tables or GammaTables()
         self.amed_predictors = amed_predictors or AmedPredictors()
+        self.classifier_guide = classifier_guide or ClassifierGuide()
 
     def run(self, job: Job, token: CancelToken, sink: EventSink) -> JobOutcome:
         validate_job(job)
@@ -223,6 +227,13 @@ class Runner:
         progress = lane_progress(job_id, lane, token, sink)
         self.gamma_tables.attach(pipe.scheduler, loaded, progress)
         self.amed_predictors.attach(pipe.scheduler, loaded, progress, p.num_inference_steps)
+        guided, notice = self.classifier_guide.guided(
+            pipe,
+            p.prompt,
+            p.classifier_scale,
+            loaded.base_scheduler_config,
+            spec.model.display_name,
+        )
         activate_lane(loaded)
         tap = SchedulerTap(pipe.scheduler)
         observer = StepObserver(
@@ -242,6 +253,7 @@ class Runner:
                 tap,
                 skip_tuned(denoiser(pipe), p.skip_tuning),
                 solver_hooks(pipe.scheduler, denoiser(pipe)),
+                guided,
             ):
                 # Every concrete pipeline defines __call__; DiffusionPipeline declares none.
                 images = cast(Callable[..., Any], pipe)(**kwargs).images
@@ -253,7 +265,7 @@ class Runner:
         finite = check_finite(
             images, lane=lane.value, model=spec.model.display_name, dtype=loaded.dtype
         )
-        return Sample(to_uint8(finite), timings, observer.model_calls, partial)
+        return Sample(to_uint8(finite), timings, observer.model_calls, partial, notice)
 
     def _run_lane(
         self,
@@ -290,6 +302,7 @@ class Runner:
                 timings=timings,
                 steps=len(timings.step_s),
                 partial=result.partial,
+                notice=result.notice,
             )
         )
         return LaneResult(result.images, timings.total_s, result.partial)

@@ -120,6 +120,14 @@ def register(sub) -> None:
     analytic.add_argument("--force", action="store_true", help="estimate again, replace the cache")
     analytic.add_argument("--device", default="auto")
     analytic.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    guidance = sub.add_parser(
+        "guidance-classifier",
+        help="train the noise-conditional subgroup classifier for classifier guidance",
+    )
+    guidance.add_argument("--steps", type=int, default=4000)
+    guidance.add_argument("--batch", type=int, default=64)
+    guidance.add_argument("--out", type=Path, default=None, help="default: assets/guidance/...")
+    guidance.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     amed = sub.add_parser("amed", help="train and cache a model's AMED predictors, one per NFE")
     amed.add_argument("--model", "-m", default=TEACHER, help="embedded name or folder")
     amed.add_argument("--nfe", default="3,4,5,6,8", help="model evaluations, comma-separated")
@@ -242,6 +250,19 @@ def cmd_analytic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_guidance_classifier(args: argparse.Namespace) -> int:
+    from studio.engine.classifier_guidance import default_classifier_dir
+    from studio.lab.emoji_data import build_dataset, load_dataset
+    from studio.lab.guidance_classifier import save, train
+
+    data = load_dataset(build_dataset(progress=not args.quiet))
+    run = train(data, args.steps, args.batch, progress=not args.quiet)
+    folder = save(run, data, args.out or default_classifier_dir(), args.steps)
+    accuracy = ", ".join(f"t={t}: {a:.1%}" for t, a in run.held_out_accuracy.items())
+    print(f"{folder}: held-out subgroup accuracy {accuracy} ({run.seconds:.0f} s)")
+    return 0
+
+
 def cmd_amed(args: argparse.Namespace) -> int:
     from studio.cli import model_ref
     from studio.engine.amed.fit import FitOptions
@@ -266,4 +287,5 @@ COMMANDS = {
     "sheet": cmd_sheet,
     "analytic": cmd_analytic,
     "amed": cmd_amed,
+    "guidance-classifier": cmd_guidance_classifier,
 }

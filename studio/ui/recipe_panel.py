@@ -18,7 +18,14 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
-from studio.core.params import MAX_GUIDANCE, MAX_STEPS, ScheduleOptions, Sigmas, Spacing
+from studio.core.params import (
+    MAX_CLASSIFIER_SCALE,
+    MAX_GUIDANCE,
+    MAX_STEPS,
+    ScheduleOptions,
+    Sigmas,
+    Spacing,
+)
 from studio.core.presets import RecipePreset, load_presets
 from studio.core.samplers import SAMPLERS, SamplerSpec, find_sampler
 from studio.core.skip_tuning import SKIP_MAX, SKIP_MIN, SkipTuning
@@ -111,6 +118,11 @@ class LaneRecipePanel(QGroupBox):
         self.guidance_spin = self._float_spin(f"{prefix}Guidance", MAX_GUIDANCE, 0.5)
         self.guidance_spin.setToolTip("Classifier-free guidance scale; 1 or less turns it off")
         self.eta_spin = self._float_spin(f"{prefix}Eta", 1.0, 0.1)
+        self.classifier_spin = self._float_spin(f"{prefix}Classifier", MAX_CLASSIFIER_SCALE, 0.5)
+        self.classifier_spin.setToolTip(
+            "Classifier guidance scale (embedded emoji models): pushes each step toward the"
+            " prompt's Unicode subgroup with a noise-aware classifier; 0 turns it off"
+        )
         self.sigmas_combo = _combo(f"{prefix}Sigmas", [s.value for s in Sigmas])
         self.sigmas_combo.setToolTip("Noise levels of sigma-based samplers")
         self.spacing_combo = _combo(f"{prefix}Spacing", [s.value for s in Spacing])
@@ -159,6 +171,7 @@ class LaneRecipePanel(QGroupBox):
             bind_spin(self.steps_spin, lane, "num_inference_steps", lane.numInferenceStepsChanged),
             bind_spin(self.guidance_spin, lane, "guidance_scale", lane.guidanceScaleChanged),
             bind_spin(self.eta_spin, lane, "eta", lane.etaChanged),
+            bind_spin(self.classifier_spin, lane, "classifier_scale", lane.classifierScaleChanged),
             self._bind_schedule(),
             self._bind_skip_tuning(),
         ]
@@ -235,6 +248,8 @@ class LaneRecipePanel(QGroupBox):
         grid.addWidget(self.guidance_spin, 4, 3)
         grid.addWidget(QLabel("Eta"), 5, 0)
         grid.addWidget(self.eta_spin, 5, 1)
+        grid.addWidget(QLabel("Classifier"), 5, 2, Qt.AlignmentFlag.AlignRight)
+        grid.addWidget(self.classifier_spin, 5, 3)
         grid.addWidget(QLabel("Schedule"), 6, 0)
         grid.addLayout(self._schedule_row(), 6, 1, 1, 3)
         grid.addWidget(QLabel("Skip"), 7, 0)

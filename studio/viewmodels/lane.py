@@ -49,7 +49,8 @@ def download_preparation(event: DownloadProgress, lane: Lane) -> PrepareProgress
 class LaneViewModel(QObject):
     """Holds one lane's recipe (with its messages) and what its current run has shown so far.
 
-    Recipe attributes (`sampler`, `num_inference_steps`, `guidance_scale`, `eta`, `schedule`,
+    Recipe attributes (`sampler`, `num_inference_steps`, `guidance_scale`, `eta`,
+    `classifier_scale`, `schedule`,
     `skip_tuning`) are observable: assign them and `recipeChanged` plus the field's own signal
     fire. The run state is fed by the session through `begin`, `on_prepare`, `on_step`,
     `on_preview`, `on_finished`, `end`.
@@ -59,6 +60,7 @@ class LaneViewModel(QObject):
     numInferenceStepsChanged = Signal(int)
     guidanceScaleChanged = Signal(float)
     etaChanged = Signal(float)
+    classifierScaleChanged = Signal(float)
     scheduleChanged = Signal(object)
     skipTuningChanged = Signal(object)
     guidanceDistilledChanged = Signal(bool)
@@ -79,6 +81,7 @@ class LaneViewModel(QObject):
     )
     guidance_scale = observable("guidance_scale", "guidanceScaleChanged", float)
     eta = observable("eta", "etaChanged", float)
+    classifier_scale = observable("classifier_scale", "classifierScaleChanged", float)
     schedule = observable("schedule", "scheduleChanged")
     skip_tuning = observable("skip_tuning", "skipTuningChanged")
     guidance_distilled = observable("guidance_distilled", "guidanceDistilledChanged", bool)
@@ -109,6 +112,7 @@ class LaneViewModel(QObject):
         self._num_inference_steps = recipe.num_inference_steps
         self._guidance_scale = recipe.guidance_scale
         self._eta = recipe.eta
+        self._classifier_scale = recipe.classifier_scale
         self._schedule = recipe.schedule
         self._skip_tuning = recipe.skip_tuning
 
@@ -119,6 +123,7 @@ class LaneViewModel(QObject):
             num_inference_steps=self._num_inference_steps,
             guidance_scale=self._guidance_scale,
             eta=self._eta,
+            classifier_scale=self._classifier_scale,
             schedule=self._schedule,
             skip_tuning=self._skip_tuning,
         )
@@ -132,6 +137,7 @@ class LaneViewModel(QObject):
         self.numInferenceStepsChanged.emit(recipe.num_inference_steps)
         self.guidanceScaleChanged.emit(recipe.guidance_scale)
         self.etaChanged.emit(recipe.eta)
+        self.classifierScaleChanged.emit(recipe.classifier_scale)
         self.scheduleChanged.emit(recipe.schedule)
         self.skipTuningChanged.emit(recipe.skip_tuning)
         self._changed("recipe")
@@ -292,11 +298,12 @@ class LaneViewModel(QObject):
             self.progressChanged.emit(self.total or event.steps, self.total or event.steps)
         self._set_running(False)
         took = event.timings.total_s
-        self._set_status(
+        status = (
             f"Stopped after {event.steps} steps (partial image)"
             if event.partial
             else f"Done: {event.steps} steps in {took:.2f} s"
         )
+        self._set_status(f"{status} · {event.notice}" if event.notice else status)
         self.previewChanged.emit()
         self.finished.emit()
 
