@@ -65,7 +65,8 @@ def sampler_styles(names: Sequence[str]) -> dict[str, tuple[QColor, str, Qt.PenS
     for index, name in enumerate(order):
         dashed = (index // len(PALETTE)) % 2 == 1 or index % 2 == 1
         line = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
-        styles[name] = (QColor(PALETTE[index % len(PALETTE)]), MARKERS[index % len(MARKERS)], line)
+        marker = MARKERS[(index + index // len(PALETTE)) % len(MARKERS)]
+        styles[name] = (QColor(PALETTE[index % len(PALETTE)]), marker, line)
     return styles
 
 

@@ -219,6 +219,7 @@ def test_to_json_dict_is_plain_json() -> None:
         "num_inference_steps",
         "guidance_scale",
         "eta",
+        "classifier_scale",
         "seed",
         "width",
         "height",

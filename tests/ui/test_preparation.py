@@ -204,7 +204,9 @@ def test_gamma_table_samplers_say_their_first_run_takes_minutes(window) -> None:
     assert "few minutes" in combo.toolTip()
     for index, spec in enumerate(SAMPLERS):
         tip = combo.itemData(index, Qt.ItemDataRole.ToolTipRole)
-        assert spec.summary in tip and ("few minutes" in tip) == spec.needs_gamma_table
+        assert spec.summary in tip and ("few minutes" in tip) == (
+            spec.needs_gamma_table or spec.needs_predictor
+        )
     combo.setCurrentText("Euler")
     assert not note.isVisible() and "few minutes" not in combo.toolTip()
     assert not child(window, "studentSamplerNote").isVisible()
