@@ -9,18 +9,16 @@ features. That map starts at zero, so a new shortcut model is exactly its teache
 
 from __future__ import annotations
 
-import math
-
 import torch
 from diffusers import UNet2DConditionModel
 from diffusers.models.embeddings import get_timestep_embedding
 
+from studio.core.shortcut import MAX_SHORTCUT_STEPS, SHORTCUT_SAMPLER, SHORTCUT_STEP_COUNTS
 from studio.engine.samplers import SamplerError
 
-SHORTCUT_SAMPLER = "DDIM trailing"
 COND_DIM = 64
-MAX_STEPS = 128
-STEP_COUNTS = tuple(2**k for k in range(int(math.log2(MAX_STEPS)) + 1))
+MAX_STEPS = MAX_SHORTCUT_STEPS
+STEP_COUNTS = SHORTCUT_STEP_COUNTS
 
 
 def is_shortcut(unet: torch.nn.Module) -> bool:

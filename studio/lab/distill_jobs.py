@@ -10,6 +10,7 @@ import torch
 from diffusers import DDIMScheduler, LCMScheduler, UNet2DConditionModel
 
 from studio.core.manifest import AdapterManifest, read_manifest
+from studio.core.shortcut import SHORTCUT_METHOD, SHORTCUT_STEP_COUNTS
 from studio.engine.emoji_model import SCHEDULE_CONFIG
 from studio.lab.cards import chained_device, compute_from_log, device_line
 from studio.lab.compact import fuse_lora
@@ -313,7 +314,8 @@ def _shortcut(args, run_dir: Path, data, teacher: Teacher, guidance: float) -> l
 
     def on_sample(run: ShortcutRun) -> None:
         record = training_record(run_dir, args.teacher, run.step)
-        export_pipeline(run.ema, folder, training={**record, "method": "shortcut model"})
+        shortcut = {"method": SHORTCUT_METHOD, "step_counts": list(SHORTCUT_STEP_COUNTS)}
+        export_pipeline(run.ema, folder, training={**record, **shortcut})
         for steps in (1, 4, 16):
             sample_sheet(
                 run.ema,

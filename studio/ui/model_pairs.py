@@ -13,6 +13,7 @@ from studio.core.manifest import MANIFEST, ManifestError, read_manifest
 from studio.core.model_library import split_model_name
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.settings import LaneRecipe, default_student
+from studio.core.shortcut import SHORTCUT_SAMPLER, SHORTCUT_STEP_COUNTS, is_shortcut_folder
 from studio.paths import models_dir
 
 INDEX_FILE = "model_index.json"
@@ -28,6 +29,7 @@ class ModelPair:
     student_label: str = ""
     guidance_distilled: bool = False
     student_recipe: LaneRecipe | None = None
+    student_steps: tuple[int, ...] = ()
 
     @property
     def compare(self) -> bool:
@@ -78,7 +80,10 @@ def _folder_of(name: str, root: Path | None) -> Path:
 
 
 def _student_facts(name: str, root: Path | None) -> tuple[bool, LaneRecipe | None]:
-    """Whether a student has guidance built in, and the recipe it recommends (adapter manifest)."""
+    """Whether a student has guidance built in, and the recipe it recommends (adapter manifest,
+    or a shortcut model's own: guided teacher folded in, 4 steps)."""
+    if is_shortcut_folder(_folder_of(name, root)):
+        return True, LaneRecipe(sampler=SHORTCUT_SAMPLER, num_inference_steps=4, guidance_scale=1.0)
     try:
         manifest = read_manifest(_folder_of(name, root))
     except (ManifestError, OSError):
@@ -95,7 +100,19 @@ def _student_facts(name: str, root: Path | None) -> tuple[bool, LaneRecipe | Non
 
 
 def is_student(name: str, root: Path | None = None) -> bool:
-    return "student" in display_name(name).lower() or (_folder_of(name, root) / MANIFEST).is_file()
+    folder = _folder_of(name, root)
+    return (
+        "student" in display_name(name).lower()
+        or (folder / MANIFEST).is_file()
+        or is_shortcut_folder(folder)
+    )
+
+
+def step_counts(name: str | None, root: Path | None = None) -> tuple[int, ...]:
+    """The only step counts a model runs (a shortcut model's), or () when any."""
+    if name is None or split_lora_student(name) is not None:
+        return ()
+    return SHORTCUT_STEP_COUNTS if is_shortcut_folder(_folder_of(name, root)) else ()
 
 
 def student_pair(teacher: str, student: str, root: Path | None = None) -> ModelPair:
@@ -111,6 +128,7 @@ def student_pair(teacher: str, student: str, root: Path | None = None) -> ModelP
         student_label=s,
         guidance_distilled=distilled,
         student_recipe=recipe,
+        student_steps=step_counts(student, root),
     )
 
 

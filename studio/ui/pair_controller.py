@@ -85,6 +85,7 @@ class PairController(QObject):
         fallback = self.combo.pairs()[0]
         self._set_models(fallback)
         s.student.guidance_distilled = fallback.guidance_distilled
+        s.student.step_counts = fallback.student_steps
         self._show(self.combo.show_models(*fallback.key))
 
     def apply(self, pair: ModelPair) -> None:
@@ -92,6 +93,7 @@ class PairController(QObject):
         s = self.session
         self._set_models(pair)
         s.student.guidance_distilled = pair.guidance_distilled
+        s.student.step_counts = pair.student_steps
         if pair.student_recipe is not None:
             s.student.set_recipe(pair.student_recipe)
         side = (s.width, s.height)
@@ -113,6 +115,7 @@ class PairController(QObject):
         student = s.student_model if s.compare_mode else None
         pair = self.combo.show_models(s.teacher_model, student)
         s.student.guidance_distilled = pair.guidance_distilled
+        s.student.step_counts = pair.student_steps
         self._show(pair)
 
     def _show(self, pair: ModelPair) -> None:

@@ -15,13 +15,11 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QSpinBox,
 )
 
 from studio.core.params import (
     MAX_CLASSIFIER_SCALE,
     MAX_GUIDANCE,
-    MAX_STEPS,
     ScheduleOptions,
     Sigmas,
     Spacing,
@@ -31,6 +29,7 @@ from studio.core.samplers import SAMPLERS, SamplerSpec, find_sampler
 from studio.core.skip_tuning import SKIP_MAX, SKIP_MIN, SkipTuning
 from studio.paths import presets_dir
 from studio.ui.binding import Binding, bind_combo_text, bind_spin
+from studio.ui.steps_spin import StepsSpin
 from studio.viewmodels.lane import LaneViewModel
 
 log = logging.getLogger(__name__)
@@ -112,9 +111,8 @@ class LaneRecipePanel(QGroupBox):
         self.sampler_note.setWordWrap(True)
         self.sampler_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.sampler_note.hide()
-        self.steps_spin = QSpinBox()
+        self.steps_spin = StepsSpin()
         self.steps_spin.setObjectName(f"{prefix}Steps")
-        self.steps_spin.setRange(1, MAX_STEPS)
         self.guidance_spin = self._float_spin(f"{prefix}Guidance", MAX_GUIDANCE, 0.5)
         self.guidance_spin.setToolTip("Classifier-free guidance scale; 1 or less turns it off")
         self.eta_spin = self._float_spin(f"{prefix}Eta", 1.0, 0.1)
@@ -177,6 +175,8 @@ class LaneRecipePanel(QGroupBox):
         ]
         self.preset_combo.activated.connect(self._apply_preset)
         lane.samplerChanged.connect(self._sampler_changed)
+        lane.stepCountsChanged.connect(self.steps_spin.set_allowed)
+        self.steps_spin.set_allowed(lane.step_counts)
         lane.messagesChanged.connect(self.show_messages)
         self._sampler_changed(lane.sampler)
         self.show_messages(lane.messages)

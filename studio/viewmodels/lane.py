@@ -22,6 +22,7 @@ from studio.core.params import GenerationParams, problems
 from studio.core.recipes import recipe_warnings
 from studio.core.samplers import find_sampler
 from studio.core.settings import LaneRecipe, PreviewKind, SharedParams
+from studio.core.shortcut import steps_sentence
 from studio.core.units import download_status
 from studio.viewmodels.observable import observable
 
@@ -64,6 +65,7 @@ class LaneViewModel(QObject):
     scheduleChanged = Signal(object)
     skipTuningChanged = Signal(object)
     guidanceDistilledChanged = Signal(bool)
+    stepCountsChanged = Signal(object)
     previewKindChanged = Signal(str)
     recipeChanged = Signal()
     messagesChanged = Signal(list)
@@ -85,6 +87,7 @@ class LaneViewModel(QObject):
     schedule = observable("schedule", "scheduleChanged")
     skip_tuning = observable("skip_tuning", "skipTuningChanged")
     guidance_distilled = observable("guidance_distilled", "guidanceDistilledChanged", bool)
+    step_counts = observable("step_counts", "stepCountsChanged", tuple)
     preview_kind = observable("preview_kind", "previewKindChanged", PreviewKind)
 
     def __init__(
@@ -98,6 +101,7 @@ class LaneViewModel(QObject):
         super().__init__(parent)
         self.lane = lane
         self._guidance_distilled = guidance_distilled
+        self._step_counts: tuple[int, ...] = ()
         self._preview_kind = PreviewKind.x0
         self._warnings: list[str] = []
         self._load_recipe(recipe)
@@ -148,14 +152,18 @@ class LaneViewModel(QObject):
     def _changed(self, name: str) -> None:
         if name == "preview_kind":
             self.previewChanged.emit()
-        elif name != "guidance_distilled":
+        elif name not in ("guidance_distilled", "step_counts"):
             self.recipeChanged.emit()
         self.messagesChanged.emit(self.messages)
 
     @property
     def problems(self) -> list[str]:
         """Why the recipe cannot run, one sentence each (empty when it can)."""
-        return problems(self.recipe.params(SharedParams()))
+        found = problems(self.recipe.params(SharedParams()))
+        counts = self._step_counts
+        if counts and self._num_inference_steps not in counts:
+            found.append(steps_sentence("This model", counts))
+        return found
 
     @property
     def warnings(self) -> list[str]:
