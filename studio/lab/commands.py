@@ -91,6 +91,7 @@ def register(sub) -> None:
         "--models",
         default="emoji-teacher,emoji-student-4step,"
         "emoji-student-2step,emoji-student-1step,emoji-student-lcm",
+        help="comma-separated: NAME (its own recipe) or NAME@SAMPLER/STEPS[/CFG[/CLASSIFIER]]",
     )
     evaluate.add_argument("--limit", type=int, default=0, help="first N prompts only (quick)")
     sheet = sub.add_parser(

@@ -35,6 +35,23 @@ def recipe_for(name: str) -> Recipe:
     )
 
 
+def parse_entry(text: str) -> tuple[str, Recipe | None]:
+    """`NAME` (its own recipe) or `NAME@SAMPLER/STEPS[/CFG[/CLASSIFIER SCALE]]`."""
+    name, _, recipe = text.strip().partition("@")
+    if not recipe:
+        return name, None
+    parts = recipe.split("/")
+    if not 2 <= len(parts) <= 4:
+        raise ValueError(f"{text!r}: write NAME@SAMPLER/STEPS[/CFG[/CLASSIFIER SCALE]].")
+    try:
+        steps = int(parts[1])
+        guidance = float(parts[2]) if len(parts) > 2 else recipe_for(name).guidance
+        scale = float(parts[3]) if len(parts) > 3 else 0.0
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: steps, CFG and classifier scale are numbers.") from exc
+    return name, Recipe(sampler=parts[0], steps=steps, guidance=guidance, classifier_scale=scale)
+
+
 def installed(name: str) -> bool:
     folder = embedded_model_dir(name)
     return (folder / "model_index.json").exists() or read_manifest(folder) is not None
@@ -43,7 +60,8 @@ def installed(name: str) -> bool:
 def evaluate_models(
     names: list[str], limit: int | None = None, recipes: dict[str, Recipe] | None = None
 ) -> tuple[list[EvalReport], str]:
-    """Evaluate each model; the first one is the reference for PSNR/SSIM agreement."""
+    """Evaluate each model (a name, or `parse_entry`'s NAME@RECIPE); the first one is the
+    reference for PSNR/SSIM agreement."""
     data = load_dataset(build_dataset(progress=False))
     items = eval_items(data)[:limit]
     classifier = Classifier.load(classifier_dir())
@@ -51,10 +69,11 @@ def evaluate_models(
     runner = Runner(ModelCache(capacity=1))
     reports: list[EvalReport] = []
     reference: np.ndarray | None = None
-    for name in names:
+    for entry in names:
+        name, given = parse_entry(entry)
         if not installed(name):
             continue
-        recipe = (recipes or {}).get(name) or recipe_for(name)
+        recipe = given or (recipes or {}).get(name) or recipe_for(name)
         report, images = evaluate(
             runner, ModelRef.embedded(name), recipe, items, classifier, data_features, reference
         )

@@ -43,10 +43,13 @@ class Recipe:
     steps: int
     guidance: float
     eta: float = 0.0
+    classifier_scale: float = 0.0
     skip_tuning: SkipTuning = field(default_factory=SkipTuning)
 
     def label(self) -> str:
         text = f"{self.sampler}, {self.steps} steps, CFG {self.guidance:g}"
+        if self.classifier_scale:
+            text += f", classifier guidance {self.classifier_scale:g}"
         if self.skip_tuning.enabled:
             text += f", Skip-Tuning {self.skip_tuning.label()}"
         return text
@@ -110,6 +113,7 @@ def generate_set(runner, ref: ModelRef, recipe: Recipe, items: list[EvalItem]) -
             num_inference_steps=recipe.steps,
             guidance_scale=recipe.guidance,
             eta=recipe.eta,
+            classifier_scale=recipe.classifier_scale,
             skip_tuning=recipe.skip_tuning,
             seed=item.seed,
             width=32,
