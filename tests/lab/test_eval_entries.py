@@ -23,5 +23,5 @@ def test_a_recipe_after_the_name_is_used_with_the_models_guidance_by_default():
 
 @pytest.mark.parametrize("bad", ["emoji-teacher@AMED", "emoji-teacher@AMED/four", "x@a/1/2/3/4"])
 def test_a_bad_recipe_is_named(bad):
-    with pytest.raises(ValueError, match="emoji-teacher|x@"):
+    with pytest.raises(ValueError, match=r"emoji-teacher|x@"):
         parse_entry(bad)
