@@ -187,3 +187,10 @@ def test_runner_trains_on_first_use_with_progress_and_counts_nfe(tmp_path, emoji
 def test_amed_fits_every_vp_model_config(tiny_sd_pipe, tiny_emoji_pipe):
     for pipe in (tiny_sd_pipe, tiny_emoji_pipe):
         assert isinstance(make_scheduler(pipe.scheduler.config, "AMED"), AmedScheduler)
+
+
+def test_fit_runs_on_stable_diffusion_too(tiny_sd_pipe):
+    result = fit_predictor(
+        tiny_sd_pipe, dict(tiny_sd_pipe.scheduler.config), 3, TINY, None, lambda *a: None
+    )
+    assert math.isfinite(result.loss_after) and result.guidance == 7.5
