@@ -6,6 +6,7 @@ import numpy as np
 
 from studio.core.manifest import read_manifest
 from studio.core.models import ModelRef
+from studio.core.shortcut import SHORTCUT_SAMPLER, is_shortcut_folder
 from studio.engine.model_cache import ModelCache
 from studio.engine.runner import Runner
 from studio.lab.classifier import Classifier
@@ -23,8 +24,14 @@ from studio.paths import embedded_model_dir
 TEACHER_RECIPE = Recipe(sampler="DPM++ 2M", steps=20, guidance=3.0)
 
 
+SHORTCUT_RECIPE = Recipe(sampler=SHORTCUT_SAMPLER, steps=4, guidance=1.0)
+
+
 def recipe_for(name: str) -> Recipe:
-    manifest = read_manifest(embedded_model_dir(name))
+    folder = embedded_model_dir(name)
+    if is_shortcut_folder(folder):
+        return SHORTCUT_RECIPE
+    manifest = read_manifest(folder)
     if manifest is None:
         return TEACHER_RECIPE
     return Recipe(
