@@ -32,6 +32,8 @@ STUDENTS = (
     "emoji-student-2step",
     "emoji-student-1step",
     "emoji-student-lcm",
+    "emoji-student-sid",
+    "emoji-shortcut",
 )
 TEACHER_STEPS, QUICK_TEACHER_STEPS = (4, 6, 8, 12), (4,)
 STUDENT_STEPS = (1, 2, 4)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from studio.core.atomic import atomic_write_text
 from studio.core.manifest import read_manifest
+from studio.core.shortcut import SHORTCUT_STEP_COUNTS, is_shortcut_folder
 
 DATA_CREDITS = """\
 - 1,870 renderings of Noto Color Emoji (Google, SIL Open Font License 1.1), from Debian's
@@ -130,6 +131,48 @@ clip 1.0, loss: v-MSE weighted by (min(SNR, 5) + 1) / (SNR + 1), timesteps unifo
 """
 
 
+def shortcut_card(name: str, compute: Compute, status: str, numbers: str) -> str:
+    counts = ", ".join(str(n) for n in SHORTCUT_STEP_COUNTS)
+    return f"""# {name}
+
+A shortcut model (Frans et al., 2024) of `emoji-teacher`, made with `studio distill --method
+shortcut`: the teacher's UNet also conditioned on the step size d through diffusers'
+`time_cond_proj_dim` input (a zero-initialised projection, so training starts from the teacher
+exactly). Loss: the d = 0 term anchored on the guided teacher (classifier-free guidance, scale 3,
+folded in), plus self-consistency: the target for a step of 2d is two steps of d by the EMA
+(no gradient through the target). One set of weights samples {counts} steps with DDIM trailing
+at guidance 1 (an Euler step in rectified-flow coordinates is a DDIM step at eta 0).
+
+**Status:** {status}
+
+Stored as a full pipeline folder (fp16 UNet, the teacher's scheduler config).
+
+## Data
+{DATA_CREDITS}
+
+## Compute
+{compute.lines()}
+
+## Measured
+{numbers}
+"""
+
+
+def sid_details(record: dict) -> str:
+    """The SiD options a training record keeps, as one paragraph ("" for other methods)."""
+    sid = record.get("sid")
+    if not isinstance(sid, dict):
+        return ""
+    return (
+        f"\nScore identity Distillation, data-free: generator initialised from "
+        f"`{sid.get('generator_init')}`, fake score network from the teacher; alpha "
+        f"{sid.get('alpha')}, t drawn up to {sid.get('t_max')} of the schedule, weighting "
+        f"{sid.get('weighting')}, teacher guidance {sid.get('guidance')}, batch "
+        f"{sid.get('batch_size')}, learning rate {sid.get('generator_lr')} (generator) and "
+        f"{sid.get('fake_lr')} (fake score) at the last resume.\n"
+    )
+
+
 def student_card(
     name: str,
     method: str,
@@ -139,13 +182,14 @@ def student_card(
     compute: Compute,
     status: str,
     numbers: str,
+    details: str = "",
 ) -> str:
     return f"""# {name}
 
 A few-step student of `emoji-teacher`, made with `studio distill` by {method}, with
 classifier-free guidance (scale 3) folded in: sample it with guidance 1 ({sampler},
 {steps} step{"s" if steps != 1 else ""}).
-
+{details}
 **Status:** {status}
 
 Stored as a LoRA (rank {rank}, fp16) on the teacher's UNet (`studio_adapter.json` names the base);
@@ -191,6 +235,8 @@ def card_for(folder: Path, status: str, measured: str) -> str:
         float(record["run_hours"]) if chained else None,
         str(record.get("from", "")),
     )
+    if is_shortcut_folder(folder):
+        return shortcut_card(folder.name, compute, status, measured)
     manifest = read_manifest(folder)
     if manifest is None:
         return teacher_card(compute, status, measured)
@@ -203,6 +249,7 @@ def card_for(folder: Path, status: str, measured: str) -> str:
         compute,
         status,
         measured,
+        sid_details(record),
     )
 
 

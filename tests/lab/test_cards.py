@@ -64,3 +64,33 @@ def test_the_device_line_names_the_precision_the_run_used():
 
     assert device_line(False).endswith(", float32") or device_line(False).startswith("CUDA")
     assert device_line(True).endswith(", bf16 autocast") or device_line(True).startswith("CUDA")
+
+
+def test_shortcut_card_says_what_the_model_is(tmp_path: Path):
+    folder = tmp_path / "emoji-shortcut"
+    folder.mkdir()
+    record = {"step": 6000, "hours": 3.5, "method": "shortcut model"}
+    (folder / TRAINING_RECORD).write_text(json.dumps(record))
+    card = write_card(folder, "interim", "numbers").read_text()
+    assert card.startswith("# emoji-shortcut") and "shortcut model (Frans" in card
+    assert "1, 2, 4, 8, 16, 32, 64, 128 steps" in card and "6,000" in card
+
+
+def test_sid_card_lists_the_options_of_the_training_record(tmp_path: Path):
+    folder = tmp_path / "emoji-student-sid"
+    folder.mkdir()
+    manifest = AdapterManifest(
+        base="emoji-teacher",
+        lora="lora.safetensors",
+        method="score identity distillation",
+        guidance_distilled=True,
+        num_inference_steps=1,
+    )
+    (folder / MANIFEST).write_text(json.dumps(manifest.to_json()))
+    sid = {"alpha": 1.2, "t_max": 0.8, "weighting": "w", "guidance": 3.0}
+    sid |= {"generator_init": "emoji-student-1step", "batch_size": 32}
+    sid |= {"generator_lr": 3e-05, "fake_lr": 3e-05}
+    record = {"step": 7000, "hours": 5.8, "rank": 32, "sid": sid}
+    (folder / TRAINING_RECORD).write_text(json.dumps(record))
+    card = write_card(folder, "interim", "numbers").read_text()
+    assert "alpha 1.2" in card and "`emoji-student-1step`" in card and "batch 32" in card
