@@ -134,7 +134,7 @@ def register(sub) -> None:
     amed.add_argument("--nfe", default="3,4,5,6,8", help="model evaluations, comma-separated")
     amed.add_argument("--samples", type=int, default=64, help="prompts and noises trained on")
     amed.add_argument("--epochs", type=int, default=4)
-    amed.add_argument("--substeps", type=int, default=6, help="reference steps per AMED step")
+    amed.add_argument("--substeps", type=int, default=12, help="reference steps per AMED step")
     amed.add_argument("--batch", type=int, default=16)
     amed.add_argument("--force", action="store_true", help="train again, replace the cache")
     amed.add_argument("--device", default="auto")

@@ -52,7 +52,7 @@ class FitOptions:
 
     samples: int = 64
     batch_size: int = 16
-    substeps: int = 6
+    substeps: int = 12
     epochs: int = 3
     lr: float = 5e-3
     guidance: float | None = None

@@ -31,7 +31,7 @@ from studio.engine.loading import LoadedModel
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: spare evaluation first, grid power 0.3
 
 
 def default_cache_dir() -> Path:
