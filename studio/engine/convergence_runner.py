@@ -55,14 +55,14 @@ class ConvergenceRun:
         samplers = spec.samplers or fitting_deterministic(loaded)
         check_fit(loaded, self.job.base, (spec.reference_sampler, *samplers))
         pairs = spec.cases(self.job.base.params.prompt, self.job.base.params.seed)
-        self.total = len(pairs) * (1 + len(samplers) * len(spec.steps))
+        runs = [(sampler, n) for sampler in samplers for n in spec.steps if takes(sampler, n)]
+        self.total = len(pairs) * (1 + len(runs))
         cases = self._references(pairs, loaded)
-        for sampler in samplers:
-            for steps in spec.steps:
-                point = None if self._stopping() else self._point(sampler, steps, cases, loaded)
-                if point is None:
-                    return
-                self.sink.emit(ConvergencePointReady(job_id=self.job.job_id, point=point))
+        for sampler, steps in runs:
+            point = None if self._stopping() else self._point(sampler, steps, cases, loaded)
+            if point is None:
+                return
+            self.sink.emit(ConvergencePointReady(job_id=self.job.job_id, point=point))
 
     def _stopping(self) -> bool:
         self.token.check()
@@ -146,12 +146,18 @@ class ConvergenceRun:
         return float(np.mean([int(a) == c.label for a, c in zip(labels, cases, strict=True)]))
 
 
+def takes(sampler: str, steps: int) -> bool:
+    """Whether `sampler` runs at `steps` (AMED needs at least 3); curves leave the rest out."""
+    return steps >= resolve_spec(sampler).min_steps
+
+
 def fitting_deterministic(loaded: LoadedModel) -> tuple[str, ...]:
-    """The catalogue's deterministic samplers that are installed and run on this model."""
+    """The catalogue's deterministic samplers that are installed and run on this model, less
+    those that first train something per model and step count (AMED: pick it by name)."""
     fitting = []
     for name in deterministic_samplers():
         spec = resolve_spec(name)
-        if not is_available(spec):
+        if not is_available(spec) or spec.needs_predictor:
             continue
         try:
             make_scheduler(loaded.base_scheduler_config, spec, kind=loaded.kind)

@@ -169,3 +169,26 @@ def test_convergence_refuses_stochastic_samplers(runner, emoji_ref) -> None:
 def test_convergence_previews_stay_off_by_default(emoji_ref) -> None:
     job = ConvergeJob(base=LaneSpec(model=emoji_ref, params=BASE))
     assert job.previews == PreviewOptions(every=0)
+
+
+def test_convergence_leaves_out_step_counts_a_sampler_cannot_take(emoji_ref, tmp_path) -> None:
+    from studio.engine.amed.fit import FitOptions
+    from studio.engine.amed.store import AmedPredictors
+
+    tiny = FitOptions(samples=2, batch_size=2, substeps=1, epochs=1)
+    predictors = AmedPredictors(cache_dir=tmp_path, options=tiny, dataset=tmp_path / "none")
+    local = Runner(ModelCache(), amed_predictors=predictors)
+    spec = ConvergenceSpec(
+        samplers=("AMED", "Euler"),
+        steps=(2, 3),
+        reference_sampler="DDIM trailing",
+        reference_steps=3,
+        seeds=(1,),
+    )
+    sink = Collector()
+    local.run(
+        ConvergeJob(base=LaneSpec(model=emoji_ref, params=BASE), spec=spec), CancelToken(), sink
+    )
+    points = [(e.point.sampler, e.point.steps, e.point.nfe) for e in sink.of(ConvergencePointReady)]
+    assert points == [("AMED", 3, 3), ("Euler", 2, 2), ("Euler", 3, 3)]
+    assert sink.of(JobProgress)[0].total == 1 + 3
