@@ -7,6 +7,7 @@ Needs matplotlib (the `bench` extra: `pip install -e .[bench]`).
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 from benchmarks.speedup import Point, speedup
@@ -14,7 +15,7 @@ from studio.core.atomic import atomic_write_bytes
 
 PLOT_NAME = "speedup-at-equal-quality.png"
 TEACHER_COLOR = "#222222"
-COLORS = ("#d1495b", "#00798c", "#edae49", "#66a182", "#8e6c8a")
+COLORS = ("#d1495b", "#00798c", "#edae49", "#66a182", "#8e6c8a", "#3d405b", "#f28e2b")
 PANELS = (("accuracy", "subgroup accuracy (%)", 100.0), ("psnr", "PSNR to teacher-20 (dB)", 1.0))
 MISSING = (
     "Drawing the speed-up plot needs matplotlib, which is not installed: install the bench "
@@ -46,7 +47,7 @@ def _panel(ax, series: dict[str, list[Point]], teacher_name: str, panel: tuple) 
 
     metric, label, scale = panel
     teacher = series[teacher_name]
-    colors = iter(COLORS)
+    colors = itertools.cycle(COLORS)
     for model, pts in series.items():
         shown = [p for p in pts if p.quality(metric) is not None]
         if not shown:
