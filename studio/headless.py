@@ -86,6 +86,10 @@ class TerminalProgress:
         if self.enabled:
             sys.stderr.write(text + "\n")
 
+    def warn(self, text: str) -> None:
+        """A sentence the user must see even without progress (what a lane left out)."""
+        sys.stderr.write(text + "\n")
+
 
 async def _follow(host: EngineHost, job: Job, progress: TerminalProgress) -> JobReport:
     report = JobReport()
@@ -105,7 +109,7 @@ async def _follow(host: EngineHost, job: Job, progress: TerminalProgress) -> Job
             case LaneFinished(notice=notice):
                 report.lanes[event.lane] = event
                 if notice:
-                    progress.note(notice)
+                    progress.warn(notice)
             case CompareFinished():
                 report.compare = event
             case JobProgress():

@@ -164,3 +164,12 @@ def test_compare_without_a_student_uses_the_teacher_and_says_so(tmp_path, monkey
     (student / "studio_adapter.json").write_text("{}")
     assert default_student(args) == EMBEDDED_STUDENT
     assert default_student(argparse.Namespace(student="x", teacher="t")) == "x"
+
+
+def test_classifier_guidance_off_for_a_prompt_without_an_emoji_says_so(tmp_path, capsys):
+    folder = save_tiny_emoji_pipeline(tmp_path / "tiny-emoji")
+    out = tmp_path / "out.png"
+    args = ["generate", "--model", str(folder), "--prompt", "a castle at dusk", "--steps", "2"]
+    code = main([*args, "--classifier-scale", "2", "--out", str(out)])
+    assert code == 0 and out.is_file()
+    assert "Classifier guidance is off for 'a castle at dusk'" in capsys.readouterr().err
