@@ -17,6 +17,7 @@ from studio.core.shortcut import SHORTCUT_SAMPLER, SHORTCUT_STEP_COUNTS, is_shor
 from studio.paths import models_dir
 
 INDEX_FILE = "model_index.json"
+SHORTCUT_RECIPE = LaneRecipe(sampler=SHORTCUT_SAMPLER, num_inference_steps=4, guidance_scale=1.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,10 +81,7 @@ def _folder_of(name: str, root: Path | None) -> Path:
 
 
 def _student_facts(name: str, root: Path | None) -> tuple[bool, LaneRecipe | None]:
-    """Whether a student has guidance built in, and the recipe it recommends (adapter manifest,
-    or a shortcut model's own: guided teacher folded in, 4 steps)."""
-    if is_shortcut_folder(_folder_of(name, root)):
-        return True, LaneRecipe(sampler=SHORTCUT_SAMPLER, num_inference_steps=4, guidance_scale=1.0)
+    """Whether a student has guidance built in, and the recipe it recommends (adapter manifest)."""
     try:
         manifest = read_manifest(_folder_of(name, root))
     except (ManifestError, OSError):
@@ -119,7 +117,12 @@ def student_pair(teacher: str, student: str, root: Path | None = None) -> ModelP
     if student == teacher:
         return self_pair(teacher)
     lora = split_lora_student(student) is not None
-    distilled, recipe = (False, None) if lora else _student_facts(student, root)
+    steps = step_counts(student, root)
+    recipe: LaneRecipe | None
+    if steps:  # a shortcut model: guided teacher folded in, its own recipe
+        distilled, recipe = True, SHORTCUT_RECIPE
+    else:
+        distilled, recipe = (False, None) if lora else _student_facts(student, root)
     t, s = display_name(teacher), display_name(student)
     return ModelPair(
         teacher=teacher,
@@ -128,7 +131,7 @@ def student_pair(teacher: str, student: str, root: Path | None = None) -> ModelP
         student_label=s,
         guidance_distilled=distilled,
         student_recipe=recipe,
-        student_steps=step_counts(student, root),
+        student_steps=steps,
     )
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from diffusers import StableDiffusionPipeline
 
 from studio.engine.amed.plan import (
     AmedPlan,
@@ -36,7 +35,12 @@ from studio.engine.amed.plan import (
 )
 from studio.engine.amed.predictor import AmedPredictor
 from studio.engine.amed.scheduler import pooled
-from studio.engine.analytic.sources import proxy_prompts, read_emoji_rows, uses_dataset
+from studio.engine.analytic.sources import (
+    plain_cross_attention,
+    proxy_prompts,
+    read_emoji_rows,
+    uses_dataset,
+)
 from studio.engine.emoji_pipeline import EmojiPipeline
 from studio.engine.samplers import SamplerError, make_scheduler
 
@@ -76,13 +80,8 @@ def default_guidance(pipe: Any) -> float:
 
 
 def check_fittable(pipe: Any, model_name: str) -> None:
-    unet = getattr(pipe, "unet", None)
-    if isinstance(pipe, EmojiPipeline):
+    if isinstance(pipe, EmojiPipeline) or plain_cross_attention(pipe):
         return
-    if isinstance(pipe, StableDiffusionPipeline) and unet is not None:
-        config = unet.config
-        if config.addition_embed_type is None and config.time_cond_proj_dim is None:
-            return
     raise SamplerError(
         f"AMED trains its predictor on the embedded emoji models and Stable Diffusion 1.x/2.x; "
         f"{model_name} is a {type(pipe).__name__}."
@@ -204,40 +203,30 @@ class Walker:
     ) -> tuple[torch.Tensor, list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]]:
         """The solver's result, its per-step losses to `targets` (with a graph when `train`)
         and the (r, c) of each AMED step."""
-        return walk(self, noise, rows, targets, train)
-
-
-def walk(
-    w: Walker,
-    noise: torch.Tensor,
-    rows: slice,
-    targets: dict[int, torch.Tensor] | None,
-    train: bool,
-) -> tuple[torch.Tensor, list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]]:
-    call, tap, predictor, plan, prediction = w.call, w.tap, w.predictor, w.plan, w.prediction
-    x, losses, picks = noise.float(), [], []
-    n = len(x)
-    for i, kind in enumerate(plan.kinds):
-        sigma, sigma_next = plan.sigmas[i], plan.sigmas[i + 1]
-        t, t_next = plan.timesteps[i], plan.timesteps[i + 1]
-        with torch.no_grad():
-            out = call(x, torch.full((n,), float(t)), rows)
-        eps, x0 = split_output(out, x, sigma, prediction)
-        if kind is StepKind.ddim:
-            x = ddim_step(eps, x0, sigma_next)
-            continue
-        with torch.set_grad_enabled(train):
-            r, c = predictor(tap.features(n), t, t_next)
-            mid = mid_sigma(r, sigma, sigma_next)
-            x_mid = to_mid(x, eps, sigma, mid)
-            out_mid = call(x_mid, timestep_of(mid, w.sigmas), rows)
-            eps_mid, _ = split_output(out_mid, x_mid, per_sample(mid, x), prediction)
-            x_next = amed_update(x, eps_mid, sigma, sigma_next, c)
-            if targets is not None:
-                losses.append(((x_next - targets[i + 1]) ** 2).mean())
-        picks.append((r.detach(), c.detach()))
-        x = x_next.detach()
-    return x, losses, picks
+        call, plan, prediction = self.call, self.plan, self.prediction
+        x, losses, picks = noise.float(), [], []
+        n = len(x)
+        for i, kind in enumerate(plan.kinds):
+            sigma, sigma_next = plan.sigmas[i], plan.sigmas[i + 1]
+            t, t_next = plan.timesteps[i], plan.timesteps[i + 1]
+            with torch.no_grad():
+                out = call(x, torch.full((n,), float(t)), rows)
+            eps, x0 = split_output(out, x, sigma, prediction)
+            if kind is StepKind.ddim:
+                x = ddim_step(eps, x0, sigma_next)
+                continue
+            with torch.set_grad_enabled(train):
+                r, c = self.predictor(self.tap.features(n), t, t_next)
+                mid = mid_sigma(r, sigma, sigma_next)
+                x_mid = to_mid(x, eps, sigma, mid)
+                out_mid = call(x_mid, timestep_of(mid, self.sigmas), rows)
+                eps_mid, _ = split_output(out_mid, x_mid, per_sample(mid, x), prediction)
+                x_next = amed_update(x, eps_mid, sigma, sigma_next, c)
+                if targets is not None:
+                    losses.append(((x_next - targets[i + 1]) ** 2).mean())
+            picks.append((r.detach(), c.detach()))
+            x = x_next.detach()
+        return x, losses, picks
 
 
 def fit_prompts(pipe: Any, count: int, dataset: Path | None, seed: int) -> list[str]:

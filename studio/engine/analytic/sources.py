@@ -93,7 +93,8 @@ class CrossAttentionDenoiser:
         return self.unet(x, steps, encoder_hidden_states=self.embeds[rows]).sample.float()
 
 
-def _plain_cross_attention(pipe: Any) -> bool:
+def plain_cross_attention(pipe: Any) -> bool:
+    """A Stable Diffusion 1.x/2.x UNet conditioned by cross-attention alone."""
     if not isinstance(pipe, StableDiffusionPipeline):
         return False
     config = pipe.unet.config
@@ -103,7 +104,7 @@ def _plain_cross_attention(pipe: Any) -> bool:
 
 def check_supported(pipe: Any, model_name: str) -> None:
     """Raise SamplerError unless the studio can call this pipeline's model for an estimate."""
-    if isinstance(pipe, EmojiPipeline) or _plain_cross_attention(pipe):
+    if isinstance(pipe, EmojiPipeline) or plain_cross_attention(pipe):
         return
     raise SamplerError(
         f"Analytic variance needs a Gamma table, which the studio can estimate for the embedded "
