@@ -26,9 +26,8 @@ from studio.core.convergence import (
     parse_steps,
     points_csv,
 )
-from studio.core.grid import AxisName, GridSpec, axis_text, parse_grid
+from studio.core.grid import parse_grid
 from studio.core.jobs import ConvergeJob, GridJob, LaneSpec, validate_job
-from studio.core.metadata import format_parameters
 from studio.core.models import ModelSource
 from studio.core.params import GenerationParams, ValidationError
 
@@ -69,7 +68,7 @@ def _embedded_side(ref) -> int:
 
 def cmd_grid(args: argparse.Namespace) -> int:
     from studio.cli import lane_params, model_ref
-    from studio.core.grid_sheet import grid_sheet
+    from studio.core.grid_sheet import grid_parameters, grid_sheet, grid_title
     from studio.core.pngio import write_png
     from studio.headless import run_job
 
@@ -91,37 +90,6 @@ def cmd_grid(args: argparse.Namespace) -> int:
         print(f"{cell.label:<40} {result}")
     print(f"wrote {out}")
     return 0
-
-
-def grid_title(model: str, params: GenerationParams, grid: GridSpec) -> str:
-    """The sheet's title: model, prompt, seed, and the base values no axis varies."""
-    prompt = params.prompt if len(params.prompt) <= 60 else params.prompt[:59] + "…"
-    varied = {axis.name for axis in grid.axes()}
-    fixed = {
-        AxisName.sampler: params.sampler,
-        AxisName.steps: f"{params.num_inference_steps} steps",
-        AxisName.guidance: f"CFG {params.guidance_scale:g}",
-    }
-    if params.eta:
-        fixed[AxisName.eta] = f"eta {params.eta:g}"
-    if params.skip_tuning.enabled:
-        fixed[AxisName.skip_top] = f"Skip-Tuning {params.skip_tuning.label()}"
-    if varied & {AxisName.skip_top, AxisName.skip_bottom, AxisName.lane}:
-        fixed.pop(AxisName.skip_top, None)
-    if AxisName.lane in varied:
-        fixed = {}
-    kept = [text for name, text in fixed.items() if name not in varied]
-    head = [] if varied & {AxisName.model, AxisName.lane} else [model]
-    return " · ".join(
-        [*head, f"“{prompt}”", f"seed {params.seed}", *kept, "same starting noise in every cell"]
-    )
-
-
-def grid_parameters(params: GenerationParams, model: str, grid: GridSpec) -> str:
-    extra = {"Grid X": axis_text(grid.x)}
-    if grid.y is not None:
-        extra["Grid Y"] = axis_text(grid.y)
-    return format_parameters(params, model=model, extra=extra)
 
 
 def _seeds(text: str) -> tuple[int, ...]:

@@ -78,6 +78,16 @@ class GalleryStore:
                 found.append(item)
         return found
 
+    def delete(self, path: str | os.PathLike[str]) -> Path:
+        """Remove one PNG of this folder; ValueError (nothing removed) for any other file,
+        OSError when it cannot be removed. A link is removed, never what it points to."""
+        target = Path(os.path.abspath(path))
+        inside = target.parent.resolve() == self.folder.resolve()
+        if not inside or target.suffix.lower() != ".png":
+            raise ValueError(f"{target} is not an image of the gallery folder {self.folder}.")
+        target.unlink()
+        return target
+
     def _newest_first(self) -> list[Path]:
         stamped: list[tuple[float, str, Path]] = []
         try:

@@ -11,7 +11,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from studio.core.events import GridCellFinished
-from studio.core.grid import GridSpec
+from studio.core.grid import AxisName, GridSpec, axis_text
+from studio.core.metadata import format_parameters
+from studio.core.params import GenerationParams
 
 CELL_MIN_PX = 144
 PAD = 8
@@ -174,3 +176,34 @@ def _fit(text: str, width: int, face: ImageFont.FreeTypeFont | ImageFont.ImageFo
     while text and face.getlength(text + "…") > width:
         text = text[:-1]
     return text + "…"
+
+
+def grid_title(model: str, params: GenerationParams, grid: GridSpec) -> str:
+    """The sheet's title: model, prompt, seed, and the base values no axis varies."""
+    prompt = params.prompt if len(params.prompt) <= 60 else params.prompt[:59] + "…"
+    varied = {axis.name for axis in grid.axes()}
+    fixed = {
+        AxisName.sampler: params.sampler,
+        AxisName.steps: f"{params.num_inference_steps} steps",
+        AxisName.guidance: f"CFG {params.guidance_scale:g}",
+    }
+    if params.eta:
+        fixed[AxisName.eta] = f"eta {params.eta:g}"
+    if params.skip_tuning.enabled:
+        fixed[AxisName.skip_top] = f"Skip-Tuning {params.skip_tuning.label()}"
+    if varied & {AxisName.skip_top, AxisName.skip_bottom, AxisName.lane}:
+        fixed.pop(AxisName.skip_top, None)
+    if AxisName.lane in varied:
+        fixed = {}
+    kept = [text for name, text in fixed.items() if name not in varied]
+    head = [] if varied & {AxisName.model, AxisName.lane} else [model]
+    return " · ".join(
+        [*head, f"“{prompt}”", f"seed {params.seed}", *kept, "same starting noise in every cell"]
+    )
+
+
+def grid_parameters(params: GenerationParams, model: str, grid: GridSpec) -> str:
+    extra = {"Grid X": axis_text(grid.x)}
+    if grid.y is not None:
+        extra["Grid Y"] = axis_text(grid.y)
+    return format_parameters(params, model=model, extra=extra)

@@ -19,13 +19,14 @@ MAX_READ_PIXELS = 64 * 1024 * 1024
 def write_png(path: str | os.PathLike[str], image: np.ndarray, parameters: str) -> Path:
     """Write `image` (uint8 HxWx3) to `path` with `parameters` in a text chunk, atomically.
 
-    The text goes in a tEXt chunk when it is Latin-1 and in an iTXt (UTF-8) chunk otherwise.
+    The text goes in a tEXt chunk when it is Latin-1 and in an iTXt (UTF-8) chunk otherwise;
+    an empty text writes no chunk (a plain PNG).
     The file appears complete or not at all: a temporary file in the same folder is flushed,
     synced and renamed over `path`, and removed if anything fails.
     """
     target = Path(path)
     picture = _to_pil(image)
-    info = _png_info(parameters)
+    info = _png_info(parameters) if parameters != "" else None
     return atomic_write(target, lambda file: picture.save(file, format="PNG", pnginfo=info))
 
 

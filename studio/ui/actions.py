@@ -62,6 +62,23 @@ class WindowActions(QObject):
         self.open_image = _action(
             self, "&Open image…", QKeySequence.StandardKey.Open, tip="Load a PNG's parameters"
         )
+        self.save_image = _action(
+            self,
+            "&Save image as…",
+            "Ctrl+Shift+S",
+            tip="Save the focused pane's image (else the teacher's) as a PNG",
+        )
+        self.copy_image = _action(
+            self,
+            "&Copy image",
+            "Ctrl+Shift+C",
+            tip="Copy the focused pane's image (else the teacher's) at full size",
+        )
+        self.export_grid = _action(
+            self, "&Export grid…", tip="Save the Grid tab's grid as one labelled PNG"
+        )
+        for action in (self.save_image, self.copy_image):
+            self.window.addAction(action)
         self.reveal_output = _action(
             self, "&Reveal output folder", tip="Show the folder the images are saved in"
         )
@@ -93,6 +110,8 @@ class WindowActions(QObject):
         bar = self.window.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.open_model, self.open_hub, self.choose_models, self.open_image])
+        file_menu.addSeparator()
+        file_menu.addActions([self.save_image, self.copy_image, self.export_grid])
         file_menu.addSeparator()
         file_menu.addActions([self.reveal_output, self.choose_output])
         file_menu.addSeparator()

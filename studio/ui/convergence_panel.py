@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.convergence import MAX_CASES, REFERENCE_SAMPLER
+from studio.core.convergence_estimate import ConvergenceEstimate
 from studio.core.params import MAX_STEPS
 from studio.ui.binding import bind_spin
 from studio.ui.comparison import SEGMENT_STYLE
@@ -38,7 +41,8 @@ HINT = (
 
 
 class ConvergencePanel(QWidget):
-    """Lets the user choose samplers and step counts, runs the curves, and plots them live."""
+    """Lets the user choose samplers and step counts, says what a run will cost, asks before a
+    long one, runs the curves, and plots them live."""
 
     runRequested = Signal()
 
@@ -51,9 +55,17 @@ class ConvergencePanel(QWidget):
         convergence.metricChanged.connect(self._on_metric)
         convergence.progress.changed.connect(self._on_progress)
         convergence.progress.runningChanged.connect(self._on_running)
+        for changed in (
+            convergence.samplersChanged,
+            convergence.stepsChanged,
+            convergence.casesChanged,
+            convergence.referenceStepsChanged,
+        ):
+            changed.connect(self.refresh_estimate)
         self._on_metric(convergence.metric)
         self._on_points()
         self._on_progress()
+        self.refresh_estimate()
 
     def _build(self) -> None:
         self.samplers_edit = QLineEdit()
@@ -86,6 +98,10 @@ class ConvergencePanel(QWidget):
         column = QVBoxLayout(self)
         column.setContentsMargins(6, 6, 6, 6)
         column.addLayout(form)
+        self.estimate_label = QLabel()
+        self.estimate_label.setObjectName("convergenceEstimate")
+        self.estimate_label.setWordWrap(True)
+        column.addWidget(self.estimate_label)
         column.addLayout(self._status_row())
         hint = QLabel(HINT.format(ref=REFERENCE_SAMPLER))
         hint.setWordWrap(True)
@@ -147,6 +163,35 @@ class ConvergencePanel(QWidget):
         status.addWidget(self.status, 1)
         status.addWidget(self.summary, 2)
         return status
+
+    def refresh_estimate(self, *_: object) -> ConvergenceEstimate | None:
+        """Say how many runs the current choices queue and about how long they take."""
+        estimate = self.vm.estimate()
+        text = estimate.text() if estimate is not None else ""
+        self.estimate_label.setText(text)
+        self.estimate_label.setVisible(bool(text))
+        return estimate
+
+    def confirm_run(self) -> bool:
+        """Whether to queue the run: yes for a short one, the user's answer for a long one
+        (many runs or minutes). Choices that cannot run pass, to be refused with their reason."""
+        estimate = self.refresh_estimate()
+        if estimate is None or not estimate.needs_confirmation:
+            return True
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self,
+            "Run convergence curves",
+            f"This queues {estimate.runs_text()}, {estimate.time_text()}.\n\n"
+            "Fewer samplers, step counts or seeds, or a shorter reference, make it quicker.",
+            buttons.Ok | buttons.Cancel,
+            buttons.Cancel,
+        )
+        return answer == buttons.Ok
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.refresh_estimate()
 
     def choose_save(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save the curves", "curve.csv", "CSV (*.csv)")

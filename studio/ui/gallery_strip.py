@@ -1,4 +1,5 @@
-"""The history strip: the gallery's saved images as thumbnails, newest first."""
+"""The history strip: the gallery's saved images as thumbnails, newest first, each with a
+context menu (reveal, copy, delete)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import (
+    QContextMenuEvent,
     QDesktopServices,
     QIcon,
     QImageReader,
@@ -21,12 +23,17 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
+    QMessageBox,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.core.gallery import GalleryItem
+from studio.core.metadata import MetadataError
+from studio.core.pngio import read_image
+from studio.ui.image_export import copy_to_clipboard
 from studio.viewmodels.gallery import LANE_KEY, GalleryViewModel
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -99,10 +106,13 @@ class GalleryStrip(QListWidget):
         self.setFixedHeight(icon_size + line + 18 + scrollbar)
         self.setToolTip(
             "Saved images, newest first: click one to show it and restore its parameters;"
-            " ←/→ show the next ones, Enter restores, a double-click opens the file"
+            " ←/→ show the next ones, Enter restores, a double-click opens the file,"
+            " right-click to reveal, copy or delete"
         )
         self.itemClicked.connect(self._restore)
         self.itemDoubleClicked.connect(self._open)
+        self._show_newest = False
+        gallery.saved.connect(self._on_saved)
         gallery.changed.connect(self.refresh)
         self.refresh()
 
@@ -113,6 +123,13 @@ class GalleryStrip(QListWidget):
             item.setData(PATH_ROLE, str(entry.path))
             item.setToolTip(tooltip_text(entry))
             self.addItem(item)
+        if self._show_newest and self.count():
+            self.scrollToItem(self.item(0), QAbstractItemView.ScrollHint.EnsureVisible)
+        self._show_newest = False
+
+    def _on_saved(self, _item: GalleryItem) -> None:
+        """A new result goes first: scroll back to it however far the strip was scrolled."""
+        self._show_newest = True
 
     def _icon(self, path: Path) -> QIcon:
         try:
@@ -138,6 +155,67 @@ class GalleryStrip(QListWidget):
 
     def _open(self, item: QListWidgetItem) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(item.data(PATH_ROLE)))
+
+    # --- context menu -------------------------------------------------------------------------
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        item = self.itemAt(event.pos())
+        if item is None:
+            event.ignore()
+            return
+        menu = self.entry_menu(self.row(item))
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(event.globalPos())
+        event.accept()
+
+    def entry_menu(self, row: int) -> QMenu:
+        """Reveal in folder, Copy image and Delete… for the entry at `row`."""
+        menu = QMenu(self)
+        menu.setObjectName("historyMenu")
+        choices = (
+            ("&Reveal in folder", self.reveal),
+            ("&Copy image", self.copy_image),
+            ("&Delete…", self.confirm_delete),
+        )
+        for text, slot in choices:
+            menu.addAction(text).triggered.connect(lambda _=False, run=slot: run(row))
+        return menu
+
+    def reveal(self, row: int) -> bool:
+        """Open the folder that holds the entry's file."""
+        path = self.path_at(row)
+        if not path:
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+
+    def copy_image(self, row: int) -> bool:
+        """Put the entry's image on the clipboard at full size; False (said) when unreadable."""
+        path = self.path_at(row)
+        if not path:
+            return False
+        try:
+            copy_to_clipboard(read_image(path))
+        except MetadataError as exc:
+            self.gallery.error.emit(f"Could not copy the image: {exc}")
+            return False
+        return True
+
+    def confirm_delete(self, row: int) -> list[Path]:
+        """Ask, then delete the entry's files (a comparison's two) from the gallery folder."""
+        items = self.gallery.entry_items(row)
+        if not items:
+            return []
+        names = " and its partner ".join(item.path.name for item in items)
+        answer = QMessageBox.question(
+            self,
+            "Delete from history",
+            f"Delete {names} from {self.gallery.store.folder}? This cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return []
+        return self.gallery.delete(row)
 
     def path_at(self, row: int) -> str:
         item = self.item(row)

@@ -71,6 +71,7 @@ class GridPanel(QWidget):
     """Lets the user pick the grid's axes and run it, and shows its cells as they stream in."""
 
     runRequested = Signal()
+    exportRequested = Signal()
 
     def __init__(self, grid: GridViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -121,9 +122,17 @@ class GridPanel(QWidget):
         self.status = QLabel()
         self.status.setObjectName("gridStatus")
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.export_button = QPushButton("Export grid…")
+        self.export_button.setObjectName("gridExportButton")
+        self.export_button.setToolTip(
+            "Save the whole grid as one labelled PNG (cells not run yet are grey)"
+        )
+        self.export_button.clicked.connect(self.exportRequested)
+        self.export_button.setEnabled(False)
         status_row = QHBoxLayout()
         status_row.addWidget(self.progress_bar)
         status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.export_button)
         hint = QLabel(HINT)
         hint.setWordWrap(True)
         hint.setObjectName("gridHint")
@@ -140,11 +149,13 @@ class GridPanel(QWidget):
 
     def _on_started(self) -> None:
         self.view.set_grid(self.vm.grid)
+        self.export_button.setEnabled(False)
 
     def _on_cell(self, x: int, y: int) -> None:
         cell = self.vm.cell(x, y)
         if cell is not None:
             self.view.set_cell(cell)
+        self.export_button.setEnabled(True)
 
     def _on_progress(self) -> None:
         progress = self.vm.progress

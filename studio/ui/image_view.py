@@ -1,4 +1,5 @@
-"""A zoomable, pannable image view with a caption line, and zoom/pan sync between views."""
+"""A zoomable, pannable image view with a caption line and a Copy / Save as menu, and zoom/pan
+sync between views."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
+    QContextMenuEvent,
     QKeyEvent,
     QPainter,
     QPaintEvent,
@@ -21,6 +23,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
+from studio.ui.image_export import copy_to_clipboard, image_menu
 from studio.ui.images import to_qimage
 
 BACKGROUND = QColor(30, 30, 32)
@@ -65,9 +68,14 @@ class CaptionBar(QWidget):
 
 
 class ImageView(QGraphicsView):
-    """Shows one image: fit or zoom and pan, crisp or smooth pixels, a caption line on top."""
+    """Shows one image: fit or zoom and pan, crisp or smooth pixels, a caption line on top.
+
+    Its context menu copies the image at full resolution or asks `saveRequested`'s receiver
+    to save it (the window knows the folder and the image's parameters).
+    """
 
     viewStateChanged = Signal(object)
+    saveRequested = Signal()
 
     ZOOM_STEP = 1.25
     MIN_ZOOM = 0.02
@@ -82,6 +90,7 @@ class ImageView(QGraphicsView):
         self._smooth = False
         self._caption = ""
         self._placeholder = placeholder
+        self._array: np.ndarray | None = None
         self._held_state = ViewState(fit=True)
         self._quiet_depth = 0
         self._caption_bar = CaptionBar(self)
@@ -108,7 +117,12 @@ class ImageView(QGraphicsView):
 
     def set_image(self, image: np.ndarray | None) -> None:
         """Show an HxWx3 / HxW uint8 array, or the placeholder for None; keeps zoom and pan."""
+        self._array = image
         self._show_pixmap(QPixmap() if image is None else QPixmap.fromImage(to_qimage(image)))
+
+    def image_array(self) -> np.ndarray | None:
+        """The array shown, at full resolution (whatever the zoom); None without one."""
+        return self._array
 
     def _show_pixmap(self, pixmap: QPixmap) -> None:
         state = self.view_state()
@@ -271,6 +285,19 @@ class ImageView(QGraphicsView):
             return
         self.set_zoom(self.zoom() * self.ZOOM_STEP**steps, event.position())
         event.accept()
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        menu = image_menu(self, self.has_image(), self.copy_image, self.saveRequested.emit)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(event.globalPos())
+        event.accept()
+
+    def copy_image(self) -> bool:
+        """Put the picture on the clipboard at full resolution; False without one."""
+        if self._array is None:
+            return False
+        copy_to_clipboard(self._array)
+        return True
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         action = self._zoom_action(event)

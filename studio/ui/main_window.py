@@ -32,6 +32,7 @@ from studio.ui.hub_dialog import HubModelMenu
 from studio.ui.library_use import LibraryUse
 from studio.ui.model_library import ModelLibraryPanel
 from studio.ui.model_pairs import ModelPair, embedded_models, pairs_of
+from studio.ui.opened_image import show_opened
 from studio.ui.pair_controller import PairController
 from studio.ui.pickle_opt_in import PickleOptIn
 from studio.ui.preset_picker import PresetController
@@ -40,6 +41,7 @@ from studio.ui.queue_panel import QueuePanel
 from studio.ui.save_again import SaveAgainButton
 from studio.ui.study_actions import StudyActions
 from studio.ui.welcome import welcome_for
+from studio.ui.window_exports import WindowExports
 from studio.viewmodels.model_library import ModelLibraryViewModel
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
@@ -108,6 +110,9 @@ class MainWindow(QMainWindow):
             a.engine_settings, session, settings, self.save_settings, self.set_engine_status, self
         )
         self.drops = PngDropRouter(self, self.load_image_parameters)
+        self.exports = WindowExports(
+            self, session, self.comparison, self.grid_panel, a, self.set_status, self.show_error
+        )
         self._restore_view()
         self.welcome = welcome_for(self)
 
@@ -233,7 +238,10 @@ class MainWindow(QMainWindow):
         return job_id
 
     def run_curves(self) -> str:
-        """Send the Convergence tab's curves (Ctrl+Shift+G) and show that tab."""
+        """Send the Convergence tab's curves (Ctrl+Shift+G) and show that tab; a long run
+        only after the user confirmed its estimate."""
+        if not self.engine_failure and not self.convergence_panel.confirm_run():
+            return ""
         job_id = self._run_study(self.session.convergence.run, self.convergence_panel)
         if job_id:
             self.set_status("Queued convergence curves: the references come first.")
@@ -345,7 +353,10 @@ class MainWindow(QMainWindow):
 
     def choose_image(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Load the parameters of an image", "", "PNG images (*.png)"
+            self,
+            "Load the parameters of an image",
+            str(self.session.gallery.store.folder),
+            "PNG images (*.png)",
         )
         if path:
             self.load_image_parameters(Path(path))
@@ -354,6 +365,7 @@ class MainWindow(QMainWindow):
         parsed = self.session.gallery.import_png(path)
         if parsed is not None:
             self.set_status(f"Loaded the parameters of {path.name}.")
+            show_opened(self.preview, self.tabs, path, parsed)
         return parsed is not None
 
     def reveal_output(self) -> None:

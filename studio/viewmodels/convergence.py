@@ -21,9 +21,11 @@ from studio.core.convergence import (
     points_csv,
     read_points_csv,
 )
+from studio.core.convergence_estimate import ConvergenceEstimate, estimate_convergence, pace_of
 from studio.core.events import ConvergencePointReady, Event, JobProgress, StepProgress
 from studio.core.jobs import ConvergeJob, Job, Lane, LaneSpec
 from studio.core.params import MAX_SEED, ValidationError
+from studio.viewmodels.lane import LaneViewModel
 from studio.viewmodels.observable import observable
 from studio.viewmodels.study import StudyViewModel
 from studio.viewmodels.study_progress import StudyProgress
@@ -32,12 +34,18 @@ METRIC_KEYS = ("psnr", "agreement")
 SUMMARY_DB = 30.0
 
 
+def measured_pace(lane: LaneViewModel) -> float | None:
+    """Seconds per model evaluation in `lane`'s last finished run; None before one."""
+    return pace_of(lane.timings.step_s) if lane.timings is not None else None
+
+
 class ConvergenceViewModel(StudyViewModel):
     """Builds convergence jobs from the teacher lane and keeps the points as they stream in.
 
     Observable: `samplers` (comma-separated; empty means every deterministic sampler that
     fits the model), `steps` ("2, 4, 8"), `cases` (seeds from the session's seed on),
-    `reference_steps`, `metric` ("psnr" or "agreement").
+    `reference_steps`, `metric` ("psnr" or "agreement"). `pace` gives the seconds per model
+    evaluation last measured (None when unknown) for `estimate`.
     """
 
     samplersChanged = Signal(str)
@@ -68,6 +76,7 @@ class ConvergenceViewModel(StudyViewModel):
         self.progress = StudyProgress("Run", self)
         self.points: list[ConvergencePoint] = []
         self.title = ""
+        self.pace: Callable[[], float | None] = lambda: None
 
     def _changed(self, name: str) -> None:
         if name == "metric" and self.metric not in METRIC_KEYS:
@@ -91,6 +100,17 @@ class ConvergenceViewModel(StudyViewModel):
         if found:
             raise ValidationError(found)
         return ConvergeJob(base=base, spec=spec)
+
+    def estimate(self) -> ConvergenceEstimate | None:
+        """What the current choices would queue and about how long they take (at `pace()`
+        seconds per evaluation when it knows one); None when they cannot be built."""
+        try:
+            job = self.build()
+        except ValidationError:
+            return None
+        p = job.base.params
+        cases = len(job.spec.cases(p.prompt, p.seed))
+        return estimate_convergence(job.spec, cases, self.pace())
 
     def begin(self, job: ConvergeJob) -> None:
         self.job_id = job.job_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +13,10 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.core.events import LaneFinished
 from studio.core.gallery import DEFAULT_LIMIT, GalleryItem, GalleryStore
-from studio.core.history import BATCH_KEY, LANE_KEY, PARTIAL_KEY, run_extra
+from studio.core.history import BATCH_KEY, LANE_KEY, PARTIAL_KEY, partner_of, run_extra
 from studio.core.metadata import MetadataError, ParsedParameters, parse_parameters
 from studio.core.params import GenerationParams
-from studio.core.pngio import read_parameters
+from studio.core.pngio import read_image, read_parameters
 from studio.viewmodels.model_presets import adapter_note, model_name_of
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -42,6 +43,19 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc).rstrip(".") or type(exc).__name__
+
+
+def pixel_digest(image: np.ndarray) -> str:
+    """A fingerprint of an image's size and pixels: equal digests mean equal pictures."""
+    data = np.ascontiguousarray(image)
+    return hashlib.blake2b(repr(data.shape).encode() + data.tobytes(), digest_size=16).hexdigest()
+
+
+def _file_key(path: Path) -> tuple[str, float] | None:
+    try:
+        return str(path), path.stat().st_mtime
+    except OSError:
+        return None
 
 
 def _unsaved_of(event: LaneFinished) -> list[UnsavedImage]:
@@ -83,6 +97,7 @@ class GalleryViewModel(QObject):
         self._items: list[GalleryItem] = []
         self._unsaved: list[UnsavedImage] = []
         self._collected: dict[str, list[LaneFinished]] = {}
+        self._digests: dict[tuple[str, float], str] = {}
 
     @property
     def items(self) -> list[GalleryItem]:
@@ -134,6 +149,7 @@ class GalleryViewModel(QObject):
                 self._report_failure(unsaved, exc)
                 break
             self._unsaved.pop(0)
+            self._remember_digest(item.path, unsaved.image)
             self._items = [item, *self._items][:DEFAULT_LIMIT]
             written += 1
             self.saved.emit(item)
@@ -149,6 +165,61 @@ class GalleryViewModel(QObject):
             f"Could not save {what} to {self.store.folder} ({_reason(exc)}), so it is kept in"
             " memory: free some space or choose another output folder, then press Save again."
         )
+
+    # --- finding, deleting -------------------------------------------------------------------
+
+    def _remember_digest(self, path: Path, image: np.ndarray) -> None:
+        key = _file_key(path)
+        if key is not None:
+            self._digests[key] = pixel_digest(image)
+
+    def _digest_of(self, path: Path) -> str:
+        key = _file_key(path)
+        if key is None:
+            return ""
+        if key not in self._digests:
+            try:
+                self._digests[key] = pixel_digest(read_image(path))
+            except MetadataError:
+                self._digests[key] = ""
+        return self._digests[key]
+
+    def source_of(self, image: np.ndarray) -> GalleryItem | None:
+        """The listed image with exactly these pixels (newest first), e.g. to save a copy with
+        its parameters; each file is read at most once while it is unchanged."""
+        digest = pixel_digest(image)
+        return next((item for item in self._items if self._digest_of(item.path) == digest), None)
+
+    def entry_items(self, index: int) -> list[GalleryItem]:
+        """The image at `index` and, for a comparison, its partner from the other lane."""
+        if not 0 <= index < len(self._items):
+            return []
+        item = self._items[index]
+        partner = partner_of(item, self._items)
+        return [item] if partner is None else [item, partner]
+
+    def delete(self, index: int) -> list[Path]:
+        """Delete the files of entry `index` (both images of a comparison) from the gallery
+        folder, and drop them from the list; the paths removed. Files outside the folder are
+        refused and errors are said on `error`, in one sentence."""
+        removed: list[Path] = []
+        for item in self.entry_items(index):
+            try:
+                self.store.delete(item.path)
+            except ValueError as exc:
+                self.error.emit(f"Not deleted: {exc}")
+                continue
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                self.error.emit(f"Could not delete {item.path.name}: {_reason(exc)}.")
+                continue
+            removed.append(item.path)
+        if removed:
+            gone = set(removed)
+            self._items = [item for item in self._items if item.path not in gone]
+            self.changed.emit()
+        return removed
 
     # --- restoring ----------------------------------------------------------------------------
 

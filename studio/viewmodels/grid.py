@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from studio.core.events import Event, GridCellFinished, JobProgress, StepProgress
 from studio.core.grid import Axis, AxisName, GridSpec, LaneChoice, parse_axis, run_order
+from studio.core.grid_sheet import grid_parameters, grid_sheet, grid_title
 from studio.core.jobs import GridJob, Job, Lane, LaneSpec
 from studio.core.params import ValidationError
+from studio.core.pngio import write_png
 from studio.viewmodels.observable import observable
 from studio.viewmodels.study import StudyViewModel
 from studio.viewmodels.study_progress import StudyProgress
@@ -60,6 +64,7 @@ class GridViewModel(StudyViewModel):
         self._y_axis, self._y_values = "steps", DEFAULT_VALUES["steps"]
         self.progress = StudyProgress("Cell", self)
         self.grid: GridSpec | None = None
+        self.base: LaneSpec | None = None
         self.cells: dict[tuple[int, int], GridCellFinished] = {}
         self.running: tuple[int, int] | None = None
         self._order: list[tuple[int, int]] = []
@@ -106,7 +111,7 @@ class GridViewModel(StudyViewModel):
 
     def begin(self, job: GridJob) -> None:
         self.job_id = job.job_id
-        self.grid = job.grid
+        self.grid, self.base = job.grid, job.base
         self.cells = {}
         self.running = None
         self._order = [(cell.x, cell.y) for cell in run_order(job.cells())]
@@ -135,3 +140,23 @@ class GridViewModel(StudyViewModel):
 
     def cell(self, x: int, y: int) -> GridCellFinished | None:
         return self.cells.get((x, y))
+
+    # --- exporting -----------------------------------------------------------------------------
+
+    def sheet(self) -> np.ndarray | None:
+        """The last grid as one labelled picture (cells still missing are grey); None before
+        any grid ran."""
+        if self.grid is None or self.base is None:
+            return None
+        model = self.base.model.display_name
+        title = grid_title(model, self.base.params, self.grid)
+        return grid_sheet(self.grid, list(self.cells.values()), title)
+
+    def export_png(self, path: Path) -> Path:
+        """Write the sheet as a PNG atomically, the base recipe and axes in its parameters;
+        ValueError before any grid ran, OSError or MetadataError when it cannot be written."""
+        picture = self.sheet()
+        if picture is None or self.grid is None or self.base is None:
+            raise ValueError("Run a grid first: there is nothing to export yet.")
+        model = self.base.model.display_name
+        return write_png(path, picture, grid_parameters(self.base.params, model, self.grid))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import operator
 import random
+from functools import partial
 
 from PySide6.QtCore import QObject, Signal
 
@@ -34,6 +35,7 @@ from studio.core.models import ModelRef
 from studio.core.params import MAX_SEED
 from studio.core.settings import MAX_BATCH_COUNT, LaneRecipe, SeedMode, Settings, SharedParams
 from studio.viewmodels.comparison import ComparisonViewModel
+from studio.viewmodels.convergence import measured_pace
 from studio.viewmodels.gallery import LANE_KEY, GalleryViewModel
 from studio.viewmodels.lane import LaneViewModel
 from studio.viewmodels.observable import observable
@@ -118,6 +120,7 @@ class SessionViewModel(QObject):
         self.gallery = GalleryViewModel(store, self, self)
         self.studies = Studies(self.submit, self.lane_spec, self)
         self.grid, self.convergence = self.studies.grid, self.studies.convergence
+        self.convergence.pace = partial(measured_pace, self.teacher)
         self.apply_settings(base)
         self._connect_children()
         self._ready = True

@@ -212,3 +212,8 @@ def test_unique_image_path_in_missing_folder(tmp_path: Path) -> None:
 def test_unique_image_path_refuses_odd_stems(tmp_path: Path, stem: str) -> None:
     with pytest.raises(ValueError, match="not a plain file name"):
         unique_image_path(tmp_path, stem)
+
+
+def test_an_empty_parameters_text_writes_a_plain_png(tmp_path: Path) -> None:
+    image = np.zeros((4, 6, 3), dtype=np.uint8)
+    assert read_parameters(write_png(tmp_path / "plain.png", image, "")) is None

@@ -87,3 +87,17 @@ def test_default_dir_prefers_pictures(tmp_path: Path, monkeypatch) -> None:
     assert default_gallery_dir() == tmp_path / "data" / "studio" / "gallery"
     pictures.mkdir()
     assert default_gallery_dir() == pictures / "Studio"
+
+
+def test_gallery_delete_removes_only_its_own_pngs(tmp_path: Path) -> None:
+    store = GalleryStore(tmp_path / "g")
+    params = GenerationParams(prompt="a fox", width=4, height=4)
+    item = store.save(np.zeros((4, 4, 3), dtype=np.uint8), params)
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"x")
+    for path in (outside, store.folder / ".." / "outside.png", store.folder / "notes.txt"):
+        with pytest.raises(ValueError, match="not an image of the gallery folder"):
+            store.delete(path)
+    assert outside.exists()
+    store.delete(item.path)
+    assert not item.path.exists() and store.items() == []

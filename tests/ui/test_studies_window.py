@@ -7,13 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from studio.core.commands import Cancel
+from studio.core.convergence import DEFAULT_STEPS
+from studio.core.convergence_estimate import default_samplers
 from studio.core.events import ConvergencePointReady, GridCellFinished, JobProgress
 from studio.core.jobs import ConvergeJob, GridJob
 from studio.ui.main_window import MainWindow
-from tests.ui.fake_engine import FakeEngine
+from tests.ui.fake_engine import STEP_S, FakeEngine
 from tests.ui.fake_studies import MISFIT_MESSAGE
 from tests.ui.test_main_window import child, finish, make_window, pump_until
 
@@ -21,6 +23,19 @@ from tests.ui.test_main_window import child, finish, make_window, pump_until
 @pytest.fixture
 def window(tmp_path: Path, engine: FakeEngine, qtbot) -> MainWindow:
     return make_window(tmp_path, engine, qtbot)
+
+
+@pytest.fixture(autouse=True)
+def long_runs_confirmed(monkeypatch) -> list[str]:
+    """Answer OK to the question a long convergence run asks (no modal dialog in tests)."""
+    asked: list[str] = []
+
+    def answer(parent, title, text, *args, **kwargs):
+        asked.append(text)
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    return asked
 
 
 def set_axes(window: MainWindow, qtbot, x: tuple[str, str], y: tuple[str, str]) -> None:
@@ -202,3 +217,60 @@ def test_saved_csv_is_written_atomically(window, engine, tmp_path: Path) -> None
     path = window.session.convergence.save_csv(tmp_path / "out" / "c.csv")
     assert path.read_text().startswith("sampler,steps,nfe")
     assert not list(path.parent.glob(".*.tmp"))
+
+
+def show_curves_tab(window: MainWindow) -> None:
+    window.study_actions.tabs[2].trigger()
+
+
+def test_the_default_curves_show_their_estimate_and_ask_first(
+    window, engine, qtbot, monkeypatch
+) -> None:
+    show_curves_tab(window)
+    runs = 2 * (1 + len(default_samplers()) * len(DEFAULT_STEPS))
+    estimate = child(window, "convergenceEstimate")
+    assert estimate.isVisible()
+    assert estimate.text().startswith(f"Queues up to {runs} runs: 2 references of 1000 steps")
+    asked: list[str] = []
+
+    def cancel(parent, title, text, *args, **kwargs):
+        asked.append(text)
+        return QMessageBox.StandardButton.Cancel
+
+    monkeypatch.setattr(QMessageBox, "question", cancel)
+    qtbot.keyClick(
+        window,
+        Qt.Key.Key_G,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    qtbot.mouseClick(window.convergence_panel.run_button, Qt.MouseButton.LeftButton)
+    assert engine.jobs == [] and len(asked) == 2
+    assert f"up to {runs} runs" in asked[0] and " min (" in asked[0]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Ok)
+    assert window.run_curves()
+    (job,) = engine.jobs
+    assert isinstance(job, ConvergeJob)
+
+
+def test_a_short_run_is_queued_without_asking(window, engine, qtbot, long_runs_confirmed) -> None:
+    show_curves_tab(window)
+    qtbot.keyClicks(child(window, "convergenceSamplers"), "DDIM")
+    steps = child(window, "convergenceSteps")
+    steps.clear()
+    qtbot.keyClicks(steps, "2, 4")
+    child(window, "convergenceCases").setValue(1)
+    child(window, "convergenceReferenceSteps").setValue(10)
+    text = child(window, "convergenceEstimate").text()
+    assert text.startswith("Queues 3 runs: 1 reference of 10 steps, then 1 sampler"), text
+    assert "16 model evaluations" in text
+    assert window.run_curves() and long_runs_confirmed == []
+
+
+def test_the_estimate_uses_the_pace_of_the_teachers_last_run(window, engine) -> None:
+    assert window.generate()
+    finish(window, engine)
+    show_curves_tab(window)
+    estimate = window.session.convergence.estimate()
+    assert estimate is not None and estimate.measured
+    assert estimate.seconds_per_evaluation == pytest.approx(STEP_S)
+    assert "measured on the teacher's last run" in child(window, "convergenceEstimate").text()
