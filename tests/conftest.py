@@ -16,7 +16,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# A common desktop screen instead of the offscreen platform's 800x800 (smaller than the window's
+# minimum width); test_screen_fit.py starts windows on other screen sizes in subprocesses.
+os.environ.setdefault(
+    "QT_QPA_PLATFORM", f"offscreen:configfile={REPO_ROOT / 'tests' / 'offscreen-screen.json'}"
+)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -96,11 +96,17 @@ class WindowActions(QObject):
         self.mode_group = QActionGroup(self)
         self.modes: dict[str, QAction] = {}
         for index, key in enumerate(MODES):
-            action = _action(self, MODE_LABELS[key], f"Ctrl+{index + 1}")
+            action = _action(self, MODE_LABELS[key], f"Ctrl+Alt+{index + 1}")
             action.setCheckable(True)
             action.setData(key)
             self.mode_group.addAction(action)
             self.modes[key] = action
+        self.fit = _action(self, "&Fit to pane", "Ctrl+0", tip="Show the whole image in each pane")
+        self.actual_size = _action(
+            self, "&Actual size (100%)", "Ctrl+1", tip="One image pixel per screen pixel"
+        )
+        self.zoom_in = _action(self, "Zoom &in", QKeySequence.StandardKey.ZoomIn, "Ctrl+=")
+        self.zoom_out = _action(self, "Zoom &out", QKeySequence.StandardKey.ZoomOut)
         self.smooth = _action(
             self, "&Smooth scaling", tip="Bilinear filtering instead of crisp pixels when zoomed in"
         )
@@ -122,6 +128,8 @@ class WindowActions(QObject):
         run_menu.addActions([self.generate, self.stop, self.cancel])
         view_menu = bar.addMenu("&View")
         view_menu.addActions(list(self.modes.values()))
+        view_menu.addSeparator()
+        view_menu.addActions([self.fit, self.actual_size, self.zoom_in, self.zoom_out])
         view_menu.addSeparator()
         view_menu.addAction(self.smooth)
         help_menu = bar.addMenu("&Help")

@@ -302,6 +302,18 @@ class ComparisonWidget(QWidget):
     def views(self) -> list[ImageView]:
         return [self.teacher_view, self.student_view, self.swipe_view, self.difference_view]
 
+    def shown_views(self) -> list[ImageView]:
+        """The views of the current mode (zoom actions act on these; the others follow)."""
+        mode = self.mode()
+        if mode == "side_by_side":
+            return [self.teacher_view] + ([] if self._single_lane else [self.student_view])
+        return [self.swipe_view if mode == "swipe" else self.difference_view]
+
+    def zoom_shown(self, action: str) -> None:
+        """'fit', 'actual_size', 'zoom_in' or 'zoom_out' on the shown views, pane focused or not."""
+        for view in self.shown_views():
+            getattr(view, action)()
+
     # --- public API ----------------------------------------------------------------------------
 
     def set_images(self, teacher: np.ndarray | None, student: np.ndarray | None) -> None:

@@ -32,6 +32,7 @@ from studio.ui.recipe_panel import LaneRecipePanel
 from studio.viewmodels.model_presets import preset_catalogue
 from studio.viewmodels.session import SessionViewModel
 
+COMBO_MIN_CHARS = 6  # long sampler names elide instead of widening the column
 SEED_MODES = {SeedMode.fixed: "Fixed", SeedMode.random: "Random", SeedMode.increment: "Increment"}
 GENERATE_STYLE = (
     "QPushButton#generateButton { font-weight: bold; padding: 6px 14px; }"
@@ -198,8 +199,14 @@ class ControlsColumn(QWidget):
         column.addStretch(1)
         for combo in (self.model_combo, self.preset_combo):
             combo.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        for combo in form.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(COMBO_MIN_CHARS)
         scroll = QScrollArea()
         scroll.setObjectName("controlsScroll")
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the controls, not the frame
         scroll.setWidget(form)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)

@@ -53,6 +53,7 @@ OFFLOAD_NEEDS = "CPU offload needs a CUDA GPU and the accelerate package; elsewh
 APPLY_NOTE = "OK drops the loaded models; each loads again, with these settings, when next used."
 BUSY_NOTE = "A job is running: the new settings apply once it and the queued jobs are done."
 APPLYING = "Applying the engine settings…"
+KEPT = "The engine kept its previous settings; the message above says why."
 APPLY_LATER = "Engine settings saved: they apply once the running job and the queue are done."
 
 
@@ -170,8 +171,10 @@ class EngineSettingsMenu(QObject):
         super().__init__(parent)
         self.session, self.settings = session, settings
         self._save, self._set_status, self._parent = save, set_status, parent
+        self._pending = False
         action.triggered.connect(self.open)
         session.engineConfigured.connect(self._applied)
+        session.error.connect(self._refused)
 
     def open(self) -> EngineSettingsDialog:
         """Show the dialog (window-modal, without blocking); it deletes itself when closed."""
@@ -187,11 +190,20 @@ class EngineSettingsMenu(QObject):
         """Send `options` to the engine (saved once it has applied them); whether they were sent."""
         if not self.session.configure_engine(options):
             return False
+        self._pending = True
         self._set_status(APPLY_LATER if self.session.busy else APPLYING)
         return True
 
+    def _refused(self, _message: str) -> None:
+        """An error while settings were on their way: the engine kept its old ones (the banner
+        says why), so the status line must stop saying they are being applied."""
+        if self._pending:
+            self._pending = False
+            self._set_status(KEPT)
+
     def _applied(self, event: EngineConfigured) -> None:
         """The engine took the settings: say so and keep them (refused ones are never saved)."""
+        self._pending = False
         self._set_status(event.summary)
         self.settings.engine = event.options
         self._save()

@@ -63,14 +63,21 @@ def load_icon(path: Path, size: int) -> QIcon:
     return icon
 
 
+LANE_LABELS = {"teacher": "Teacher", "student": "Student", "main": "Alone"}
+LABEL_PROMPT_CHARS = 14
+
+
 def item_label(item: GalleryItem) -> str:
-    """E.g. "teacher 25" (lane and steps); the file name when the parameters cannot be read."""
+    """E.g. "grinning face…\nTeacher · 25 steps": the prompt's start, then which lane made it
+    (a single-lane run says "Alone") and its steps; the file name when unreadable."""
     parsed = item.parsed
     if parsed is None:
         return item.path.stem
-    lane = parsed.extra.get(LANE_KEY, "")
-    steps = f"{parsed.params.num_inference_steps} steps"
-    return f"{lane} {parsed.params.num_inference_steps}" if lane else steps
+    lane = LANE_LABELS.get(parsed.extra.get(LANE_KEY, ""), "Alone")
+    prompt = " ".join(parsed.params.prompt.split()) or "(no prompt)"
+    if len(prompt) > LABEL_PROMPT_CHARS:
+        prompt = prompt[: LABEL_PROMPT_CHARS - 1].rstrip() + "…"
+    return f"{prompt}\n{lane} · {parsed.params.num_inference_steps} steps"
 
 
 def tooltip_text(item: GalleryItem, width: int = 72) -> str:
@@ -99,11 +106,12 @@ class GalleryStrip(QListWidget):
         self.setUniformItemSizes(True)
         self.setIconSize(QSize(icon_size, icon_size))
         line = self.fontMetrics().height()
-        self.setGridSize(QSize(icon_size + 32, icon_size + line + 10))
+        self.setGridSize(QSize(icon_size + 56, icon_size + 2 * line + 10))
+        self.setWordWrap(True)
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scrollbar = self.horizontalScrollBar().sizeHint().height()
-        self.setFixedHeight(icon_size + line + 18 + scrollbar)
+        self.setFixedHeight(icon_size + 2 * line + 18 + scrollbar)
         self.setToolTip(
             "Saved images, newest first: click one to show it and restore its parameters;"
             " ←/→ show the next ones, Enter restores, a double-click opens the file,"

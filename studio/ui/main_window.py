@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
-from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -41,14 +43,29 @@ from studio.ui.queue_panel import QueuePanel
 from studio.ui.save_again import SaveAgainButton
 from studio.ui.study_actions import StudyActions
 from studio.ui.welcome import welcome_for
+from studio.ui.wheel_guard import guard_wheel
 from studio.ui.window_exports import WindowExports
+from studio.ui.window_fit import DEFAULT_SIZE, first_geometry, fits
 from studio.viewmodels.model_library import ModelLibraryViewModel
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 
-DEFAULT_SIZE = (1400, 900)
 GEOMETRY_KEY = "window/geometry"
 SPLITTER_KEY = "window/splitter"
+
+
+def scrolling(panel: QWidget) -> QScrollArea:
+    """`panel` in a frameless scroll area, so a tall tab never sets the window's minimum height."""
+    area = QScrollArea()
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
+
+
+def page_panel(page: QWidget) -> QWidget:
+    """The panel a centre tab shows: the page itself, or the panel inside its scroll area."""
+    return page.widget() if isinstance(page, QScrollArea) else page
 
 
 class MainWindow(QMainWindow):
@@ -73,6 +90,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.geometry_store = geometry
         self.engine_failure = ""
+        self._activity = ""
         self.setWindowTitle("Studio")
         self.controls = ControlsColumn(session, pairs or pairs_of(embedded_models()))
         self.preview = PreviewArea(session)
@@ -113,6 +131,9 @@ class MainWindow(QMainWindow):
         self.exports = WindowExports(
             self, session, self.comparison, self.grid_panel, a, self.set_status, self.show_error
         )
+        self.wheel_guard = guard_wheel(self.controls)
+        for panel in (self.grid_panel, self.convergence_panel):
+            guard_wheel(panel, self.wheel_guard)
         self._restore_view()
         self.welcome = welcome_for(self)
 
@@ -149,7 +170,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.controls)
         self.splitter.addWidget(centre)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([360, DEFAULT_SIZE[0] - 360])
+        self.splitter.setSizes([360, DEFAULT_SIZE.width() - 360])
         self.setCentralWidget(self.splitter)
 
     def _tabs(self) -> QTabWidget:
@@ -157,10 +178,21 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("centreTabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.preview, "Compare")
-        self.tabs.addTab(self.grid_panel, "Grid")
-        self.tabs.addTab(self.convergence_panel, "Convergence")
+        self.tabs.addTab(scrolling(self.grid_panel), "Grid")
+        self.tabs.addTab(scrolling(self.convergence_panel), "Convergence")
         self.tabs.addTab(self.library_panel, "Models")
         return self.tabs
+
+    def show_page(self, panel: QWidget) -> None:
+        """Show the centre tab that holds `panel` (directly or in its scroll area)."""
+        for index in range(self.tabs.count()):
+            if page_panel(self.tabs.widget(index)) is panel:
+                self.tabs.setCurrentIndex(index)
+                return
+
+    def current_page(self) -> QWidget:
+        """The panel of the centre tab shown now."""
+        return page_panel(self.tabs.currentWidget())
 
     def _connect_studies(self) -> None:
         s, a = self.session, self.study_actions
@@ -186,6 +218,10 @@ class MainWindow(QMainWindow):
         self.history = HistoryPanes(s, self.gallery_strip, self.tabs, self.preview, self.set_status)
         s.error.connect(self.show_error)
         s.notice.connect(self.show_notice)
+        for lane in (s.teacher, s.student):
+            lane.recipeChanged.connect(self._dismiss_stale_error)
+        for changed in (s.teacherModelChanged, s.studentModelChanged, s.compareModeChanged):
+            changed.connect(self._dismiss_stale_error)
         self.settings.error.connect(self.show_error)
         self._connect_menus()
         self._connect_studies()
@@ -203,14 +239,21 @@ class MainWindow(QMainWindow):
         self.comparison.modeChanged.connect(lambda key: a.modes[key].setChecked(True))
         a.modes[self.comparison.mode()].setChecked(True)
         a.smooth.toggled.connect(self.comparison.set_smooth)
+        for name in ("fit", "actual_size", "zoom_in", "zoom_out"):
+            getattr(a, name).triggered.connect(
+                lambda _=False, n=name: self.comparison.zoom_shown(n)
+            )
         self.comparison.smoothChanged.connect(self._on_smooth)
 
     def _restore_view(self) -> None:
         self.comparison.set_smooth(self.settings.upscale is Upscale.smooth)
         store = self.geometry_store
         geometry = store.value(GEOMETRY_KEY) if store is not None else None
-        if not geometry or not self.restoreGeometry(geometry):
-            self.resize(*DEFAULT_SIZE)
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        available = screen.availableGeometry()
+        restored = bool(geometry) and self.restoreGeometry(geometry)
+        if not restored or not fits(self.geometry(), available):
+            self.setGeometry(first_geometry(available))
         splitter = store.value(SPLITTER_KEY) if store is not None else None
         if splitter:
             self.splitter.restoreState(splitter)
@@ -226,6 +269,7 @@ class MainWindow(QMainWindow):
             self.banner.dismiss()
         sent = self.session.generate()
         if sent:
+            self.show_page(self.preview)
             jobs = "1 job" if len(sent) == 1 else f"{len(sent)} jobs"
             self.set_status(f"Queued {jobs}.")
         return sent
@@ -251,7 +295,7 @@ class MainWindow(QMainWindow):
         if self.engine_failure:
             self.show_error(self.engine_failure)
             return ""
-        self.tabs.setCurrentWidget(panel)
+        self.show_page(panel)
         return run()
 
     def open_grid_cell(self, x: int, y: int) -> None:
@@ -262,12 +306,14 @@ class MainWindow(QMainWindow):
             return
         left = pinned if pinned is not None and pinned.image is not None else cell
         self.preview.show_pair(cell_pane(left), cell_pane(cell), pair_summary(left, cell))
-        self.tabs.setCurrentWidget(self.preview)
+        self.show_page(self.preview)
         self.set_status(f"Showing grid cell {cell.label}; Alt+2 goes back to the grid.")
 
     def _on_busy(self, busy: bool) -> None:
         if not busy and self.status_line.text().startswith("Queued"):
             self.set_status("Ready.")
+        if not busy:
+            self._end_activity("Ready.")
         self.controls.set_busy(busy)
         self.window_actions.stop.setEnabled(busy)
         self.window_actions.cancel.setEnabled(busy)
@@ -276,6 +322,19 @@ class MainWindow(QMainWindow):
 
     def show_error(self, text: str) -> None:
         self.banner.show_message(text, "error")
+        self._end_activity("Stopped: the message above says why.")
+
+    def _end_activity(self, text: str) -> None:
+        """An engine activity on the status line ("Loading …") ended: replace it with `text`."""
+        if self._activity and self.status_line.text() == self._activity:
+            self.set_status(text)
+        self._activity = ""
+
+    def _dismiss_stale_error(self, *_: object) -> None:
+        """The user changed what an error was about: the error no longer describes the window."""
+        stale = self.banner.kind == "error" and self.banner.message() != self.engine_failure
+        if stale:
+            self.banner.dismiss()
 
     def show_notice(self, text: str) -> None:
         self.banner.show_message(text, "notice")
@@ -284,9 +343,11 @@ class MainWindow(QMainWindow):
         self.status_line.setText(text)
 
     def set_engine_status(self, text: str) -> None:
-        """What the engine is doing in the background (importing torch, loading a model)."""
+        """What the engine is doing in the background (importing torch, loading a model); an
+        activity ("…") lasts until the next report, the end of the work, or an error."""
         if not self.engine_failure:
             self.set_status(text)
+            self._activity = text if text.endswith("…") else ""
 
     def set_engine_failed(self, text: str) -> None:
         """The engine cannot run jobs: say so, and keep everything else usable."""
@@ -330,7 +391,7 @@ class MainWindow(QMainWindow):
         """Scan `folder` for models, list them in Models and the picker, and remember it."""
         self.settings.models_folder = str(folder)
         self.library.set_folder(str(folder))
-        self.tabs.setCurrentWidget(self.library_panel)
+        self.show_page(self.library_panel)
         self.set_status(self.library.summary())
 
     def use_library_model(self, name: str, as_student: bool) -> ModelPair | None:

@@ -31,6 +31,8 @@ KIND_TIPS = {
     PreviewKind.xt: "Show the noisy sample x_t the sampler is walking through",
 }
 Pane = tuple[np.ndarray | None, str]
+CELL_STRIP_NOTE = "grid cell: no steps kept"
+STALE_NOTE = "not part of the last run"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,18 +58,20 @@ def lane_caption(title: str, lane: LaneViewModel, scrubbed: int | None = None) -
     if lane.running:
         if not lane.step:
             return f"{title} · waiting"
-        showing = f" · showing step {scrubbed}" if scrubbed is not None else ""
-        return f"{title} · step {lane.step}/{lane.total}{showing}"
+        if scrubbed is not None:
+            return f"{title} · showing step {scrubbed} · running, step {lane.step}/{lane.total}"
+        return f"{title} · step {lane.step}/{lane.total}"
     timings = lane.timings
     if timings is not None and lane.images:
-        text = (
-            f"{title} · {lane.steps} steps · denoise {timings.denoise_s:.2f} s"
-            f" · total {timings.total_s:.2f} s"
-        )
+        showing = f"showing step {scrubbed} of {lane.steps}" if scrubbed is not None else ""
+        text = f"{title} · {showing or f'{lane.steps} steps'}"
+        text += f" · denoise {timings.denoise_s:.2f} s · total {timings.total_s:.2f} s"
         used = lane.result_params.skip_tuning if lane.result_params is not None else None
         text += f" · skip {used.label()}" if used is not None and used.enabled else ""
-        text += " · partial" if lane.partial else ""
-        return text + (f" · showing step {scrubbed}" if scrubbed is not None else "")
+        return text + (" · partial" if lane.partial else "")
+    never_began = not lane.step and lane.preparation is None
+    if lane.job_id and never_began and lane.status in ("Stopped", "Cancelled"):
+        return f"{title} · did not run: the job was {lane.status.lower()} before this lane began"
     skip = lane.skip_tuning
     return (
         f"{title} · {lane.sampler} · {lane.num_inference_steps} steps · CFG {lane.guidance_scale:g}"
@@ -81,7 +85,7 @@ def end_state(lane: LaneViewModel) -> LaneState:
         return "done"
     if lane.status.startswith(("Failed", "The engine")):
         return "failed"
-    return "cancelled"
+    return "stopped" if lane.partial or lane.status == "Stopped" else "cancelled"
 
 
 class LaneFollower(QObject):
@@ -101,6 +105,7 @@ class LaneFollower(QObject):
         super().__init__(progress)
         self.lane, self.progress, self.strip = lane, progress, strip
         self.title = lane.lane.value.capitalize()
+        self.run_title = ""
         self.scrubbed: int | None = None
         self.frames: dict[int, np.ndarray] = {}
         self.held = ""
@@ -122,7 +127,11 @@ class LaneFollower(QObject):
         return self.lane.current_image()
 
     def caption(self) -> str:
-        return lane_caption(self.title, self.lane, self.scrubbed)
+        """The lane's caption, under the title its run had (a later change of models must not
+        relabel an image made by other ones)."""
+        shows_run = self.lane.running or bool(self.lane.images) or bool(self.lane.job_id)
+        title = self.run_title if shows_run and self.run_title else self.title
+        return lane_caption(title, self.lane, self.scrubbed)
 
     def _on_progress(self, *_: object) -> None:
         eta = self.lane.eta_s
@@ -156,6 +165,7 @@ class LaneFollower(QObject):
     def _on_running(self, running: bool) -> None:
         if running:
             self.held = ""
+            self.run_title = self.title
             self.scrubbed = None
             self.frames = {}
             self.strip.set_frames([])
@@ -177,6 +187,7 @@ class LaneFollower(QObject):
             self._on_preparation()
         elif not self.lane.running and self.progress.state() != "idle":
             self.progress.set_state(end_state(self.lane))
+            self._changed(False)
 
     def _on_preview(self) -> None:
         if self.lane.running and not self.held:
@@ -252,7 +263,7 @@ class PreviewArea(QWidget):
         }
         self._kind_toggle()
         self._layout()
-        session.comparison.summaryChanged.connect(self.comparison.set_summary)
+        session.comparison.summaryChanged.connect(self._on_summary)
         session.compareModeChanged.connect(self._on_compare_mode)
         session.teacher.runningChanged.connect(self._on_lane_running)
         session.student.runningChanged.connect(self._on_lane_running)
@@ -320,7 +331,9 @@ class PreviewArea(QWidget):
 
     def show_pair(self, left: Pane, right: Pane, summary: str) -> None:
         """Show two pictures from elsewhere (e.g. grid cells) until a lane runs again."""
-        self.show_override(PaneOverride(left=left, right=right, summary=summary))
+        self.show_override(
+            PaneOverride(left=left, right=right, summary=summary, strip_note=CELL_STRIP_NOTE)
+        )
 
     def show_override(self, override: PaneOverride) -> None:
         self.clear_pair()
@@ -348,6 +361,18 @@ class PreviewArea(QWidget):
     def _on_lane_running(self, running: bool) -> None:
         if running:
             self.clear_pair()
+        self._hold_stale_student()
+
+    def student_is_stale(self) -> bool:
+        """The student lane's last run belongs to another job than the teacher's (the teacher
+        ran alone since): it must not be shown beside the teacher as its partner."""
+        teacher, student = self.session.teacher.job_id, self.session.student.job_id
+        return bool(teacher) and student != teacher
+
+    def _hold_stale_student(self) -> None:
+        follower = self.followers["student"]
+        if self.pair is None and self.student_is_stale() and not follower.held:
+            follower.hold(STALE_NOTE)
 
     def refresh(self, images: bool = True) -> None:
         """Show the lanes' captions, and their images too unless only the text changed."""
@@ -358,13 +383,29 @@ class PreviewArea(QWidget):
             self.comparison.set_captions(left_caption, right_caption)
             return
         teacher, student = self.followers["teacher"], self.followers["student"]
+        stale = self.student_is_stale()
         if images:
-            self.comparison.set_images(teacher.image(), student.image())
-        self.comparison.set_captions(teacher.caption(), student.caption())
+            self.comparison.set_images(teacher.image(), None if stale else student.image())
+        stale_caption = f"{student.title} · {STALE_NOTE} (the teacher ran alone)"
+        self.comparison.set_captions(
+            teacher.caption(), stale_caption if stale else student.caption()
+        )
+
+    def _on_summary(self, _summary: str) -> None:
+        if self.pair is None and self.session.compare_mode:
+            self.comparison.set_summary(self.comparison_summary())
 
     def _on_compare_mode(self, compare: bool) -> None:
         self.comparison.set_single_lane(self.pair.single if self.pair else not compare)
         self.progress["student"].setVisible(compare)
         self.strips["student"].setVisible(compare)
         if self.pair is None:
-            self.comparison.set_summary(self.session.comparison.summary if compare else "")
+            self._hold_stale_student()
+            self.comparison.set_summary(self.comparison_summary() if compare else "")
+
+    def comparison_summary(self) -> str:
+        """The summary of the comparison the panes show: only when both lanes show its job."""
+        s = self.session
+        job = s.teacher.job_id
+        shown = bool(job) and s.student.job_id == job and s.comparison.job_id == job
+        return s.comparison.summary if shown else ""

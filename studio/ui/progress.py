@@ -7,13 +7,14 @@ from typing import Literal, get_args
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
-LaneState = Literal["idle", "running", "done", "cancelled", "failed"]
+LaneState = Literal["idle", "running", "done", "stopped", "cancelled", "failed"]
 LANE_STATES: tuple[str, ...] = get_args(LaneState)
 BAR_STYLE = """
 QProgressBar { border: 1px solid palette(mid); border-radius: 3px; background: palette(base); }
 QProgressBar::chunk { background: #3d8ee6; border-radius: 2px; }
 QProgressBar[state="done"]::chunk { background: #3aa55d; }
 QProgressBar[state="cancelled"]::chunk { background: #9a9a9a; }
+QProgressBar[state="stopped"]::chunk { background: #9a9a9a; }
 QProgressBar[state="failed"]::chunk { background: #d64541; }
 """
 
@@ -39,10 +40,13 @@ def progress_text(step: int, total: int, eta_s: float | None = None) -> str:
 def state_text(state: str, step: int, total: int, eta_s: float | None) -> str:
     """The status line for a lane in `state` at `step` of `total`."""
     at = f"{step}/{total}" if total > 0 else str(step)
+    if state in ("stopped", "cancelled", "failed") and step == 0:
+        return f"{state} before its first step"
     texts = {
         "idle": "idle",
         "running": progress_text(step, total, eta_s),
         "done": f"done · {total or step} steps",
+        "stopped": f"stopped at step {at} · partial image kept",
         "cancelled": f"cancelled at step {at}",
         "failed": f"failed at step {at}",
     }
@@ -73,9 +77,7 @@ class LaneProgress(QWidget):
         self.bar.setStyleSheet(BAR_STYLE)
         self.status_label = QLabel()
         self.status_label.setObjectName("laneStatus")
-        self.status_label.setMinimumWidth(
-            self.fontMetrics().horizontalAdvance(" step 999/999 · ETA 9 min 59 s")
-        )
+        self.status_label.setMinimumWidth(self.fontMetrics().horizontalAdvance(" step 999/999"))
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.title_label)

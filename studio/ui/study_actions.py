@@ -6,7 +6,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-TAB_TITLES = ("Compare", "Grid", "Convergence")
+TAB_TITLES = ("Compare", "Grid", "Convergence", "Models")
 
 
 def _action(parent: QObject, text: str, shortcut: str, tip: str) -> QAction:

@@ -160,8 +160,16 @@ def welcome_for(window: MainWindow) -> Welcome:
         window.settings.welcomed = True
         window.save_settings()
 
+    def place(panel: WelcomePanel) -> None:
+        window.centre_column.insertWidget(0, panel)
+        first = window.controls.prompt_edit
+        before = first.previousInFocusChain()
+        QWidget.setTabOrder(before, panel.generate_button)
+        QWidget.setTabOrder(panel.generate_button, panel.close_button)
+        QWidget.setTabOrder(panel.close_button, first)
+
     welcome = Welcome(
-        lambda panel: window.centre_column.insertWidget(0, panel),
+        place,
         use_defaults,
         window.generate,
         remember,

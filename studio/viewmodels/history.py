@@ -11,7 +11,14 @@ import numpy as np
 from PySide6.QtCore import QObject
 
 from studio.core.gallery import GalleryItem
-from studio.core.history import DENOISE_KEY, TIME_KEY, lane_of, partner_of, recorded_seconds
+from studio.core.history import (
+    DENOISE_KEY,
+    PARTNER_LANES,
+    TIME_KEY,
+    lane_of,
+    partner_of,
+    recorded_seconds,
+)
 from studio.core.jobs import Lane
 from studio.core.metadata import MetadataError, ParsedParameters
 from studio.core.metrics import psnr, speedup, ssim
@@ -142,13 +149,27 @@ class HistoryViewModel(QObject):
         if not restore:
             done = f"{name} is selected (Enter restores its parameters)"
         elif self.session.gallery.restore(row) is not None:
-            done = f"Restored the parameters of {name}"
+            done = f"Restored the parameters of {name}{self._restore_partner(item, items)}"
         else:
             done = f"{name} has no parameters to restore"
         if self.session.generating:
             return HistoryChoice(entry=None, status=f"{done}; {LIVE_WINS}.")
         entry = self._entry(item, items)
         return HistoryChoice(entry=entry, status=self._status(entry, done if restore else ""))
+
+    def _restore_partner(self, item: GalleryItem, items: list[GalleryItem]) -> str:
+        """Restore the other lane of `item`'s comparison too, so Generate reproduces both panes;
+        an image made alone turns compare mode off. The words to add to the status line."""
+        lane = lane_of(item)
+        if lane == Lane.main.value:
+            self.session.compare_mode = False
+            return ""
+        partner = partner_of(item, items)
+        if partner is None or partner.parsed is None:
+            return f" (its {PARTNER_LANES[lane]} partner is not in the history)"
+        self.session.gallery.restore(items.index(partner))
+        self.session.compare_mode = True
+        return " and of its partner"
 
     def _entry(self, item: GalleryItem, items: list[GalleryItem]) -> HistoryEntry:
         """The entry of `item`; moving between the two images of one pair reads them once."""

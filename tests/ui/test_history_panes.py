@@ -74,10 +74,28 @@ def test_clicking_an_older_teacher_shows_its_pair_and_their_summary(window, engi
     assert comparison.summary().startswith("From history · Student 5.2x faster")
     assert f"PSNR {expected:.1f} dB" in comparison.summary() and "SSIM" in comparison.summary()
     assert child_text(window) == (
-        f"Restored the parameters of {first_teacher.name}; the panes show it with its"
-        f" student partner {first_student.name}."
+        f"Restored the parameters of {first_teacher.name} and of its partner; the panes show it"
+        f" with its student partner {first_student.name}."
     )
     assert window.session.prompt == "first" and window.session.width == 32
+
+
+def test_a_click_restores_both_lanes_so_generate_reproduces_the_panes(window, engine, qtbot):
+    two_comparisons(window, engine)
+    window.session.student.num_inference_steps = 2
+    window.session.teacher.num_inference_steps = 40
+    window.session.compare_mode = False
+    click(window, qtbot, 3)  # the first comparison's teacher: its student ran 4 steps
+    session = window.session
+    assert session.compare_mode
+    assert session.student.num_inference_steps == 4
+    assert session.teacher.num_inference_steps == 25
+    sent = window.generate()
+    job = engine.jobs[-1]
+    assert sent == [job.job_id]
+    assert job.student.params.num_inference_steps == 4
+    assert job.teacher.params.num_inference_steps == 25
+    assert (job.teacher.params.prompt, job.teacher.params.width) == ("first", 32)
 
 
 def child_text(window: MainWindow) -> str:
@@ -156,7 +174,7 @@ def test_a_running_generation_keeps_its_panes(window, engine, qtbot) -> None:
     assert "step 1/25" in window.comparison.teacher_view.caption()
     assert window.preview.strips["teacher"].note() != STRIP_NOTE
     assert child_text(window) == (
-        f"Restored the parameters of {saved(window, 3).name};"
+        f"Restored the parameters of {saved(window, 3).name} and of its partner;"
         " the panes keep showing the generation in progress."
     )
     for event in rest:
@@ -186,7 +204,7 @@ def test_the_next_generation_replaces_the_history_view(window, engine, qtbot) ->
     for event in rest:
         window.session.handle(event)
     assert window.preview.strips["teacher"].frame_count() == 25
-    assert comparison.summary().startswith("Student 2.9x faster")
+    assert comparison.summary().startswith("Student 5.2x faster")  # the restored first pair
 
 
 def test_arrow_keys_move_through_history_and_enter_restores(window, engine, qtbot) -> None:

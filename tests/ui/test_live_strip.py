@@ -108,7 +108,7 @@ def test_an_earlier_frame_picked_mid_run_stays_while_frames_arrive(window, engin
     assert strip.frame_count() == 7 and strip.current_step() == 2
     assert "2 · 2 of 7" in strip.label.text()
     shown = window.comparison.teacher_view
-    assert "step 7/25 · showing step 2" in shown.caption()
+    assert "showing step 2 · running, step 7/25" in shown.caption()
     pinned = window.session.teacher.preview_at(2)
     assert window.preview.followers["teacher"].image() is pinned
     assert window.session.teacher.preview is not pinned

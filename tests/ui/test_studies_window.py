@@ -57,7 +57,7 @@ def test_ctrl_g_sends_the_grid_of_the_chosen_axes(window, engine: FakeEngine, qt
     (job,) = engine.jobs
     assert isinstance(job, GridJob) and (job.grid.columns, job.grid.rows) == (3, 2)
     assert job.base.params.prompt == window.session.prompt
-    assert window.tabs.currentWidget() is window.grid_panel
+    assert window.current_page() is window.grid_panel
     assert window.queue_panel.findChild(object) is not None
 
 
@@ -89,7 +89,7 @@ def test_clicking_a_cell_opens_it_beside_the_pinned_one(window, engine, qtbot) -
     finish(window, engine)
     view = window.grid_panel.view
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.cell_rect(1, 1).center())
-    assert window.tabs.currentWidget() is window.preview
+    assert window.current_page() is window.preview
     comparison = window.comparison
     assert comparison.teacher_view.has_image() and comparison.student_view.has_image()
     assert comparison.student_view.caption().startswith("Euler · 3 steps")
@@ -99,7 +99,7 @@ def test_clicking_a_cell_opens_it_beside_the_pinned_one(window, engine, qtbot) -
     comparison.set_mode("difference")
     assert comparison.difference_view.caption().startswith("|Pinned − Cell|")
     comparison.set_mode("side_by_side")
-    window.tabs.setCurrentWidget(window.grid_panel)
+    window.show_page(window.grid_panel)
     qtbot.mouseClick(
         view,
         Qt.MouseButton.LeftButton,
@@ -148,7 +148,7 @@ def test_escape_cancels_a_running_grid(window, engine, qtbot) -> None:
 
 
 def test_convergence_curves_plot_as_points_arrive(window, engine, qtbot, tmp_path) -> None:
-    window.tabs.setCurrentWidget(window.convergence_panel)
+    window.show_page(window.convergence_panel)
     steps = child(window, "convergenceSteps")
     steps.clear()
     qtbot.keyClicks(steps, "1, 2, 4, 8")
@@ -208,7 +208,7 @@ def test_analyse_menu_lists_the_new_actions(window) -> None:
     titles = [a.text() for a in window.menuBar().actions()]
     assert titles.index("&Analyse") == titles.index("&Help") - 1
     window.study_actions.tabs[2].trigger()
-    assert window.tabs.currentWidget() is window.convergence_panel
+    assert window.current_page() is window.convergence_panel
 
 
 def test_saved_csv_is_written_atomically(window, engine, tmp_path: Path) -> None:
