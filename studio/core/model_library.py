@@ -71,7 +71,8 @@ class EntryKind(StrEnum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LibraryEntry:
     """One model found in a models folder: where, what family, how big, in which format, and
-    whether the studio can load it as a model (`note` says why not, or gives a hint)."""
+    whether the studio can load it as a model (`note` says why not, or gives a hint).
+    `builtin` marks a model shipped with the studio, named by its embedded name."""
 
     name: str
     path: str
@@ -83,6 +84,7 @@ class LibraryEntry:
     note: str = ""
     configs: tuple[str, ...] = ()
     base_family: str = ""
+    builtin: bool = False
 
     @property
     def is_pickle_file(self) -> bool:
@@ -96,7 +98,7 @@ class LibraryEntry:
 
     def model_name(self, config: str = "") -> str:
         """The name the model picker and the session use for this entry."""
-        return model_name(self.path, config)
+        return self.name if self.builtin else model_name(self.path, config)
 
 
 def model_name(path: str, config: str = "") -> str:

@@ -33,7 +33,8 @@ def entry_cells(entry: LibraryEntry, allowed: bool = False) -> tuple[str, ...]:
     size = human_size(entry.size_bytes) if entry.size_bytes else "—"
     family = f"LoRA, {entry.base_family}" if entry.is_lora and entry.base_family else entry.family
     shown_format, note = (ALLOWED_FORMAT, ALLOWED_NOTE) if allowed else (entry.format, entry.note)
-    return (entry.name, family, entry.kind.value, size, shown_format, note)
+    kind = f"built-in {entry.kind.value}" if entry.builtin else entry.kind.value
+    return (entry.name, family, kind, size, shown_format, note)
 
 
 def detail_text(entry: LibraryEntry | None, allowed: bool = False) -> str:
@@ -76,6 +77,7 @@ class ModelLibraryPanel(QWidget):
     def _build(self) -> None:
         self.summary = QLabel()
         self.summary.setObjectName("librarySummary")
+        self.summary.setWordWrap(True)
         self.choose_button = QPushButton("Choose models folder…")
         self.choose_button.setObjectName("chooseModelsFolder")
         self.rescan_button = QPushButton("Rescan")

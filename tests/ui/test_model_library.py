@@ -44,7 +44,7 @@ def test_a_scanned_folder_is_listed_in_the_models_tab(window, models):
     window.set_models_folder(models)
     table = window.library_panel.table
     assert window.tabs.tabText(window.tabs.currentIndex()) == "Models"
-    assert table.rowCount() == 5
+    assert table.rowCount() == 5 + len(window.library.builtins)
     row = row_of(window, "dreamshaper.safetensors")
     cells = [table.item(row, c).text() for c in range(table.columnCount())]
     assert cells[:3] == ["dreamshaper.safetensors", "SD 1.x", "single file"]
@@ -133,7 +133,7 @@ def test_the_folder_is_remembered_and_scanned_at_the_next_start(tmp_path, models
     first.close()
     second = make_window(tmp_path, FakeEngine(), qtbot)
     assert second.library.folder == str(models)
-    assert second.library_panel.table.rowCount() == 5
+    assert second.library_panel.table.rowCount() == 5 + len(second.library.builtins)
 
 
 def test_a_job_for_a_library_model_names_the_file(tmp_path, models, qtbot):
@@ -159,7 +159,7 @@ def qtbot_left():
 def test_the_library_says_when_there_is_nothing_to_list(qapp, tmp_path):
     from studio.viewmodels.model_library import ModelLibraryViewModel
 
-    library = ModelLibraryViewModel()
+    library = ModelLibraryViewModel(builtin_root=tmp_path / "no-builtins")
     assert library.scan() == () and library.summary() == "No models folder chosen."
     library.set_folder(str(tmp_path / "gone"))
     assert library.summary() == f"No models found in {tmp_path / 'gone'}."
