@@ -6,11 +6,12 @@ has no effect or works against the model, before they wait for a disappointing i
 
 from __future__ import annotations
 
+from studio.core.emoji_vocabulary import out_of_vocabulary_message
+from studio.core.model_kinds import UNKNOWN, ModelFacts, is_consistency_sampler
 from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing
 from studio.core.samplers import SamplerSpec, find_sampler
 
-FEW_STEP_SCHEDULERS = frozenset({"LCMScheduler", "TCDScheduler"})
-FEW_STEP_LIMIT = 200
+FEW_STEP_LIMIT = 8
 SIGMA_SCHEDULERS = frozenset(
     {
         "EulerDiscreteScheduler",
@@ -55,11 +56,40 @@ def _sampler_warnings(params: GenerationParams, spec: SamplerSpec, uses_eta: boo
             f"{Sigmas(sigmas).value.capitalize()} sigmas do not apply to {spec.name}: choose a"
             " sigma-based sampler such as Euler or DPM++ 2M."
         )
-    if spec.scheduler in FEW_STEP_SCHEDULERS and params.num_inference_steps > FEW_STEP_LIMIT:
+    return found
+
+
+def _consistency_warnings(
+    params: GenerationParams, spec: SamplerSpec, model: ModelFacts
+) -> list[str]:
+    """LCM and TCD: made for 1 to 8 steps of a model distilled for them."""
+    if not is_consistency_sampler(spec):
+        return []
+    found: list[str] = []
+    if model.consistency_distilled is False:
         found.append(
-            f"{spec.name} is a few-step sampler: {params.num_inference_steps} steps only waste"
-            " time; use 1 to 8."
+            f"{spec.name} is made for LCM- or TCD-distilled models, and {model.label} is not"
+            " one: choose a sampler such as DPM++ 2M for it, or an LCM student."
         )
+    steps = params.num_inference_steps
+    if steps > FEW_STEP_LIMIT:
+        found.append(
+            f"{spec.name} is a few-step sampler for LCM- or TCD-distilled models: use 1 to"
+            f" {FEW_STEP_LIMIT} steps; {steps} take longer and rarely look better."
+        )
+    return found
+
+
+def _model_warnings(params: GenerationParams, model: ModelFacts) -> list[str]:
+    """What the model cannot do with this recipe: a sampler of another kind, a prompt the
+    embedded emoji model has no word for."""
+    found: list[str] = []
+    misfit = model.sampler_misfit(params.sampler)
+    if misfit:
+        found.append(misfit)
+    prompt = params.prompt.strip() if isinstance(params.prompt, str) else ""
+    if model.vocabulary is not None and prompt and not model.vocabulary.names_something(prompt):
+        found.append(out_of_vocabulary_message(prompt, model.label))
     return found
 
 
@@ -84,13 +114,19 @@ def _well_typed(params: GenerationParams) -> bool:
 
 
 def recipe_warnings(
-    params: GenerationParams, *, guidance_distilled: bool, sampler_uses_eta: bool
+    params: GenerationParams,
+    *,
+    guidance_distilled: bool,
+    sampler_uses_eta: bool,
+    model: ModelFacts = UNKNOWN,
 ) -> list[str]:
-    """One sentence for each setting in `params` that has no effect or works against the model."""
+    """One sentence for each setting in `params` that has no effect or works against the model
+    (what is known of it: `model`)."""
     if not _well_typed(params):
         return []
-    found = _guidance_warnings(params, guidance_distilled)
+    found = _model_warnings(params, model) + _guidance_warnings(params, guidance_distilled)
     spec = find_sampler(params.sampler)
     if spec is not None:
         found += _sampler_warnings(params, spec, sampler_uses_eta)
+        found += _consistency_warnings(params, spec, model)
     return found + _schedule_warnings(params)

@@ -17,9 +17,7 @@ concepts of the evaluation prompts (`studio.lab.guidance_classifier`).
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ from diffusers import DDPMScheduler
 from safetensors.torch import load_file
 from torch import nn
 
+from studio.core.emoji_vocabulary import EmojiVocabulary, no_subgroup_message, vocabulary_dir
 from studio.engine.emoji_pipeline import EmojiPipeline
 from studio.engine.samplers import SamplerError
 from studio.paths import assets_dir
@@ -37,11 +36,10 @@ from studio.paths import assets_dir
 IN_CHANNELS = 12
 WIDTH = 32
 TIME_FEATURES = 16
-CLASSIFIER_NAME = "emoji-noisy-subgroup"
 
 
 def default_classifier_dir() -> Path:
-    return assets_dir() / "guidance" / CLASSIFIER_NAME
+    return vocabulary_dir(assets_dir())
 
 
 def time_embedding(t: torch.Tensor) -> torch.Tensor:
@@ -97,36 +95,18 @@ class GuidanceClassifier:
     """A trained noise-conditional classifier with its subgroup vocabulary and name index."""
 
     net: NoisyClassifierNet
-    vocab: tuple[str, ...]
-    names: Mapping[str, str]
+    vocabulary: EmojiVocabulary
 
     @classmethod
     def load(cls, folder: Path) -> GuidanceClassifier:
-        vocab = tuple(json.loads((folder / "vocab.json").read_text()))
-        names = json.loads((folder / "names.json").read_text())
-        net = NoisyClassifierNet(len(vocab))
+        vocabulary = EmojiVocabulary.load(folder)
+        net = NoisyClassifierNet(len(vocabulary.subgroups))
         net.load_state_dict(load_file(folder / "classifier.safetensors"))
-        return cls(net.eval().requires_grad_(False), vocab, names)
+        return cls(net.eval().requires_grad_(False), vocabulary)
 
     def subgroup_of(self, prompt: str) -> int | None:
-        """The subgroup a prompt names: one of its comma-separated fields is a subgroup, or
-        its first field is a known emoji's name; None when neither."""
-        fields = [f.strip().lower() for f in re.split(r",", prompt) if f.strip()]
-        index = {name: i for i, name in enumerate(self.vocab)}
-        for field in fields:
-            if field in index:
-                return index[field]
-        for field in fields:
-            if field in self.names and self.names[field] in index:
-                return index[self.names[field]]
-        return None
-
-
-def no_subgroup_message(prompt: str) -> str:
-    return (
-        f"Classifier guidance is off for {prompt[:60]!r}: it names no known emoji or Unicode "
-        "subgroup (write e.g. 'dog face' or 'animal mammal' in the prompt)."
-    )
+        """The subgroup a prompt names (`EmojiVocabulary.subgroup_of`); None when none."""
+        return self.vocabulary.subgroup_of(prompt)
 
 
 def signal_coefficients(

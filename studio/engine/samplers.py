@@ -19,6 +19,7 @@ import torch
 from diffusers import DDPMScheduler
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
+from studio.core.model_kinds import misfit_sentence, model_kind_of
 from studio.core.params import ScheduleOptions, Sigmas, Spacing
 from studio.core.samplers import SAMPLERS, ModelKind, SamplerSpec, find_sampler
 from studio.engine.amed.scheduler import AmedScheduler
@@ -32,8 +33,6 @@ SIGMA_KEYS: dict[Sigmas, str] = {
 }
 SIGMA_PACKAGES: dict[Sigmas, str] = {Sigmas.beta: "scipy"}
 SAMPLER_KEYS = (*SIGMA_KEYS.values(), "algorithm_type", "solver_order", "solver_type")
-KIND_PHRASES = {ModelKind.vp: "a DDPM-family (VP)", ModelKind.flow: "a flow-matching"}
-KIND_PLURALS = {ModelKind.vp: "DDPM-family (VP) models", ModelKind.flow: "flow-matching models"}
 ZERO_SNR_ALPHA_BAR = 2.0**-24
 ZERO_SNR_MISFITS: dict[str, tuple[str, str]] = {
     "KDPM2AncestralDiscreteScheduler": (
@@ -102,16 +101,6 @@ def resolve_spec(spec_or_name: SamplerSpec | str) -> SamplerSpec:
     return spec
 
 
-def model_kind_of(scheduler_config: Mapping[str, Any]) -> ModelKind:
-    """Flow matching for FlowMatch* schedulers and flow-sigma configs, else the VP family."""
-    name = str(scheduler_config.get("_class_name", ""))
-    if name.startswith("FlowMatch") or scheduler_config.get("use_flow_sigmas"):
-        return ModelKind.flow
-    if scheduler_config.get("prediction_type") == "flow_prediction":
-        return ModelKind.flow
-    return ModelKind.vp
-
-
 def package_missing(package: str) -> bool:
     return bool(package) and importlib.util.find_spec(package) is None
 
@@ -128,11 +117,9 @@ def available_samplers(kind: ModelKind | None = None) -> list[SamplerSpec]:
 
 def check_fit(spec: SamplerSpec, kind: ModelKind, model_name: str) -> None:
     """Raise SamplerError when `spec` cannot run a `kind` model or its package is missing."""
-    if kind not in spec.kinds:
-        wanted = " or ".join(KIND_PLURALS[k] for k in sorted(spec.kinds))
-        raise SamplerError(
-            f"'{spec.name}' is for {wanted}; {model_name} is {KIND_PHRASES[kind]} model."
-        )
+    misfit = misfit_sentence(spec, kind, model_name)
+    if misfit:
+        raise SamplerError(misfit)
     if package_missing(spec.needs):
         raise SamplerError(
             f"'{spec.name}' needs the {spec.needs} package, which is not installed: "

@@ -12,7 +12,7 @@ from studio.core.lora_students import split_lora_student
 from studio.core.manifest import MANIFEST, ManifestError, read_manifest
 from studio.core.model_library import split_model_name
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
-from studio.core.settings import LaneRecipe, default_student
+from studio.core.settings import LaneRecipe, default_student, default_teacher
 from studio.core.shortcut import SHORTCUT_SAMPLER, SHORTCUT_STEP_COUNTS, is_shortcut_folder
 from studio.paths import models_dir
 
@@ -22,13 +22,18 @@ SHORTCUT_RECIPE = LaneRecipe(sampler=SHORTCUT_SAMPLER, num_inference_steps=4, gu
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelPair:
-    """One choice of the picker: a teacher, and a student or none, with honest labels."""
+    """One choice of the picker: a teacher, and a student or none, with honest labels.
+
+    `teacher_recipe` and `student_recipe` are the recipes the pair's models are meant to run
+    with (None: keep the lane's current one).
+    """
 
     teacher: str
     student: str | None
     label: str
     student_label: str = ""
     guidance_distilled: bool = False
+    teacher_recipe: LaneRecipe | None = None
     student_recipe: LaneRecipe | None = None
     student_steps: tuple[int, ...] = ()
 
@@ -74,6 +79,11 @@ def embedded_models(root: Path | None = None) -> list[str]:
         return sorted(p.name for p in base.iterdir() if p.is_dir() and is_model_folder(p))
     except OSError:
         return []
+
+
+def teacher_recipe(teacher: str) -> LaneRecipe | None:
+    """The recipe an embedded teacher runs with (the defaults); None for other models."""
+    return default_teacher() if is_embedded_name(teacher) else None
 
 
 def _folder_of(name: str, root: Path | None) -> Path:
@@ -130,6 +140,7 @@ def student_pair(teacher: str, student: str, root: Path | None = None) -> ModelP
         label=f"{t} → {s}",
         student_label=s,
         guidance_distilled=distilled,
+        teacher_recipe=teacher_recipe(teacher),
         student_recipe=recipe,
         student_steps=steps,
     )
@@ -143,12 +154,16 @@ def self_pair(teacher: str) -> ModelPair:
         student=teacher,
         label=f"{name} → itself, 4-step recipe",
         student_label=f"{name}, 4-step recipe",
+        teacher_recipe=teacher_recipe(teacher),
         student_recipe=default_student(),
     )
 
 
 def alone_pair(teacher: str) -> ModelPair:
-    return ModelPair(teacher=teacher, student=None, label=f"{display_name(teacher)} alone")
+    label = f"{display_name(teacher)} alone"
+    return ModelPair(
+        teacher=teacher, student=None, label=label, teacher_recipe=teacher_recipe(teacher)
+    )
 
 
 def pair_for(teacher: str, student: str | None, root: Path | None = None) -> ModelPair:

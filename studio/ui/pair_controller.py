@@ -89,8 +89,11 @@ class PairController(QObject):
         self._show(self.combo.show_models(*fallback.key))
 
     def apply(self, pair: ModelPair) -> None:
-        """Use `pair` (picked by the user): its models, its student recipe and a fitting size."""
+        """Use `pair` (picked by the user): its models, its student recipe, its teacher recipe
+        when the teacher changes, and a fitting size."""
         s = self.session
+        if pair.teacher_recipe is not None and pair.teacher != s.teacher_model:
+            s.teacher.set_recipe(pair.teacher_recipe)
         self._set_models(pair)
         s.student.guidance_distilled = pair.guidance_distilled
         s.student.step_counts = pair.student_steps

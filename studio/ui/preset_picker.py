@@ -107,6 +107,7 @@ def preset_pair(preset: ModelPreset) -> ModelPair:
         label=f"{teacher} → {preset.name}",
         student_label=preset.name,
         guidance_distilled=student_is_guidance_free(preset),
+        teacher_recipe=preset.teacher,
         student_recipe=student_recipe(preset),
     )
 

@@ -6,7 +6,7 @@ import logging
 from functools import cache
 
 from PySide6.QtCore import QSignalBlocker, Qt
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QPalette, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
 )
 
+from studio.core.model_kinds import ModelFacts
 from studio.core.params import (
     MAX_CLASSIFIER_SCALE,
     MAX_GUIDANCE,
@@ -176,6 +177,8 @@ class LaneRecipePanel(QGroupBox):
         self.preset_combo.activated.connect(self._apply_preset)
         lane.samplerChanged.connect(self._sampler_changed)
         lane.stepCountsChanged.connect(self.steps_spin.set_allowed)
+        lane.modelFactsChanged.connect(self._show_fits)
+        self._show_fits(lane.model_facts)
         self.steps_spin.set_allowed(lane.step_counts)
         lane.messagesChanged.connect(self.show_messages)
         self._sampler_changed(lane.sampler)
@@ -281,10 +284,23 @@ class LaneRecipePanel(QGroupBox):
         with QSignalBlocker(self.preset_combo):
             self.preset_combo.setCurrentIndex(0)
 
+    def _show_fits(self, facts: ModelFacts) -> None:
+        """Grey out the samplers that cannot run the lane's model, the reason as their tip."""
+        model = self.sampler_combo.model()
+        if not isinstance(model, QStandardItemModel):
+            return
+        for row, spec in enumerate(SAMPLERS):
+            misfit = facts.misfit(spec)
+            item = model.item(row)
+            item.setEnabled(not misfit)
+            item.setToolTip(misfit or sampler_tip(spec))
+        self._sampler_changed(self.lane.sampler)
+
     def _sampler_changed(self, name: str) -> None:
         spec = find_sampler(name) if isinstance(name, str) else None
         uses_eta = spec is not None and spec.uses_eta
-        self.sampler_combo.setToolTip(sampler_tip(spec) if spec is not None else "")
+        misfit = self.lane.model_facts.misfit(spec) if spec is not None else ""
+        self.sampler_combo.setToolTip(misfit or (sampler_tip(spec) if spec is not None else ""))
         note = first_run_note(spec) if spec is not None else ""
         self.sampler_note.setText(note)
         self.sampler_note.setVisible(bool(note))

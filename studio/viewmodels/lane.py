@@ -18,6 +18,7 @@ from studio.core.events import (
     Timings,
 )
 from studio.core.jobs import Lane
+from studio.core.model_kinds import UNKNOWN, ModelFacts
 from studio.core.params import GenerationParams, problems
 from studio.core.recipes import recipe_warnings
 from studio.core.samplers import find_sampler
@@ -53,8 +54,9 @@ class LaneViewModel(QObject):
     Recipe attributes (`sampler`, `num_inference_steps`, `guidance_scale`, `eta`,
     `classifier_scale`, `schedule`,
     `skip_tuning`) are observable: assign them and `recipeChanged` plus the field's own signal
-    fire. The run state is fed by the session through `begin`, `on_prepare`, `on_step`,
-    `on_preview`, `on_finished`, `end`.
+    fire. `model_facts` (what is known of the lane's model: its kind, its vocabulary) is set by
+    the session whenever the lane's model changes. The run state is fed by the session through
+    `begin`, `on_prepare`, `on_step`, `on_preview`, `on_finished`, `end`.
     """
 
     samplerChanged = Signal(str)
@@ -66,6 +68,7 @@ class LaneViewModel(QObject):
     skipTuningChanged = Signal(object)
     guidanceDistilledChanged = Signal(bool)
     stepCountsChanged = Signal(object)
+    modelFactsChanged = Signal(object)
     previewKindChanged = Signal(str)
     recipeChanged = Signal()
     messagesChanged = Signal(list)
@@ -88,6 +91,7 @@ class LaneViewModel(QObject):
     skip_tuning = observable("skip_tuning", "skipTuningChanged")
     guidance_distilled = observable("guidance_distilled", "guidanceDistilledChanged", bool)
     step_counts = observable("step_counts", "stepCountsChanged", tuple)
+    model_facts = observable("model_facts", "modelFactsChanged")
     preview_kind = observable("preview_kind", "previewKindChanged", PreviewKind)
 
     def __init__(
@@ -102,6 +106,7 @@ class LaneViewModel(QObject):
         self.lane = lane
         self._guidance_distilled = guidance_distilled
         self._step_counts: tuple[int, ...] = ()
+        self._model_facts: ModelFacts = UNKNOWN
         self._preview_kind = PreviewKind.x0
         self._warnings: list[str] = []
         self._load_recipe(recipe)
@@ -152,7 +157,7 @@ class LaneViewModel(QObject):
     def _changed(self, name: str) -> None:
         if name == "preview_kind":
             self.previewChanged.emit()
-        elif name not in ("guidance_distilled", "step_counts"):
+        elif name not in ("guidance_distilled", "step_counts", "model_facts"):
             self.recipeChanged.emit()
         self.messagesChanged.emit(self.messages)
 
@@ -164,6 +169,12 @@ class LaneViewModel(QObject):
         if counts and self._num_inference_steps not in counts:
             found.append(steps_sentence("This model", counts))
         return found
+
+    @property
+    def misfit(self) -> str:
+        """Why the lane's sampler cannot run its model, in one sentence; "" when it can (or
+        nothing is known of the model)."""
+        return self._model_facts.sampler_misfit(self._sampler)
 
     @property
     def warnings(self) -> list[str]:
@@ -178,6 +189,7 @@ class LaneViewModel(QObject):
                 params,
                 guidance_distilled=self.guidance_distilled,
                 sampler_uses_eta=spec is not None and spec.uses_eta,
+                model=self._model_facts,
             )
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import operator
 import random
+from collections.abc import Callable
 from functools import partial
 
 from PySide6.QtCore import QObject, Signal
@@ -31,6 +32,7 @@ from studio.core.gallery import GalleryStore
 from studio.core.jobs import CompareJob, GenerateJob, Job, Lane, LaneSpec, PreviewOptions, StudyJob
 from studio.core.jobs import job_problems as find_job_problems
 from studio.core.metadata import ParsedParameters
+from studio.core.model_kinds import ModelFacts
 from studio.core.models import ModelRef
 from studio.core.params import MAX_SEED
 from studio.core.settings import MAX_BATCH_COUNT, LaneRecipe, SeedMode, Settings, SharedParams
@@ -38,6 +40,7 @@ from studio.viewmodels.comparison import ComparisonViewModel
 from studio.viewmodels.convergence import measured_pace
 from studio.viewmodels.gallery import LANE_KEY, GalleryViewModel
 from studio.viewmodels.lane import LaneViewModel
+from studio.viewmodels.model_facts import known_facts
 from studio.viewmodels.observable import observable
 from studio.viewmodels.queue import QueueViewModel
 from studio.viewmodels.studies import Studies
@@ -62,7 +65,8 @@ class SessionViewModel(QObject):
     Observable attributes (assign to change; each has a `<name>Changed` signal): `prompt`,
     `negative_prompt`, `seed`, `seed_mode`, `width`, `height`, `batch_count`, `teacher_model`,
     `student_model`, `compare_mode`, `preview_every`. `pickle_permissions` holds the pickle
-    files the user allowed; jobs get `allow_pickle` for those files only.
+    files the user allowed; jobs get `allow_pickle` for those files only. Each lane is told
+    what `model_facts` knows of its model (kind, vocabulary) whenever that model changes.
     """
 
     promptChanged = Signal(str)
@@ -100,10 +104,12 @@ class SessionViewModel(QObject):
         settings: Settings | None = None,
         *,
         rng: random.Random | None = None,
+        model_facts: Callable[[str], ModelFacts] = known_facts,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._client = client
+        self._model_facts = model_facts
         self._rng = rng or random.Random()
         self._jobs: dict[str, JobRecord] = {}
         self._current = ""
@@ -132,6 +138,7 @@ class SessionViewModel(QObject):
         for lane in (self.teacher, self.student):
             lane.recipeChanged.connect(self._refresh_warnings)
             lane.guidanceDistilledChanged.connect(self._refresh_warnings)
+            lane.modelFactsChanged.connect(self._refresh_warnings)
 
     def apply_settings(self, settings: Settings) -> None:
         """Set every parameter from `settings`, emitting the change signals."""
@@ -171,7 +178,11 @@ class SessionViewModel(QObject):
                 self.teacher_model = parsed.model
 
     def _changed(self, name: str) -> None:
-        if self._ready and name in _SHARED_FIELDS:
+        if name == "teacher_model":
+            self.teacher.model_facts = self._model_facts(self.teacher_model)
+        elif name == "student_model":
+            self.student.model_facts = self._model_facts(self.student_model)
+        elif self._ready and name in _SHARED_FIELDS:
             self._refresh_warnings()
 
     def _refresh_warnings(self) -> None:
@@ -219,7 +230,7 @@ class SessionViewModel(QObject):
             count = 1
         names = [self.teacher_model] + ([self.student_model] if self.compare_mode else [])
         refs, unknown = resolve_models(names, self.pickle_permissions)
-        found += unknown
+        found += unknown + self._misfits()
         if found:
             return [], found
         jobs = [
@@ -228,6 +239,16 @@ class SessionViewModel(QObject):
         ]
         found = find_job_problems(jobs[0])
         return ([], found) if found else (jobs, [])
+
+    def _misfits(self) -> list[str]:
+        """Each Generate lane whose sampler cannot run its model, in one sentence."""
+        lanes = [self.teacher, self.student] if self.compare_mode else [self.teacher]
+        found: list[str] = []
+        for lane in lanes:
+            if lane.misfit:
+                prefix = f"{lane.lane.value.capitalize()}: " if len(lanes) > 1 else ""
+                found.append(prefix + lane.misfit)
+        return found
 
     def _make_job(self, seed: int, refs: list[ModelRef]) -> Job:
         shared = self.shared_params(seed)
