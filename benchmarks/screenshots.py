@@ -27,9 +27,9 @@ SECOND_PROMPT = "red heart, smileys & emotion, heart, noto style"
 SIZE = (1440, 900)
 
 
-def start_xvfb(display: str) -> subprocess.Popen[bytes]:
+def start_xvfb(display: str, screen: str = "1600x1000x24") -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        ["Xvfb", display, "-screen", "0", screen, "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

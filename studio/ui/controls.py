@@ -199,11 +199,11 @@ class ControlsColumn(QWidget):
         column.addStretch(1)
         for combo in (self.model_combo, self.preset_combo):
             combo.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        for combo in form.findChildren(QComboBox):
-            combo.setSizeAdjustPolicy(
+        for box in form.findChildren(QComboBox):
+            box.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
-            combo.setMinimumContentsLength(COMBO_MIN_CHARS)
+            box.setMinimumContentsLength(COMBO_MIN_CHARS)
         scroll = QScrollArea()
         scroll.setObjectName("controlsScroll")
         scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the controls, not the frame

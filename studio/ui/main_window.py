@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QUrl, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -50,6 +50,7 @@ from studio.viewmodels.model_library import ModelLibraryViewModel
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 
+READY_PREFIX = "Ready · "
 GEOMETRY_KEY = "window/geometry"
 SPLITTER_KEY = "window/splitter"
 
@@ -63,7 +64,7 @@ def scrolling(panel: QWidget) -> QScrollArea:
     return area
 
 
-def page_panel(page: QWidget) -> QWidget:
+def page_panel(page: QWidget | None) -> QWidget | None:
     """The panel a centre tab shows: the page itself, or the panel inside its scroll area."""
     return page.widget() if isinstance(page, QScrollArea) else page
 
@@ -190,7 +191,7 @@ class MainWindow(QMainWindow):
                 self.tabs.setCurrentIndex(index)
                 return
 
-    def current_page(self) -> QWidget:
+    def current_page(self) -> QWidget | None:
         """The panel of the centre tab shown now."""
         return page_panel(self.tabs.currentWidget())
 
@@ -251,7 +252,7 @@ class MainWindow(QMainWindow):
         geometry = store.value(GEOMETRY_KEY) if store is not None else None
         screen = self.screen() or QGuiApplication.primaryScreen()
         available = screen.availableGeometry()
-        restored = bool(geometry) and self.restoreGeometry(geometry)
+        restored = isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)
         if not restored or not fits(self.geometry(), available):
             self.setGeometry(first_geometry(available))
         splitter = store.value(SPLITTER_KEY) if store is not None else None
@@ -346,6 +347,8 @@ class MainWindow(QMainWindow):
         """What the engine is doing in the background (importing torch, loading a model); an
         activity ("…") lasts until the next report, the end of the work, or an error."""
         if not self.engine_failure:
+            if self.session.busy:
+                text = text.removeprefix(READY_PREFIX)  # a job runs: the engine is not idle
             self.set_status(text)
             self._activity = text if text.endswith("…") else ""
 

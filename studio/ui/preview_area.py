@@ -65,7 +65,7 @@ def lane_caption(title: str, lane: LaneViewModel, scrubbed: int | None = None) -
     if timings is not None and lane.images:
         showing = f"showing step {scrubbed} of {lane.steps}" if scrubbed is not None else ""
         text = f"{title} · {showing or f'{lane.steps} steps'}"
-        text += f" · denoise {timings.denoise_s:.2f} s · total {timings.total_s:.2f} s"
+        text += f" · total {timings.total_s:.2f} s · denoise {timings.denoise_s:.2f} s"
         used = lane.result_params.skip_tuning if lane.result_params is not None else None
         text += f" · skip {used.label()}" if used is not None and used.enabled else ""
         return text + (" · partial" if lane.partial else "")

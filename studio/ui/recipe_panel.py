@@ -293,7 +293,9 @@ class LaneRecipePanel(QGroupBox):
             misfit = facts.misfit(spec)
             item = model.item(row)
             item.setEnabled(not misfit)
-            item.setToolTip(misfit or sampler_tip(spec))
+            item.setToolTip(
+                f"{sampler_tip(spec)}\nNot offered: {misfit}" if misfit else sampler_tip(spec)
+            )
         self._sampler_changed(self.lane.sampler)
 
     def _sampler_changed(self, name: str) -> None:

@@ -160,11 +160,14 @@ def welcome_for(window: MainWindow) -> Welcome:
         window.settings.welcomed = True
         window.save_settings()
 
-    def place(panel: WelcomePanel) -> None:
+    def place(panel: QWidget) -> None:
         window.centre_column.insertWidget(0, panel)
+        if not isinstance(panel, WelcomePanel):
+            return
         first = window.controls.prompt_edit
         before = first.previousInFocusChain()
-        QWidget.setTabOrder(before, panel.generate_button)
+        if before is not None:
+            QWidget.setTabOrder(before, panel.generate_button)
         QWidget.setTabOrder(panel.generate_button, panel.close_button)
         QWidget.setTabOrder(panel.close_button, first)
 

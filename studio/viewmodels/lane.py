@@ -314,7 +314,10 @@ class LaneViewModel(QObject):
         self._set_preparation(None)
         self.eta_s = 0.0
         self.etaSecondsChanged.emit(self.eta_s)
-        if not event.partial:
+        if event.partial:
+            self.step = event.steps
+            self.progressChanged.emit(self.step, self.total)
+        else:
             self.progressChanged.emit(self.total or event.steps, self.total or event.steps)
         self._set_running(False)
         took = event.timings.total_s

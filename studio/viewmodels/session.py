@@ -396,8 +396,7 @@ class SessionViewModel(QObject):
             return
         for lane, spec in record.job.lanes:
             self._lane(lane).begin(job_id, spec.params.num_inference_steps)
-        if isinstance(record.job, CompareJob):
-            self.comparison.clear()
+        self.comparison.clear()
 
     def _job_ended(self, record: JobRecord, event: Event) -> None:
         job_id = record.job.job_id

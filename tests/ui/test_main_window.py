@@ -167,7 +167,7 @@ def test_finished_comparison_shows_times_speedup_and_psnr(window, engine) -> Non
     assert comparison.teacher_view.has_image() and comparison.student_view.has_image()
     summary = child(window, "comparisonSummary").text()
     assert "faster" in summary and "PSNR" in summary
-    assert "25 steps · denoise 0.25 s · total 0.26 s" in comparison.teacher_view.caption()
+    assert "25 steps · total 0.26 s · denoise 0.25 s" in comparison.teacher_view.caption()
     assert "4 steps" in comparison.student_view.caption()
     assert window.preview.strips["teacher"].frame_count() == 25
     assert window.preview.progress["student"].state() == "done"

@@ -127,3 +127,12 @@ def test_a_scrubbed_frame_is_named_first_in_the_caption(window, engine) -> None:
     strip.select_step(3)
     caption = window.comparison.teacher_view.caption()
     assert caption.startswith("Teacher · emoji-teacher · showing step 3 of 25 · ")
+
+
+def test_a_model_loaded_during_a_job_does_not_say_ready(window, engine) -> None:
+    window.generate()
+    window.set_engine_status("Ready · emoji-teacher loaded on cpu in 1.2 s")
+    assert window.status_line.text() == "emoji-teacher loaded on cpu in 1.2 s"
+    finish(window, engine)
+    window.set_engine_status("Ready · emoji-teacher loaded on cpu in 1.2 s")
+    assert window.status_line.text().startswith("Ready")
