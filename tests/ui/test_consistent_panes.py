@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from PySide6.QtCore import Qt
 
 from studio.ui.preview_area import CELL_STRIP_NOTE, STALE_NOTE
 from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import finish, make_window
 from tests.ui.test_preset_picker import LIGHTNING, choose
-from tests.ui.test_studies_window import run_grid, set_axes
+from tests.ui.test_studies_window import open_sampler_cell
 
 
 @pytest.fixture
@@ -96,11 +95,7 @@ def test_a_grid_cell_in_compare_clears_the_step_strips(window, engine, qtbot) ->
     window.generate()
     finish(window, engine)
     assert window.preview.strips["teacher"].frame_count() == 25
-    set_axes(window, qtbot, ("sampler", "DDIM, Euler"), ("steps", "2, 3"))
-    run_grid(window, qtbot)
-    finish(window, engine)
-    view = window.grid_panel.view
-    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.cell_rect(1, 1).center())
+    open_sampler_cell(window, engine, qtbot)
     assert window.current_page() is window.preview
     assert window.comparison.student_view.caption().startswith("Euler · 3 steps")
     for name in ("teacher", "student"):

@@ -13,25 +13,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 
 from studio.core.commands import Submit
-from studio.core.model_presets import load_model_presets
 from studio.core.samplers import SAMPLER_NAMES
 from studio.core.settings import default_teacher
-from studio.paths import presets_dir
 from studio.ui.main_window import MainWindow
-from studio.viewmodels.model_presets import preset_catalogue, use_catalogue
+from studio.viewmodels.model_presets import preset_catalogue
 from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import child, make_window
-from tests.ui.test_preset_picker import choose
+from tests.ui.test_preset_picker import choose, shipped_catalogue  # noqa: F401 (autouse)
 
 FLOW_MISFIT = "'Flow Euler' is for flow-matching models; emoji-teacher is a DDPM-family (VP) model."
-
-
-@pytest.fixture(autouse=True)
-def shipped_catalogue():
-    """The shipped presets only, whatever the user's config folder holds."""
-    use_catalogue(load_model_presets(presets_dir(), None))
-    yield
-    use_catalogue(load_model_presets(presets_dir(), None))
 
 
 @pytest.fixture

@@ -83,12 +83,18 @@ def test_cells_stream_in_with_progress_and_captions(window, engine, qtbot) -> No
     assert not window.session.busy
 
 
-def test_clicking_a_cell_opens_it_beside_the_pinned_one(window, engine, qtbot) -> None:
+def open_sampler_cell(window: MainWindow, engine: FakeEngine, qtbot) -> None:
+    """Run a DDIM/Euler x 2/3-steps grid and click its Euler 3-steps cell."""
     set_axes(window, qtbot, ("sampler", "DDIM, Euler"), ("steps", "2, 3"))
     run_grid(window, qtbot)
     finish(window, engine)
     view = window.grid_panel.view
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.cell_rect(1, 1).center())
+
+
+def test_clicking_a_cell_opens_it_beside_the_pinned_one(window, engine, qtbot) -> None:
+    open_sampler_cell(window, engine, qtbot)
+    view = window.grid_panel.view
     assert window.current_page() is window.preview
     comparison = window.comparison
     assert comparison.teacher_view.has_image() and comparison.student_view.has_image()
