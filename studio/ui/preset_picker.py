@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QStandardItemModel
@@ -20,9 +20,6 @@ from studio.core.preset_schema import ModelPreset
 from studio.ui.model_pairs import ModelPair, ModelPairCombo, display_name
 from studio.viewmodels.model_presets import apply_preset, student_is_guidance_free
 from studio.viewmodels.session import SessionViewModel
-
-if TYPE_CHECKING:
-    from studio.ui.pair_controller import PairController
 
 PLACEHOLDER = "Published teacher/student pairs…"
 POPUP_STYLE = "QComboBox { combobox-popup: 0; } QListView::item { padding: 3px 6px; }"
@@ -112,6 +109,12 @@ def preset_pair(preset: ModelPreset) -> ModelPair:
     )
 
 
+class PairSync(Protocol):
+    """Shows the session's pair in the model picker (the window's PairController)."""
+
+    def sync(self) -> None: ...
+
+
 class PresetController(QObject):
     """Applies a chosen preset to the session and the model picker, and keeps the preset picker
     showing the preset the session uses (the placeholder once the models are changed)."""
@@ -121,7 +124,7 @@ class PresetController(QObject):
         session: SessionViewModel,
         combo: ModelPresetCombo,
         models: ModelPairCombo,
-        pairs: PairController,
+        pairs: PairSync,
         report: Callable[[str], None],
         notice: Callable[[str], None],
     ) -> None:

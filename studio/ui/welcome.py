@@ -7,16 +7,17 @@ it. Generating from it or closing it remembers, in the settings, that the user w
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from studio.core.settings import DEFAULT_PROMPT
-from studio.ui.model_pairs import default_pair
-
-if TYPE_CHECKING:
-    from studio.ui.main_window import MainWindow
+from studio.ui.actions import WindowActions
+from studio.ui.controls import ControlsColumn
+from studio.ui.model_pairs import ModelPair, default_pair
+from studio.viewmodels.session import SessionViewModel
+from studio.viewmodels.settings import SettingsViewModel
 
 # The prompt the embedded pair renders best (teacher and 4-step student nearly agree on it).
 SUGGESTED_PROMPT = DEFAULT_PROMPT
@@ -149,7 +150,33 @@ class Welcome:
         self._remember()
 
 
-def welcome_for(window: MainWindow) -> Welcome:
+class WelcomeHost(Protocol):
+    """What the welcome needs of its window (the MainWindow is one): where the panel goes, the
+    first field of the tab order, the Help › Welcome action, and the session to set up."""
+
+    @property
+    def session(self) -> SessionViewModel: ...
+
+    @property
+    def settings(self) -> SettingsViewModel: ...
+
+    @property
+    def centre_column(self) -> QVBoxLayout: ...
+
+    @property
+    def controls(self) -> ControlsColumn: ...
+
+    @property
+    def window_actions(self) -> WindowActions: ...
+
+    def apply_pair(self, pair: ModelPair) -> None: ...
+
+    def generate(self) -> list[str]: ...
+
+    def save_settings(self) -> None: ...
+
+
+def welcome_for(window: WelcomeHost) -> Welcome:
     """The window's welcome: above its centre, on the embedded pair; Help › Welcome shows it."""
 
     def use_defaults(prompt: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from studio.core.lora_students import lora_student_name
 from studio.core.model_library import model_name
@@ -27,9 +27,7 @@ from studio.core.models import ModelRef, ModelSource
 from studio.core.preset_schema import ModelPreset
 from studio.core.student_refs import StudentRef
 from studio.paths import presets_dir
-
-if TYPE_CHECKING:
-    from studio.viewmodels.session import SessionViewModel
+from studio.viewmodels.lane import LaneViewModel
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +65,24 @@ def student_is_guidance_free(preset: ModelPreset) -> bool:
     return preset.guidance_scale <= 1
 
 
-def apply_preset(session: SessionViewModel, preset: ModelPreset) -> None:
+class PresetTarget(Protocol):
+    """What a preset sets: both lanes' models and recipes, compare mode and the shared size
+    (the session is one)."""
+
+    teacher_model: str
+    student_model: str
+    compare_mode: bool
+    width: int
+    height: int
+
+    @property
+    def teacher(self) -> LaneViewModel: ...
+
+    @property
+    def student(self) -> LaneViewModel: ...
+
+
+def apply_preset(session: PresetTarget, preset: ModelPreset) -> None:
     """Set both lanes' models and recipes, compare mode and the size from `preset`."""
     session.teacher_model = preset.base
     session.student_model = preset_model_name(preset)
