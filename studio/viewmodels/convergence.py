@@ -26,7 +26,7 @@ from studio.core.events import ConvergencePointReady, Event, JobProgress, StepPr
 from studio.core.jobs import ConvergeJob, Job, Lane, LaneSpec
 from studio.core.params import MAX_SEED, ValidationError
 from studio.viewmodels.lane import LaneViewModel
-from studio.viewmodels.observable import observable
+from studio.viewmodels.observable import Observable
 from studio.viewmodels.study import StudyViewModel
 from studio.viewmodels.study_progress import StudyProgress
 
@@ -55,11 +55,11 @@ class ConvergenceViewModel(StudyViewModel):
     metricChanged = Signal(str)
     pointsChanged = Signal()
 
-    samplers = observable("samplers", "samplersChanged", str)
-    steps = observable("steps", "stepsChanged", str)
-    cases = observable("cases", "casesChanged", operator.index)
-    reference_steps = observable("reference_steps", "referenceStepsChanged", operator.index)
-    metric = observable("metric", "metricChanged", str)
+    samplers = Observable(str)
+    steps = Observable(str)
+    cases = Observable(operator.index)
+    reference_steps = Observable(operator.index)
+    metric = Observable(str)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ from studio.core.grid_sheet import grid_parameters, grid_sheet, grid_title
 from studio.core.jobs import GridJob, Job, Lane, LaneSpec
 from studio.core.params import ValidationError
 from studio.core.pngio import write_png
-from studio.viewmodels.observable import observable
+from studio.viewmodels.observable import Observable
 from studio.viewmodels.study import StudyViewModel
 from studio.viewmodels.study_progress import StudyProgress
 from studio.viewmodels.submission import model_ref_for
@@ -48,10 +48,10 @@ class GridViewModel(StudyViewModel):
     gridStarted = Signal()
     cellFinished = Signal(int, int)
 
-    x_axis = observable("x_axis", "xAxisChanged", str)
-    x_values = observable("x_values", "xValuesChanged", str)
-    y_axis = observable("y_axis", "yAxisChanged", str)
-    y_values = observable("y_values", "yValuesChanged", str)
+    x_axis = Observable(str)
+    x_values = Observable(str)
+    y_axis = Observable(str)
+    y_values = Observable(str)
 
     def __init__(
         self,

@@ -19,13 +19,14 @@ from studio.core.events import (
 )
 from studio.core.jobs import Lane
 from studio.core.model_kinds import UNKNOWN, ModelFacts
-from studio.core.params import GenerationParams, problems
+from studio.core.params import GenerationParams, ScheduleOptions, problems
 from studio.core.recipes import recipe_warnings
 from studio.core.samplers import find_sampler
 from studio.core.settings import LaneRecipe, PreviewKind, SharedParams
 from studio.core.shortcut import steps_sentence
+from studio.core.skip_tuning import SkipTuning
 from studio.core.units import download_status
-from studio.viewmodels.observable import observable
+from studio.viewmodels.observable import Observable
 
 PreviewPair = tuple[np.ndarray, np.ndarray | None]
 
@@ -80,19 +81,17 @@ class LaneViewModel(QObject):
     statusChanged = Signal(str)
     runningChanged = Signal(bool)
 
-    sampler = observable("sampler", "samplerChanged")
-    num_inference_steps = observable(
-        "num_inference_steps", "numInferenceStepsChanged", operator.index
-    )
-    guidance_scale = observable("guidance_scale", "guidanceScaleChanged", float)
-    eta = observable("eta", "etaChanged", float)
-    classifier_scale = observable("classifier_scale", "classifierScaleChanged", float)
-    schedule = observable("schedule", "scheduleChanged")
-    skip_tuning = observable("skip_tuning", "skipTuningChanged")
-    guidance_distilled = observable("guidance_distilled", "guidanceDistilledChanged", bool)
-    step_counts = observable("step_counts", "stepCountsChanged", tuple)
-    model_facts = observable("model_facts", "modelFactsChanged")
-    preview_kind = observable("preview_kind", "previewKindChanged", PreviewKind)
+    sampler: Observable[str] = Observable()
+    num_inference_steps = Observable(operator.index)
+    guidance_scale = Observable(float)
+    eta = Observable(float)
+    classifier_scale = Observable(float)
+    schedule: Observable[ScheduleOptions] = Observable()
+    skip_tuning: Observable[SkipTuning] = Observable()
+    guidance_distilled = Observable(bool)
+    step_counts: Observable[tuple[int, ...]] = Observable(tuple)
+    model_facts: Observable[ModelFacts] = Observable()
+    preview_kind = Observable(PreviewKind)
 
     def __init__(
         self,

@@ -1,10 +1,12 @@
-"""Observable attributes for view-models: a plain property that emits its change signal."""
+"""Observable attributes for view-models: a typed descriptor that emits its change signal."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, Self, TypeVar, overload
+
+T = TypeVar("T")
 
 _UNSET = object()
 
@@ -15,24 +17,48 @@ def _same(old: Any, new: Any) -> bool:
     return type(old) is type(new) and old == new
 
 
-def observable(name: str, signal: str, coerce: Callable[[Any], Any] | None = None) -> Any:
-    """A property kept in `self._<name>`; a new value emits `self.<signal>` and `self._changed`.
+def signal_name(attribute: str) -> str:
+    """The change signal of an attribute: `num_inference_steps` -> `numInferenceStepsChanged`."""
+    head, *rest = attribute.split("_")
+    return head + "".join(word.capitalize() for word in rest) + "Changed"
+
+
+class Observable(Generic[T]):
+    """An attribute kept in `self._<name>`; a new value emits `self.<name>Changed` (camel case,
+    see `signal_name`) and calls `self._changed(name)`.
 
     Assigning an equal value does nothing, so widgets bound both ways never loop. `coerce`
-    converts (and may reject with ValueError) the assigned value first.
+    converts (and may reject with ValueError) the assigned value first; its result type is the
+    attribute's type. Without `coerce`, give the type: `sampler: Observable[str] = Observable()`.
     """
-    attr = f"_{name}"
 
-    def get(self: Any) -> Any:
-        return getattr(self, attr)
+    def __init__(self, coerce: Callable[[Any], T] | None = None) -> None:
+        self._coerce = coerce
+        self.name = ""
+        self.signal = ""
 
-    def set_(self: Any, value: Any) -> None:
-        if coerce is not None:
-            value = coerce(value)
-        if _same(getattr(self, attr, _UNSET), value):
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name, self.signal = name, signal_name(name)
+        if not hasattr(owner, self.signal):
+            raise TypeError(f"{owner.__name__}.{name} is observable but has no {self.signal}")
+        self.__doc__ = f"Observable {name}; emits {self.signal} when it changes."
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> Self: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> T | Self:
+        if instance is None:
+            return self
+        return getattr(instance, f"_{self.name}")
+
+    def __set__(self, instance: Any, value: T) -> None:
+        if self._coerce is not None:
+            value = self._coerce(value)
+        if _same(getattr(instance, f"_{self.name}", _UNSET), value):
             return
-        setattr(self, attr, value)
-        getattr(self, signal).emit(value)
-        self._changed(name)
-
-    return property(get, set_, doc=f"Observable {name}; emits {signal} when it changes.")
+        setattr(instance, f"_{self.name}", value)
+        getattr(instance, self.signal).emit(value)
+        instance._changed(self.name)

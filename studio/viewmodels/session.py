@@ -41,7 +41,7 @@ from studio.viewmodels.convergence import measured_pace
 from studio.viewmodels.gallery import LANE_KEY, GalleryViewModel
 from studio.viewmodels.lane import LaneViewModel
 from studio.viewmodels.model_facts import known_facts
-from studio.viewmodels.observable import observable
+from studio.viewmodels.observable import Observable
 from studio.viewmodels.queue import QueueViewModel
 from studio.viewmodels.studies import Studies
 from studio.viewmodels.submission import (
@@ -85,17 +85,17 @@ class SessionViewModel(QObject):
     notice = Signal(str)
     engineConfigured = Signal(object)
 
-    prompt = observable("prompt", "promptChanged", str)
-    negative_prompt = observable("negative_prompt", "negativePromptChanged", str)
-    seed = observable("seed", "seedChanged", operator.index)
-    seed_mode = observable("seed_mode", "seedModeChanged", SeedMode)
-    width = observable("width", "widthChanged", operator.index)
-    height = observable("height", "heightChanged", operator.index)
-    batch_count = observable("batch_count", "batchCountChanged", operator.index)
-    teacher_model = observable("teacher_model", "teacherModelChanged", str)
-    student_model = observable("student_model", "studentModelChanged", str)
-    compare_mode = observable("compare_mode", "compareModeChanged", bool)
-    preview_every = observable("preview_every", "previewEveryChanged", operator.index)
+    prompt = Observable(str)
+    negative_prompt = Observable(str)
+    seed = Observable(operator.index)
+    seed_mode = Observable(SeedMode)
+    width = Observable(operator.index)
+    height = Observable(operator.index)
+    batch_count = Observable(operator.index)
+    teacher_model = Observable(str)
+    student_model = Observable(str)
+    compare_mode = Observable(bool)
+    preview_every = Observable(operator.index)
 
     def __init__(
         self,
