@@ -378,3 +378,13 @@ class LaneViewModel(QObject):
     def current_image(self) -> np.ndarray | None:
         """What the pane should show now: the final image when there is one, else the preview."""
         return self.image if self.image is not None else self.preview
+
+
+def lane_misfits(lanes: list[LaneViewModel]) -> list[str]:
+    """Each lane whose sampler cannot run its model, in one sentence (named when several)."""
+    found: list[str] = []
+    for lane in lanes:
+        if lane.misfit:
+            prefix = f"{lane.lane.value.capitalize()}: " if len(lanes) > 1 else ""
+            found.append(prefix + lane.misfit)
+    return found

@@ -39,18 +39,13 @@ from studio.core.settings import MAX_BATCH_COUNT, LaneRecipe, SeedMode, Settings
 from studio.viewmodels.comparison import ComparisonViewModel
 from studio.viewmodels.convergence import measured_pace
 from studio.viewmodels.gallery import LANE_KEY, GalleryViewModel
-from studio.viewmodels.lane import LaneViewModel
+from studio.viewmodels.job_tracker import JobRecord, JobTracker
+from studio.viewmodels.lane import LaneViewModel, lane_misfits
 from studio.viewmodels.model_facts import known_facts
 from studio.viewmodels.observable import Observable
 from studio.viewmodels.queue import QueueViewModel
 from studio.viewmodels.studies import Studies
-from studio.viewmodels.submission import (
-    JobRecord,
-    job_summary,
-    resolve_models,
-    seeds_for,
-    settlement,
-)
+from studio.viewmodels.submission import job_summary, resolve_models, seeds_for, settlement
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +106,7 @@ class SessionViewModel(QObject):
         self._client = client
         self._model_facts = model_facts
         self._rng = rng or random.Random()
-        self._jobs: dict[str, JobRecord] = {}
-        self._current = ""
-        self._busy = False
+        self._tracker = JobTracker(self.busyChanged.emit)
         self.last_error = ""
         self._ready = False
         base = settings or Settings()
@@ -192,16 +185,16 @@ class SessionViewModel(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._busy
+        return self._tracker.busy
 
     @property
     def current_job_id(self) -> str:
-        return self._current
+        return self._tracker.current
 
     @property
     def generating(self) -> bool:
         """A Generate or Compare job is running or queued: its lanes own the panes."""
-        return any(not isinstance(record.job, StudyJob) for record in self._jobs.values())
+        return self._tracker.generating
 
     def job_problems(self) -> list[str]:
         """Why Generate would refuse now, one sentence each (empty when it would run)."""
@@ -230,7 +223,8 @@ class SessionViewModel(QObject):
             count = 1
         names = [self.teacher_model] + ([self.student_model] if self.compare_mode else [])
         refs, unknown = resolve_models(names, self.pickle_permissions)
-        found += unknown + self._misfits()
+        lanes = [self.teacher, self.student] if self.compare_mode else [self.teacher]
+        found += unknown + lane_misfits(lanes)
         if found:
             return [], found
         jobs = [
@@ -239,16 +233,6 @@ class SessionViewModel(QObject):
         ]
         found = find_job_problems(jobs[0])
         return ([], found) if found else (jobs, [])
-
-    def _misfits(self) -> list[str]:
-        """Each Generate lane whose sampler cannot run its model, in one sentence."""
-        lanes = [self.teacher, self.student] if self.compare_mode else [self.teacher]
-        found: list[str] = []
-        for lane in lanes:
-            if lane.misfit:
-                prefix = f"{lane.lane.value.capitalize()}: " if len(lanes) > 1 else ""
-                found.append(prefix + lane.misfit)
-        return found
 
     def _make_job(self, seed: int, refs: list[ModelRef]) -> Job:
         shared = self.shared_params(seed)
@@ -273,7 +257,7 @@ class SessionViewModel(QObject):
         if found:
             self._show_error(" ".join(found))
             return False
-        self._jobs[job.job_id] = JobRecord(job=job)
+        self._tracker.add(job)
         self.queue.add(job.job_id, job_summary(job))
         try:
             self._client.send(Submit(job=job))
@@ -282,32 +266,30 @@ class SessionViewModel(QObject):
             self._forget(job.job_id)
             self._show_error(f"The engine did not take the job: {exc}")
             return False
-        self._update_busy()
+        self._tracker.update_busy()
         return True
 
     def cancel(self) -> None:
         """Discard the running job and every queued one (Esc)."""
-        for job_id in list(self._jobs):
+        for job_id in self._tracker.job_ids():
             self.queue.cancel(job_id)
 
     def stop(self) -> None:
         """Stop the running job after its current step and keep its partial images."""
-        record = self._jobs.get(self._current)
-        if record is None or record.discarded or record.user_stopped:
+        record = self._tracker.stop()
+        if record is None:
             return
-        record.user_stopped = True
-        self._send_cancel(self._current, keep_partial=True)
+        self._send_cancel(record.job.job_id, keep_partial=True)
         for lane in self._lanes_of(record.job):
             if lane.running:
                 lane.note("Stopping…")
 
     def _discard(self, job_id: str) -> None:
-        record = self._jobs.get(job_id)
-        if record is None or record.discarded:
+        record = self._tracker.discard(job_id)
+        if record is None:
             return
-        record.discarded = True
         self._send_cancel(job_id, keep_partial=False)
-        if job_id == self._current:
+        if job_id == self._tracker.current:
             for lane in self._lanes_of(record.job):
                 if lane.running:
                     lane.note("Cancelling…")
@@ -346,7 +328,7 @@ class SessionViewModel(QObject):
         if isinstance(event, EngineConfigured):
             self.engineConfigured.emit(event)
             return
-        record = self._jobs.get(event.job_id)
+        record = self._tracker.get(event.job_id)
         if record is None:
             if isinstance(event, JobFailed) and not event.job_id:
                 self._show_error(event.message)
@@ -355,7 +337,7 @@ class SessionViewModel(QObject):
             self._job_ended(record, event)
         elif isinstance(event, JobStarted):
             self._job_started(record)
-        elif record.discarded or event.job_id != self._current:
+        elif not self._tracker.is_current(record):
             return
         elif not self.studies.handle(record.job, event):
             self._run_event(event)
@@ -389,9 +371,8 @@ class SessionViewModel(QObject):
     def _job_started(self, record: JobRecord) -> None:
         job_id = record.job.job_id
         self.queue.start(job_id)
-        if record.discarded:
+        if not self._tracker.start(record):
             return
-        self._current = job_id
         if self.studies.begin(record.job):
             return
         for lane, spec in record.job.lanes:
@@ -406,9 +387,7 @@ class SessionViewModel(QObject):
         for lane in self._lanes_of(record.job):
             if lane.job_id == job_id and lane.running:
                 lane.end(status)
-        if job_id == self._current:
-            self._current = ""
-        self._update_busy()
+        self._tracker.ended(job_id)
 
     def _settle(self, record: JobRecord, event: Event) -> str:
         """Save or drop the job's images; the status for lanes that did not finish."""
@@ -422,28 +401,20 @@ class SessionViewModel(QObject):
         return outcome.status
 
     def _engine_stopped(self, event: EngineStopped) -> None:
-        for job_id, record in list(self._jobs.items()):
-            self.gallery.drop(job_id)
+        for record in self._tracker.clear():
+            self.gallery.drop(record.job.job_id)
             self.studies.end(record.job, "The engine stopped")
             for lane in self._lanes_of(record.job):
                 if lane.running:
                     lane.end("The engine stopped")
-        self._jobs.clear()
         self.queue.clear()
-        self._current = ""
-        self._update_busy()
+        self._tracker.update_busy()
         if event.reasons:
             self._show_error(" ".join(event.reasons))
 
     def _forget(self, job_id: str) -> None:
-        self._jobs.pop(job_id, None)
+        self._tracker.forget(job_id)
         self.queue.remove(job_id)
-
-    def _update_busy(self) -> None:
-        busy = bool(self._jobs)
-        if busy != self._busy:
-            self._busy = busy
-            self.busyChanged.emit(busy)
 
     def _show_error(self, message: str) -> None:
         self.last_error = message

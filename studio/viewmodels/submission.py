@@ -16,16 +16,8 @@ from studio.core.params import MAX_SEED
 from studio.core.pickle_permissions import PicklePermissions
 from studio.core.settings import SeedMode
 from studio.core.student_refs import StudentRef, is_hub_id
+from studio.viewmodels.job_tracker import JobRecord
 from studio.viewmodels.model_presets import preset_ref
-
-
-@dataclass(slots=True)
-class JobRecord:
-    """What the session remembers about a job it sent: was it discarded, or stopped to keep?"""
-
-    job: Job
-    discarded: bool = False
-    user_stopped: bool = False
 
 
 def model_ref_for(name: str, pickles: PicklePermissions | None = None) -> ModelRef:
