@@ -21,7 +21,7 @@ from studio.viewmodels.model_presets import apply_preset, use_catalogue
 from studio.viewmodels.session import SessionViewModel
 from studio.worker.failures import describe_failure
 from tests.engine.test_runner import Collector
-from tests.ui.fake_engine import FakeEngine
+from tests.viewmodels.fake_engine import FakeEngine
 
 
 @pytest.mark.parametrize("name", ["SDXL-Lightning 4-step (LoRA)", "FLUX.1-schnell"])

@@ -1,32 +1,17 @@
-"""Fixtures for the view-model tests: a scripted engine, a gallery folder, a session."""
+"""Fixtures for the widget tests: the view-model tests' engine, gallery folder and session, and
+a models folder holding only the embedded teacher."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 
-from studio.core.gallery import GalleryStore
 from studio.core.models import EMBEDDED_TEACHER
 from studio.ui import model_pairs
-from studio.viewmodels.session import SessionViewModel
-from tests.ui.fake_engine import FakeEngine
+from tests.viewmodels.fixtures import engine, session, store
 
-
-@pytest.fixture
-def engine() -> FakeEngine:
-    return FakeEngine()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> GalleryStore:
-    return GalleryStore(tmp_path / "gallery")
-
-
-@pytest.fixture
-def session(qapp, engine: FakeEngine, store: GalleryStore) -> SessionViewModel:
-    return SessionViewModel(engine, store, rng=random.Random(7))
+__all__ = ["engine", "session", "shipped_models", "store"]
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from studio.core.gallery import GalleryStore
 from studio.ui.main_window import MainWindow
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
-from tests.ui.fake_engine import FakeEngine
+from tests.viewmodels.fake_engine import FakeEngine
 
 
 def inside(widget: QWidget, window: QWidget) -> bool:

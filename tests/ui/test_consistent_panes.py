@@ -7,10 +7,10 @@ import re
 import pytest
 
 from studio.ui.preview_area import CELL_STRIP_NOTE, STALE_NOTE
-from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import finish, make_window
 from tests.ui.test_preset_picker import LIGHTNING, choose
 from tests.ui.test_studies_window import open_sampler_cell
+from tests.viewmodels.fake_engine import FakeEngine
 
 
 @pytest.fixture

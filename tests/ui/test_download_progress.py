@@ -13,9 +13,9 @@ from studio.core.models import ModelRef, ModelSource
 from studio.core.settings import Settings
 from studio.core.units import download_status, human_size
 from studio.viewmodels.lane import LaneViewModel
-from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import child, make_window
 from tests.ui.test_preparation import handle_until
+from tests.viewmodels.fake_engine import FakeEngine
 
 HUB = ModelRef(location="org/sdxl-base", source=ModelSource.hub)
 

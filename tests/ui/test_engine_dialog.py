@@ -24,8 +24,8 @@ from studio.ui.engine_dialog import (
 )
 from studio.ui.main_window import MainWindow
 from studio.viewmodels.settings import SettingsViewModel
-from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import make_window
+from tests.viewmodels.fake_engine import FakeEngine
 
 CUSTOM = EngineOptions(
     device=Device.cuda, offload=Offload.model, ram_budget_mb=4096, gpu_budget_mb=0, max_models=2

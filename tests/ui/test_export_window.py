@@ -15,9 +15,9 @@ from studio.core.gallery import GalleryStore
 from studio.core.grid_sheet import grid_title, layout
 from studio.core.pngio import read_image, read_parameters
 from studio.ui.main_window import MainWindow
-from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import finish, make_window
 from tests.ui.test_studies_window import run_grid, set_axes
+from tests.viewmodels.fake_engine import FakeEngine
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from studio.core.samplers import SAMPLER_NAMES, find_sampler
 from studio.core.settings import LaneRecipe, SeedMode
 from studio.viewmodels.session import SessionViewModel
 from tests.fuzzing import fuzz_settings, within
-from tests.ui.fake_engine import FakeEngine
+from tests.viewmodels.fake_engine import FakeEngine
 
 EDGES = [0, 1, 7, 8, 9, 2047, 2048, 2049, 2056, -1, -8, 2**31, 2**32 - 1, 2**32, 2**63, 10**18]
 INTS = st.sampled_from(EDGES) | st.integers(-(2**40), 2**40)

@@ -18,8 +18,8 @@ from studio.core.pngio import read_image
 from studio.ui.history_panes import STRIP_NOTE
 from studio.ui.image_view import ImageView
 from studio.ui.main_window import MainWindow
-from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import finish, make_window, pump_until
+from tests.viewmodels.fake_engine import FakeEngine
 
 
 @pytest.fixture

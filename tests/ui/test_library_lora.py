@@ -20,8 +20,8 @@ from studio.viewmodels.model_presets import model_name_of
 from studio.viewmodels.submission import model_ref_for
 from tests.core.test_lora_students import PEFT_XL, kohya, lora_file
 from tests.core.test_model_library import SD1_KEYS, SDXL_KEYS, pipeline_folder, safetensors
-from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import child, make_window
+from tests.viewmodels.fake_engine import FakeEngine
 
 SD15_LORA = "Lora/sd15-detail.safetensors"
 XL_LORA = "Lora/xl-lightning.safetensors"

@@ -16,8 +16,8 @@ from studio.core.jobs import Lane
 from studio.ui.main_window import MainWindow
 from studio.ui.preview_area import PaneOverride
 from studio.ui.step_strip import StepStrip
-from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import finish, make_window
+from tests.viewmodels.fake_engine import FakeEngine
 
 
 @pytest.fixture

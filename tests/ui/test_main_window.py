@@ -28,7 +28,7 @@ from studio.ui.model_pairs import ModelPair, pairs_of, self_pair
 from studio.ui.recipe_panel import shipped_presets
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
-from tests.ui.fake_engine import FAIL_MESSAGE, FakeEngine
+from tests.viewmodels.fake_engine import FAIL_MESSAGE, FakeEngine
 
 OBJECT_NAMES = (
     "promptEdit",

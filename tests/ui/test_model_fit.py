@@ -17,9 +17,9 @@ from studio.core.samplers import SAMPLER_NAMES
 from studio.core.settings import default_teacher
 from studio.ui.main_window import MainWindow
 from studio.viewmodels.model_presets import preset_catalogue
-from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import child, make_window
 from tests.ui.test_preset_picker import choose, shipped_catalogue  # noqa: F401 (autouse)
+from tests.viewmodels.fake_engine import FakeEngine
 
 FLOW_MISFIT = "'Flow Euler' is for flow-matching models; emoji-teacher is a DDPM-family (VP) model."
 

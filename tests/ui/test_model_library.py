@@ -11,8 +11,8 @@ from studio.core.models import ModelSource
 from studio.ui.main_window import MainWindow
 from studio.viewmodels.submission import model_ref_for
 from tests.core.test_model_library import SD1_KEYS, SD2_KEYS, pipeline_folder, safetensors
-from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import child, make_window
+from tests.viewmodels.fake_engine import FakeEngine
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from studio.ui.main_window import MainWindow
 from studio.ui.pickle_opt_in import ask_pickle_permission, pickle_dialog, pickle_heading
 from studio.viewmodels.submission import model_ref_for
 from tests.core.test_model_library import SD1_KEYS, safetensors
-from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import child, make_window
+from tests.viewmodels.fake_engine import FakeEngine
 
 
 class Answers:

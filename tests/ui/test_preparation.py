@@ -19,8 +19,8 @@ from studio.ui.main_window import MainWindow
 from studio.ui.progress import LaneProgress
 from studio.viewmodels.lane import LaneViewModel
 from studio.viewmodels.session import SessionViewModel
-from tests.ui.fake_engine import GAMMA_TASKS, FakeEngine
 from tests.ui.test_main_window import child, make_window
+from tests.viewmodels.fake_engine import GAMMA_TASKS, FakeEngine
 
 ANALYTIC = "DDPM (analytic variance)"
 ESTIMATING = GAMMA_TASKS[1]

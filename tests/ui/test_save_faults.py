@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 
 from studio.core import atomic
 from studio.ui.main_window import MainWindow
-from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import finish, make_window
+from tests.viewmodels.fake_engine import FakeEngine
 
 
 def generate_and_finish(window: MainWindow, engine: FakeEngine) -> None:

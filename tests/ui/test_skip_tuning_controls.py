@@ -13,8 +13,8 @@ from studio.core.pngio import write_png
 from studio.core.settings import LaneRecipe, Settings, load_settings
 from studio.core.skip_tuning import SKIP_MAX, SKIP_MIN, SkipTuning
 from studio.viewmodels.lane import LaneViewModel
-from tests.ui.fake_engine import FakeEngine
 from tests.ui.test_main_window import child, drop_events, finish, make_window
+from tests.viewmodels.fake_engine import FakeEngine
 
 SPINS = ("teacherSkipTop", "teacherSkipBottom", "studentSkipTop", "studentSkipBottom")
 TUNED = SkipTuning(rho_top=1.0, rho_bottom=0.85)

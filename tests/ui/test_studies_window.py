@@ -15,9 +15,9 @@ from studio.core.convergence_estimate import default_samplers
 from studio.core.events import ConvergencePointReady, GridCellFinished, JobProgress
 from studio.core.jobs import ConvergeJob, GridJob
 from studio.ui.main_window import MainWindow
-from tests.ui.fake_engine import STEP_S, FakeEngine
-from tests.ui.fake_studies import MISFIT_MESSAGE
 from tests.ui.test_main_window import child, finish, make_window, pump_until
+from tests.viewmodels.fake_engine import STEP_S, FakeEngine
+from tests.viewmodels.fake_studies import MISFIT_MESSAGE
 
 
 @pytest.fixture

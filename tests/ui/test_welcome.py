@@ -17,7 +17,7 @@ from studio.desktop import APP_ID
 from studio.ui.about import AboutDialog, about_html
 from studio.ui.model_pairs import alone_pair, default_pair
 from studio.ui.welcome import SUGGESTED_PROMPT, WelcomePanel
-from tests.ui.fake_engine import FakeEngine
+from tests.viewmodels.fake_engine import FakeEngine
 
 
 def start(tmp_path: Path, qtbot, engine: FakeEngine | None = None) -> StudioApp:

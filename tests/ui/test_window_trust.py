@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QApplication, QScrollArea
 from studio.core.engine_options import EngineOptions
 from studio.core.events import JobFailed, PreviewReady
 from studio.ui.engine_dialog import APPLYING, KEPT
-from tests.ui.fake_engine import FAIL_MESSAGE, FakeEngine
 from tests.ui.test_main_window import child, finish, make_window, pump_until
+from tests.viewmodels.fake_engine import FAIL_MESSAGE, FakeEngine
 
 
 @pytest.fixture

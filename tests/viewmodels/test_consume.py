@@ -8,7 +8,7 @@ import qasync
 
 from studio.core.events import JobStarted
 from studio.viewmodels.session import INTERNAL_ERROR, SessionViewModel
-from tests.ui.fake_engine import FakeEngine
+from tests.viewmodels.fake_engine import FakeEngine
 
 
 async def generate_and_wait(session: SessionViewModel, engine: FakeEngine) -> None:

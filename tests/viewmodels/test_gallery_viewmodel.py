@@ -14,7 +14,7 @@ from studio.core.params import GenerationParams
 from studio.core.pngio import write_png
 from studio.viewmodels.gallery import GalleryViewModel
 from studio.viewmodels.session import SessionViewModel
-from tests.ui.fake_engine import FakeEngine
+from tests.viewmodels.fake_engine import FakeEngine
 
 A1111_TEXT = (
     "a cosy cabin\nNegative prompt: people\n"

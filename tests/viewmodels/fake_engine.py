@@ -30,7 +30,7 @@ from studio.core.events import (
 from studio.core.jobs import CompareJob, ConvergeJob, GridJob, Job, Lane, LaneSpec
 from studio.core.metrics import psnr, speedup, ssim
 from studio.core.samplers import find_sampler
-from tests.ui.fake_studies import convergence_script, grid_script
+from tests.viewmodels.fake_studies import convergence_script, grid_script
 
 FAIL_MESSAGE = "The device ran out of memory: try a smaller size or batch, or close other models."
 STEP_S = 0.01

@@ -11,7 +11,7 @@ from studio.core.jobs import ConvergeJob, GridJob
 from studio.core.params import ValidationError
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.submission import job_summary
-from tests.ui.fake_engine import FakeEngine
+from tests.viewmodels.fake_engine import FakeEngine
 
 
 def test_choosing_an_axis_fills_in_example_values(session: SessionViewModel) -> None:

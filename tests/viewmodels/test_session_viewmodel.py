@@ -18,7 +18,7 @@ from studio.core.models import ModelRef, ModelSource
 from studio.core.recipes import NEGATIVE_IGNORED
 from studio.core.settings import SeedMode, Settings
 from studio.viewmodels.session import SessionViewModel
-from tests.ui.fake_engine import FAIL_MESSAGE, FakeEngine, fake_image
+from tests.viewmodels.fake_engine import FAIL_MESSAGE, FakeEngine, fake_image
 
 
 def run(session: SessionViewModel, engine: FakeEngine) -> None:
