@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import machine
+from studio.cli.headless import run_job
 from studio.core.atomic import atomic_write_text
 from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
 from studio.core.models import EMBEDDED_TEACHER, ModelRef, ModelSource
@@ -31,7 +32,6 @@ from studio.engine.memory import MB, MemoryBudget, rss_bytes
 from studio.engine.model_cache import ModelCache
 from studio.engine.pipeline_loader import PipelineLoader
 from studio.engine.runner import Runner
-from studio.headless import run_job
 from studio.worker.host import EngineHost
 
 TOKENIZER = Path(__file__).resolve().parents[1] / "tests" / "data" / "tiny-clip-tokenizer"

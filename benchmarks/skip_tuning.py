@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import machine
-from studio.cli import model_ref
+from studio.cli.args import model_ref
 from studio.core.atomic import atomic_write_text
 from studio.core.manifest import read_manifest
 from studio.core.models import EMBEDDED_TEACHER

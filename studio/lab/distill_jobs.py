@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,31 @@ from studio.lab.train_teacher import captioned_images
 from studio.paths import embedded_model_dir
 
 LORA = "pytorch_lora_weights.safetensors"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DistillOptions:
+    """What one distillation run is asked for: the method, the teacher and the settings each
+    method reads (`rounds` only progressive's, `sid_*` only SiD's), as `studio distill` passes
+    them."""
+
+    method: str
+    teacher: str
+    rounds: tuple[int, ...]
+    steps_per_round: int
+    first_teacher_steps: int
+    steps: int
+    init: str
+    sid_alpha: float
+    sid_t_max: float
+    sid_lr: float
+    batch: int
+    sample_every: int
+    fp32: bool
+    guidance: float | None
+    rank: int
+    threads: int
+    progress: bool
 
 
 def load_teacher_unet(folder: Path) -> UNet2DConditionModel:
@@ -153,30 +177,34 @@ def training_record(run_dir: Path, teacher: str, steps: int, bf16: bool = True) 
     )
 
 
-def distill(args: argparse.Namespace, run_dir: Path) -> list[Path]:
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def distill(options: DistillOptions, run_dir: Path) -> list[Path]:
+    """Run `options.method` from `options.teacher` in `run_dir` (resuming what is there) and
+    return the exported student folders."""
+    if options.threads:
+        torch.set_num_threads(options.threads)
     data = captioned_images(
-        load_dataset(build_dataset(progress=not args.quiet)), run_dir.parent / "text-cache"
+        load_dataset(build_dataset(progress=options.progress)), run_dir.parent / "text-cache"
     )
-    teacher = load_teacher(args.teacher)
-    guidance = folded_guidance(teacher, args.guidance)
-    if args.method == "progressive":
-        return _progressive(args, run_dir, data, teacher, guidance)
-    if args.method == "sid":
-        return _sid(args, run_dir, data, teacher, guidance)
-    if args.method == "shortcut":
-        return _shortcut(args, run_dir, data, teacher, guidance)
-    return _consistency(args, run_dir, data, teacher, guidance)
+    teacher = load_teacher(options.teacher)
+    guidance = folded_guidance(teacher, options.guidance)
+    if options.method == "progressive":
+        return _progressive(options, run_dir, data, teacher, guidance)
+    if options.method == "sid":
+        return _sid(options, run_dir, data, teacher, guidance)
+    if options.method == "shortcut":
+        return _shortcut(options, run_dir, data, teacher, guidance)
+    return _consistency(options, run_dir, data, teacher, guidance)
 
 
-def _progressive(args, run_dir: Path, data, teacher: Teacher, guidance: float) -> list[Path]:
-    rounds = tuple(int(n) for n in args.rounds.split(","))
+def _progressive(
+    options: DistillOptions, run_dir: Path, data, teacher: Teacher, guidance: float
+) -> list[Path]:
+    rounds = options.rounds
     cfg = ProgressiveConfig(
         rounds=rounds,
-        steps_per_round=args.steps_per_round,
+        steps_per_round=options.steps_per_round,
         guidance=guidance,
-        first_teacher_steps=args.first_teacher_steps,
+        first_teacher_steps=options.first_teacher_steps,
     )
     base = teacher.root_name
     exported: dict[int, Path] = {}
@@ -188,8 +216,8 @@ def _progressive(args, run_dir: Path, data, teacher: Teacher, guidance: float) -
             run.student,
             folder,
             progressive_manifest(n, base, cfg.teacher_grids()[run.round]),
-            args.rank,
-            training_record(run_dir, args.teacher, (run.round + 1) * cfg.steps_per_round),
+            options.rank,
+            training_record(run_dir, options.teacher, (run.round + 1) * cfg.steps_per_round),
         )
         scheduler = DDIMScheduler(**SCHEDULE_CONFIG)
         sample_sheet(
@@ -201,13 +229,15 @@ def _progressive(args, run_dir: Path, data, teacher: Teacher, guidance: float) -
         )
 
     ProgressiveRun(run_dir, data, teacher.start, cfg).run(
-        on_round=on_round, progress=not args.quiet
+        on_round=on_round, progress=options.progress
     )
     return [exported[n] for n in rounds if n in exported]
 
 
-def _consistency(args, run_dir: Path, data, teacher: Teacher, guidance: float) -> list[Path]:
-    cfg = ConsistencyConfig(steps=args.steps, guidance=guidance)
+def _consistency(
+    options: DistillOptions, run_dir: Path, data, teacher: Teacher, guidance: float
+) -> list[Path]:
+    cfg = ConsistencyConfig(steps=options.steps, guidance=guidance)
     folder = run_dir / "export" / "emoji-student-lcm"
     base = teacher.root_name
 
@@ -217,8 +247,8 @@ def _consistency(args, run_dir: Path, data, teacher: Teacher, guidance: float) -
             run.student,
             folder,
             consistency_manifest(base),
-            args.rank,
-            training_record(run_dir, args.teacher, run.step),
+            options.rank,
+            training_record(run_dir, options.teacher, run.step),
         )
         scheduler = LCMScheduler(**SCHEDULE_CONFIG)
         sample_sheet(
@@ -230,33 +260,35 @@ def _consistency(args, run_dir: Path, data, teacher: Teacher, guidance: float) -
         )
 
     ConsistencyRun(run_dir, data, teacher.start, cfg).run(
-        on_sample=on_sample, progress=not args.quiet
+        on_sample=on_sample, progress=options.progress
     )
     return [folder]
 
 
-def sid_config(args: argparse.Namespace, guidance: float) -> SidConfig:
+def sid_config(options: DistillOptions, guidance: float) -> SidConfig:
     return SidConfig(
-        steps=args.steps,
+        steps=options.steps,
         guidance=guidance,
-        alpha=args.sid_alpha,
-        t_max=args.sid_t_max,
-        generator_lr=args.sid_lr,
-        fake_lr=args.sid_lr,
-        batch_size=args.batch,
-        init=args.init,
-        bf16=not args.fp32,
-        sample_every=args.sample_every,
+        alpha=options.sid_alpha,
+        t_max=options.sid_t_max,
+        generator_lr=options.sid_lr,
+        fake_lr=options.sid_lr,
+        batch_size=options.batch,
+        init=options.init,
+        bf16=not options.fp32,
+        sample_every=options.sample_every,
     )
 
 
-def _sid(args, run_dir: Path, data, teacher: Teacher, guidance: float) -> list[Path]:
+def _sid(
+    options: DistillOptions, run_dir: Path, data, teacher: Teacher, guidance: float
+) -> list[Path]:
     if teacher.guidance_distilled:
         raise ValueError(
             "SiD needs the real (unguided) teacher as its frozen score: pass a pipeline as "
             "--teacher and the student to start the generator from as --init."
         )
-    cfg = sid_config(args, guidance)
+    cfg = sid_config(options, guidance)
     init = load_teacher(cfg.init).start
     folder = run_dir / "export" / "emoji-student-sid"
     base = teacher.root_name
@@ -267,7 +299,7 @@ def _sid(args, run_dir: Path, data, teacher: Teacher, guidance: float) -> list[P
             run.generator_ema,
             folder,
             sid_manifest(base),
-            args.rank,
+            options.rank,
             {**training_record(run_dir, cfg.init, run.step, cfg.bf16), **sid_record(cfg)},
         )
         sample_sheet(
@@ -279,7 +311,7 @@ def _sid(args, run_dir: Path, data, teacher: Teacher, guidance: float) -> list[P
         )
 
     SidRun(run_dir, data, teacher.start, init, cfg).run(
-        on_sample=on_sample, progress=not args.quiet
+        on_sample=on_sample, progress=options.progress
     )
     return [folder]
 
@@ -301,19 +333,24 @@ def sid_record(cfg: SidConfig) -> dict:
     }
 
 
-def _shortcut(args, run_dir: Path, data, teacher: Teacher, guidance: float) -> list[Path]:
+def _shortcut(
+    options: DistillOptions, run_dir: Path, data, teacher: Teacher, guidance: float
+) -> list[Path]:
     if teacher.guidance_distilled:
         raise ValueError(
             "a shortcut model is anchored on the teacher's instantaneous prediction: pass a "
             "pipeline as --teacher, not a student."
         )
     cfg = ShortcutConfig(
-        steps=args.steps, guidance=guidance, batch_size=args.batch, sample_every=args.sample_every
+        steps=options.steps,
+        guidance=guidance,
+        batch_size=options.batch,
+        sample_every=options.sample_every,
     )
     folder = run_dir / "export" / "emoji-shortcut"
 
     def on_sample(run: ShortcutRun) -> None:
-        record = training_record(run_dir, args.teacher, run.step)
+        record = training_record(run_dir, options.teacher, run.step)
         shortcut = {"method": SHORTCUT_METHOD, "step_counts": list(SHORTCUT_STEP_COUNTS)}
         export_pipeline(run.ema, folder, training={**record, **shortcut})
         for steps in (1, 4, 16):
@@ -325,5 +362,7 @@ def _shortcut(args, run_dir: Path, data, teacher: Teacher, guidance: float) -> l
                 scheduler=DDIMScheduler(**SCHEDULE_CONFIG),
             )
 
-    ShortcutRun(run_dir, data, teacher.start, cfg).run(on_sample=on_sample, progress=not args.quiet)
+    ShortcutRun(run_dir, data, teacher.start, cfg).run(
+        on_sample=on_sample, progress=options.progress
+    )
     return [folder]

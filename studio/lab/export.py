@@ -15,6 +15,7 @@ from diffusers import UNet2DConditionModel
 from studio.core.manifest import MANIFEST, AdapterManifest
 from studio.engine.emoji_model import build_scheduler
 from studio.lab.compact import lora_from_delta, save_lora
+from studio.paths import models_dir
 
 MODEL_INDEX = {
     "_class_name": "EmojiPipeline",
@@ -93,3 +94,18 @@ def export_adapter(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def install_model(exported: Path) -> Path:
+    """Copy an exported model folder into assets/models, replacing the old one atomically."""
+    target = models_dir() / exported.name
+    staging = target.with_name(target.name + ".installing")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(exported, staging)
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.replace(old)
+    staging.replace(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target

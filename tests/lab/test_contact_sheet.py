@@ -1,7 +1,6 @@
 import numpy as np
 from PIL import Image
 
-from studio.lab.commands import cmd_sheet
 from studio.lab.contact_sheet import HEADER, LABEL_WIDTH, PAD, TILE, compose, row_label, sheet_items
 from studio.lab.evaluate import Recipe
 
@@ -24,14 +23,3 @@ def test_compose_places_every_tile_and_label():
     header = np.asarray(sheet.crop((LABEL_WIDTH, 0, sheet.width, HEADER)))
     assert (header < 100).any(), "the concept names are drawn"
     assert isinstance(sheet, Image.Image)
-
-
-def test_sheet_command_refuses_when_nothing_is_installed(tmp_path, capsys):
-    class Args:
-        models = "no-such-model"
-        count = 2
-        out = tmp_path / "x.png"
-
-    assert cmd_sheet(Args()) == 2
-    assert "no-such-model" in capsys.readouterr().err
-    assert not (tmp_path / "x.png").exists()

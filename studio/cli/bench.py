@@ -13,9 +13,12 @@ NOT_HERE = (
     "source repository: run `studio bench` (or `python -m benchmarks`) in a checkout of the "
     "repository, from its root folder."
 )
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Listed in `studio --help`; `main` hands `studio bench ...` to `run` before parsing, so the
+    suite's own options reach it untouched."""
     bench = sub.add_parser(
         "bench",
         help="run the benchmark suite and rewrite docs/BENCHMARKS.md (as python -m benchmarks; "
@@ -23,15 +26,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_help=False,
     )
     bench.add_argument("suite_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
 
 
 def checkout_root() -> Path | None:
     """The source checkout holding the suite: the current folder, or the one this studio
     package was installed from in editable mode."""
-    for folder in (Path.cwd(), Path(__file__).resolve().parents[1]):
+    for folder in (Path.cwd(), SOURCE_ROOT):
         if (folder / "benchmarks" / "suite.py").is_file():
             return folder
     return None
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    return run(args.suite_args)
 
 
 def run(argv: Sequence[str]) -> int:

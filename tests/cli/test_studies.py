@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +89,28 @@ def test_converge_refuses_stochastic_samplers(emoji_folder, capsys) -> None:
     code = main(["converge", "--model", str(emoji_folder), "--samplers", "Euler a", "-q"])
     assert code == 2
     assert "adds noise while sampling" in capsys.readouterr().err
+
+
+def test_grid_and_converge_never_load_qt(emoji_folder, tmp_path) -> None:
+    """Headless commands draw their PNGs with Pillow: no Qt in the process, even for a plot."""
+    code = (
+        "import sys\n"
+        "from studio.cli import main\n"
+        "model, out = sys.argv[1], sys.argv[2]\n"
+        "grid = ['grid', '-m', model, '--x', 'steps=1,2', '--width', '32', '--height', '32']\n"
+        "assert main([*grid, '-o', out + '/g.png', '-q']) == 0\n"
+        "converge = ['converge', '-m', model, '--samplers', 'Euler', '--steps', '1,2']\n"
+        "converge += ['--reference-steps', '4', '--seeds', '0', '--size', '32', '-o', out]\n"
+        "assert main([*converge, '-q']) == 0\n"
+        "print('qt' if any(m.startswith('PySide6') for m in sys.modules) else 'no qt')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(emoji_folder), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "no qt"
+    assert (tmp_path / "g.png").is_file() and (tmp_path / "curve.png").is_file()

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.cli import build_parser, lane_params, main
+from studio.cli import build_parser, main
+from studio.cli.args import lane_params
 from studio.core.pngio import read_parameters
 from studio.core.skip_tuning import SkipTuning
 from tests.engine.tiny import save_tiny_emoji_pipeline

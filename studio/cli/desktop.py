@@ -6,16 +6,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from studio.cli.args import fail
+
 NOT_LINUX = (
     "studio: {command} puts Linux desktop files in place, and this is {platform}; "
     "see packaging/README.md for Windows and macOS."
 )
 
 
-def register(sub) -> None:
-    for name, text in (
-        ("install-desktop", "add Studio to the desktop's application menu (Linux, this user)"),
-        ("uninstall-desktop", "remove what install-desktop added"),
+def register(sub: argparse._SubParsersAction) -> None:
+    for name, text, command in (
+        (
+            "install-desktop",
+            "add Studio to the desktop's application menu (Linux, this user)",
+            cmd_install_desktop,
+        ),
+        ("uninstall-desktop", "remove what install-desktop added", cmd_uninstall_desktop),
     ):
         parser = sub.add_parser(name, help=text)
         parser.add_argument(
@@ -24,6 +30,7 @@ def register(sub) -> None:
             default=None,
             help="the XDG data folder to use (default: $XDG_DATA_HOME, else ~/.local/share)",
         )
+        parser.set_defaults(func=command)
 
 
 def _on_linux(command: str) -> bool:
@@ -41,15 +48,12 @@ def cmd_install_desktop(args: argparse.Namespace) -> int:
     try:
         written = desktop.install(args.data_home)
     except desktop.DesktopFilesMissing as exc:
-        print(f"studio: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc))
     except OSError as exc:
-        print(
-            f"studio: could not write the desktop files ({exc.strerror or exc}: {exc.filename}); "
-            "make that folder writable or pass another --data-home.",
-            file=sys.stderr,
+        return fail(
+            f"could not write the desktop files ({exc.strerror or exc}: {exc.filename}); "
+            "make that folder writable or pass another --data-home."
         )
-        return 1
     for path in written:
         print(f"installed {path}")
     command = " ".join(desktop.launch_command())
@@ -65,17 +69,12 @@ def cmd_uninstall_desktop(args: argparse.Namespace) -> int:
     try:
         removed = desktop.uninstall(args.data_home)
     except OSError as exc:
-        print(
-            f"studio: could not remove the desktop files ({exc.strerror or exc}: {exc.filename}); "
-            "remove them by hand.",
-            file=sys.stderr,
+        return fail(
+            f"could not remove the desktop files ({exc.strerror or exc}: {exc.filename}); "
+            "remove them by hand."
         )
-        return 1
     for path in removed:
         print(f"removed {path}")
     if not removed:
         print("studio: no desktop files of Studio were installed for this user.")
     return 0
-
-
-COMMANDS = {"install-desktop": cmd_install_desktop, "uninstall-desktop": cmd_uninstall_desktop}

@@ -2,18 +2,28 @@
 
 `studio grid --x sampler=DDIM,Euler --y steps=4,8,16` writes one labelled PNG (the base recipe
 and both axes in its parameters text). `studio converge --steps 2,4,8,16,32` writes a PSNR plot,
-a classifier-agreement plot when the subgroup classifier fits the model, and a CSV.
+a classifier-agreement plot when the subgroup classifier fits the model, and a CSV. Both pictures
+are drawn with Pillow, so neither command loads Qt.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from studio.cli.args import (
+    DEFAULT_PROMPT,
+    default_size,
+    fail,
+    lane_params,
+    model_arg,
+    model_ref,
+    model_side,
+    progress,
+    quiet_arg,
+    recipe_args,
+    shared_args,
+)
 from studio.core.atomic import atomic_write_bytes, atomic_write_text
 from studio.core.convergence import (
     DEFAULT_STEPS,
@@ -28,24 +38,23 @@ from studio.core.convergence import (
 )
 from studio.core.grid import parse_grid
 from studio.core.jobs import ConvergeJob, GridJob, LaneSpec, validate_job
-from studio.core.models import ModelSource
 from studio.core.params import GenerationParams, ValidationError
 
 PSNR_MARKS = (25.0, 30.0, 35.0)
-_GUI: list[Any] = []
 
 
-def register(sub, recipe_args: Callable[..., None], shared_args: Callable[..., None]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     grid = sub.add_parser("grid", help="an X/Y grid of recipes from the same noise, as one PNG")
-    grid.add_argument("--model", "-m", default="emoji-teacher")
+    model_arg(grid)
     grid.add_argument("--x", required=True, metavar="AXIS=V1,V2", help="e.g. sampler=DDIM,Euler")
     grid.add_argument("--y", default=None, metavar="AXIS=V1,V2", help="e.g. steps=4,8,16,32")
     shared_args(grid)
     recipe_args(grid)
+    grid.set_defaults(func=cmd_grid)
     conv = sub.add_parser(
         "converge", help="PSNR of each deterministic sampler to a many-step reference, vs NFE"
     )
-    conv.add_argument("--model", "-m", default="emoji-teacher")
+    model_arg(conv)
     conv.add_argument("--samplers", default="", help="comma-separated (default: all that fit)")
     conv.add_argument("--steps", default=",".join(map(str, DEFAULT_STEPS)))
     conv.add_argument("--reference-sampler", default=REFERENCE_SAMPLER)
@@ -59,29 +68,23 @@ def register(sub, recipe_args: Callable[..., None], shared_args: Callable[..., N
     conv.add_argument("--size", type=int, default=None, help="width and height (default: model's)")
     conv.add_argument("--out", "-o", type=Path, default=Path("."), help="folder to write into")
     conv.add_argument("--stem", default="curve", help="file names: STEM.png, STEM.csv")
-    conv.add_argument("--quiet", "-q", action="store_true", help="no progress")
-
-
-def _embedded_side(ref) -> int:
-    return 32 if ref.source is ModelSource.embedded else 512
+    quiet_arg(conv, help="no progress")
+    conv.set_defaults(func=cmd_converge)
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
-    from studio.cli import lane_params, model_ref
+    from studio.cli.headless import run_job
     from studio.core.grid_sheet import grid_parameters, grid_sheet, grid_title
     from studio.core.pngio import write_png
-    from studio.headless import run_job
 
     ref = model_ref(args.model)
-    side = _embedded_side(ref)
-    args.width, args.height = args.width or side, args.height or side
+    default_size(args, [ref])
     params = lane_params(args)
     grid = parse_grid(args.x, args.y, resolve_model=model_ref)
     job = validate_job(GridJob(base=LaneSpec(model=ref, params=params), grid=grid))
-    report = run_job(job, progress=False if args.quiet else None)
+    report = run_job(job, progress=progress(args))
     if report.failure or report.cancelled:
-        print(f"studio: {report.failure or 'cancelled'}", file=sys.stderr)
-        return 1
+        return fail(report.failure or "cancelled")
     sheet = grid_sheet(grid, report.cells, title=grid_title(ref.display_name, params, grid))
     out = args.out or Path(f"grid-{params.seed}.png")
     write_png(out, sheet, grid_parameters(params, ref.display_name, grid))
@@ -102,10 +105,8 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def converge_job(args: argparse.Namespace) -> ConvergeJob:
-    from studio.cli import DEFAULT_PROMPT, model_ref
-
     ref = model_ref(args.model)
-    side = args.size or _embedded_side(ref)
+    side = args.size or model_side(ref)
     prompts = tuple(args.prompt or [DEFAULT_PROMPT])
     spec = ConvergenceSpec(
         samplers=parse_samplers(args.samplers),
@@ -127,19 +128,18 @@ def converge_job(args: argparse.Namespace) -> ConvergeJob:
 
 
 def cmd_converge(args: argparse.Namespace) -> int:
-    from studio.headless import run_job
+    from studio.cli.headless import run_job
     from studio.runners import judged_runner
     from studio.worker.host import EngineHost
 
     job = converge_job(args)
     host = EngineHost(runner_factory=judged_runner)
     try:
-        report = run_job(job, progress=False if args.quiet else None, host=host)
+        report = run_job(job, progress=progress(args), host=host)
     finally:
         host.close()
     if report.failure or report.cancelled or not report.points:
-        print(f"studio: {report.failure or 'cancelled'}", file=sys.stderr)
-        return 1
+        return fail(report.failure or "cancelled")
     for path in write_curves(args.out, args.stem, report.points, curve_title(job)):
         print(f"wrote {path}")
     print(ranking_text(report.points))
@@ -158,14 +158,13 @@ def curve_title(job: ConvergeJob) -> str:
 
 def write_curves(folder: Path, stem: str, points: list[ConvergencePoint], title: str) -> list[Path]:
     """STEM.csv, STEM.png (PSNR) and, when the classifier judged, STEM-agreement.png."""
-    from studio.ui.convergence_plot import render_png
+    from studio.core.curve_sheet import curve_png
 
-    _ensure_gui()
     written = [atomic_write_text(folder / f"{stem}.csv", points_csv(points))]
     metrics = ["psnr"] + (["agreement"] if all(p.agreement is not None for p in points) else [])
     for metric in metrics:
         name = f"{stem}.png" if metric == "psnr" else f"{stem}-{metric}.png"
-        written.append(atomic_write_bytes(folder / name, render_png(points, metric, title)))
+        written.append(atomic_write_bytes(folder / name, curve_png(points, metric, title)))
     return written
 
 
@@ -177,16 +176,3 @@ def ranking_text(points: list[ConvergencePoint]) -> str:
         reached = ", ".join(f"{name} {nfe}" for name, nfe in ranked if nfe is not None) or "none"
         lines.append(f"fewest NFE to {mark:g} dB: {reached}")
     return "\n".join(lines)
-
-
-def _ensure_gui() -> None:
-    """Fonts for QPainter need a Qt application; offscreen unless a platform is chosen. A
-    QApplication (not just a QGuiApplication), so widgets still work later in this process."""
-    from PySide6.QtWidgets import QApplication
-
-    if QApplication.instance() is None:
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        _GUI.append(QApplication(["studio"]))
-
-
-COMMANDS = {"grid": cmd_grid, "converge": cmd_converge}

@@ -1,6 +1,7 @@
-"""The lab's `studio` sub-commands: train the teacher, distil students, evaluate them.
+"""The lab's commands: train the teacher, distil students, evaluate them, fit sampler extras.
 
-Importing this module is cheap (no torch): each command imports what it needs when it runs.
+Each command turns its options into a call of a `studio.lab` job (which prints no bars of its
+own making and knows no argparse). Parsing is cheap: every command imports torch when it runs.
 """
 
 from __future__ import annotations
@@ -8,11 +9,25 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import shutil
 import sys
 from pathlib import Path
 
-TEACHER = "emoji-teacher"
+from studio.cli.args import model_arg, model_ref, quiet_arg, threads_arg
+from studio.core.models import EMBEDDED_TEACHER
+
+EVAL_MODELS = (
+    "emoji-teacher,emoji-student-4step,emoji-student-2step,emoji-student-1step,emoji-student-lcm"
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    _train(sub)
+    _distill(sub)
+    _eval(sub)
+    _sheet(sub)
+    _analytic(sub)
+    _guidance_classifier(sub)
+    _amed(sub)
 
 
 def _common(parser: argparse.ArgumentParser, run: str) -> None:
@@ -22,16 +37,16 @@ def _common(parser: argparse.ArgumentParser, run: str) -> None:
         default=None,
         help=f"checkpoints, loss log and sample sheets (default: cache/runs/{run})",
     )
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    threads_arg(parser)
     parser.add_argument(
         "--install",
         action="store_true",
         help="copy the exported weights into assets/models when done",
     )
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    quiet_arg(parser)
 
 
-def register(sub) -> None:
+def _train(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train the embedded emoji teacher (resumable)")
     _common(train, "teacher")
     train.add_argument("--steps", type=int, default=40_000, help="train until this step")
@@ -43,6 +58,10 @@ def register(sub) -> None:
         default=None,
         help="without a checkpoint, start from this exported teacher folder",
     )
+    train.set_defaults(func=cmd_train)
+
+
+def _distill(sub: argparse._SubParsersAction) -> None:
     distill = sub.add_parser("distill", help="distil few-step students from the teacher")
     _common(distill, "distill-METHOD, or distill-METHOD-from-TEACHER")
     distill.add_argument(
@@ -50,7 +69,7 @@ def register(sub) -> None:
     )
     distill.add_argument(
         "--teacher",
-        default=TEACHER,
+        default=EMBEDDED_TEACHER,
         help="embedded name or folder: a pipeline, or a student adapter to distil further",
     )
     distill.add_argument("--rounds", default="16,8,4,2,1", help="progressive: student steps")
@@ -86,24 +105,17 @@ def register(sub) -> None:
         help="CFG folded into students (default 3; none for a teacher that is a guided student)",
     )
     distill.add_argument("--rank", type=int, default=32, help="LoRA rank of shipped students")
+    distill.set_defaults(func=cmd_distill)
+
+
+def _eval(sub: argparse._SubParsersAction) -> None:
     evaluate = sub.add_parser("eval", help="evaluate embedded models on the fixed prompt set")
     evaluate.add_argument(
         "--models",
-        default="emoji-teacher,emoji-student-4step,"
-        "emoji-student-2step,emoji-student-1step,emoji-student-lcm",
+        default=EVAL_MODELS,
         help="comma-separated: NAME (its own recipe) or NAME@SAMPLER/STEPS[/CFG[/CLASSIFIER]]",
     )
     evaluate.add_argument("--limit", type=int, default=0, help="first N prompts only (quick)")
-    sheet = sub.add_parser(
-        "sheet", help="a labelled contact sheet: the models on the same prompts and noise"
-    )
-    sheet.add_argument(
-        "--models",
-        default="emoji-teacher,emoji-student-4step,"
-        "emoji-student-2step,emoji-student-1step,emoji-student-lcm",
-    )
-    sheet.add_argument("--count", type=int, default=16, help="prompts (columns), at most 16")
-    sheet.add_argument("--out", type=Path, default=Path("contact-sheet.png"))
     evaluate.add_argument("--json", type=Path, default=None, help="also write the reports here")
     evaluate.add_argument(
         "--cards", action="store_true", help="write each evaluated model's card (README.md)"
@@ -111,16 +123,34 @@ def register(sub) -> None:
     evaluate.add_argument(
         "--status", default="interim weights of a run still training", help="the cards' status"
     )
+    evaluate.set_defaults(func=cmd_eval)
+
+
+def _sheet(sub: argparse._SubParsersAction) -> None:
+    sheet = sub.add_parser(
+        "sheet", help="a labelled contact sheet: the models on the same prompts and noise"
+    )
+    sheet.add_argument("--models", default=EVAL_MODELS)
+    sheet.add_argument("--count", type=int, default=16, help="prompts (columns), at most 16")
+    sheet.add_argument("--out", type=Path, default=Path("contact-sheet.png"))
+    sheet.set_defaults(func=cmd_sheet)
+
+
+def _analytic(sub: argparse._SubParsersAction) -> None:
     analytic = sub.add_parser(
         "analytic", help="estimate and cache a model's Gamma table (analytic-variance samplers)"
     )
-    analytic.add_argument("--model", "-m", default=TEACHER, help="embedded name or folder")
+    model_arg(analytic, help="embedded name or folder")
     analytic.add_argument("--samples", type=int, default=128, help="clean samples per timestep")
     analytic.add_argument("--grid", type=int, default=50, help="training timesteps estimated")
     analytic.add_argument("--batch", type=int, default=32)
     analytic.add_argument("--force", action="store_true", help="estimate again, replace the cache")
     analytic.add_argument("--device", default="auto")
-    analytic.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    quiet_arg(analytic)
+    analytic.set_defaults(func=cmd_analytic)
+
+
+def _guidance_classifier(sub: argparse._SubParsersAction) -> None:
     guidance = sub.add_parser(
         "guidance-classifier",
         help="train the noise-conditional subgroup classifier for classifier guidance",
@@ -128,9 +158,13 @@ def register(sub) -> None:
     guidance.add_argument("--steps", type=int, default=4000)
     guidance.add_argument("--batch", type=int, default=64)
     guidance.add_argument("--out", type=Path, default=None, help="default: assets/guidance/...")
-    guidance.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    quiet_arg(guidance)
+    guidance.set_defaults(func=cmd_guidance_classifier)
+
+
+def _amed(sub: argparse._SubParsersAction) -> None:
     amed = sub.add_parser("amed", help="train and cache a model's AMED predictors, one per NFE")
-    amed.add_argument("--model", "-m", default=TEACHER, help="embedded name or folder")
+    model_arg(amed, help="embedded name or folder")
     amed.add_argument("--nfe", default="3,4,5,6,8", help="model evaluations, comma-separated")
     amed.add_argument("--samples", type=int, default=64, help="prompts and noises trained on")
     amed.add_argument("--epochs", type=int, default=4)
@@ -138,7 +172,8 @@ def register(sub) -> None:
     amed.add_argument("--batch", type=int, default=16)
     amed.add_argument("--force", action="store_true", help="train again, replace the cache")
     amed.add_argument("--device", default="auto")
-    amed.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    quiet_arg(amed)
+    amed.set_defaults(func=cmd_amed)
 
 
 def _run_dir(args: argparse.Namespace, name: str) -> Path:
@@ -147,25 +182,9 @@ def _run_dir(args: argparse.Namespace, name: str) -> Path:
     return args.run_dir or default_run_dir(name)
 
 
-def install(exported: Path) -> Path:
-    """Copy an exported model folder into assets/models, replacing the old one atomically."""
-    from studio.paths import models_dir
-
-    target = models_dir() / exported.name
-    staging = target.with_name(target.name + ".installing")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(exported, staging)
-    old = target.with_name(target.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.replace(old)
-    staging.replace(target)
-    shutil.rmtree(old, ignore_errors=True)
-    return target
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from studio.lab.emoji_data import build_dataset
+    from studio.lab.export import install_model
     from studio.lab.train_teacher import TeacherConfig, train_teacher
 
     run_dir = _run_dir(args, "teacher")
@@ -178,28 +197,55 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg,
         progress=not args.quiet,
     )
-    exported = run_dir / "export" / TEACHER
+    exported = run_dir / "export" / EMBEDDED_TEACHER
     print(f"teacher exported to {exported}; sample sheets in {run_dir / 'samples'}")
     if args.install:
-        print(f"installed {install(exported)}")
+        print(f"installed {install_model(exported)}")
     return 0
 
 
 def cmd_distill(args: argparse.Namespace) -> int:
-    from studio.lab.distill_jobs import distill
+    from studio.lab.distill_jobs import DistillOptions, distill
+    from studio.lab.export import install_model
 
-    start = "" if args.teacher == TEACHER else f"-from-{Path(args.teacher).name}"
+    start = "" if args.teacher == EMBEDDED_TEACHER else f"-from-{Path(args.teacher).name}"
     run_dir = _run_dir(args, f"distill-{args.method}{start}")
     try:
-        exported = distill(args, run_dir)
+        options = DistillOptions(
+            method=args.method,
+            teacher=args.teacher,
+            rounds=_rounds(args),
+            steps_per_round=args.steps_per_round,
+            first_teacher_steps=args.first_teacher_steps,
+            steps=args.steps,
+            init=args.init,
+            sid_alpha=args.sid_alpha,
+            sid_t_max=args.sid_t_max,
+            sid_lr=args.sid_lr,
+            batch=args.batch,
+            sample_every=args.sample_every,
+            fp32=args.fp32,
+            guidance=args.guidance,
+            rank=args.rank,
+            threads=args.threads,
+            progress=not args.quiet,
+        )
+        exported = distill(options, run_dir)
     except ValueError as exc:
         print(f"studio distill: {exc}", file=sys.stderr)
         return 2
     for folder in exported:
         print(f"student exported to {folder}")
         if args.install:
-            print(f"installed {install(folder)}")
+            print(f"installed {install_model(folder)}")
     return 0
+
+
+def _rounds(args: argparse.Namespace) -> tuple[int, ...]:
+    """Progressive distillation's student steps (the other methods ignore --rounds)."""
+    if args.method != "progressive":
+        return ()
+    return tuple(int(n) for n in args.rounds.split(","))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -239,7 +285,6 @@ def cmd_sheet(args: argparse.Namespace) -> int:
 
 
 def cmd_analytic(args: argparse.Namespace) -> int:
-    from studio.cli import model_ref
     from studio.engine.analytic.estimate import EstimateOptions
     from studio.lab.analytic_job import estimate_table, summary
 
@@ -265,7 +310,6 @@ def cmd_guidance_classifier(args: argparse.Namespace) -> int:
 
 
 def cmd_amed(args: argparse.Namespace) -> int:
-    from studio.cli import model_ref
     from studio.engine.amed.fit import FitOptions
     from studio.lab.amed_job import parse_nfe, summary, train_predictors
 
@@ -279,14 +323,3 @@ def cmd_amed(args: argparse.Namespace) -> int:
     )
     print(summary(reports))
     return 0
-
-
-COMMANDS = {
-    "train": cmd_train,
-    "distill": cmd_distill,
-    "eval": cmd_eval,
-    "sheet": cmd_sheet,
-    "analytic": cmd_analytic,
-    "amed": cmd_amed,
-    "guidance-classifier": cmd_guidance_classifier,
-}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from studio.cli.headless import TerminalProgress
 from studio.core.events import PrepareProgress
 from studio.core.jobs import Lane
-from studio.headless import TerminalProgress
 
 
 def event(done: int) -> PrepareProgress:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.cli import main, model_ref
+from studio.cli import main
+from studio.cli.args import model_ref
 from studio.core.models import ModelSource
 from tests.engine.tiny import save_tiny_emoji_pipeline, save_tiny_sd_pipeline
 
@@ -151,7 +152,7 @@ def test_compare_without_a_student_uses_the_teacher_and_says_so(tmp_path, monkey
     import argparse
 
     from studio import paths
-    from studio.cli import default_student
+    from studio.cli.generate import default_student
     from studio.core.models import EMBEDDED_STUDENT
 
     monkeypatch.setattr(paths, "CHECKOUT_ROOT", tmp_path)

@@ -1,0 +1,37 @@
+"""The `studio` command: the window by default, and headless generate / compare / inspect."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from studio.cli import bench, desktop, generate, info, lab, studies, window
+from studio.core.params import ValidationError
+
+# In `studio --help` order; each group adds its sub-commands, each with its `func`.
+GROUPS = (generate, info, window, studies, desktop, lab, bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="studio", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    for group in GROUPS:
+        group.register(sub)
+    parser.set_defaults(func=window.cmd_window)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from studio.logs import configure_logging
+
+    configure_logging()
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["bench"]:
+        return bench.run(words[1:])
+    args = build_parser().parse_args(words)
+    try:
+        return args.func(args)
+    except ValidationError as exc:
+        print(f"studio: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,161 @@
+"""Arguments and values every command group shares: model names, recipes, sizes, progress.
+
+A leaf of the `studio.cli` package: it imports no other cli module, so every group can use it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from studio.core.models import EMBEDDED_TEACHER, ModelRef, ModelSource
+from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, validate
+from studio.core.skip_tuning import SkipTuning
+
+DEFAULT_PROMPT = "grinning face, smileys & emotion, face smiling, noto style"
+EMBEDDED_SIDE = 32
+OTHER_SIDE = 512
+
+
+def model_ref(text: str) -> ModelRef:
+    """A model argument: an embedded name, a local folder, a file, or a hub id."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return ModelRef(location=str(path.resolve()), source=ModelSource.folder)
+    if path.is_file():
+        return ModelRef(location=str(path.resolve()), source=ModelSource.file)
+    if "/" not in text and not text.startswith("."):
+        return ModelRef.embedded(text)
+    if text.count("/") == 1 and not text.startswith(("/", ".", "~")):
+        return ModelRef(location=text, source=ModelSource.hub)
+    raise SystemExit(f"studio: no model folder or file at {text}.")
+
+
+def model_arg(
+    parser: argparse.ArgumentParser, default: str = EMBEDDED_TEACHER, help: str | None = None
+) -> None:
+    """`--model` / `-m`: an embedded name, a folder, a file or a hub id."""
+    parser.add_argument("--model", "-m", default=default, help=help)
+
+
+def quiet_arg(parser: argparse.ArgumentParser, help: str = "no progress bar") -> None:
+    parser.add_argument("--quiet", "-q", action="store_true", help=help)
+
+
+def threads_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+
+
+def progress(args: argparse.Namespace) -> bool | None:
+    """What a headless run shows: nothing with --quiet, else a bar when stderr is a terminal."""
+    return False if args.quiet else None
+
+
+def fail(text: str, code: int = 1) -> int:
+    """Say what went wrong in one line on stderr and return the exit code."""
+    print(f"studio: {text}", file=sys.stderr)
+    return code
+
+
+def recipe_args(
+    parser: argparse.ArgumentParser,
+    prefix: str = "",
+    steps: int = 25,
+    guidance: float = 3.0,
+    sampler: str = "DPM++ 2M",
+) -> None:
+    """One lane's recipe options (`--steps`, or `--teacher-steps` with a prefix)."""
+    dash = f"--{prefix}-" if prefix else "--"
+    dest = f"{prefix}_" if prefix else ""
+    parser.add_argument(f"{dash}sampler", dest=f"{dest}sampler", default=sampler)
+    parser.add_argument(f"{dash}steps", dest=f"{dest}steps", type=int, default=steps)
+    parser.add_argument(f"{dash}guidance", dest=f"{dest}guidance", type=float, default=guidance)
+    parser.add_argument(f"{dash}eta", dest=f"{dest}eta", type=float, default=0.0)
+    parser.add_argument(
+        f"{dash}classifier-scale",
+        dest=f"{dest}classifier_scale",
+        type=float,
+        default=0.0,
+        help="classifier guidance toward the prompt's emoji subgroup (embedded models; 0: off)",
+    )
+    parser.add_argument(
+        f"{dash}sigmas", dest=f"{dest}sigmas", choices=[s.value for s in Sigmas], default="default"
+    )
+    parser.add_argument(
+        f"{dash}spacing",
+        dest=f"{dest}spacing",
+        choices=[s.value for s in Spacing],
+        default="default",
+    )
+    parser.add_argument(
+        f"{dash}zero-snr",
+        dest=f"{dest}zero_snr",
+        action="store_true",
+        help="rescale the schedule to zero terminal SNR",
+    )
+    for end, where in (("top", "outermost"), ("bottom", "innermost")):
+        parser.add_argument(
+            f"{dash}skip-{end}",
+            dest=f"{dest}skip_{end}",
+            type=float,
+            default=1.0,
+            metavar="RHO",
+            help=f"Skip-Tuning factor of the {where} UNet skip connections (1 = off)",
+        )
+
+
+def shared_args(parser: argparse.ArgumentParser) -> None:
+    """Prompt, seed, size, batch, output file and progress: the same for every lane."""
+    parser.add_argument("--prompt", "-p", default=DEFAULT_PROMPT)
+    parser.add_argument("--negative", "-n", default="")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--width", type=int, default=None)
+    parser.add_argument("--height", type=int, default=None)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--out", "-o", type=Path, default=None)
+    quiet_arg(parser)
+
+
+def lane_params(args: argparse.Namespace, prefix: str = "") -> GenerationParams:
+    """The validated parameters of one lane (`prefix`: "teacher" or "student" on compare)."""
+
+    def get(name: str):
+        return getattr(args, f"{prefix}_{name}" if prefix else name)
+
+    schedule = ScheduleOptions(
+        sigmas=Sigmas(get("sigmas")),
+        spacing=Spacing(get("spacing")),
+        rescale_zero_snr=get("zero_snr"),
+    )
+    return validate(
+        GenerationParams(
+            prompt=args.prompt,
+            negative_prompt=args.negative,
+            sampler=get("sampler"),
+            num_inference_steps=get("steps"),
+            guidance_scale=get("guidance"),
+            eta=get("eta"),
+            classifier_scale=get("classifier_scale"),
+            seed=args.seed,
+            width=args.width or EMBEDDED_SIDE,
+            height=args.height or EMBEDDED_SIDE,
+            batch_size=args.batch,
+            schedule=schedule,
+            skip_tuning=SkipTuning(rho_top=get("skip_top"), rho_bottom=get("skip_bottom")),
+        )
+    )
+
+
+def model_side(ref: ModelRef) -> int:
+    """The default image side for a model: the embedded models' 32, anything else's 512."""
+    return EMBEDDED_SIDE if ref.source is ModelSource.embedded else OTHER_SIDE
+
+
+def default_size(args: argparse.Namespace, refs: Sequence[ModelRef]) -> None:
+    """Fill in --width / --height left out: the largest default side of the models used."""
+    if args.width and args.height:
+        return
+    side = max(model_side(ref) for ref in refs)
+    args.width, args.height = args.width or side, args.height or side

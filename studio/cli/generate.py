@@ -1,0 +1,140 @@
+"""`studio generate` and `studio compare`: one model into a PNG, or a teacher and its student
+from the same noise side by side, headless."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from studio.cli.args import (
+    default_size,
+    fail,
+    lane_params,
+    model_arg,
+    model_ref,
+    progress,
+    recipe_args,
+    shared_args,
+)
+from studio.core.jobs import CompareJob, GenerateJob, Lane, LaneSpec, PreviewOptions
+from studio.core.metadata import format_parameters
+from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
+from studio.core.pngio import write_png
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    gen = sub.add_parser("generate", help="generate images with one model into a PNG")
+    model_arg(gen)
+    gen.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="load this one pickle weights file (.ckpt, .bin) with torch.load(weights_only=True)",
+    )
+    gen.add_argument(
+        "--config",
+        default="",
+        help="a single-file checkpoint's configs: sd15, sd21 (768, v-prediction), sd21-base "
+        "(512), sdxl, or a diffusers folder (default: told from the file's tensor names)",
+    )
+    shared_args(gen)
+    recipe_args(gen)
+    gen.set_defaults(func=cmd_generate)
+    cmp_ = sub.add_parser("compare", help="teacher and student from the same noise, side by side")
+    cmp_.add_argument("--teacher", default=EMBEDDED_TEACHER)
+    cmp_.add_argument(
+        "--student",
+        default=None,
+        help=f"default: {EMBEDDED_STUDENT}, or the teacher itself when that is not installed",
+    )
+    shared_args(cmp_)
+    recipe_args(cmp_, "teacher", steps=50, guidance=3.0)
+    recipe_args(cmp_, "student", steps=4, guidance=1.0, sampler="DDIM trailing")
+    cmp_.set_defaults(func=cmd_compare)
+
+
+def default_student(args: argparse.Namespace) -> str:
+    """The student asked for; else the embedded student, or the teacher when it is missing."""
+    from studio.core.manifest import MANIFEST
+    from studio.paths import embedded_model_dir
+
+    if args.student:
+        return args.student
+    folder = embedded_model_dir(EMBEDDED_STUDENT)
+    if (folder / MANIFEST).is_file() or (folder / "model_index.json").is_file():
+        return EMBEDDED_STUDENT
+    print(
+        f"studio: the distilled student {EMBEDDED_STUDENT} is not installed; the student lane "
+        f"is {args.teacher} with the student recipe.",
+        file=sys.stderr,
+    )
+    return args.teacher
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from studio.cli.headless import run_job
+
+    ref = replace(model_ref(args.model), allow_pickle=args.allow_pickle, config=args.config)
+    default_size(args, [ref])
+    params = lane_params(args)
+    job = GenerateJob(lane=LaneSpec(model=ref, params=params), previews=PreviewOptions(every=0))
+    report = run_job(job, progress=progress(args))
+    if report.failure or report.cancelled:
+        return fail(report.failure or "cancelled")
+    finished = next(iter(report.lanes.values()))
+    out = args.out or Path(f"studio-{params.seed}.png")
+    paths = save_images(out, finished.images, format_parameters(params, model=ref.display_name))
+    t = finished.timings
+    print(
+        f"wrote {', '.join(map(str, paths))} ({finished.steps} steps, "
+        f"denoise {t.denoise_s:.2f}s, total {t.total_s:.2f}s)"
+    )
+    return 0
+
+
+def save_images(out: Path, images, parameters: str) -> list[Path]:
+    """One image at `out`; several as `out`-1, -2, ... with the same parameters text."""
+    if len(images) == 1:
+        return [write_png(out, images[0], parameters)]
+    return [
+        write_png(out.with_name(f"{out.stem}-{i + 1}{out.suffix or '.png'}"), img, parameters)
+        for i, img in enumerate(images)
+    ]
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from studio.cli.headless import run_job
+    from studio.core.sheet import side_by_side
+
+    teacher, student = model_ref(args.teacher), model_ref(default_student(args))
+    default_size(args, [teacher, student])
+    tp, sp = lane_params(args, "teacher"), lane_params(args, "student")
+    job = CompareJob(
+        teacher=LaneSpec(model=teacher, params=tp),
+        student=LaneSpec(model=student, params=sp),
+        previews=PreviewOptions(every=0),
+    )
+    report = run_job(job, progress=progress(args))
+    if report.failure or report.cancelled or report.compare is None:
+        return fail(report.failure or "cancelled")
+    t, s = report.lanes[Lane.teacher], report.lanes[Lane.student]
+    image = side_by_side(t.images[0], s.images[0])
+    text = format_parameters(
+        tp,
+        model=teacher.display_name,
+        extra={
+            "Student": student.display_name,
+            "Student recipe": f"{sp.sampler} {sp.num_inference_steps} "
+            f"steps CFG {sp.guidance_scale:g}"
+            + (f" Skip-Tuning {sp.skip_tuning.label()}" if sp.skip_tuning.enabled else ""),
+        },
+    )
+    out = write_png(args.out or Path(f"compare-{tp.seed}.png"), image, text)
+    c = report.compare
+    print(f"wrote {out}")
+    print(
+        f"teacher {t.timings.total_s:.3f}s ({t.steps} steps)  student {s.timings.total_s:.3f}s "
+        f"({s.steps} steps)  speed-up {c.speedup:.1f}x  PSNR {c.psnr:.2f} dB  SSIM {c.ssim:.3f}"
+    )
+    return 0
