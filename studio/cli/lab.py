@@ -188,6 +188,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from studio.lab.train_teacher import TeacherConfig, train_teacher
 
     run_dir = _run_dir(args, "teacher")
+    if args.init_from is not None and not (args.init_from / "unet").is_dir():
+        print(f"--init-from {args.init_from} is not an exported teacher folder (no unet/ in it).")
+        return 2
     cfg = TeacherConfig(batch_size=args.batch, sample_every=args.sample_every)
     train_teacher(
         build_dataset(progress=not args.quiet),
@@ -196,6 +199,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.threads,
         cfg,
         progress=not args.quiet,
+        init_from=args.init_from,
     )
     exported = run_dir / "export" / EMBEDDED_TEACHER
     print(f"teacher exported to {exported}; sample sheets in {run_dir / 'samples'}")

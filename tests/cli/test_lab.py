@@ -14,3 +14,32 @@ def test_sheet_command_refuses_when_nothing_is_installed(tmp_path, capsys):
     assert cmd_sheet(Args()) == 2
     assert "no-such-model" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def train_args(tmp_path, init_from):
+    from studio.cli import build_parser
+
+    return build_parser().parse_args(
+        ["train", "--steps", "1", "--quiet", "--run-dir", str(tmp_path / "run")]
+        + (["--init-from", str(init_from)] if init_from is not None else [])
+    )
+
+
+def test_train_hands_init_from_to_the_training(tmp_path, monkeypatch, capsys):
+    import studio.lab.emoji_data as emoji_data
+    import studio.lab.train_teacher as train_teacher
+
+    seen: dict = {}
+    monkeypatch.setattr(emoji_data, "build_dataset", lambda progress: tmp_path / "data")
+    monkeypatch.setattr(train_teacher, "train_teacher", lambda *a, **kw: seen.update(kw) or None)
+    exported = tmp_path / "exported"
+    (exported / "unet").mkdir(parents=True)
+    args = train_args(tmp_path, exported)
+    assert args.func(args) == 0
+    assert seen["init_from"] == exported
+
+
+def test_train_refuses_an_init_from_that_is_no_teacher_export(tmp_path, capsys):
+    args = train_args(tmp_path, tmp_path / "missing")
+    assert args.func(args) == 2
+    assert "not an exported teacher folder" in capsys.readouterr().out
