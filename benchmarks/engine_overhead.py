@@ -21,8 +21,10 @@ from studio.core.events import FINAL_EVENTS, JobFinished
 from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
 from studio.core.models import ModelRef, ModelSource
 from studio.core.params import GenerationParams
-from studio.engine.runner import JobOutcome, Runner, start_noise
+from studio.engine.runner import Runner
 from studio.engine.samplers import make_scheduler
+from studio.engine.sampling import start_noise
+from studio.engine.strategy import JobOutcome
 from studio.worker.host import EngineHost, default_runner_factory
 
 

@@ -26,13 +26,14 @@ from studio.core.atomic import atomic_write_text
 from studio.core.manifest import read_manifest
 from studio.core.models import EMBEDDED_TEACHER
 from studio.core.skip_tuning import SkipTuning
+from studio.engine.judge import Classifier, classifier_dir
 from studio.engine.loading import resolve_folder
 from studio.engine.model_cache import ModelCache
 from studio.engine.runner import Runner
-from studio.lab.classifier import Classifier
-from studio.lab.emoji_data import build_dataset, load_dataset
+from studio.lab.emoji_build import build_dataset
+from studio.lab.emoji_dataset import load_dataset
 from studio.lab.eval_job import TEACHER_RECIPE
-from studio.lab.evaluate import EvalItem, EvalReport, Recipe, classifier_dir, eval_items, evaluate
+from studio.lab.evaluate import EvalItem, EvalReport, Recipe, eval_items, evaluate
 
 RHO_BOTTOMS = (1.0, 0.95, 0.9, 0.85, 0.8)
 STEPS = (4, 10)

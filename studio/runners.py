@@ -10,7 +10,7 @@ from studio.core.engine_options import EngineOptions
 def judged_runner(options: EngineOptions | None = None) -> Any:
     """The engine's default runner with the emoji subgroup classifier as its image judge, so
     convergence curves also report classifier agreement (built on the engine thread)."""
-    from studio.lab.judge import SubgroupJudge
+    from studio.engine.judge import SubgroupJudge
     from studio.worker.host import default_runner_factory
 
     runner = default_runner_factory(options)

@@ -8,7 +8,6 @@ starting noise, and one point per (sampler, steps) is emitted as soon as its cas
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,10 +21,9 @@ from studio.engine.emoji_pipeline import EmojiPipeline
 from studio.engine.loading import LoadedModel
 from studio.engine.observer import EventSink
 from studio.engine.samplers import SamplerError, is_available, make_scheduler, resolve_spec
+from studio.engine.sampling import Sample
+from studio.engine.strategy import JobOutcome, LaneRunner
 from studio.engine.studies import NoiseBank, run_one
-
-if TYPE_CHECKING:
-    from studio.engine.runner import JobOutcome, Runner
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +39,9 @@ class Case:
 class ConvergenceRun:
     """Runs one ConvergeJob: counts its progress, keeps its references, emits its points."""
 
-    def __init__(self, runner: Runner, job: ConvergeJob, token: CancelToken, sink: EventSink):
+    def __init__(
+        self, runner: LaneRunner, job: ConvergeJob, token: CancelToken, sink: EventSink
+    ) -> None:
         self.runner, self.job, self.token, self.sink = runner, job, token, sink
         self.noise = NoiseBank()
         self.done = 0
@@ -79,7 +79,7 @@ class ConvergenceRun:
             schedule=ScheduleOptions(),
         )
 
-    def _sample(self, label: str, params: GenerationParams):
+    def _sample(self, label: str, params: GenerationParams) -> Sample:
         self.sink.emit(
             JobProgress(job_id=self.job.job_id, done=self.done, total=self.total, label=label)
         )
@@ -176,9 +176,7 @@ def check_fit(loaded: LoadedModel, base: LaneSpec, samplers: tuple[str, ...]) ->
 
 
 def run_convergence(
-    runner: Runner, job: ConvergeJob, token: CancelToken, sink: EventSink
+    runner: LaneRunner, job: ConvergeJob, token: CancelToken, sink: EventSink
 ) -> JobOutcome:
-    from studio.engine.runner import JobOutcome
-
     ConvergenceRun(runner, job, token, sink).run()
     return JobOutcome({}, token.keep_partial)

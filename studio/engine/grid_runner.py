@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from studio.core.events import GridCellFinished, JobProgress
 from studio.core.grid import GridCell, run_order
@@ -11,16 +10,12 @@ from studio.core.jobs import GridJob, LaneSpec
 from studio.engine.cancel import CancelToken
 from studio.engine.observer import EventSink
 from studio.engine.samplers import SamplerError
+from studio.engine.strategy import JobOutcome, LaneRunner
 from studio.engine.studies import NoiseBank, run_one
 
-if TYPE_CHECKING:
-    from studio.engine.runner import JobOutcome, Runner
 
-
-def run_grid(runner: Runner, job: GridJob, token: CancelToken, sink: EventSink) -> JobOutcome:
+def run_grid(runner: LaneRunner, job: GridJob, token: CancelToken, sink: EventSink) -> JobOutcome:
     """Run every cell; a cell whose sampler does not fit its model is reported, not fatal."""
-    from studio.engine.runner import JobOutcome
-
     cells = run_order(job.cells())
     noise = NoiseBank()
     for done, cell in enumerate(cells):
@@ -36,7 +31,7 @@ def run_grid(runner: Runner, job: GridJob, token: CancelToken, sink: EventSink) 
 
 
 def _run_cell(
-    runner: Runner,
+    runner: LaneRunner,
     job: GridJob,
     cell: GridCell,
     noise: NoiseBank,

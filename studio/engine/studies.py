@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from studio.core.jobs import ConvergeJob, GridJob, Lane, LaneSpec
@@ -11,9 +9,8 @@ from studio.core.params import GenerationParams
 from studio.engine.cancel import CancelToken
 from studio.engine.loading import LoadedModel
 from studio.engine.observer import EventSink
-
-if TYPE_CHECKING:
-    from studio.engine.runner import JobOutcome, Runner, Sample
+from studio.engine.sampling import Sample, latent_shape, start_noise
+from studio.engine.strategy import LaneRunner
 
 
 class NoiseBank:
@@ -24,8 +21,6 @@ class NoiseBank:
         self._noise: dict[tuple[int, tuple[int, ...]], torch.Tensor | None] = {}
 
     def get(self, loaded: LoadedModel, params: GenerationParams) -> torch.Tensor | None:
-        from studio.engine.runner import latent_shape, start_noise
-
         shape = latent_shape(loaded.pipe, params) or ()
         key = (params.seed, tuple(shape))
         if key not in self._noise:
@@ -34,7 +29,7 @@ class NoiseBank:
 
 
 def run_one(
-    runner: Runner,
+    runner: LaneRunner,
     job: GridJob | ConvergeJob,
     spec: LaneSpec,
     noise: NoiseBank,
@@ -55,15 +50,3 @@ def run_one(
         previews=job.previews,
     )
     return result, loaded
-
-
-def run_study(
-    runner: Runner, job: GridJob | ConvergeJob, token: CancelToken, sink: EventSink
-) -> JobOutcome:
-    if isinstance(job, GridJob):
-        from studio.engine.grid_runner import run_grid
-
-        return run_grid(runner, job, token, sink)
-    from studio.engine.convergence_runner import run_convergence
-
-    return run_convergence(runner, job, token, sink)

@@ -1,90 +1,18 @@
-"""The evaluation classifier: a small CNN that names an emoji image's Unicode subgroup.
+"""Training the evaluation classifier (`studio.engine.judge`'s small CNN that names an emoji
+image's Unicode subgroup), and the Fréchet distance in its feature space.
 
-It judges generated samples (accuracy against the prompt's subgroup) and provides the feature
-space for a Fréchet distance against the data. Trained on the same renderings with
-augmentations that mimic sampler artefacts (noise, blur, small shifts).
+It is trained on the same renderings with augmentations that mimic sampler artefacts (noise,
+blur, small shifts); the engine loads it to judge generated samples.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-FEATURES = 128
-
-
-class SubgroupNet(nn.Module):
-    """Conv net: 32x32 RGB in [-1, 1] to subgroup logits, with a 128-d feature layer."""
-
-    def __init__(self, classes: int) -> None:
-        super().__init__()
-
-        def block(cin: int, cout: int) -> nn.Sequential:
-            return nn.Sequential(
-                nn.Conv2d(cin, cout, 3, padding=1),
-                nn.GroupNorm(8, cout),
-                nn.SiLU(),
-                nn.Conv2d(cout, cout, 3, padding=1),
-                nn.GroupNorm(8, cout),
-                nn.SiLU(),
-                nn.AvgPool2d(2),
-            )
-
-        self.body = nn.Sequential(block(3, 32), block(32, 64), block(64, 128), block(128, 128))
-        self.features = nn.Sequential(nn.Flatten(), nn.Linear(128 * 4, FEATURES), nn.SiLU())
-        self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(FEATURES, classes))
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(self.body(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embed(x))
-
-
-@dataclass(frozen=True, slots=True)
-class Classifier:
-    """A trained SubgroupNet with its label vocabulary."""
-
-    net: SubgroupNet
-    vocab: tuple[str, ...]
-
-    @torch.no_grad()
-    def predict(self, images: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted subgroup ids and 128-d features for uint8 Nx32x32x3 images."""
-        self.net.eval()
-        ids, feats = [], []
-        for i in range(0, len(images), batch):
-            x = to_tensor(images[i : i + batch])
-            f = self.net.embed(x)
-            ids.append(self.net.head(f).argmax(1).numpy())
-            feats.append(f.numpy())
-        return np.concatenate(ids), np.concatenate(feats).astype(np.float64)
-
-    def save(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.contiguous() for k, v in self.net.state_dict().items()}
-        save_file(tensors, folder / "classifier.safetensors")
-        (folder / "vocab.json").write_text(json.dumps(list(self.vocab), indent=0))
-        return folder
-
-    @classmethod
-    def load(cls, folder: Path) -> Classifier:
-        vocab = tuple(json.loads((folder / "vocab.json").read_text()))
-        net = SubgroupNet(len(vocab))
-        net.load_state_dict(load_file(folder / "classifier.safetensors"))
-        return cls(net.eval(), vocab)
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
-    return x / 127.5 - 1.0
+from studio.engine.judge import Classifier, SubgroupNet, to_tensor
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -15,7 +15,8 @@ from studio.lab.cards import chained_device, compute_from_log, device_line
 from studio.lab.compact import fuse_lora
 from studio.lab.consistency import ConsistencyConfig, ConsistencyRun
 from studio.lab.distill_common import copy_unet
-from studio.lab.emoji_data import build_dataset, load_dataset
+from studio.lab.emoji_build import build_dataset
+from studio.lab.emoji_dataset import load_dataset
 from studio.lab.export import export_adapter, export_pipeline, read_training_record
 from studio.lab.progressive import ProgressiveConfig, ProgressiveRun
 from studio.lab.sheets import sample_sheet

@@ -7,14 +7,14 @@ import numpy as np
 from studio.core.manifest import read_manifest
 from studio.core.models import ModelRef
 from studio.core.shortcut import SHORTCUT_SAMPLER, is_shortcut_folder
+from studio.engine.judge import Classifier, classifier_dir
 from studio.engine.model_cache import ModelCache
 from studio.engine.runner import Runner
-from studio.lab.classifier import Classifier
-from studio.lab.emoji_data import build_dataset, load_dataset
+from studio.lab.emoji_build import build_dataset
+from studio.lab.emoji_dataset import load_dataset
 from studio.lab.evaluate import (
     EvalReport,
     Recipe,
-    classifier_dir,
     eval_items,
     evaluate,
     markdown_table,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -20,8 +19,9 @@ from studio.core.metrics import psnr, ssim
 from studio.core.models import ModelRef
 from studio.core.params import GenerationParams
 from studio.core.skip_tuning import SkipTuning
-from studio.lab.classifier import Classifier, frechet_distance
-from studio.lab.emoji_data import EmojiDataset
+from studio.engine.judge import Classifier
+from studio.lab.classifier import frechet_distance
+from studio.lab.emoji_dataset import EmojiDataset
 
 PER_SUBGROUP = 2
 
@@ -175,9 +175,3 @@ def markdown_table(reports: list[EvalReport]) -> str:
             f"{r.frechet_distance:.1f} | {r.seconds_per_image:.3f} | {p} | {s} |"
         )
     return "\n".join(rows)
-
-
-def classifier_dir() -> Path:
-    from studio.paths import assets_dir
-
-    return assets_dir() / "eval" / "subgroup-classifier"

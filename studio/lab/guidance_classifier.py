@@ -24,7 +24,7 @@ from tqdm import tqdm
 from studio.core.atomic import atomic_write_bytes
 from studio.engine.classifier_guidance import NoisyClassifierNet
 from studio.engine.emoji_model import build_scheduler, to_latents
-from studio.lab.emoji_data import EmojiDataset
+from studio.lab.emoji_dataset import EmojiDataset
 from studio.lab.evaluate import eval_items
 
 SEED = 1

@@ -16,7 +16,8 @@ from tqdm import tqdm
 from studio.engine.emoji_model import build_scheduler, build_unet, to_latents
 from studio.engine.modules import moved
 from studio.lab.checkpoints import load_state, restore_rng, rng_state, save_state
-from studio.lab.emoji_data import EmojiDataset, style_phrase
+from studio.lab.emoji_concepts import style_phrase
+from studio.lab.emoji_dataset import EmojiDataset
 from studio.lab.export import read_training_record
 from studio.lab.text_cache import PromptTable, build_prompt_table, caption_variants, variant_indices
 
@@ -287,7 +288,7 @@ def train_teacher(
 ) -> TeacherRun:
     """Train (or resume) a teacher to `steps`, with a sample sheet and an export every so often."""
     from studio.lab.cards import compute_from_log, device_line
-    from studio.lab.emoji_data import load_dataset
+    from studio.lab.emoji_dataset import load_dataset
     from studio.lab.export import export_pipeline
     from studio.lab.sheets import sample_sheet
 

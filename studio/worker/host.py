@@ -8,7 +8,7 @@ import queue
 import threading
 import traceback
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from studio import logs
 from studio.core.commands import Cancel, Command, Configure, LoadModel, Shutdown, Submit
@@ -24,6 +24,7 @@ from studio.core.events import (
     JobStarted,
 )
 from studio.core.jobs import Job, job_problems
+from studio.core.models import ModelRef
 from studio.engine.cancel import Cancelled, CancelToken
 from studio.worker.failures import describe_failure, failure_detail
 from studio.worker.mailbox import EventChannel
@@ -39,9 +40,34 @@ CRASHED = (
 )
 
 
+class ModelStore(Protocol):
+    """The runner's model cache, as far as a preload asks of it."""
+
+    def get(self, ref: ModelRef) -> object: ...
+
+
+class RunOutcome(Protocol):
+    """How a job ended when it did not raise; `stopped`: stopped with partial images kept."""
+
+    @property
+    def stopped(self) -> bool: ...
+
+
+class JobRunner(Protocol):
+    """What the engine thread asks of its runner (`studio.engine.runner.Runner`, or a test's
+    scripted one): run a job reporting to the channel, and preload a model. `after_failure`
+    and `configure` are optional: a runner without them keeps its memory or its settings."""
+
+    @property
+    def models(self) -> ModelStore: ...
+
+    def run(self, job: Job, token: CancelToken, sink: EventChannel) -> RunOutcome: ...
+
+
 def default_runner_factory(options: EngineOptions | None = None) -> Any:
     """Build the torch runner on the worker thread, so importing torch never blocks the UI;
-    `options` place the models and size the model cache."""
+    `options` place the models and size the model cache. (Typed `Any` for the composition
+    roots, which set the runner's judge and wrap its model cache.)"""
     import torch
 
     from studio.engine.model_cache import ModelCache
@@ -49,14 +75,17 @@ def default_runner_factory(options: EngineOptions | None = None) -> Any:
     from studio.engine.runner import Runner
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
-    return Runner(ModelCache.for_options(options or EngineOptions(), loader=PipelineLoader()))
+    runner: JobRunner = Runner(
+        ModelCache.for_options(options or EngineOptions(), loader=PipelineLoader())
+    )
+    return runner
 
 
 class EngineHost:
     """Implements EngineClient: accepts commands from any thread, runs jobs on one thread,
     and streams events to one asyncio consumer through `listen()`."""
 
-    def __init__(self, runner_factory: Callable[[], Any] = default_runner_factory) -> None:
+    def __init__(self, runner_factory: Callable[[], JobRunner] = default_runner_factory) -> None:
         self._factory = runner_factory
         self._channel = EventChannel()
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -184,7 +213,7 @@ class EngineHost:
         self._stopped = True
         self._channel.emit(EngineStopped())
 
-    def _serve(self, runner: Any, item: Job | LoadModel | Configure) -> None:
+    def _serve(self, runner: JobRunner, item: Job | LoadModel | Configure) -> None:
         """Run one command; whatever escapes it (even a BaseException such as a library's
         SystemExit) fails that job and leaves the thread serving the next one."""
         try:
@@ -200,7 +229,9 @@ class EngineHost:
             except BaseException:
                 log.critical("could not report an engine crash\n%s", traceback.format_exc())
 
-    def _crashed(self, runner: Any, item: Job | LoadModel | Configure, exc: BaseException) -> None:
+    def _crashed(
+        self, runner: JobRunner, item: Job | LoadModel | Configure, exc: BaseException
+    ) -> None:
         """End the job in flight with one JobFailed (unless it already ended) after a crash."""
         log.error("the engine thread crashed\n%s", traceback.format_exc())
         with self._lock:
@@ -214,21 +245,21 @@ class EngineHost:
         self._channel.emit(JobFailed(job_id=job_id, message=message))
         self._release(runner)
 
-    def _release(self, runner: Any) -> None:
+    def _release(self, runner: JobRunner) -> None:
         """Let the runner give back what a failed job held (an out-of-memory error's cache)."""
         try:
             getattr(runner, "after_failure", lambda: None)()
         except Exception:
             log.exception("releasing memory after a failure failed")
 
-    def _preload(self, runner: Any, command: LoadModel) -> None:
+    def _preload(self, runner: JobRunner, command: LoadModel) -> None:
         try:
             runner.models.get(command.ref)
         except Exception as exc:
             log.error("preload failed\n%s", traceback.format_exc())
             self._channel.emit(JobFailed(job_id="", message=describe_failure(exc)))
 
-    def _apply(self, runner: Any, command: Configure) -> None:
+    def _apply(self, runner: JobRunner, command: Configure) -> None:
         """Give the runner new settings; a failure leaves it as it was, and says why."""
         configure = getattr(runner, "configure", None)
         if configure is None:
@@ -248,14 +279,14 @@ class EngineHost:
         self._options = command.options
         self._channel.emit(EngineConfigured(summary=summary, options=command.options))
 
-    def _take(self, job: Job) -> Any:
+    def _take(self, job: Job) -> CancelToken | None:
         with self._lock:
             token = self._pending.pop(job.job_id, None)
             if token is not None:
                 self._running = (job.job_id, token)
             return token
 
-    def _run(self, runner: Any, job: Job) -> None:
+    def _run(self, runner: JobRunner, job: Job) -> None:
         token = self._take(job)
         if token is None:
             return
@@ -271,7 +302,7 @@ class EngineHost:
         if isinstance(final, JobFailed):
             self._release(runner)
 
-    def _execute(self, runner: Any, job: Job, token: Any) -> Event:
+    def _execute(self, runner: JobRunner, job: Job, token: CancelToken) -> Event:
         try:
             outcome = runner.run(job, token, self._channel)
         except Cancelled:

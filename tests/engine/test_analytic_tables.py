@@ -23,8 +23,9 @@ from studio.engine.loading import load_pipeline
 from studio.engine.model_cache import ModelCache
 from studio.engine.runner import Runner
 from studio.engine.samplers import SamplerError
-from studio.lab.emoji_data import SOURCES, dataset_filename
-from studio.lab.emoji_data import default_cache_dir as lab_dataset_dir
+from studio.lab.emoji_cache import dataset_filename
+from studio.lab.emoji_cache import default_cache_dir as lab_dataset_dir
+from studio.lab.emoji_concepts import SOURCES
 from tests.engine.tiny import save_tiny_emoji_pipeline, save_tiny_sd_pipeline
 
 SMALL = EstimateOptions(grid_points=4, samples=4, batch_size=4)

@@ -22,7 +22,7 @@ from studio.core.models import ModelRef, ModelSource
 from studio.core.preset_schema import ModelPreset
 from studio.core.settings import SharedParams
 from studio.core.student_refs import AdapterKind, StudentRef
-from studio.engine import runner as runner_module
+from studio.engine import sampling as sampling_module
 from studio.engine.cancel import CancelToken
 from studio.engine.loading import ModelLoadError, load_pipeline
 from studio.engine.model_cache import ModelCache
@@ -154,13 +154,13 @@ def check_scheduler(preset: ModelPreset, scheduler, base_config: dict) -> None:
 def test_preset_runs_on_a_tiny_stand_in_of_its_family(preset, stand_ins, tmp_path, monkeypatch):
     teacher, student = stand_in_refs(preset, stand_ins, tmp_path)
     seen: list[dict] = []
-    original = runner_module.call_kwargs
+    original = sampling_module.call_kwargs
 
     def spy(*args, **kwargs):
         seen.append(original(*args, **kwargs))
         return seen[-1]
 
-    monkeypatch.setattr(runner_module, "call_kwargs", spy)
+    monkeypatch.setattr(sampling_module, "call_kwargs", spy)
     runner = Runner(ModelCache(capacity=4, loader=PipelineLoader()))
     t_params, s_params = lane_params(preset)
     job = CompareJob(

@@ -19,7 +19,8 @@ from studio.engine import runner as runner_module
 from studio.engine.cancel import CancelToken
 from studio.engine.finite import NonFiniteImage
 from studio.engine.model_cache import ModelCache
-from studio.engine.runner import Runner, denoiser
+from studio.engine.runner import Runner
+from studio.engine.sampling import denoiser
 from studio.worker.failures import OUT_OF_MEMORY, describe_failure
 from tests.engine.test_runner import Collector, emoji_params, emoji_ref, sd_params, sd_ref
 

@@ -15,7 +15,8 @@ from studio.core.params import GenerationParams, ValidationError
 from studio.core.skip_tuning import SkipTuning
 from studio.engine.cancel import Cancelled, CancelToken
 from studio.engine.model_cache import ModelCache
-from studio.engine.runner import Runner, denoiser
+from studio.engine.runner import Runner
+from studio.engine.sampling import denoiser
 
 TUNED = SkipTuning(rho_top=1.0, rho_bottom=0.8)
 

