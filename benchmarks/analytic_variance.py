@@ -24,13 +24,13 @@ import torch
 from benchmarks.common import machine
 from benchmarks.skip_tuning import PromptSet, load_prompt_set
 from studio.core.models import ModelRef
+from studio.core.paths import embedded_model_dir
 from studio.engine.analytic.estimate import EstimateOptions
 from studio.engine.analytic.tables import GammaTables
 from studio.engine.model_cache import ModelCache
 from studio.engine.runner import Runner
 from studio.lab.analytic_job import TaskBars
 from studio.lab.evaluate import Recipe, evaluate
-from studio.paths import embedded_model_dir
 
 TEACHER = "emoji-teacher"
 GUIDANCE = 3.0

@@ -116,7 +116,7 @@ def measure(
 
 
 def cases() -> list[Case]:
-    from studio.paths import embedded_model_dir
+    from studio.core.paths import embedded_model_dir
     from tests.engine.tiny import save_tiny_sd_pipeline
 
     out = []

@@ -17,9 +17,9 @@ from typing import Any
 import torch
 
 from studio.core.models import ModelRef, ModelSource
+from studio.core.paths import resolve_inside, single_file_configs_dir
 from studio.engine.loading import LoadedModel, family_of, latent_format_of
 from studio.engine.samplers import model_kind_of
-from studio.paths import resolve_inside, single_file_configs_dir
 
 SHARED_VOCABULARY = "clip-tokenizer"
 TINY_UNET = {"layers_per_block": 1, "attention_head_dim": 2, "transformer_layers_per_block": 1}

@@ -55,8 +55,8 @@ def real_layout(config: str) -> dict[str, tuple[int, ...]]:
     """Tensor names (original layout) and shapes of the real model a shipped config describes."""
     from accelerate import init_empty_weights
 
+    from studio.core.paths import single_file_configs_dir
     from studio.engine.single_file import read_config
-    from studio.paths import single_file_configs_dir
     from tests.engine import ldm_layout
 
     folder = single_file_configs_dir() / config
@@ -108,7 +108,7 @@ def build_demo_folder(root: Path) -> Path:
     """The demo models folder under `root`, laid out as in A1111 plus two diffusers folders."""
     import torch
 
-    from studio.paths import models_dir
+    from studio.core.paths import models_dir
 
     sd15, sdxl, sd21 = real_layout("sd15"), real_layout("sdxl"), real_layout("sd21")
     checkpoints = root / "Stable-diffusion"

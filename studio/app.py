@@ -31,8 +31,8 @@ from studio.core.engine_options import EngineOptions
 from studio.core.gallery import GalleryStore
 from studio.core.model_presets import USER_FOLDER, load_model_presets
 from studio.core.models import ModelRef
+from studio.core.paths import presets_dir
 from studio.desktop import APP_ID, icon_path
-from studio.paths import presets_dir
 from studio.runners import judged_runner
 from studio.ui.main_window import MainWindow
 from studio.viewmodels.model_presets import use_catalogue

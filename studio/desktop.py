@@ -15,7 +15,7 @@ from pathlib import Path
 import platformdirs
 
 from studio.core.atomic import atomic_write_bytes, atomic_write_text
-from studio.paths import desktop_dir
+from studio.core.paths import desktop_dir
 
 APP_ID = "io.github.studio.Studio"
 # Characters that make the Desktop Entry spec quote an Exec argument.

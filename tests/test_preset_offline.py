@@ -11,12 +11,12 @@ from huggingface_hub import constants
 
 from studio.core.gallery import GalleryStore
 from studio.core.model_presets import load_model_presets
+from studio.core.paths import presets_dir
 from studio.engine import hub_download
 from studio.engine.cancel import CancelToken
 from studio.engine.model_cache import ModelCache
 from studio.engine.pipeline_loader import PipelineLoader
 from studio.engine.runner import Runner
-from studio.paths import presets_dir
 from studio.viewmodels.model_presets import apply_preset, use_catalogue
 from studio.viewmodels.session import SessionViewModel
 from studio.worker.failures import describe_failure

@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from studio.logs import configure_logging
+    from studio.core.logs import configure_logging
 
     configure_logging()
     words = list(sys.argv[1:] if argv is None else argv)

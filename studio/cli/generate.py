@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def default_student(args: argparse.Namespace) -> str:
     """The student asked for; else the embedded student, or the teacher when it is missing."""
     from studio.core.manifest import MANIFEST
-    from studio.paths import embedded_model_dir
+    from studio.core.paths import embedded_model_dir
 
     if args.student:
         return args.student

@@ -183,7 +183,7 @@ def _run_dir(args: argparse.Namespace, name: str) -> Path:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from studio.lab.emoji_data import build_dataset
+    from studio.lab.emoji_build import build_dataset
     from studio.lab.export import install_model
     from studio.lab.train_teacher import TeacherConfig, train_teacher
 
@@ -254,9 +254,9 @@ def _rounds(args: argparse.Namespace) -> tuple[int, ...]:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from studio.core.atomic import atomic_write_text
+    from studio.core.paths import embedded_model_dir
     from studio.lab.cards import measured_section, write_card
     from studio.lab.eval_job import evaluate_models
-    from studio.paths import embedded_model_dir
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     reports, table = evaluate_models(names, limit=args.limit or None)
@@ -302,7 +302,8 @@ def cmd_analytic(args: argparse.Namespace) -> int:
 
 def cmd_guidance_classifier(args: argparse.Namespace) -> int:
     from studio.engine.classifier_guidance import default_classifier_dir
-    from studio.lab.emoji_data import build_dataset, load_dataset
+    from studio.lab.emoji_build import build_dataset
+    from studio.lab.emoji_dataset import load_dataset
     from studio.lab.guidance_classifier import save, train
 
     data = load_dataset(build_dataset(progress=not args.quiet))

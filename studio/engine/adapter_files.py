@@ -15,11 +15,11 @@ from typing import Any
 import torch
 
 from studio.core.models import ModelSource
+from studio.core.paths import resolve_inside
 from studio.core.student_refs import AdapterRef
 from studio.core.weights_check import WeightsError, describe_format, sniff_file
 from studio.engine.loading import ModelLoadError
 from studio.engine.weights import load_weights
-from studio.paths import resolve_inside
 
 CONFIG_FILE = "config.json"
 PICKLE_OPT_IN = (

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.manifest import AdapterManifest
+from studio.core.paths import resolve_inside
 from studio.core.weights_check import WeightsError
 from studio.engine.weights import load_weights
-from studio.paths import resolve_inside
 
 
 class AdapterError(RuntimeError):

@@ -29,9 +29,9 @@ from safetensors.torch import load_file
 from torch import nn
 
 from studio.core.emoji_vocabulary import EmojiVocabulary, no_subgroup_message, vocabulary_dir
+from studio.core.paths import assets_dir
 from studio.engine.emoji_pipeline import EmojiPipeline
 from studio.engine.samplers import SamplerError
-from studio.paths import assets_dir
 
 IN_CHANNELS = 12
 WIDTH = 32

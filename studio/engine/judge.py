@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from studio.paths import assets_dir
+from studio.core.paths import assets_dir
 
 FEATURES = 128
 IMAGE_SHAPE = (32, 32, 3)

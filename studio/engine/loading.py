@@ -24,6 +24,7 @@ from diffusers import DiffusionPipeline
 from studio.core.engine_options import Offload
 from studio.core.manifest import AdapterManifest, ManifestError, read_manifest
 from studio.core.models import ModelRef, ModelSource
+from studio.core.paths import embedded_model_dir
 from studio.core.samplers import ModelKind
 from studio.engine.adapters import AdapterError, base_folder, fuse_adapter
 from studio.engine.emoji_pipeline import EmojiPipeline
@@ -33,7 +34,6 @@ from studio.engine.quiet import quiet_loading
 from studio.engine.samplers import model_kind_of
 from studio.engine.single_file import SingleFileError, family_name, load_single_file
 from studio.engine.text_encoder import load_text_encoder
-from studio.paths import embedded_model_dir
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from diffusers import DiffusionPipeline
 
 from studio.core.json_files import JsonFileError, read_json
 from studio.core.model_files import check_component, folder_files, refuse_code, refuse_pickle_only
+from studio.core.paths import resolve_inside
 from studio.core.weights_check import WeightsError
-from studio.paths import resolve_inside
 
 OWN_PIPELINES = frozenset({"EmojiPipeline"})
 COMPONENT_LIBRARIES = frozenset({"diffusers", "transformers"})

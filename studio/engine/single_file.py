@@ -28,9 +28,9 @@ from studio.core.checkpoint_family import (
     check_checkpoint,
     config_for,
 )
+from studio.core.paths import resolve_inside, single_file_configs_dir
 from studio.core.weights_check import WeightsError, WeightsFormat, check_weights_file, tensor_shapes
 from studio.engine.weights import load_weights
-from studio.paths import resolve_inside, single_file_configs_dir
 
 PIPELINES: dict[str, tuple[type[DiffusionPipeline], frozenset[CheckpointFamily]]] = {
     "StableDiffusionPipeline": (

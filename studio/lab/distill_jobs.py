@@ -9,6 +9,7 @@ import torch
 from diffusers import DDIMScheduler, LCMScheduler, UNet2DConditionModel
 
 from studio.core.manifest import AdapterManifest, read_manifest
+from studio.core.paths import embedded_model_dir
 from studio.core.shortcut import SHORTCUT_METHOD, SHORTCUT_STEP_COUNTS
 from studio.engine.emoji_model import SCHEDULE_CONFIG
 from studio.lab.cards import chained_device, compute_from_log, device_line
@@ -23,7 +24,6 @@ from studio.lab.sheets import sample_sheet
 from studio.lab.shortcut import ShortcutConfig, ShortcutRun
 from studio.lab.sid import SidConfig, SidRun
 from studio.lab.train_teacher import captioned_images
-from studio.paths import embedded_model_dir
 
 LORA = "pytorch_lora_weights.safetensors"
 

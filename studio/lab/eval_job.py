@@ -6,6 +6,7 @@ import numpy as np
 
 from studio.core.manifest import read_manifest
 from studio.core.models import ModelRef
+from studio.core.paths import embedded_model_dir
 from studio.core.shortcut import SHORTCUT_SAMPLER, is_shortcut_folder
 from studio.engine.judge import Classifier, classifier_dir
 from studio.engine.model_cache import ModelCache
@@ -19,7 +20,6 @@ from studio.lab.evaluate import (
     evaluate,
     markdown_table,
 )
-from studio.paths import embedded_model_dir
 
 TEACHER_RECIPE = Recipe(sampler="DPM++ 2M", steps=20, guidance=3.0)
 

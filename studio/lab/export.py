@@ -13,9 +13,9 @@ import torch
 from diffusers import UNet2DConditionModel
 
 from studio.core.manifest import MANIFEST, AdapterManifest
+from studio.core.paths import models_dir
 from studio.engine.emoji_model import build_scheduler
 from studio.lab.compact import lora_from_delta, save_lora
-from studio.paths import models_dir
 
 MODEL_INDEX = {
     "_class_name": "EmojiPipeline",

@@ -12,9 +12,9 @@ from studio.core.lora_students import split_lora_student
 from studio.core.manifest import MANIFEST, ManifestError, read_manifest
 from studio.core.model_library import split_model_name
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
+from studio.core.paths import models_dir
 from studio.core.settings import LaneRecipe, default_student, default_teacher
 from studio.core.shortcut import SHORTCUT_SAMPLER, SHORTCUT_STEP_COUNTS, is_shortcut_folder
-from studio.paths import models_dir
 
 INDEX_FILE = "model_index.json"
 SHORTCUT_RECIPE = LaneRecipe(sampler=SHORTCUT_SAMPLER, num_inference_steps=4, guidance_scale=1.0)

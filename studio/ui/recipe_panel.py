@@ -25,10 +25,10 @@ from studio.core.params import (
     Sigmas,
     Spacing,
 )
+from studio.core.paths import presets_dir
 from studio.core.presets import RecipePreset, load_presets
 from studio.core.samplers import SAMPLERS, SamplerSpec, find_sampler
 from studio.core.skip_tuning import SKIP_MAX, SKIP_MIN, SkipTuning
-from studio.paths import presets_dir
 from studio.ui.binding import Binding, bind_combo_text, bind_spin
 from studio.ui.steps_spin import StepsSpin
 from studio.viewmodels.lane import LaneViewModel

@@ -14,8 +14,8 @@ from studio.core.lora_students import (
 )
 from studio.core.model_library import LibraryEntry, entry_for, pipeline_family, split_model_name
 from studio.core.model_presets import preset_name_of
+from studio.core.paths import embedded_model_dir
 from studio.core.student_refs import is_hub_id
-from studio.paths import embedded_model_dir
 from studio.viewmodels.model_presets import preset_catalogue
 
 

@@ -8,7 +8,7 @@ from functools import cache
 
 from studio.core.emoji_vocabulary import EmojiVocabulary, vocabulary_dir
 from studio.core.model_kinds import ModelFacts, model_facts
-from studio.paths import assets_dir, models_dir
+from studio.core.paths import assets_dir, models_dir
 from studio.viewmodels.model_presets import preset_catalogue
 
 log = logging.getLogger(__name__)

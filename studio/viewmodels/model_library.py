@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from studio.core.model_library import EntryKind, LibraryEntry, scan_models_folder
-from studio.paths import models_dir
+from studio.core.paths import models_dir
 
 BUILTIN_NOTE = "Ships with Studio."
 

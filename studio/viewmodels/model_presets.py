@@ -24,9 +24,9 @@ from studio.core.model_presets import (
     student_ref,
 )
 from studio.core.models import ModelRef, ModelSource
+from studio.core.paths import presets_dir
 from studio.core.preset_schema import ModelPreset
 from studio.core.student_refs import StudentRef
-from studio.paths import presets_dir
 from studio.viewmodels.lane import LaneViewModel
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio import logs
+from studio.core import logs
 
 OUT_OF_MEMORY = "The device ran out of memory: try a smaller size or batch, or close other models."
 

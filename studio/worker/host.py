@@ -10,7 +10,7 @@ import traceback
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from studio import logs
+from studio.core import logs
 from studio.core.commands import Cancel, Command, Configure, LoadModel, Shutdown, Submit
 from studio.core.engine_options import EngineOptions
 from studio.core.events import (

@@ -151,8 +151,8 @@ def test_model_argument_forms(tmp_path):
 def test_compare_without_a_student_uses_the_teacher_and_says_so(tmp_path, monkeypatch, capsys):
     import argparse
 
-    from studio import paths
     from studio.cli.generate import default_student
+    from studio.core import paths
     from studio.core.models import EMBEDDED_STUDENT
 
     monkeypatch.setattr(paths, "CHECKOUT_ROOT", tmp_path)

@@ -26,11 +26,11 @@ def train_args(tmp_path, init_from):
 
 
 def test_train_hands_init_from_to_the_training(tmp_path, monkeypatch, capsys):
-    import studio.lab.emoji_data as emoji_data
+    import studio.lab.emoji_build as emoji_build
     import studio.lab.train_teacher as train_teacher
 
     seen: dict = {}
-    monkeypatch.setattr(emoji_data, "build_dataset", lambda progress: tmp_path / "data")
+    monkeypatch.setattr(emoji_build, "build_dataset", lambda progress: tmp_path / "data")
     monkeypatch.setattr(train_teacher, "train_teacher", lambda *a, **kw: seen.update(kw) or None)
     exported = tmp_path / "exported"
     (exported / "unet").mkdir(parents=True)

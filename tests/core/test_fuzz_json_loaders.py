@@ -21,6 +21,7 @@ from studio.core.engine_options import MAX_BUDGET_MB, MAX_CACHED_MODELS
 from studio.core.manifest import MANIFEST, AdapterManifest, ManifestError, read_manifest
 from studio.core.model_presets import BUILTIN_FILE, load_model_presets, read_preset_file
 from studio.core.params import problems
+from studio.core.paths import presets_dir
 from studio.core.preset_schema import ModelPreset, parse_preset
 from studio.core.presets import PRESETS_FILE, load_presets, presets_from_json
 from studio.core.settings import (
@@ -30,7 +31,6 @@ from studio.core.settings import (
     settings_from_json,
     settings_to_json,
 )
-from studio.paths import presets_dir
 from tests.fuzzing import (
     HOSTILE_BYTES,
     HOSTILE_TEXTS,

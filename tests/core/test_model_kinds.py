@@ -12,9 +12,9 @@ from studio.core.emoji_vocabulary import EmojiVocabulary, vocabulary_dir
 from studio.core.model_kinds import ModelFacts, misfit_sentence, model_facts, model_kind_of
 from studio.core.model_presets import load_model_presets
 from studio.core.params import GenerationParams
+from studio.core.paths import assets_dir, presets_dir
 from studio.core.recipes import recipe_warnings
 from studio.core.samplers import ModelKind, find_sampler
-from studio.paths import assets_dir, presets_dir
 
 FLOW_CONFIG = {"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": 3.0}
 DDPM_CONFIG = {"_class_name": "DDPMScheduler", "prediction_type": "v_prediction"}

@@ -18,10 +18,10 @@ from studio.core.model_presets import (
     teacher_ref,
 )
 from studio.core.models import ModelSource
+from studio.core.paths import presets_dir
 from studio.core.preset_schema import parse_preset
 from studio.core.samplers import find_sampler
 from studio.core.student_refs import AdapterKind, StudentRef
-from studio.paths import presets_dir
 
 VALID = {
     "name": "Tiny Lightning",

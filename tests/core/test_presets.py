@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+from studio.core.paths import presets_dir
 from studio.core.presets import (
     BUILT_IN,
     PRESETS_FILE,
@@ -10,7 +11,6 @@ from studio.core.presets import (
     presets_to_json,
 )
 from studio.core.settings import LaneRecipe
-from studio.paths import presets_dir
 
 
 def test_shipped_presets_all_read_without_warnings():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from studio import paths
+from studio.core import paths
 from studio.core.models import ModelRef, ModelSource
 from studio.core.samplers import ModelKind
 from studio.engine.loading import (
@@ -214,7 +214,7 @@ def test_resolve_inside(tmp_path):
 
 
 def test_checkout_data_dirs_are_found():
-    repo = Path(paths.__file__).resolve().parents[1]
+    repo = Path(paths.__file__).resolve().parents[2]
     assert paths.assets_dir() == repo / "assets"
     assert paths.models_dir() == repo / "assets" / "models"
     assert paths.presets_dir() == repo / "presets"

@@ -19,6 +19,7 @@ from studio.core.events import LaneFinished
 from studio.core.jobs import CompareJob, Lane, LaneSpec, PreviewOptions
 from studio.core.model_presets import load_model_presets, student_recipe, student_ref
 from studio.core.models import ModelRef, ModelSource
+from studio.core.paths import presets_dir
 from studio.core.preset_schema import ModelPreset
 from studio.core.settings import SharedParams
 from studio.core.student_refs import AdapterKind, StudentRef
@@ -29,7 +30,6 @@ from studio.engine.model_cache import ModelCache
 from studio.engine.pipeline_loader import PipelineLoader
 from studio.engine.runner import Runner
 from studio.engine.samplers import init_defaults
-from studio.paths import presets_dir
 from tests.engine.tiny import (
     build_tiny_sd2_pipeline,
     build_tiny_sd3_pipeline,

@@ -15,9 +15,9 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
 from studio.core.checkpoint_family import CONFIG_CHOICES, CheckpointFamily
+from studio.core.paths import single_file_configs_dir
 from studio.engine.single_file import SingleFileError, config_folder, read_config
 from studio.engine.single_file import _tokenizer as load_tokenizer
-from studio.paths import single_file_configs_dir
 
 SHIPPED = single_file_configs_dir()
 UNET_PARAMS = {"sd15": 859_520_964, "sd21": 865_910_724, "sd21-base": 865_910_724}

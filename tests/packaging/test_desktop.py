@@ -12,8 +12,8 @@ import pytest
 
 from studio import __version__, desktop
 from studio.cli import main
+from studio.core.paths import desktop_dir
 from studio.desktop import APP_ID, DESKTOP_FILES
-from studio.paths import desktop_dir
 
 ENTRY = desktop_dir() / f"{APP_ID}.desktop"
 METAINFO = desktop_dir() / f"{APP_ID}.metainfo.xml"

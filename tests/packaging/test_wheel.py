@@ -1,5 +1,5 @@
 """The wheel carries the embedded models, presets, single-file configs and desktop files where
-studio.paths finds them once installed, and the `studio` entry point.
+studio.core.paths finds them once installed, and the `studio` entry point.
 
 The wheel is built (without build isolation, offline) from a copy of the files git would ship,
 so a stale build/ folder in the checkout cannot hide a missing file.
@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from studio import __version__, paths
+from studio import __version__
+from studio.core import paths
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.desktop import APP_ID, DESKTOP_FILES
 
-REPO = Path(paths.__file__).resolve().parents[1]
+REPO = Path(paths.__file__).resolve().parents[2]
 PACKED = "studio/_data"
 SHIPPED = {"assets": "assets", "presets": "presets", "packaging/linux": "linux"}
 
@@ -106,7 +107,7 @@ def test_an_installed_wheel_finds_its_data_inside_the_package(wheel: Path, tmp_p
         check=True,
     )
     probe = (
-        "from studio import desktop, paths; "
+        "from studio import desktop; from studio.core import paths; "
         "print(paths.CHECKOUT_ROOT); print(paths.models_dir()); print(paths.presets_dir()); "
         "print(paths.desktop_dir()); print(desktop.icon_path().is_file())"
     )

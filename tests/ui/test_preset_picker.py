@@ -18,9 +18,9 @@ from studio.core.model_presets import (
     student_recipe,
 )
 from studio.core.models import ModelSource
+from studio.core.paths import presets_dir
 from studio.core.settings import Settings, save_settings
 from studio.core.student_refs import StudentRef
-from studio.paths import presets_dir
 from studio.ui.main_window import MainWindow
 from studio.ui.preset_picker import NAME_ROLE, PLACEHOLDER
 from studio.viewmodels.model_presets import preset_catalogue, use_catalogue

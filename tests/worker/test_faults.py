@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from studio import logs
+from studio.core import logs
 from studio.core.events import JobFailed, JobFinished
 from studio.engine.cancel import CancelToken
 from studio.worker.host import EngineHost

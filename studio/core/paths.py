@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path, PurePath
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the `studio` package
 PACKAGED_ROOT = PACKAGE_DIR / "_data"
 
 
