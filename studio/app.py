@@ -27,10 +27,8 @@ from PySide6.QtWidgets import QApplication
 
 from studio.core.client import EngineClient
 from studio.core.commands import LoadModel
-from studio.core.engine_options import EngineOptions
 from studio.core.gallery import GalleryStore
 from studio.core.model_presets import USER_FOLDER, load_model_presets
-from studio.core.models import ModelRef
 from studio.core.paths import presets_dir
 from studio.desktop import APP_ID, icon_path
 from studio.runners import judged_runner
@@ -74,39 +72,12 @@ class EngineAbandoned(RuntimeError):
     """The window closed before the engine thread began to import torch."""
 
 
-class AnnouncingModels:
-    """Wraps the engine's model cache so that each fresh load is told to the status line."""
-
-    def __init__(self, cache: Any, report: Callable[[str], None]) -> None:
-        self._cache = cache
-        self._report = report
-
-    def get(self, ref: ModelRef, keep: tuple[ModelRef, ...] = ()) -> Any:
-        if ref in self._cache:
-            return self._cache.get(ref, keep)
-        self._report(f"Loading {ref.display_name}…")
-        loaded, fresh = self._cache.get(ref, keep)
-        notice = f" · {loaded.notice}" if getattr(loaded, "notice", "") else ""
-        self._report(
-            f"Ready · {ref.display_name} loaded on {loaded.device} in {loaded.load_s:.1f} s{notice}"
-        )
-        return loaded, fresh
-
-    def reconfigured(self, options: EngineOptions) -> AnnouncingModels:
-        """The new cache for changed engine settings, announcing its loads too."""
-        return AnnouncingModels(self._cache.reconfigured(options), self._report)
-
-    def __contains__(self, ref: ModelRef) -> bool:
-        return ref in self._cache
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cache, name)
-
-
 class EngineStartup:
     """Holds the engine's torch import until the window is on screen, then reports its phases.
 
-    `runner_factory` runs on the engine thread; reports reach the UI thread through the loop.
+    `runner_factory` runs on the engine thread before the engine's event stream has a runner
+    behind it, so these phases reach the UI thread through the loop; everything the running
+    engine reports (model loads included) travels as events on its stream.
     """
 
     def __init__(self, build: Callable[[], Any] | None = None) -> None:
@@ -134,7 +105,6 @@ class EngineStartup:
         self.post("Starting the engine: importing torch…")
         build = self._build or default_runner_factory
         runner = build()
-        runner.models = AnnouncingModels(runner.models, self.post)
         self.post("Engine ready.")
         return runner
 
@@ -236,11 +206,9 @@ class StudioApp:
             self.window.set_engine_failed(f"The engine is not running: {reason}")
 
     def _check_engine(self) -> None:
-        alive = getattr(self.client, "alive", True)
-        if alive or self._closing or self.window.engine_failure:
+        if self.client.alive or self._closing or self.window.engine_failure:
             return
-        revive = getattr(self.client, "revive", None)
-        if revive is not None and revive():
+        if self.client.revive():
             log.error("the engine thread had died and was restarted")
             self.window.show_error(ENGINE_RESTARTED)
         else:

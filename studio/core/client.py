@@ -11,10 +11,17 @@ from studio.core.events import Event
 
 @runtime_checkable
 class EngineClient(Protocol):
-    """Accepts commands without blocking and streams events to one async consumer."""
+    """Accepts commands without blocking (new settings are the `Configure` command) and streams
+    events to one async consumer; `alive` says whether it can still run jobs, and `revive`
+    restarts an engine that died without being stopped (False when it could not, or need not)."""
 
     def send(self, command: Command) -> None: ...
 
     def listen(self) -> AsyncIterator[Event]: ...
 
     def close(self, timeout: float = 10.0) -> None: ...
+
+    @property
+    def alive(self) -> bool: ...
+
+    def revive(self) -> bool: ...

@@ -211,6 +211,17 @@ class EngineConfigured:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EngineStatus:
+    """What the engine does in the background, for the status line ("Loading emoji-teacher…",
+    "Ready · emoji-teacher loaded on cpu in 1.2 s"); a text ending in "…" is an activity that
+    lasts until the next status or the end of the work."""
+
+    text: str
+    job_id: str = ""
+    lane: Lane | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EngineStopped:
     """The engine shut down; the stream ends after this."""
 
@@ -236,6 +247,7 @@ Event = (
     | JobCancelled
     | JobFailed
     | EngineConfigured
+    | EngineStatus
     | EngineStopped
 )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from studio.core.engine_options import EngineOptions
-from studio.core.events import ModelLoaded
+from studio.core.events import EngineStatus, ModelLoaded
 from studio.core.jobs import (
     CompareJob,
     ConvergeJob,
@@ -18,6 +18,7 @@ from studio.core.jobs import (
     PreviewOptions,
     validate_job,
 )
+from studio.core.models import ModelRef
 from studio.engine.adapter_download import fetch_adapter
 from studio.engine.amed.store import AmedPredictors
 from studio.engine.analytic.tables import GammaTables
@@ -50,6 +51,13 @@ def strategy_for(job: Job) -> Strategy:
         if cls in STRATEGIES:
             return STRATEGIES[cls]
     raise TypeError(f"no strategy runs a {type(job).__name__}")
+
+
+def ready_status(ref: ModelRef, loaded: LoadedModel) -> str:
+    """The status line after a fresh load: where the model went, how long it took, and why an
+    asked-for placement was not used."""
+    notice = f" · {loaded.notice}" if loaded.notice else ""
+    return f"Ready · {ref.display_name} loaded on {loaded.device} in {loaded.load_s:.1f} s{notice}"
 
 
 class Runner:
@@ -91,6 +99,21 @@ class Runner:
         release_memory()
         return summary
 
+    def preload(self, ref: ModelRef, sink: EventSink) -> None:
+        """Load `ref` ahead of any job (the window warms its pair while the user types)."""
+        self._cached(ref, (), sink)
+
+    def _cached(
+        self, ref: ModelRef, keep: tuple[ModelRef, ...], sink: EventSink
+    ) -> tuple[LoadedModel, bool]:
+        """The cached model for `ref`; a fresh load is told to the status line, before and after."""
+        if ref in self.models:
+            return self.models.get(ref, keep)
+        sink.emit(EngineStatus(text=f"Loading {ref.display_name}…"))
+        loaded, fresh = self.models.get(ref, keep)
+        sink.emit(EngineStatus(text=ready_status(ref, loaded)))
+        return loaded, fresh
+
     def load(
         self, job_id: str, lane: Lane, spec: LaneSpec, job: Job, token: CancelToken, sink: EventSink
     ) -> tuple[LoadedModel, float]:
@@ -101,7 +124,7 @@ class Runner:
             report = download_reporter(job_id, lane, spec.model, sink)
             fetch_hub_model(spec.model, token, report)
             fetch_adapter(spec.model, token, report)
-        loaded, fresh = self.models.get(spec.model, keep=keep)
+        loaded, fresh = self._cached(spec.model, keep, sink)
         if fresh:
             sink.emit(
                 ModelLoaded(

@@ -74,8 +74,9 @@ class MainWindow(QMainWindow):
     """Connects one SessionViewModel to every widget of the window, and saves its state on close.
 
     The window never talks to an engine: it calls the session (generate, cancel, stop), and the
-    composition root feeds the session's events and reports the engine's state through
-    `set_engine_status` and `set_engine_failed`.
+    composition root feeds the session's events. The engine's status lines reach
+    `set_engine_status` as the session's `engineStatus` (the startup phases before the engine
+    runs come from the composition root), and a dead engine `set_engine_failed`.
     """
 
     closed = Signal()
@@ -220,6 +221,7 @@ class MainWindow(QMainWindow):
         self.history = HistoryPanes(s, self.gallery_strip, self.tabs, self.preview, self.set_status)
         s.error.connect(self.show_error)
         s.notice.connect(self.show_notice)
+        s.engineStatus.connect(self.set_engine_status)
         for lane in (s.teacher, s.student):
             lane.recipeChanged.connect(self._dismiss_stale_error)
         for changed in (s.teacherModelChanged, s.studentModelChanged, s.compareModeChanged):

@@ -22,7 +22,7 @@ from studio.core.settings import PreviewKind
 from studio.ui.comparison import SEGMENT_STYLE, ComparisonWidget
 from studio.ui.progress import LaneProgress, LaneState
 from studio.ui.step_strip import StepStrip
-from studio.viewmodels.lane import LaneViewModel
+from studio.viewmodels.lane import LaneEnd, LaneViewModel
 from studio.viewmodels.session import SessionViewModel
 
 KIND_LABELS = {PreviewKind.x0: "Predicted x0", PreviewKind.xt: "Noisy x_t"}
@@ -70,8 +70,8 @@ def lane_caption(title: str, lane: LaneViewModel, scrubbed: int | None = None) -
         text += f" · skip {used.label()}" if used is not None and used.enabled else ""
         return text + (" · partial" if lane.partial else "")
     never_began = not lane.step and lane.preparation is None
-    if lane.job_id and never_began and lane.status in ("Stopped", "Cancelled"):
-        return f"{title} · did not run: the job was {lane.status.lower()} before this lane began"
+    if lane.job_id and never_began and lane.ended in (LaneEnd.stopped, LaneEnd.cancelled):
+        return f"{title} · did not run: the job was {lane.ended.value} before this lane began"
     skip = lane.skip_tuning
     return (
         f"{title} · {lane.sampler} · {lane.num_inference_steps} steps · CFG {lane.guidance_scale:g}"
@@ -83,9 +83,9 @@ def end_state(lane: LaneViewModel) -> LaneState:
     """How a lane's run ended, as a LaneProgress state."""
     if lane.images and not lane.partial:
         return "done"
-    if lane.status.startswith(("Failed", "The engine")):
+    if lane.ended in (LaneEnd.failed, LaneEnd.engine_stopped):
         return "failed"
-    return "stopped" if lane.partial or lane.status == "Stopped" else "cancelled"
+    return "stopped" if lane.partial or lane.ended is LaneEnd.stopped else "cancelled"
 
 
 class LaneFollower(QObject):

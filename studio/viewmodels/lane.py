@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
+from enum import Enum
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -47,6 +48,16 @@ def download_preparation(event: DownloadProgress, lane: Lane) -> PrepareProgress
         done=event.bytes_done // megabyte,
         total=max(event.bytes_total // megabyte, 1),
     )
+
+
+class LaneEnd(Enum):
+    """How a lane's last run ended: views read this, the status line is for display only."""
+
+    done = "done"
+    stopped = "stopped"
+    cancelled = "cancelled"
+    failed = "failed"
+    engine_stopped = "engine_stopped"
 
 
 class LaneViewModel(QObject):
@@ -216,6 +227,7 @@ class LaneViewModel(QObject):
         self.timings: Timings | None = None
         self.steps = 0
         self.partial = False
+        self.ended: LaneEnd | None = None
         self.preparation: PrepareProgress | None = None
         self._first: tuple[int, float] | None = None
 
@@ -310,6 +322,7 @@ class LaneViewModel(QObject):
         self.timings = event.timings
         self.steps = event.steps
         self.partial = event.partial
+        self.ended = LaneEnd.stopped if event.partial else LaneEnd.done
         self._set_preparation(None)
         self.eta_s = 0.0
         self.etaSecondsChanged.emit(self.eta_s)
@@ -333,11 +346,13 @@ class LaneViewModel(QObject):
         """Show a transient status (e.g. "Stopping…") without ending the run."""
         self._set_status(status)
 
-    def end(self, status: str) -> None:
-        """The job ended without this lane finishing (cancelled, failed, or never reached).
+    def end(self, status: str, ended: LaneEnd) -> None:
+        """The job ended without this lane finishing (cancelled, failed, or never reached):
+        `ended` says how, `status` says it to the user.
 
         A preparation it was in stays in `preparation`, so views can say where it stopped.
         """
+        self.ended = ended
         self._set_running(False)
         self._set_status(status)
 

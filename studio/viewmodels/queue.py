@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QObject, Signal
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueueEntry:
-    """One job as the queue list shows it."""
+    """One job as the queue list shows it; `confirmed` once the engine said it holds the job."""
 
     job_id: str
     summary: str
+    confirmed: bool = False
 
 
 class QueueViewModel(QObject):
@@ -48,6 +49,12 @@ class QueueViewModel(QObject):
     def add(self, job_id: str, summary: str) -> None:
         self._pending.append(QueueEntry(job_id=job_id, summary=summary))
         self._emit()
+
+    def confirm(self, job_id: str) -> None:
+        """The engine took a pending job into its queue (the list shows nothing new)."""
+        entry = self._find(job_id)
+        if entry is not None:
+            self._pending[self._pending.index(entry)] = replace(entry, confirmed=True)
 
     def start(self, job_id: str) -> None:
         entry = self._find(job_id)

@@ -18,9 +18,11 @@ from studio.core.events import (
     CompareFinished,
     DownloadProgress,
     EngineConfigured,
+    EngineStatus,
     EngineStopped,
     Event,
     JobFailed,
+    JobQueued,
     JobStarted,
     LaneFinished,
     ModelLoaded,
@@ -40,12 +42,18 @@ from studio.viewmodels.comparison import ComparisonViewModel
 from studio.viewmodels.convergence import measured_pace
 from studio.viewmodels.gallery import LANE_KEY, GalleryViewModel
 from studio.viewmodels.job_tracker import JobRecord, JobTracker
-from studio.viewmodels.lane import LaneViewModel, lane_misfits
+from studio.viewmodels.lane import LaneEnd, LaneViewModel, lane_misfits
 from studio.viewmodels.model_facts import known_facts
 from studio.viewmodels.observable import Observable
 from studio.viewmodels.queue import QueueViewModel
 from studio.viewmodels.studies import Studies
-from studio.viewmodels.submission import job_summary, resolve_models, seeds_for, settlement
+from studio.viewmodels.submission import (
+    Settlement,
+    job_summary,
+    resolve_models,
+    seeds_for,
+    settlement,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +87,7 @@ class SessionViewModel(QObject):
     error = Signal(str)
     notice = Signal(str)
     engineConfigured = Signal(object)
+    engineStatus = Signal(str)
 
     prompt = Observable(str)
     negative_prompt = Observable(str)
@@ -328,6 +337,9 @@ class SessionViewModel(QObject):
         if isinstance(event, EngineConfigured):
             self.engineConfigured.emit(event)
             return
+        if isinstance(event, EngineStatus):
+            self.engineStatus.emit(event.text)
+            return
         record = self._tracker.get(event.job_id)
         if record is None:
             if isinstance(event, JobFailed) and not event.job_id:
@@ -335,6 +347,8 @@ class SessionViewModel(QObject):
             return
         if isinstance(event, FINAL_EVENTS):
             self._job_ended(record, event)
+        elif isinstance(event, JobQueued):
+            self.queue.confirm(event.job_id)
         elif isinstance(event, JobStarted):
             self._job_started(record)
         elif not self._tracker.is_current(record):
@@ -382,15 +396,15 @@ class SessionViewModel(QObject):
     def _job_ended(self, record: JobRecord, event: Event) -> None:
         job_id = record.job.job_id
         self._forget(job_id)
-        status = self._settle(record, event)
-        self.studies.end(record.job, status)
+        outcome = self._settle(record, event)
+        self.studies.end(record.job, outcome.status)
         for lane in self._lanes_of(record.job):
             if lane.job_id == job_id and lane.running:
-                lane.end(status)
+                lane.end(outcome.status, outcome.ended)
         self._tracker.ended(job_id)
 
-    def _settle(self, record: JobRecord, event: Event) -> str:
-        """Save or drop the job's images; the status for lanes that did not finish."""
+    def _settle(self, record: JobRecord, event: Event) -> Settlement:
+        """Save or drop the job's images; how the lanes that did not finish ended."""
         outcome = settlement(record, event)
         if outcome.keep_partial is None:
             self.gallery.drop(record.job.job_id)
@@ -398,7 +412,7 @@ class SessionViewModel(QObject):
             self.gallery.commit(record.job.job_id, include_partial=outcome.keep_partial)
         if outcome.error:
             self._show_error(outcome.error)
-        return outcome.status
+        return outcome
 
     def _engine_stopped(self, event: EngineStopped) -> None:
         for record in self._tracker.clear():
@@ -406,7 +420,7 @@ class SessionViewModel(QObject):
             self.studies.end(record.job, "The engine stopped")
             for lane in self._lanes_of(record.job):
                 if lane.running:
-                    lane.end("The engine stopped")
+                    lane.end("The engine stopped", LaneEnd.engine_stopped)
         self.queue.clear()
         self._tracker.update_busy()
         if event.reasons:

@@ -17,6 +17,7 @@ from studio.core.pickle_permissions import PicklePermissions
 from studio.core.settings import SeedMode
 from studio.core.student_refs import StudentRef, is_hub_id
 from studio.viewmodels.job_tracker import JobRecord
+from studio.viewmodels.lane import LaneEnd
 from studio.viewmodels.model_presets import preset_ref
 
 
@@ -76,9 +77,10 @@ def resolve_models(
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """How a job's end shows: the status of its unfinished lanes, which images to save
-    (`keep_partial` None drops them all), and an error to show."""
+    """How a job's end shows: how its unfinished lanes ended (`ended`, and `status` to show),
+    which images to save (`keep_partial` None drops them all), and an error to show."""
 
+    ended: LaneEnd
     status: str
     keep_partial: bool | None
     error: str = ""
@@ -87,16 +89,16 @@ class Settlement:
 def settlement(record: JobRecord, event: Event) -> Settlement:
     match event:
         case _ if record.discarded:
-            return Settlement("Cancelled", None)
+            return Settlement(LaneEnd.cancelled, "Cancelled", None)
         case JobFailed(message=message):
-            return Settlement("Failed", False, message)
+            return Settlement(LaneEnd.failed, "Failed", False, message)
         case JobCancelled(kept_partial=True):
-            return Settlement("Stopped", record.user_stopped)
+            return Settlement(LaneEnd.stopped, "Stopped", record.user_stopped)
         case JobCancelled():
-            return Settlement("Cancelled", None)
+            return Settlement(LaneEnd.cancelled, "Cancelled", None)
         case JobFinished():
-            return Settlement("Done", False)
-    return Settlement("", False)
+            return Settlement(LaneEnd.done, "Done", False)
+    return Settlement(LaneEnd.done, "", False)
 
 
 def job_kind(job: Job) -> str:

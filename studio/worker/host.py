@@ -8,7 +8,7 @@ import queue
 import threading
 import traceback
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from studio.core import logs
 from studio.core.commands import Cancel, Command, Configure, LoadModel, Shutdown, Submit
@@ -40,12 +40,6 @@ CRASHED = (
 )
 
 
-class ModelStore(Protocol):
-    """The runner's model cache, as far as a preload asks of it."""
-
-    def get(self, ref: ModelRef) -> object: ...
-
-
 class RunOutcome(Protocol):
     """How a job ended when it did not raise; `stopped`: stopped with partial images kept."""
 
@@ -53,21 +47,36 @@ class RunOutcome(Protocol):
     def stopped(self) -> bool: ...
 
 
+@runtime_checkable
+class Reconfigurable(Protocol):
+    """A runner that takes new engine settings between jobs; the sentence saying what they
+    mean, or ValueError (nothing changed) when they cannot apply."""
+
+    def configure(self, options: EngineOptions) -> str: ...
+
+
+@runtime_checkable
+class Releasing(Protocol):
+    """A runner that gives back what a failed job held (an out-of-memory error's cache)."""
+
+    def after_failure(self) -> None: ...
+
+
 class JobRunner(Protocol):
     """What the engine thread asks of its runner (`studio.engine.runner.Runner`, or a test's
-    scripted one): run a job reporting to the channel, and preload a model. `after_failure`
-    and `configure` are optional: a runner without them keeps its memory or its settings."""
-
-    @property
-    def models(self) -> ModelStore: ...
+    scripted one): run a job reporting to the channel, and preload a model reporting to it
+    (status lines included). Being a `Releasing` or a `Reconfigurable` is optional: a
+    runner that is not keeps its memory or its settings."""
 
     def run(self, job: Job, token: CancelToken, sink: EventChannel) -> RunOutcome: ...
+
+    def preload(self, ref: ModelRef, sink: EventChannel) -> None: ...
 
 
 def default_runner_factory(options: EngineOptions | None = None) -> Any:
     """Build the torch runner on the worker thread, so importing torch never blocks the UI;
     `options` place the models and size the model cache. (Typed `Any` for the composition
-    roots, which set the runner's judge and wrap its model cache.)"""
+    roots, which set the runner's judge.)"""
     import torch
 
     from studio.engine.model_cache import ModelCache
@@ -247,26 +256,27 @@ class EngineHost:
 
     def _release(self, runner: JobRunner) -> None:
         """Let the runner give back what a failed job held (an out-of-memory error's cache)."""
+        if not isinstance(runner, Releasing):
+            return
         try:
-            getattr(runner, "after_failure", lambda: None)()
+            runner.after_failure()
         except Exception:
             log.exception("releasing memory after a failure failed")
 
     def _preload(self, runner: JobRunner, command: LoadModel) -> None:
         try:
-            runner.models.get(command.ref)
+            runner.preload(command.ref, self._channel)
         except Exception as exc:
             log.error("preload failed\n%s", traceback.format_exc())
             self._channel.emit(JobFailed(job_id="", message=describe_failure(exc)))
 
     def _apply(self, runner: JobRunner, command: Configure) -> None:
         """Give the runner new settings; a failure leaves it as it was, and says why."""
-        configure = getattr(runner, "configure", None)
-        if configure is None:
+        if not isinstance(runner, Reconfigurable):
             self._channel.emit(JobFailed(job_id="", message=CANNOT_CONFIGURE))
             return
         try:
-            summary = configure(command.options)
+            summary = runner.configure(command.options)
         except Exception as exc:
             log.error("configuring the engine failed\n%s", traceback.format_exc())
             why = (

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from studio.core.engine_options import Device, EngineOptions, Offload
+from studio.core.events import EngineStatus, Event
 from studio.engine import engine_settings
 from studio.engine.engine_settings import engine_summary
 from studio.engine.memory import MB, MemoryBudget
@@ -39,6 +40,36 @@ def test_configure_empties_the_cache_and_applies_the_new_budget():
     assert len(loader.calls) == calls + 2, "the new cache loads with the same loader"
     assert names(runner.models) == ["b"], "and keeps one model, as asked"
     assert summary.startswith("Engine settings applied: CPU, no offload, RAM budget 64 MB,")
+
+
+class StatusSink:
+    """An EventSink that keeps the status lines it is told."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def offer_preview(self, lane: object, make: object) -> bool:
+        return False
+
+    def texts(self) -> list[str]:
+        return [e.text for e in self.events if isinstance(e, EngineStatus)]
+
+
+def test_a_reconfigured_runner_still_tells_its_loads_as_status_events():
+    cache, _ = fake_cache({"a": 10}, ram_floats=100)
+    runner = Runner(cache)
+    options = EngineOptions(device=Device.cpu, ram_budget_mb=64, gpu_budget_mb=0, max_models=1)
+    runner.configure(options)
+    sink = StatusSink()
+    runner.preload(ref("a"), sink)
+    runner.preload(ref("a"), sink)
+    assert runner.models is not cache and runner.models.capacity == 1
+    assert sink.texts() == ["Loading a…", "Ready · a loaded on cpu in 0.0 s"], (
+        "a fresh load is told before and after, a cached one not at all"
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDialogButtonBox, QLabel
 
-from studio.app import AnnouncingModels
 from studio.core.commands import Configure
 from studio.core.engine_options import MAX_CACHED_MODELS, Device, EngineOptions, Offload
 from studio.core.events import JobFailed
@@ -173,27 +172,6 @@ def test_the_settings_view_model_round_trips_engine_options(tmp_path: Path, qapp
     assert model.save()
     again = SettingsViewModel(tmp_path / "settings.json")
     assert again.load().engine == OTHER
-
-
-class FakeCache:
-    """Just what AnnouncingModels forwards to: membership and a reconfigured copy."""
-
-    def __init__(self, options: EngineOptions | None = None) -> None:
-        self.options = options
-
-    def reconfigured(self, options: EngineOptions) -> FakeCache:
-        return FakeCache(options)
-
-    def __contains__(self, ref: object) -> bool:
-        return False
-
-
-def test_a_reconfigured_cache_still_announces_its_loads():
-    reports: list[str] = []
-    announcing = AnnouncingModels(FakeCache(), reports.append)
-    fresh = announcing.reconfigured(OTHER)
-    assert isinstance(fresh, AnnouncingModels)
-    assert fresh.options == OTHER
 
 
 def test_an_engine_that_is_gone_refuses_the_settings_in_one_sentence(

@@ -16,8 +16,9 @@ from studio.core.jobs import Lane
 from studio.core.samplers import SAMPLERS
 from studio.core.settings import Settings
 from studio.ui.main_window import MainWindow
+from studio.ui.preview_area import end_state, lane_caption
 from studio.ui.progress import LaneProgress
-from studio.viewmodels.lane import LaneViewModel
+from studio.viewmodels.lane import LaneEnd, LaneViewModel
 from studio.viewmodels.session import SessionViewModel
 from tests.ui.test_main_window import child, make_window
 from tests.viewmodels.fake_engine import GAMMA_TASKS, FakeEngine
@@ -84,12 +85,30 @@ def test_preparation_is_ignored_unless_running_and_kept_after_a_cancel(lane, qtb
     assert lane.preparation is None and lane.status == "Ready"
     lane.begin("j", 5)
     lane.on_prepare(prepare(2, task=GAMMA_TASKS[0]))
-    lane.end("Cancelled")
+    lane.end("Cancelled", LaneEnd.cancelled)
     assert not lane.preparing and lane.preparation == prepare(2, task=GAMMA_TASKS[0])
     assert (lane.status, lane.running) == ("Cancelled", False)
     with qtbot.waitSignal(lane.preparationChanged):
         lane.begin("k", 5)
     assert lane.preparation is None and lane.status == "Waiting…"
+
+
+@pytest.mark.parametrize(
+    ("ended", "state", "caption"),
+    [
+        (LaneEnd.failed, "failed", ""),
+        (LaneEnd.engine_stopped, "failed", ""),
+        (LaneEnd.stopped, "stopped", "did not run: the job was stopped before"),
+        (LaneEnd.cancelled, "cancelled", "did not run: the job was cancelled before"),
+    ],
+)
+def test_the_end_state_comes_from_the_lane_end_not_its_status_text(
+    lane, ended: LaneEnd, state: str, caption: str
+) -> None:
+    lane.begin("j", 5)
+    lane.end("Beendet", ended)
+    assert end_state(lane) == state
+    assert caption in lane_caption("Teacher", lane)
 
 
 # --- session -----------------------------------------------------------------------------------

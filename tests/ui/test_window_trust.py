@@ -35,6 +35,19 @@ def test_a_loading_status_ends_when_the_work_is_done(window, engine) -> None:
     assert window.status_line.text() == "Ready."
 
 
+def test_an_engine_status_event_reaches_the_status_line(window, engine) -> None:
+    engine.announce("Loading emoji-teacher…")
+    engine.pump(window.session.handle)
+    assert window.status_line.text() == "Loading emoji-teacher…"
+    window.generate()
+    engine.announce("Ready · emoji-teacher loaded on cpu in 1.2 s")
+    engine.pump(window.session.handle)
+    assert window.status_line.text() == "emoji-teacher loaded on cpu in 1.2 s", "told while busy"
+    engine.announce("Ready · emoji-teacher loaded on cpu in 1.2 s")
+    engine.pump(window.session.handle)
+    assert window.status_line.text() == "Ready · emoji-teacher loaded on cpu in 1.2 s"
+
+
 def test_refused_engine_settings_end_the_applying_message(window) -> None:
     assert window.engine_settings.apply(EngineOptions())
     assert window.status_line.text() == APPLYING

@@ -13,6 +13,7 @@ from studio.core.commands import Cancel, Command, Configure, LoadModel, Shutdown
 from studio.core.events import (
     CompareFinished,
     EngineConfigured,
+    EngineStatus,
     EngineStopped,
     Event,
     JobCancelled,
@@ -197,6 +198,14 @@ class FakeEngine:
         self._wake = asyncio.Event()
 
     @property
+    def alive(self) -> bool:
+        return not self.closed
+
+    def revive(self) -> bool:
+        """A scripted engine never dies on its own, so there is nothing to restart."""
+        return False
+
+    @property
     def jobs(self) -> list[Job]:
         return [c.job for c in self.sent if isinstance(c, Submit)]
 
@@ -226,6 +235,10 @@ class FakeEngine:
             self._emit(JobCancelled(job_id=job_id))
         elif job_id == self.running:
             self._tokens[job_id].cancel(keep_partial)
+
+    def announce(self, text: str) -> None:
+        """A status line, as the engine emits around a model load (`Loading …`, `Ready · …`)."""
+        self._emit(EngineStatus(text=text))
 
     def _emit(self, event: Event) -> None:
         self._outbox.append(event)

@@ -12,7 +12,7 @@ from studio.core.jobs import Lane
 from studio.core.models import ModelRef
 from studio.core.params import GenerationParams
 from studio.core.settings import LaneRecipe, Settings
-from studio.viewmodels.lane import LaneViewModel
+from studio.viewmodels.lane import LaneEnd, LaneViewModel
 
 
 def image(shade: int) -> np.ndarray:
@@ -123,5 +123,5 @@ def test_partial_and_ended_status(lane: LaneViewModel) -> None:
     lane.on_finished(finished(partial=True, steps=2))
     assert lane.partial and "partial" in lane.status
     lane.begin("k")
-    lane.end("Cancelled")
+    lane.end("Cancelled", LaneEnd.cancelled)
     assert (lane.status, lane.running) == ("Cancelled", False)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from studio.core.client import EngineClient
 from studio.core.commands import Cancel, Submit
 from studio.core.events import (
+    EngineStatus,
     EngineStopped,
     JobFailed,
     LaneFinished,
@@ -220,3 +222,29 @@ def test_preview_arrays_reach_the_lane(session: SessionViewModel, engine) -> Non
             break
     assert np.array_equal(session.teacher.preview, fake_image(job.teacher, 198))
     assert session.current_job_id == job_id and isinstance(engine.sent[0], Submit)
+
+
+def test_the_engine_client_protocol_has_alive_and_revive_and_the_fake_keeps_it(
+    engine: FakeEngine,
+) -> None:
+    members = ("send", "listen", "close", "alive", "revive")
+    assert all(hasattr(EngineClient, name) for name in members)
+    assert isinstance(engine, EngineClient)
+    assert engine.alive and not engine.revive()
+    engine.close()
+    assert not engine.alive
+
+
+def test_job_queued_confirms_the_queue_entry(session: SessionViewModel, engine: FakeEngine) -> None:
+    (job_id,) = session.generate()
+    assert [e.confirmed for e in session.queue.pending] == [False]
+    session.handle(next(engine.events()))
+    assert [(e.job_id, e.confirmed) for e in session.queue.pending] == [(job_id, True)]
+
+
+def test_an_engine_status_event_becomes_the_engine_status_signal(
+    session: SessionViewModel, engine: FakeEngine, qtbot
+) -> None:
+    with qtbot.waitSignal(session.engineStatus) as blocker:
+        session.handle(EngineStatus(text="Loading emoji-teacher…"))
+    assert blocker.args == ["Loading emoji-teacher…"]
