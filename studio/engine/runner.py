@@ -3,8 +3,6 @@ compare, grid or convergence); every strategy samples through `studio.engine.sam
 
 from __future__ import annotations
 
-import torch
-
 from studio.core.engine_options import EngineOptions
 from studio.core.events import EngineStatus, ModelLoaded
 from studio.core.jobs import (
@@ -15,7 +13,6 @@ from studio.core.jobs import (
     Job,
     Lane,
     LaneSpec,
-    PreviewOptions,
     validate_job,
 )
 from studio.core.models import ModelRef
@@ -33,7 +30,7 @@ from studio.engine.loading import LoadedModel
 from studio.engine.memory import release_memory
 from studio.engine.model_cache import ModelCache
 from studio.engine.observer import EventSink
-from studio.engine.sampling import Knobs, Sample, sample
+from studio.engine.sampling import Knobs, LaneCall, Sample, sample
 from studio.engine.single_runner import run_single
 from studio.engine.strategy import JobOutcome, Strategy
 
@@ -139,31 +136,8 @@ class Runner:
         token.check()
         return loaded, loaded.load_s if fresh else 0.0
 
-    def sample(
-        self,
-        *,
-        job_id: str,
-        lane: Lane,
-        spec: LaneSpec,
-        loaded: LoadedModel,
-        load_s: float,
-        noise: torch.Tensor | None,
-        token: CancelToken,
-        sink: EventSink,
-        previews: PreviewOptions,
-    ) -> Sample:
-        """One `pipe(...)` call for `spec` from `noise`, observed step by step, with this
-        runner's Gamma tables, AMED predictors and classifier guidance."""
+    def sample(self, call: LaneCall, token: CancelToken, sink: EventSink) -> Sample:
+        """One `pipe(...)` call for `call`, observed step by step, with this runner's Gamma
+        tables, AMED predictors and classifier guidance."""
         knobs = Knobs(self.gamma_tables, self.amed_predictors, self.classifier_guide)
-        return sample(
-            knobs,
-            job_id=job_id,
-            lane=lane,
-            spec=spec,
-            loaded=loaded,
-            load_s=load_s,
-            noise=noise,
-            token=token,
-            sink=sink,
-            previews=previews,
-        )
+        return sample(knobs, call, token, sink)

@@ -89,20 +89,24 @@ def denoiser(pipe: Any) -> torch.nn.Module:
     return getattr(pipe, "unet", None) or pipe.transformer
 
 
-def sample(
-    knobs: Knobs,
-    *,
-    job_id: str,
-    lane: Lane,
-    spec: LaneSpec,
-    loaded: LoadedModel,
-    load_s: float,
-    noise: torch.Tensor | None,
-    token: CancelToken,
-    sink: EventSink,
-    previews: PreviewOptions,
-) -> Sample:
-    """One `pipe(...)` call for `spec` from `noise`, observed step by step."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LaneCall:
+    """What one lane's `pipe(...)` call is made of: its job and lane, its recipe and loaded model
+    (with the load time its timings report), its starting noise and its preview options."""
+
+    job_id: str
+    lane: Lane
+    spec: LaneSpec
+    loaded: LoadedModel
+    load_s: float
+    noise: torch.Tensor | None
+    previews: PreviewOptions
+
+
+def sample(knobs: Knobs, call: LaneCall, token: CancelToken, sink: EventSink) -> Sample:
+    """One `pipe(...)` call for `call.spec` from `call.noise`, observed step by step."""
+    job_id, lane, spec, loaded = call.job_id, call.lane, call.spec, call.loaded
+    load_s, noise, previews = call.load_s, call.noise, call.previews
     p = spec.params
     pipe = loaded.pipe
     # 1. the lane's scheduler, with what the knobs attach to it

@@ -11,7 +11,7 @@ from studio.core.metrics import psnr, speedup, ssim
 from studio.engine.cancel import CancelToken
 from studio.engine.loading import LoadedModel
 from studio.engine.observer import EventSink
-from studio.engine.sampling import start_noise
+from studio.engine.sampling import LaneCall, start_noise
 from studio.engine.strategy import JobOutcome, LaneResult, LaneRunner
 
 
@@ -49,17 +49,16 @@ def run_lane(
     sink: EventSink,
 ) -> LaneResult:
     """Sample one lane and report it with a `LaneFinished`."""
-    result = runner.sample(
+    call = LaneCall(
         job_id=job.job_id,
         lane=lane,
         spec=spec,
         loaded=loaded,
         load_s=load_s,
         noise=noise,
-        token=token,
-        sink=sink,
         previews=job.previews,
     )
+    result = runner.sample(call, token, sink)
     # A discard asked for while the lane decoded ends the job without its image.
     token.check()
     timings = result.timings

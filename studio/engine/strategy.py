@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import torch
 
-from studio.core.jobs import Job, Lane, LaneSpec, PreviewOptions
+from studio.core.jobs import Job, Lane, LaneSpec
 from studio.engine.cancel import CancelToken
 from studio.engine.judge import ImageJudge
 from studio.engine.loading import LoadedModel
 from studio.engine.observer import EventSink
-from studio.engine.sampling import Sample
+from studio.engine.sampling import LaneCall, Sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,19 +48,7 @@ class LaneRunner(Protocol):
         self, job_id: str, lane: Lane, spec: LaneSpec, job: Job, token: CancelToken, sink: EventSink
     ) -> tuple[LoadedModel, float]: ...
 
-    def sample(
-        self,
-        *,
-        job_id: str,
-        lane: Lane,
-        spec: LaneSpec,
-        loaded: LoadedModel,
-        load_s: float,
-        noise: torch.Tensor | None,
-        token: CancelToken,
-        sink: EventSink,
-        previews: PreviewOptions,
-    ) -> Sample: ...
+    def sample(self, call: LaneCall, token: CancelToken, sink: EventSink) -> Sample: ...
 
 
 # (runner: LaneRunner, job of the strategy's own type, token, sink) -> JobOutcome

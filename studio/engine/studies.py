@@ -9,7 +9,7 @@ from studio.core.params import GenerationParams
 from studio.engine.cancel import CancelToken
 from studio.engine.loading import LoadedModel
 from studio.engine.observer import EventSink
-from studio.engine.sampling import Sample, latent_shape, start_noise
+from studio.engine.sampling import LaneCall, Sample, latent_shape, start_noise
 from studio.engine.strategy import LaneRunner
 
 
@@ -38,15 +38,14 @@ def run_one(
 ) -> tuple[Sample, LoadedModel]:
     """Load `spec`'s model (cached after the first run) and sample it from the shared noise."""
     loaded, load_s = runner.load(job.job_id, Lane.main, spec, job, token, sink)
-    result = runner.sample(
+    call = LaneCall(
         job_id=job.job_id,
         lane=Lane.main,
         spec=spec,
         loaded=loaded,
         load_s=load_s,
         noise=noise.get(loaded, spec.params),
-        token=token,
-        sink=sink,
         previews=job.previews,
     )
+    result = runner.sample(call, token, sink)
     return result, loaded

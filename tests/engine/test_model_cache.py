@@ -249,17 +249,16 @@ class TroubleRunner(Runner):
 
     mode = ""
 
-    def sample(self, **kwargs):
-        token = kwargs["token"]
+    def sample(self, call, token, sink):
 
         def trouble(module, args):
             if self.mode == "fail":
                 raise RuntimeError("a failure inside the pipeline")
             token.cancel()
 
-        hook = kwargs["loaded"].pipe.unet.register_forward_pre_hook(trouble) if self.mode else None
+        hook = call.loaded.pipe.unet.register_forward_pre_hook(trouble) if self.mode else None
         try:
-            return super().sample(**kwargs)
+            return super().sample(call, token, sink)
         finally:
             if hook is not None:
                 hook.remove()

@@ -184,9 +184,9 @@ class GatedRunner(Runner):
         self.gate.begin_job()
         return super().run(job, token, GatedSink(sink, self.gate))
 
-    def sample(self, **kwargs: Any) -> Any:
+    def sample(self, call: Any, token: Any, sink: Any) -> Any:
         self.gate.begin_lane()
-        return super().sample(**kwargs)
+        return super().sample(call, token, sink)
 
 
 class GatedRunnerFactory:
