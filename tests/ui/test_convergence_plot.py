@@ -3,29 +3,11 @@ the headless PNG are tested with the Pillow chart in tests/core/test_curve_sheet
 
 from __future__ import annotations
 
-import math
-
 from PySide6.QtCore import QPointF
 
-from studio.core.convergence import ConvergencePoint, deterministic_samplers
+from studio.core.convergence import deterministic_samplers
 from studio.ui.convergence_plot import ConvergencePlot, sampler_styles
-
-
-def points(samplers: tuple[str, ...], steps=(2, 4, 8)) -> list[ConvergencePoint]:
-    return [
-        ConvergencePoint(
-            sampler=name,
-            steps=n,
-            nfe=n,
-            network_passes=2 * n,
-            psnr=10 + i + 5 * math.log2(n),
-            agreement=0.5,
-            wall_s=0.1,
-            cases=1,
-        )
-        for i, name in enumerate(samplers)
-        for n in steps
-    ]
+from tests.core.test_curve_sheet import points
 
 
 def test_every_plotted_sampler_gets_its_own_colour_or_line() -> None:
