@@ -18,9 +18,10 @@ if str(REPO_ROOT) not in sys.path:
 
 # A common desktop screen instead of the offscreen platform's 800x800 (smaller than the window's
 # minimum width); test_screen_fit.py starts windows on other screen sizes in subprocesses.
-os.environ.setdefault(
-    "QT_QPA_PLATFORM", f"offscreen:configfile={REPO_ROOT / 'tests' / 'offscreen-screen.json'}"
-)
+# (bootstrap.sh --test sets plain "offscreen", which gets the screen file too).
+if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen":
+    screen_file = REPO_ROOT / "tests" / "offscreen-screen.json"
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={screen_file}"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
