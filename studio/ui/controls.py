@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
 from studio.core.params import MAX_SEED, MAX_SIZE, MIN_SIZE
 from studio.core.settings import MAX_BATCH_COUNT, MAX_PREVIEW_EVERY, SeedMode
 from studio.ui.binding import bind_combo_data, bind_spin, bind_text
-from studio.ui.model_pairs import ModelPair, ModelPairCombo
+from studio.ui.model_pairs import ModelPairCombo
 from studio.ui.preset_picker import ModelPresetCombo
 from studio.ui.recipe_panel import LaneRecipePanel
+from studio.viewmodels.model_pairs import ModelPair
 from studio.viewmodels.model_presets import preset_catalogue
 from studio.viewmodels.session import SessionViewModel
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.student_refs import is_hub_id
 from studio.core.wording import shown
-from studio.ui.model_pairs import ModelPair
+from studio.viewmodels.model_pairs import ModelPair
 
 EXAMPLE_ID = "stabilityai/sd-turbo"
 VALID_FORM = (

@@ -8,11 +8,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 
 from studio.core.model_library import split_model_name
-from studio.ui.model_pairs import ModelPair
 from studio.ui.pair_controller import PairController
 from studio.ui.pickle_opt_in import PickleOptIn
 from studio.viewmodels.library_students import adapter_student
 from studio.viewmodels.model_library import ModelLibraryViewModel
+from studio.viewmodels.model_pairs import ModelPair
 
 
 class LibraryUse(QObject):

@@ -33,7 +33,6 @@ from studio.ui.history_panes import HistoryPanes
 from studio.ui.hub_dialog import HubModelMenu
 from studio.ui.library_use import LibraryUse
 from studio.ui.model_library import ModelLibraryPanel
-from studio.ui.model_pairs import ModelPair, embedded_models, pairs_of
 from studio.ui.opened_image import show_opened
 from studio.ui.pair_controller import PairController
 from studio.ui.pickle_opt_in import PickleOptIn
@@ -47,6 +46,7 @@ from studio.ui.wheel_guard import guard_wheel
 from studio.ui.window_exports import WindowExports
 from studio.ui.window_fit import DEFAULT_SIZE, first_geometry, fits
 from studio.viewmodels.model_library import ModelLibraryViewModel
+from studio.viewmodels.model_pairs import ModelPair, shipped_pairs
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 
@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
         self.engine_failure = ""
         self._activity = ""
         self.setWindowTitle("Studio")
-        self.controls = ControlsColumn(session, pairs or pairs_of(embedded_models()))
+        self.controls = ControlsColumn(session, pairs or shipped_pairs())
         self.preview = PreviewArea(session)
         self.comparison = self.preview.comparison
         self.banner = MessageBanner()

@@ -10,20 +10,20 @@ from PySide6.QtCore import QObject, QTimer
 from studio.core.lora_students import split_lora_student
 from studio.core.model_library import split_model_name
 from studio.core.model_presets import preset_name_of
+from studio.core.model_roles import is_model_folder
 from studio.core.student_refs import is_hub_id
 from studio.ui.controls import ControlsColumn
-from studio.ui.model_pairs import (
+from studio.ui.preview_area import PreviewArea
+from studio.viewmodels.model_pairs import (
     ModelPair,
     alone_pair,
     display_name,
     embedded_models,
     is_embedded_name,
-    is_model_folder,
     is_student,
     self_pair,
     student_pair,
 )
-from studio.ui.preview_area import PreviewArea
 from studio.viewmodels.model_presets import preset_catalogue
 from studio.viewmodels.session import SessionViewModel
 

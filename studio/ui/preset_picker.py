@@ -17,7 +17,8 @@ from studio.core.model_presets import (
     student_recipe,
 )
 from studio.core.preset_schema import ModelPreset
-from studio.ui.model_pairs import ModelPair, ModelPairCombo, display_name
+from studio.ui.model_pairs import ModelPairCombo
+from studio.viewmodels.model_pairs import ModelPair, display_name
 from studio.viewmodels.model_presets import apply_preset, student_is_guidance_free
 from studio.viewmodels.session import SessionViewModel
 

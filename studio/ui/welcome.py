@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 from studio.core.settings import DEFAULT_PROMPT
 from studio.ui.actions import WindowActions
 from studio.ui.controls import ControlsColumn
-from studio.ui.model_pairs import ModelPair, default_pair
+from studio.viewmodels.model_pairs import ModelPair, default_pair
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from studio.core.models import EMBEDDED_TEACHER
-from studio.ui import model_pairs
+from studio.viewmodels import model_pairs
 from tests.viewmodels.fixtures import engine, session, store
 
 __all__ = ["engine", "session", "shipped_models", "store"]

@@ -24,8 +24,8 @@ from studio.core.jobs import CompareJob, GenerateJob, Lane
 from studio.core.pngio import write_png
 from studio.core.settings import DEFAULT_PROMPT, load_settings
 from studio.ui.main_window import MainWindow
-from studio.ui.model_pairs import ModelPair, pairs_of, self_pair
 from studio.ui.recipe_panel import shipped_presets
+from studio.viewmodels.model_pairs import ModelPair, pairs_of, self_pair
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 from tests.viewmodels.fake_engine import FAIL_MESSAGE, FakeEngine
@@ -466,6 +466,7 @@ def test_default_pairs_put_the_distilled_student_first(tmp_path: Path) -> None:
     for name in ("emoji-teacher", "emoji-student-4step"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "model_index.json").write_text("{}")
+    (tmp_path / "emoji-student-4step" / "training.json").write_text('{"teacher_step": 14000}')
     pairs = pairs_of(["emoji-student-4step", "emoji-teacher"], tmp_path)
     assert [p.key for p in pairs] == [
         ("emoji-teacher", "emoji-student-4step"),

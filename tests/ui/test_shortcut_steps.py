@@ -8,9 +8,9 @@ import json
 from studio.core.jobs import Lane
 from studio.core.settings import default_student
 from studio.core.shortcut import SHORTCUT_STEP_COUNTS
-from studio.ui.model_pairs import pairs_of, step_counts
 from studio.ui.steps_spin import StepsSpin
 from studio.viewmodels.lane import LaneViewModel
+from studio.viewmodels.model_pairs import pairs_of, step_counts
 
 
 def shortcut_folder(root):

@@ -15,8 +15,8 @@ from studio.core.jobs import CompareJob, GenerateJob
 from studio.core.settings import Settings, SharedParams, load_settings, save_settings
 from studio.desktop import APP_ID
 from studio.ui.about import AboutDialog, about_html
-from studio.ui.model_pairs import alone_pair, default_pair
 from studio.ui.welcome import SUGGESTED_PROMPT, WelcomePanel
+from studio.viewmodels.model_pairs import alone_pair, default_pair
 from tests.viewmodels.fake_engine import FakeEngine
 
 
