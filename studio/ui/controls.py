@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.params import MAX_SEED, MAX_SIZE, MIN_SIZE
+from studio.core.presets import RecipePreset
 from studio.core.settings import MAX_BATCH_COUNT, MAX_PREVIEW_EVERY, SeedMode
 from studio.ui.binding import bind_combo_data, bind_spin, bind_text
 from studio.ui.model_pairs import ModelPairCombo
@@ -144,15 +145,20 @@ class SharedPanel(QGroupBox):
 class ControlsColumn(QWidget):
     """Lays out every input of a generation and the Generate, Stop and Cancel buttons."""
 
-    def __init__(self, session: SessionViewModel, pairs: list[ModelPair]) -> None:
+    def __init__(
+        self,
+        session: SessionViewModel,
+        pairs: list[ModelPair],
+        recipe_presets: tuple[RecipePreset, ...],
+    ) -> None:
         super().__init__()
         self.session = session
         self.prompt_edit = _prompt_edit("promptEdit", "What to draw, e.g. 'grinning face'", 3)
         self.negative_edit = _prompt_edit("negativePromptEdit", "What to avoid (needs CFG > 1)", 2)
         self.model_combo = ModelPairCombo(pairs)
         self.preset_combo = ModelPresetCombo(preset_catalogue())
-        self.teacher_panel = LaneRecipePanel(session.teacher, "teacher", "Teacher")
-        self.student_panel = LaneRecipePanel(session.student, "student", "Student")
+        self.teacher_panel = LaneRecipePanel(session.teacher, "teacher", "Teacher", recipe_presets)
+        self.student_panel = LaneRecipePanel(session.student, "student", "Student", recipe_presets)
         self.shared_panel = SharedPanel(session)
         self._buttons()
         self.bindings = [

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.gallery import GalleryStore
+from studio.core.presets import RecipePreset
 from studio.core.settings import Upscale
 from studio.ui.actions import WindowActions
 from studio.ui.banner import MessageBanner
@@ -47,6 +48,7 @@ from studio.ui.window_exports import WindowExports
 from studio.ui.window_fit import DEFAULT_SIZE, first_geometry, fits
 from studio.viewmodels.model_library import ModelLibraryViewModel
 from studio.viewmodels.model_pairs import ModelPair, shipped_pairs
+from studio.viewmodels.recipe_presets import shipped_presets
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 
@@ -87,6 +89,7 @@ class MainWindow(QMainWindow):
         settings: SettingsViewModel,
         geometry: QSettings | None = None,
         pairs: list[ModelPair] | None = None,
+        recipe_presets: tuple[RecipePreset, ...] | None = None,
     ) -> None:
         super().__init__()
         self.session = session
@@ -95,7 +98,8 @@ class MainWindow(QMainWindow):
         self.engine_failure = ""
         self._activity = ""
         self.setWindowTitle("Studio")
-        self.controls = ControlsColumn(session, pairs or shipped_pairs())
+        presets = shipped_presets() if recipe_presets is None else recipe_presets
+        self.controls = ControlsColumn(session, pairs or shipped_pairs(), presets)
         self.preview = PreviewArea(session)
         self.comparison = self.preview.comparison
         self.banner = MessageBanner()

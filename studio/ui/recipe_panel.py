@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from functools import cache
-
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtGui import QPalette, QStandardItemModel
 from PySide6.QtWidgets import (
@@ -25,15 +22,12 @@ from studio.core.params import (
     Sigmas,
     Spacing,
 )
-from studio.core.paths import presets_dir
-from studio.core.presets import RecipePreset, load_presets
+from studio.core.presets import RecipePreset
 from studio.core.samplers import SAMPLERS, SamplerSpec, find_sampler
 from studio.core.skip_tuning import SKIP_MAX, SKIP_MIN, SkipTuning
 from studio.ui.binding import Binding, bind_combo_text, bind_spin
 from studio.ui.steps_spin import StepsSpin
 from studio.viewmodels.lane import LaneViewModel
-
-log = logging.getLogger(__name__)
 
 MESSAGE_STYLE = (
     "QLabel { background: #fff4d6; color: #4d3a00; border: 1px solid #e0b050;"
@@ -65,15 +59,6 @@ def sampler_tip(spec: SamplerSpec) -> str:
     return f"{spec.summary}\n{note}" if note else spec.summary
 
 
-@cache
-def shipped_presets() -> tuple[RecipePreset, ...]:
-    """The presets of `presets/recipes.json`, read once; problems go to the log."""
-    presets, warnings = load_presets(presets_dir())
-    for warning in warnings:
-        log.warning(warning)
-    return presets
-
-
 def _combo(name: str, items: list[str], tips: dict[str, str] | None = None) -> QComboBox:
     combo = QComboBox()
     combo.setObjectName(name)
@@ -89,9 +74,16 @@ def _combo(name: str, items: list[str], tips: dict[str, str] | None = None) -> Q
 class LaneRecipePanel(QGroupBox):
     """Edits one lane's recipe and shows why it would fail or disappoint."""
 
-    def __init__(self, lane: LaneViewModel, prefix: str, title: str) -> None:
+    def __init__(
+        self,
+        lane: LaneViewModel,
+        prefix: str,
+        title: str,
+        presets: tuple[RecipePreset, ...],
+    ) -> None:
         super().__init__(title)
         self.lane = lane
+        self.presets = presets
         self.setObjectName(f"{prefix}Recipe")
         self._build(prefix)
         self._bind()
@@ -102,7 +94,6 @@ class LaneRecipePanel(QGroupBox):
         self.model_label.setObjectName(f"{prefix}ModelLabel")
         self.model_label.setWordWrap(True)
         self.preset_combo = _combo(f"{prefix}Preset", ["Apply a preset…"])
-        self.presets = shipped_presets()
         for preset in self.presets:
             self.preset_combo.addItem(preset.name, preset.name)
         tips = {spec.name: sampler_tip(spec) for spec in SAMPLERS}

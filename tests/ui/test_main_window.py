@@ -24,8 +24,8 @@ from studio.core.jobs import CompareJob, GenerateJob, Lane
 from studio.core.pngio import write_png
 from studio.core.settings import DEFAULT_PROMPT, load_settings
 from studio.ui.main_window import MainWindow
-from studio.ui.recipe_panel import shipped_presets
 from studio.viewmodels.model_pairs import ModelPair, pairs_of, self_pair
+from studio.viewmodels.recipe_presets import shipped_presets
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 from tests.viewmodels.fake_engine import FAIL_MESSAGE, FakeEngine
