@@ -10,13 +10,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from studio.core.models import EMBEDDED_TEACHER, ModelRef, ModelSource
+from studio.core.models import (
+    EMBEDDED_SIDE,
+    EMBEDDED_TEACHER,
+    ModelRef,
+    ModelSource,
+    default_side,
+)
 from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, validate
 from studio.core.skip_tuning import SkipTuning
 
 DEFAULT_PROMPT = "grinning face, smileys & emotion, face smiling, noto style"
-EMBEDDED_SIDE = 32
-OTHER_SIDE = 512
 
 
 def model_ref(text: str) -> ModelRef:
@@ -150,7 +154,7 @@ def lane_params(args: argparse.Namespace, prefix: str = "") -> GenerationParams:
 
 def model_side(ref: ModelRef) -> int:
     """The default image side for a model: the embedded models' 32, anything else's 512."""
-    return EMBEDDED_SIDE if ref.source is ModelSource.embedded else OTHER_SIDE
+    return default_side(ref.source)
 
 
 def default_size(args: argparse.Namespace, refs: Sequence[ModelRef]) -> None:

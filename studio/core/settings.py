@@ -30,7 +30,7 @@ from studio.core.engine_options import (
     Offload,
 )
 from studio.core.json_files import JsonFileError, parse_json
-from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
+from studio.core.models import EMBEDDED_SIDE, EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, problems
 from studio.core.pickle_permissions import PicklePermissions
 from studio.core.skip_tuning import SkipTuning
@@ -75,8 +75,8 @@ class SharedParams:
     prompt: str = DEFAULT_PROMPT
     negative_prompt: str = ""
     seed: int = 0
-    width: int = 32
-    height: int = 32
+    width: int = EMBEDDED_SIDE
+    height: int = EMBEDDED_SIDE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

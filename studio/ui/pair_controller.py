@@ -11,6 +11,7 @@ from studio.core.lora_students import split_lora_student
 from studio.core.model_library import split_model_name
 from studio.core.model_presets import preset_name_of
 from studio.core.model_roles import is_model_folder
+from studio.core.models import EMBEDDED_SIDE, OTHER_SIDE
 from studio.core.student_refs import is_hub_id
 from studio.ui.controls import ControlsColumn
 from studio.ui.preview_area import PreviewArea
@@ -27,8 +28,6 @@ from studio.viewmodels.model_pairs import (
 from studio.viewmodels.model_presets import preset_catalogue
 from studio.viewmodels.session import SessionViewModel
 
-EMBEDDED_SIDE = 32
-FOLDER_SIDE = 512
 SELF_LANE_TITLE = "Few-step lane (the teacher, not a student)"
 
 
@@ -103,7 +102,7 @@ class PairController(QObject):
         if pair.embedded and side != (EMBEDDED_SIDE, EMBEDDED_SIDE):
             s.width = s.height = EMBEDDED_SIDE
         elif not pair.embedded and side == (EMBEDDED_SIDE, EMBEDDED_SIDE):
-            s.width = s.height = FOLDER_SIDE
+            s.width = s.height = OTHER_SIDE
         self._show(self.combo.show_models(*pair.key))
 
     def _set_models(self, pair: ModelPair) -> None:
