@@ -18,9 +18,8 @@ from studio.core.models import (
     default_side,
 )
 from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, validate
+from studio.core.settings import DEFAULT_PROMPT
 from studio.core.skip_tuning import SkipTuning
-
-DEFAULT_PROMPT = "grinning face, smileys & emotion, face smiling, noto style"
 
 
 def model_ref(text: str) -> ModelRef:
