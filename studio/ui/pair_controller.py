@@ -7,43 +7,22 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 
-from studio.core.lora_students import split_lora_student
-from studio.core.model_library import split_model_name
-from studio.core.model_presets import preset_name_of
 from studio.core.model_roles import is_model_folder
 from studio.core.models import EMBEDDED_SIDE, OTHER_SIDE
-from studio.core.student_refs import is_hub_id
 from studio.ui.controls import ControlsColumn
 from studio.ui.preview_area import PreviewArea
 from studio.viewmodels.model_pairs import (
     ModelPair,
     alone_pair,
     display_name,
-    embedded_models,
-    is_embedded_name,
     is_student,
+    model_exists,
     self_pair,
     student_pair,
 )
-from studio.viewmodels.model_presets import preset_catalogue
 from studio.viewmodels.session import SessionViewModel
 
 SELF_LANE_TITLE = "Few-step lane (the teacher, not a student)"
-
-
-def model_exists(name: str) -> bool:
-    lora = split_lora_student(name)
-    if lora is not None:
-        return model_exists(lora[0]) and Path(lora[1]).is_file()
-    if is_hub_id(name):
-        return True  # found in the local cache, or downloaded, when a job runs
-    preset = preset_name_of(name)
-    if preset is not None:
-        return preset_catalogue().find(preset) is not None
-    location, _config = split_model_name(name)
-    if is_embedded_name(location):
-        return location in embedded_models()
-    return Path(location).is_file() or is_model_folder(Path(location))
 
 
 class PairController(QObject):

@@ -9,11 +9,14 @@ from pathlib import Path
 from studio.core.lora_students import split_lora_student
 from studio.core.manifest import ManifestError, read_manifest
 from studio.core.model_library import split_model_name
+from studio.core.model_presets import preset_name_of
 from studio.core.model_roles import ModelRole, folder_role, is_model_folder
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.paths import models_dir
 from studio.core.settings import LaneRecipe, default_student, default_teacher
 from studio.core.shortcut import SHORTCUT_SAMPLER, SHORTCUT_STEP_COUNTS, is_shortcut_folder
+from studio.core.student_refs import is_hub_id
+from studio.viewmodels.model_presets import preset_catalogue
 
 SHORTCUT_RECIPE = LaneRecipe(sampler=SHORTCUT_SAMPLER, num_inference_steps=4, guidance_scale=1.0)
 
@@ -185,3 +188,19 @@ def default_pair(root: Path | None = None) -> ModelPair:
 def shipped_pairs(root: Path | None = None) -> list[ModelPair]:
     """The picker's pairs for the models shipped under `models_dir()` (or `root`)."""
     return pairs_of(embedded_models(root), root)
+
+
+def model_exists(name: str) -> bool:
+    """Whether the model `name` can be found now (a hub id counts: it is fetched when used)."""
+    lora = split_lora_student(name)
+    if lora is not None:
+        return model_exists(lora[0]) and Path(lora[1]).is_file()
+    if is_hub_id(name):
+        return True  # found in the local cache, or downloaded, when a job runs
+    preset = preset_name_of(name)
+    if preset is not None:
+        return preset_catalogue().find(preset) is not None
+    location, _config = split_model_name(name)
+    if is_embedded_name(location):
+        return location in embedded_models()
+    return Path(location).is_file() or is_model_folder(Path(location))
