@@ -28,15 +28,15 @@ from PySide6.QtWidgets import QApplication
 from studio.core.client import EngineClient
 from studio.core.commands import LoadModel
 from studio.core.gallery import GalleryStore
-from studio.core.model_presets import USER_FOLDER, load_model_presets
-from studio.core.paths import presets_dir
+from studio.core.model_presets import USER_FOLDER
+from studio.core.model_resolver import ModelResolver
 from studio.desktop import APP_ID, icon_path
 from studio.runners import judged_runner
 from studio.ui.main_window import MainWindow
-from studio.viewmodels.model_presets import use_catalogue
+from studio.viewmodels.model_pairs import ModelPairs
+from studio.viewmodels.recipe_presets import shipped_presets
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
-from studio.viewmodels.submission import model_ref_for
 from studio.worker.host import EngineHost, default_runner_factory
 
 log = logging.getLogger(__name__)
@@ -145,13 +145,22 @@ class StudioApp:
     ) -> None:
         self.settings = SettingsViewModel(settings_path)
         settings = self.settings.load()
-        user_presets = self.settings.path.parent / USER_FOLDER
-        use_catalogue(load_model_presets(presets_dir(), user_presets))
+        self.models = ModelResolver.shipped(self.settings.path.parent / USER_FOLDER)
+        for warning in self.models.presets.warnings:
+            log.warning(warning)
         self.startup = startup or EngineStartup(build=partial(judged_runner, settings.engine))
         self.client = client or _new_host(self.startup)
         folder = Path(gallery_dir) if gallery_dir else self.settings.gallery_dir()
-        self.session = SessionViewModel(self.client, GalleryStore(folder), settings)
-        self.window = MainWindow(self.session, self.settings, geometry or QSettings())
+        store = GalleryStore(folder)
+        self.session = SessionViewModel(self.client, store, settings, models=self.models)
+        pairs = ModelPairs(self.models).shipped()
+        self.window = MainWindow(
+            self.session,
+            self.settings,
+            geometry or QSettings(),
+            pairs=pairs,
+            recipe_presets=shipped_presets(),
+        )
         self.window.set_status("Starting: the engine loads torch and the model in the background.")
         if self.settings.notice:
             self.window.show_notice(self.settings.notice)
@@ -192,7 +201,7 @@ class StudioApp:
         names = dict.fromkeys([s.teacher_model] + ([s.student_model] if s.compare_mode else []))
         for name in names:
             try:
-                self.client.send(LoadModel(ref=model_ref_for(name, s.pickle_permissions)))
+                self.client.send(LoadModel(ref=self.models.resolve(name, s.pickle_permissions)))
             except (ValueError, RuntimeError) as exc:
                 log.warning("could not warm %s: %s", name, exc)
 

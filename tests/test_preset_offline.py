@@ -11,13 +11,14 @@ from huggingface_hub import constants
 
 from studio.core.gallery import GalleryStore
 from studio.core.model_presets import load_model_presets
-from studio.core.paths import presets_dir
+from studio.core.model_resolver import ModelResolver
+from studio.core.paths import models_dir, presets_dir
 from studio.engine import hub_download
 from studio.engine.cancel import CancelToken
 from studio.engine.model_cache import ModelCache
 from studio.engine.pipeline_loader import PipelineLoader
 from studio.engine.runner import Runner
-from studio.viewmodels.model_presets import apply_preset, use_catalogue
+from studio.viewmodels.model_presets import apply_preset
 from studio.viewmodels.session import SessionViewModel
 from studio.worker.failures import describe_failure
 from tests.engine.test_runner import Collector
@@ -31,10 +32,12 @@ def test_an_uncached_preset_offline_says_to_download_it_once(
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.setattr(hub_download, "hub_offline", lambda: True)
-    catalogue = use_catalogue(load_model_presets(presets_dir(), None))
-    preset = catalogue.find(name)
+    models = ModelResolver(models_dir(), load_model_presets(presets_dir(), None))
+    preset = models.preset(name)
     engine = FakeEngine()
-    session = SessionViewModel(engine, GalleryStore(tmp_path / "g"), rng=random.Random(1))
+    session = SessionViewModel(
+        engine, GalleryStore(tmp_path / "g"), rng=random.Random(1), models=models
+    )
     apply_preset(session, preset)
     assert session.generate()
     (job,) = engine.jobs

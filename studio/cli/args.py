@@ -8,32 +8,29 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
-from studio.core.models import (
-    EMBEDDED_SIDE,
-    EMBEDDED_TEACHER,
-    ModelRef,
-    ModelSource,
-    default_side,
-)
+from studio.core.model_resolver import ModelResolver
+from studio.core.models import EMBEDDED_SIDE, EMBEDDED_TEACHER, ModelRef, default_side
 from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, validate
 from studio.core.settings import DEFAULT_PROMPT
 from studio.core.skip_tuning import SkipTuning
 
 
+@cache
+def model_resolver() -> ModelResolver:
+    """The CLI's model resolver: the shipped models, and the shipped and the user's presets."""
+    return ModelResolver.shipped()
+
+
 def model_ref(text: str) -> ModelRef:
-    """A model argument: an embedded name, a local folder, a file, or a hub id."""
-    path = Path(text).expanduser()
-    if path.is_dir():
-        return ModelRef(location=str(path.resolve()), source=ModelSource.folder)
-    if path.is_file():
-        return ModelRef(location=str(path.resolve()), source=ModelSource.file)
-    if "/" not in text and not text.startswith("."):
-        return ModelRef.embedded(text)
-    if text.count("/") == 1 and not text.startswith(("/", ".", "~")):
-        return ModelRef(location=text, source=ModelSource.hub)
-    raise SystemExit(f"studio: no model folder or file at {text}.")
+    """A model argument (see `studio.core.model_names`): an embedded name, a folder, a file
+    (`#config=`), a hub id, `preset:<name>` or a LoRA student (`#lora=`)."""
+    try:
+        return model_resolver().resolve(text)
+    except ValueError as exc:
+        raise SystemExit(f"studio: {exc}") from None
 
 
 def model_arg(

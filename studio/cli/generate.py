@@ -75,7 +75,8 @@ def default_student(args: argparse.Namespace) -> str:
 def cmd_generate(args: argparse.Namespace) -> int:
     from studio.cli.headless import run_job
 
-    ref = replace(model_ref(args.model), allow_pickle=args.allow_pickle, config=args.config)
+    ref = model_ref(args.model)
+    ref = replace(ref, allow_pickle=args.allow_pickle, config=args.config or ref.config)
     default_size(args, [ref])
     params = lane_params(args)
     job = GenerateJob(lane=LaneSpec(model=ref, params=params), previews=PreviewOptions(every=0))

@@ -16,13 +16,11 @@ from typing import Any
 
 from studio.core.emoji_vocabulary import EmojiVocabulary
 from studio.core.json_files import JsonFileError, read_json
-from studio.core.lora_students import split_lora_student
 from studio.core.manifest import MANIFEST, ManifestError, read_manifest
-from studio.core.model_library import split_model_name
-from studio.core.model_presets import PresetCatalogue, preset_name_of
+from studio.core.model_names import NameKind, parse_model_name
+from studio.core.model_presets import PresetCatalogue
 from studio.core.preset_schema import ModelPreset
 from studio.core.samplers import ModelKind, SamplerSpec, find_sampler
-from studio.core.student_refs import is_hub_id
 
 SCHEDULER_CONFIG = Path("scheduler") / "scheduler_config.json"
 CONSISTENCY_SCHEDULERS = frozenset({"LCMScheduler", "TCDScheduler"})
@@ -165,25 +163,29 @@ def model_facts(
     presets: Presets | None = None,
     vocabulary: EmojiVocabulary | None = None,
 ) -> ModelFacts:
-    """The facts of a model name as the session uses it (see `studio.viewmodels.submission`):
+    """The facts of a model name as the session uses it (see `studio.core.model_names`):
     `preset:<name>`, a LoRA student, a folder, a single file, an embedded name or a hub id.
     `presets` is asked for the catalogue only for preset names and hub ids."""
-    text = name.strip() if isinstance(name, str) else ""
-    preset_name = preset_name_of(text)
-    if preset_name is not None:
-        preset = presets().find(preset_name) if presets is not None else None
-        return _preset_facts(preset) if preset is not None else replace(UNKNOWN, label=text)
-    lora = split_lora_student(text)
-    if lora is not None:
-        base = model_facts(lora[0], models_root=models_root, presets=presets, vocabulary=vocabulary)
-        label = f"{base.label} + {Path(lora[1]).name}"
-        return replace(base, label=label, consistency_distilled=None)
-    location, _config = split_model_name(text)
-    path = Path(location).expanduser()
-    if path.is_dir():
-        return replace(_folder_facts(path), label=path.name)
-    if path.is_file() or not text:
-        return replace(UNKNOWN, label=path.name)
-    if "/" not in text and "\\" not in text and not text.startswith("."):
-        return _embedded_facts(text, Path(models_root), vocabulary)
-    return _hub_facts(text, presets) if is_hub_id(text) else replace(UNKNOWN, label=text)
+    parsed = parse_model_name(name)
+    match parsed.kind:
+        case NameKind.preset:
+            preset = presets().find(parsed.location) if presets is not None else None
+            return (
+                _preset_facts(preset) if preset is not None else replace(UNKNOWN, label=parsed.text)
+            )
+        case NameKind.lora:
+            base = model_facts(
+                parsed.location, models_root=models_root, presets=presets, vocabulary=vocabulary
+            )
+            label = f"{base.label} + {Path(parsed.lora).name}"
+            return replace(base, label=label, consistency_distilled=None)
+        case NameKind.folder:
+            path = Path(parsed.location)
+            return replace(_folder_facts(path), label=path.name)
+        case NameKind.file | NameKind.empty:
+            return replace(UNKNOWN, label=Path(parsed.location).name)
+        case NameKind.embedded:
+            return _embedded_facts(parsed.location, Path(models_root), vocabulary)
+        case NameKind.hub:
+            return _hub_facts(parsed.location, presets)
+    return replace(UNKNOWN, label=parsed.text)

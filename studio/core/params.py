@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from studio.core.models import OTHER_SIDE
 from studio.core.samplers import SAMPLER_NAMES, find_sampler
 from studio.core.skip_tuning import SkipTuning
 from studio.core.wording import is_unicode, shown
@@ -70,8 +71,8 @@ class GenerationParams:
     eta: float = 0.0
     classifier_scale: float = 0.0
     seed: int = 0
-    width: int = 512
-    height: int = 512
+    width: int = OTHER_SIDE
+    height: int = OTHER_SIDE
     batch_size: int = 1
     schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
     skip_tuning: SkipTuning = field(default_factory=SkipTuning)

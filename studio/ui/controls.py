@@ -30,8 +30,7 @@ from studio.ui.binding import bind_combo_data, bind_spin, bind_text
 from studio.ui.model_pairs import ModelPairCombo
 from studio.ui.preset_picker import ModelPresetCombo
 from studio.ui.recipe_panel import LaneRecipePanel
-from studio.viewmodels.model_pairs import ModelPair
-from studio.viewmodels.model_presets import preset_catalogue
+from studio.viewmodels.model_pairs import ModelPair, ModelPairs
 from studio.viewmodels.session import SessionViewModel
 
 COMBO_MIN_CHARS = 6  # long sampler names elide instead of widening the column
@@ -155,8 +154,8 @@ class ControlsColumn(QWidget):
         self.session = session
         self.prompt_edit = _prompt_edit("promptEdit", "What to draw, e.g. 'grinning face'", 3)
         self.negative_edit = _prompt_edit("negativePromptEdit", "What to avoid (needs CFG > 1)", 2)
-        self.model_combo = ModelPairCombo(pairs)
-        self.preset_combo = ModelPresetCombo(preset_catalogue())
+        self.model_combo = ModelPairCombo(pairs, ModelPairs(session.models).pair_for)
+        self.preset_combo = ModelPresetCombo(session.models.presets)
         self.teacher_panel = LaneRecipePanel(session.teacher, "teacher", "Teacher", recipe_presets)
         self.student_panel = LaneRecipePanel(session.student, "student", "Student", recipe_presets)
         self.shared_panel = SharedPanel(session)

@@ -51,8 +51,9 @@ class LibraryUse(QObject):
         if entry is None:
             self._show_error(f"{path} is not in the models folder any more: rescan it.")
             return None
+        session = self.pairs.session
         try:
-            student = adapter_student(self.pairs.session.teacher_model, entry)
+            student = adapter_student(session.models, session.teacher_model, entry)
         except ValueError as exc:
             self._show_error(str(exc))
             return None

@@ -47,7 +47,7 @@ from studio.ui.wheel_guard import guard_wheel
 from studio.ui.window_exports import WindowExports
 from studio.ui.window_fit import DEFAULT_SIZE, first_geometry, fits
 from studio.viewmodels.model_library import ModelLibraryViewModel
-from studio.viewmodels.model_pairs import ModelPair, shipped_pairs
+from studio.viewmodels.model_pairs import ModelPair, ModelPairs
 from studio.viewmodels.recipe_presets import shipped_presets
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
@@ -99,7 +99,8 @@ class MainWindow(QMainWindow):
         self._activity = ""
         self.setWindowTitle("Studio")
         presets = shipped_presets() if recipe_presets is None else recipe_presets
-        self.controls = ControlsColumn(session, pairs or shipped_pairs(), presets)
+        pairs = pairs or ModelPairs(session.models).shipped()
+        self.controls = ControlsColumn(session, pairs, presets)
         self.preview = PreviewArea(session)
         self.comparison = self.preview.comparison
         self.banner = MessageBanner()

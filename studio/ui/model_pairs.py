@@ -3,19 +3,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
-from studio.viewmodels.model_pairs import ModelPair, pair_for
+from studio.viewmodels.model_pairs import ModelPair
 
 
 class ModelPairCombo(QComboBox):
-    """Offers the model pairs; `pairChosen` fires only when the user picks one."""
+    """Offers the model pairs; `pairChosen` fires only when the user picks one. `pair_for`
+    makes the pair of two model names shown that is not offered yet."""
 
     pairChosen = Signal(object)
 
-    def __init__(self, pairs: list[ModelPair], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        pairs: list[ModelPair],
+        pair_for: Callable[[str, str | None], ModelPair],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
+        self._pair_for = pair_for
         self.setObjectName("modelCombo")
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(12)
@@ -49,7 +58,7 @@ class ModelPairCombo(QComboBox):
         """Select (adding it if needed) the pair of these models, without `pairChosen`."""
         row = self.row_of(teacher, student)
         if row is None:
-            row = self.add_pair(pair_for(teacher, student))
+            row = self.add_pair(self._pair_for(teacher, student))
         with QSignalBlocker(self):
             self.setCurrentIndex(row)
         return self._pairs[row]

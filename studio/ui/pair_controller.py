@@ -7,19 +7,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 
+from studio.core.model_resolver import display_name
 from studio.core.model_roles import is_model_folder
 from studio.core.models import EMBEDDED_SIDE, OTHER_SIDE
 from studio.ui.controls import ControlsColumn
 from studio.ui.preview_area import PreviewArea
-from studio.viewmodels.model_pairs import (
-    ModelPair,
-    alone_pair,
-    display_name,
-    is_student,
-    model_exists,
-    self_pair,
-    student_pair,
-)
+from studio.viewmodels.model_pairs import ModelPair, ModelPairs, alone_pair, self_pair
 from studio.viewmodels.session import SessionViewModel
 
 SELF_LANE_TITLE = "Few-step lane (the teacher, not a student)"
@@ -42,6 +35,7 @@ class PairController(QObject):
         super().__init__(controls)
         self.session, self.controls, self.preview = session, controls, preview
         self.combo = controls.model_combo
+        self.models = ModelPairs(session.models)
         self._show_error = show_error
         self._sync_timer = QTimer(self, singleShot=True, interval=0)
         self._sync_timer.timeout.connect(self.sync)
@@ -57,7 +51,7 @@ class PairController(QObject):
         """Select the session's pair; fall back to the default pair when a model is missing."""
         s = self.session
         names = [s.teacher_model] + ([s.student_model] if s.compare_mode else [])
-        if all(model_exists(name) for name in names) or not self.combo.count():
+        if all(s.models.exists(name) for name in names) or not self.combo.count():
             self.sync()
             return
         fallback = self.combo.pairs()[0]
@@ -118,13 +112,13 @@ class PairController(QObject):
             )
             return None
         name = str(folder.resolve())
-        return self.use_model(name, as_student=is_student(name))
+        return self.use_model(name, as_student=self.models.is_student(name))
 
     def use_model(self, name: str, as_student: bool = False) -> ModelPair:
         """Offer a model (a folder or a single file) in the picker and use it: as the student
         of the current teacher, or alone (its pair with itself is offered too)."""
         if as_student:
-            pairs = [student_pair(self.session.teacher_model, name)]
+            pairs = [self.models.student_pair(self.session.teacher_model, name)]
         else:
             pairs = [alone_pair(name), self_pair(name)]
         for pair in pairs:

@@ -16,9 +16,10 @@ from studio.core.model_presets import (
     preset_name_of,
     student_recipe,
 )
+from studio.core.model_resolver import display_name
 from studio.core.preset_schema import ModelPreset
 from studio.ui.model_pairs import ModelPairCombo
-from studio.viewmodels.model_pairs import ModelPair, display_name
+from studio.viewmodels.model_pairs import ModelPair
 from studio.viewmodels.model_presets import apply_preset, student_is_guidance_free
 from studio.viewmodels.session import SessionViewModel
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 from studio.core.settings import DEFAULT_PROMPT
 from studio.ui.actions import WindowActions
 from studio.ui.controls import ControlsColumn
-from studio.viewmodels.model_pairs import ModelPair, default_pair
+from studio.viewmodels.model_pairs import ModelPair, ModelPairs
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 
@@ -180,7 +180,7 @@ def welcome_for(window: WelcomeHost) -> Welcome:
     """The window's welcome: above its centre, on the embedded pair; Help › Welcome shows it."""
 
     def use_defaults(prompt: str) -> None:
-        window.apply_pair(default_pair())
+        window.apply_pair(ModelPairs(window.session.models).default())
         window.session.prompt = prompt
 
     def remember() -> None:

@@ -12,12 +12,12 @@ from studio.core.events import Event, GridCellFinished, JobProgress, StepProgres
 from studio.core.grid import Axis, AxisName, GridSpec, LaneChoice, parse_axis, run_order
 from studio.core.grid_sheet import grid_parameters, grid_sheet, grid_title
 from studio.core.jobs import GridJob, Job, Lane, LaneSpec
+from studio.core.models import ModelRef
 from studio.core.params import ValidationError
 from studio.core.pngio import write_png
 from studio.viewmodels.observable import Observable
 from studio.viewmodels.study import StudyViewModel
 from studio.viewmodels.study_progress import StudyProgress
-from studio.viewmodels.submission import model_ref_for
 
 NO_AXIS = "none"
 AXIS_CHOICES = (*(a.value for a in AxisName), NO_AXIS)
@@ -57,9 +57,11 @@ class GridViewModel(StudyViewModel):
         self,
         submit: Callable[[Job], bool],
         lane_spec: Callable[[Lane], LaneSpec],
+        resolve_model: Callable[[str], ModelRef],
         parent: QObject | None = None,
     ) -> None:
         super().__init__(submit, lane_spec, parent)
+        self._resolve_model = resolve_model
         self._x_axis, self._x_values = "sampler", DEFAULT_VALUES["sampler"]
         self._y_axis, self._y_values = "steps", DEFAULT_VALUES["steps"]
         self.progress = StudyProgress("Cell", self)
@@ -105,7 +107,7 @@ class GridViewModel(StudyViewModel):
                     LaneChoice(name=lane.value.capitalize(), model=spec.model, params=spec.params)
                 )
             return Axis(name=AxisName.lane, values=tuple(choices))
-        return parse_axis(f"{name}={values}", resolve_model=model_ref_for)
+        return parse_axis(f"{name}={values}", resolve_model=self._resolve_model)
 
     # --- events --------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""The facts of the session's models, read from the shipped models folder, the preset catalogue
-and the embedded models' emoji vocabulary (see `studio.core.model_kinds`)."""
+"""The facts of the session's models, told by the session's model resolver with the embedded
+models' emoji vocabulary (see `studio.core.model_kinds`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import logging
 from functools import cache
 
 from studio.core.emoji_vocabulary import EmojiVocabulary, vocabulary_dir
-from studio.core.model_kinds import ModelFacts, model_facts
-from studio.core.paths import assets_dir, models_dir
-from studio.viewmodels.model_presets import preset_catalogue
+from studio.core.model_kinds import ModelFacts
+from studio.core.model_resolver import ModelResolver
+from studio.core.paths import assets_dir
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,6 @@ def emoji_vocabulary() -> EmojiVocabulary | None:
         return None
 
 
-def known_facts(name: str) -> ModelFacts:
+def known_facts(models: ModelResolver, name: str) -> ModelFacts:
     """What can be told of the model `name` without loading it."""
-    return model_facts(
-        name, models_root=models_dir(), presets=preset_catalogue, vocabulary=emoji_vocabulary()
-    )
+    return models.facts(name, emoji_vocabulary())

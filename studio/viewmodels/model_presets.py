@@ -1,63 +1,24 @@
-"""Model-pair presets in the session: the catalogue, `preset:<name>` model names, and choosing one.
+"""Model-pair presets in the session: choosing one, and the model names saved images record.
 
 Choosing a preset sets both lanes at once: the teacher lane runs the preset's base model with
 the teacher recipe, the student lane runs `preset:<name>` (the base plus the preset's adapter
 and sampling facts, resolved to a `StudentRef` when a job is built) with the student's recipe,
-and the shared size becomes the preset's.
+and the shared size becomes the preset's. The catalogue itself belongs to the session's model
+resolver (`studio.core.model_resolver`).
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Protocol
 
 from studio.core.lora_students import lora_student_name
 from studio.core.model_library import model_name
-from studio.core.model_presets import (
-    PRESET_PREFIX,
-    PresetCatalogue,
-    default_user_presets_dir,
-    load_model_presets,
-    preset_model_name,
-    student_recipe,
-    student_ref,
-)
+from studio.core.model_presets import PRESET_PREFIX, preset_model_name, student_recipe
 from studio.core.models import ModelRef, ModelSource
-from studio.core.paths import presets_dir
 from studio.core.preset_schema import ModelPreset
 from studio.core.student_refs import StudentRef
 from studio.viewmodels.lane import LaneViewModel
-
-log = logging.getLogger(__name__)
-
-_current: list[PresetCatalogue] = []
-
-
-def use_catalogue(catalogue: PresetCatalogue) -> PresetCatalogue:
-    """Make `catalogue` the one `preset:<name>` names resolve in; its warnings go to the log."""
-    for warning in catalogue.warnings:
-        log.warning(warning)
-    _current[:] = [catalogue]
-    return catalogue
-
-
-def preset_catalogue() -> PresetCatalogue:
-    """The presets in use: the shipped ones with the user's, read on first use."""
-    if not _current:
-        use_catalogue(load_model_presets(presets_dir(), default_user_presets_dir()))
-    return _current[0]
-
-
-def preset_ref(name: str) -> StudentRef:
-    """The student reference of the preset `name`; ValueError in one sentence when unknown."""
-    preset = preset_catalogue().find(name)
-    if preset is None:
-        raise ValueError(
-            f"There is no model preset named '{name}': choose one in the preset picker, or "
-            f"check the preset files in {default_user_presets_dir()}."
-        )
-    return student_ref(preset)
 
 
 def student_is_guidance_free(preset: ModelPreset) -> bool:

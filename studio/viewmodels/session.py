@@ -35,6 +35,7 @@ from studio.core.jobs import CompareJob, GenerateJob, Job, Lane, LaneSpec, Previ
 from studio.core.jobs import job_problems as find_job_problems
 from studio.core.metadata import ParsedParameters
 from studio.core.model_kinds import ModelFacts
+from studio.core.model_resolver import ModelResolver
 from studio.core.models import ModelRef
 from studio.core.params import MAX_SEED
 from studio.core.settings import MAX_BATCH_COUNT, LaneRecipe, SeedMode, Settings, SharedParams
@@ -50,7 +51,6 @@ from studio.viewmodels.studies import Studies
 from studio.viewmodels.submission import (
     Settlement,
     job_summary,
-    resolve_models,
     seeds_for,
     settlement,
 )
@@ -68,8 +68,10 @@ class SessionViewModel(QObject):
     Observable attributes (assign to change; each has a `<name>Changed` signal): `prompt`,
     `negative_prompt`, `seed`, `seed_mode`, `width`, `height`, `batch_count`, `teacher_model`,
     `student_model`, `compare_mode`, `preview_every`. `pickle_permissions` holds the pickle
-    files the user allowed; jobs get `allow_pickle` for those files only. Each lane is told
-    what `model_facts` knows of its model (kind, vocabulary) whenever that model changes.
+    files the user allowed; jobs get `allow_pickle` for those files only. `models` resolves
+    model names (the composition root's resolver; the shipped models and presets when None).
+    Each lane is told what `model_facts` knows of its model (kind, vocabulary) whenever that
+    model changes.
     """
 
     promptChanged = Signal(str)
@@ -108,12 +110,14 @@ class SessionViewModel(QObject):
         settings: Settings | None = None,
         *,
         rng: random.Random | None = None,
-        model_facts: Callable[[str], ModelFacts] = known_facts,
+        models: ModelResolver | None = None,
+        model_facts: Callable[[str], ModelFacts] | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._client = client
-        self._model_facts = model_facts
+        self.models = models or ModelResolver.shipped()
+        self._model_facts = model_facts or partial(known_facts, self.models)
         self._rng = rng or random.Random()
         self._tracker = JobTracker(self.busyChanged.emit)
         self.last_error = ""
@@ -126,7 +130,7 @@ class SessionViewModel(QObject):
         self.comparison = ComparisonViewModel(self)
         self.queue = QueueViewModel(self._discard, self)
         self.gallery = GalleryViewModel(store, self, self)
-        self.studies = Studies(self.submit, self.lane_spec, self)
+        self.studies = Studies(self.submit, self.lane_spec, self.models.resolve, self)
         self.grid, self.convergence = self.studies.grid, self.studies.convergence
         self.convergence.pace = partial(measured_pace, self.teacher)
         self.apply_settings(base)
@@ -231,7 +235,7 @@ class SessionViewModel(QObject):
             found.append(f"The batch count {count!r} is out of range: use 1 to {MAX_BATCH_COUNT}.")
             count = 1
         names = [self.teacher_model] + ([self.student_model] if self.compare_mode else [])
-        refs, unknown = resolve_models(names, self.pickle_permissions)
+        refs, unknown = self.models.resolve_all(names, self.pickle_permissions)
         lanes = [self.teacher, self.student] if self.compare_mode else [self.teacher]
         found += unknown + lane_misfits(lanes)
         if found:
@@ -255,7 +259,7 @@ class SessionViewModel(QObject):
     def lane_spec(self, lane: Lane) -> LaneSpec:
         """A lane's model and recipe as Generate would send them; ValueError naming a bad model."""
         name = self.student_model if lane is Lane.student else self.teacher_model
-        refs, found = resolve_models([name], self.pickle_permissions)
+        refs, found = self.models.resolve_all([name], self.pickle_permissions)
         if found:
             raise ValueError(found[0])
         return LaneSpec(model=refs[0], params=self._lane(lane).params(self.shared_params()))

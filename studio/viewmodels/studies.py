@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject
 
 from studio.core.events import Event
 from studio.core.jobs import ConvergeJob, GridJob, Job, Lane, LaneSpec
+from studio.core.models import ModelRef
 from studio.viewmodels.convergence import ConvergenceViewModel
 from studio.viewmodels.grid import GridViewModel
 
@@ -19,10 +20,11 @@ class Studies(QObject):
         self,
         submit: Callable[[Job], bool],
         lane_spec: Callable[[Lane], LaneSpec],
+        resolve_model: Callable[[str], ModelRef],
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.grid = GridViewModel(submit, lane_spec, self)
+        self.grid = GridViewModel(submit, lane_spec, resolve_model, self)
         self.convergence = ConvergenceViewModel(submit, lane_spec, self)
 
     def owner(self, job: Job) -> GridViewModel | ConvergenceViewModel | None:

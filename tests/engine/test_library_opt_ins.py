@@ -3,8 +3,9 @@ through torch.load(weights_only=True) only, a payload in an allowed file is stil
 never runs, a file changed after it was allowed is refused again with the usual message, and a
 LoRA from the models folder runs on the student lane only, through the presets' loading path.
 
-The references are built exactly as the window builds them (`model_ref_for` with the session's
-pickle permissions), so these tests cover the whole way from a model name to the loader.
+The references are built exactly as the window builds them (`ModelResolver.resolve` with the
+session's pickle permissions), so these tests cover the whole way from a model name to the
+loader.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 
 from studio.core.lora_students import lora_student_name
 from studio.core.model_library import model_name
+from studio.core.model_resolver import ModelResolver
 from studio.core.models import ModelRef, ModelSource
 from studio.core.pickle_permissions import PicklePermissions
 from studio.core.student_refs import AdapterKind, StudentRef
@@ -28,7 +30,6 @@ from studio.engine.loading import ModelLoadError, load_pipeline
 from studio.engine.model_cache import ModelCache
 from studio.engine.pipeline_loader import PipelineLoader
 from studio.engine.runner import Runner
-from studio.viewmodels.submission import model_ref_for
 from tests.engine import ldm_layout
 from tests.engine.test_safe_loading import RunsCode
 from tests.engine.test_students import compare, run_alone, shared_runner
@@ -82,12 +83,12 @@ def torch_loads(monkeypatch) -> list[dict[str, Any]]:
 
 def test_an_allowed_pickle_is_read_with_weights_only_and_loads(tiny, torch_loads):
     name = model_name(str(tiny.checkpoint), str(tiny.config))
-    refused = model_ref_for(name)
+    refused = ModelResolver.shipped().resolve(name)
     assert not refused.allow_pickle
     with pytest.raises(ModelLoadError, match=f"^tiny-sd.ckpt {REFUSED}"):
         load_pipeline(refused, device="cpu")
     assert torch_loads == [], "a refused pickle was opened by torch"
-    ref = model_ref_for(name, PicklePermissions().allowing(tiny.checkpoint))
+    ref = ModelResolver.shipped().resolve(name, PicklePermissions().allowing(tiny.checkpoint))
     assert (ref.allow_pickle, ref.location) == (True, str(tiny.checkpoint.resolve()))
     loaded = load_pipeline(ref, device="cpu")
     assert torch_loads and all(call.get("weights_only") is True for call in torch_loads)
@@ -99,7 +100,7 @@ def test_an_allowed_pickle_with_a_payload_is_still_refused_and_never_runs(tiny, 
     marker = tmp_path / "ran"
     evil = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {"w": RunsCode(marker)}}, evil)
-    ref = model_ref_for(str(evil), PicklePermissions().allowing(evil))
+    ref = ModelResolver.shipped().resolve(str(evil), PicklePermissions().allowing(evil))
     assert ref.allow_pickle
     with pytest.raises(ModelLoadError) as caught:
         load_pipeline(ref, device="cpu")
@@ -115,7 +116,7 @@ def test_a_file_changed_after_it_was_allowed_is_refused_again(tiny, tmp_path):
     allowed = PicklePermissions().allowing(copy)
     later = copy.stat().st_mtime_ns + 5_000_000_000
     os.utime(copy, ns=(later, later))
-    ref = model_ref_for(model_name(str(copy), str(tiny.config)), allowed)
+    ref = ModelResolver.shipped().resolve(model_name(str(copy), str(tiny.config)), allowed)
     assert not ref.allow_pickle
     with pytest.raises(ModelLoadError, match=f"^tiny-sd.ckpt {REFUSED}.*--allow-pickle"):
         load_pipeline(ref, device="cpu")
@@ -124,12 +125,12 @@ def test_a_file_changed_after_it_was_allowed_is_refused_again(tiny, tmp_path):
 def test_the_opt_in_never_reaches_another_file(tiny, tmp_path):
     other = Path(shutil.copy(tiny.checkpoint, tmp_path / "other.ckpt"))
     allowed = PicklePermissions().allowing(tiny.checkpoint)
-    assert not model_ref_for(str(other), allowed).allow_pickle
-    assert not model_ref_for(str(tiny.folder), allowed).allow_pickle
+    assert not ModelResolver.shipped().resolve(str(other), allowed).allow_pickle
+    assert not ModelResolver.shipped().resolve(str(tiny.folder), allowed).allow_pickle
 
 
 def library_student(tiny, lora: Path) -> StudentRef:
-    ref = model_ref_for(lora_student_name(str(tiny.folder), str(lora)))
+    ref = ModelResolver.shipped().resolve(lora_student_name(str(tiny.folder), str(lora)))
     assert isinstance(ref, StudentRef) and ref.adapter is not None
     return ref
 
@@ -147,7 +148,7 @@ def test_a_library_lora_is_the_presets_kind_of_student(tiny):
 
 
 def test_a_library_lora_changes_the_student_lane_only(tiny):
-    teacher = model_ref_for(str(tiny.folder))
+    teacher = ModelResolver.shipped().resolve(str(tiny.folder))
     alone = run_alone(Runner(ModelCache(capacity=1)), teacher)
     runner = shared_runner()
     t_image, s_image = compare(runner, teacher, library_student(tiny, tiny.lora))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from studio.core import model_resolver
 from studio.core.models import EMBEDDED_TEACHER
-from studio.viewmodels import model_pairs
 from tests.viewmodels.fixtures import engine, session, store
 
 __all__ = ["engine", "session", "shipped_models", "store"]
@@ -20,5 +20,5 @@ def shipped_models(tmp_path_factory, monkeypatch) -> Path:
     root = tmp_path_factory.mktemp("models")
     (root / EMBEDDED_TEACHER).mkdir()
     (root / EMBEDDED_TEACHER / "model_index.json").write_text('{"_class_name": "EmojiPipeline"}')
-    monkeypatch.setattr(model_pairs, "models_dir", lambda: root)
+    monkeypatch.setattr(model_resolver, "models_dir", lambda: root)
     return root

@@ -17,7 +17,6 @@ from studio.core.student_refs import AdapterKind, StudentRef
 from studio.ui.main_window import MainWindow
 from studio.viewmodels.library_students import model_family
 from studio.viewmodels.model_presets import model_name_of
-from studio.viewmodels.submission import model_ref_for
 from tests.core.test_lora_students import PEFT_XL, kohya, lora_file
 from tests.core.test_model_library import SD1_KEYS, SDXL_KEYS, pipeline_folder, safetensors
 from tests.ui.test_main_window import child, make_window
@@ -102,7 +101,7 @@ def test_the_student_lane_becomes_the_teacher_with_the_lora(window, models, engi
 def test_a_lora_on_a_diffusers_folder_teacher(window, models, qtbot):
     click(window, qtbot, "sd15-diffusers", "useAsTeacher")
     click(window, qtbot, SD15_LORA, "useAsAdapter")
-    ref = model_ref_for(window.session.student_model)
+    ref = window.session.models.resolve(window.session.student_model)
     assert isinstance(ref, StudentRef)
     assert (ref.location, ref.source) == (str(models / "sd15-diffusers"), ModelSource.folder)
 
@@ -131,7 +130,7 @@ def test_a_lora_of_unknown_family_is_left_to_the_engine(window, models, qtbot):
 
 
 def test_the_embedded_teacher_is_not_an_sd_model(window, models, qtbot):
-    if model_family(window.session.teacher_model) != "Emoji":
+    if model_family(window.session.models, window.session.teacher_model) != "Emoji":
         pytest.skip("the embedded teacher is not installed in this checkout")
     click(window, qtbot, SD15_LORA, "useAsAdapter")
     assert "is an Emoji model" in window.banner.message()

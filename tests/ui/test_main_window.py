@@ -21,10 +21,11 @@ from studio.core.commands import Cancel, LoadModel
 from studio.core.events import Event, JobStarted, LaneFinished, PreviewReady, StepProgress
 from studio.core.gallery import GalleryStore
 from studio.core.jobs import CompareJob, GenerateJob, Lane
+from studio.core.model_resolver import ModelResolver
 from studio.core.pngio import write_png
 from studio.core.settings import DEFAULT_PROMPT, load_settings
 from studio.ui.main_window import MainWindow
-from studio.viewmodels.model_pairs import ModelPair, pairs_of, self_pair
+from studio.viewmodels.model_pairs import ModelPair, ModelPairs, self_pair
 from studio.viewmodels.recipe_presets import shipped_presets
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
@@ -467,7 +468,7 @@ def test_default_pairs_put_the_distilled_student_first(tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
         (tmp_path / name / "model_index.json").write_text("{}")
     (tmp_path / "emoji-student-4step" / "training.json").write_text('{"teacher_step": 14000}')
-    pairs = pairs_of(["emoji-student-4step", "emoji-teacher"], tmp_path)
+    pairs = ModelPairs(ModelResolver(tmp_path)).pairs_of(["emoji-student-4step", "emoji-teacher"])
     assert [p.key for p in pairs] == [
         ("emoji-teacher", "emoji-student-4step"),
         ("emoji-teacher", "emoji-teacher"),

@@ -16,7 +16,6 @@ from studio.core.commands import Submit
 from studio.core.samplers import SAMPLER_NAMES
 from studio.core.settings import default_teacher
 from studio.ui.main_window import MainWindow
-from studio.viewmodels.model_presets import preset_catalogue
 from tests.ui.test_main_window import child, make_window
 from tests.ui.test_preset_picker import choose, shipped_catalogue  # noqa: F401 (autouse)
 from tests.viewmodels.fake_engine import FakeEngine
@@ -111,7 +110,7 @@ def test_the_lcm_student_takes_lcm_without_a_warning(window):
 
 def test_back_from_a_preset_to_the_emoji_pair_restores_the_teacher_recipe(window):
     choose(window, "SD-Turbo")
-    turbo = preset_catalogue().find("SD-Turbo")
+    turbo = window.session.models.preset("SD-Turbo")
     assert turbo is not None and window.session.teacher.recipe == turbo.teacher
     assert window.session.teacher.sampler == "DPM++ 2M Karras"
     combo = window.controls.model_combo

@@ -9,7 +9,6 @@ import pytest
 from studio.core.commands import Submit
 from studio.core.models import ModelSource
 from studio.ui.main_window import MainWindow
-from studio.viewmodels.submission import model_ref_for
 from tests.core.test_model_library import SD1_KEYS, SD2_KEYS, pipeline_folder, safetensors
 from tests.ui.test_main_window import child, make_window
 from tests.viewmodels.fake_engine import FakeEngine
@@ -73,7 +72,7 @@ def test_use_as_teacher_puts_a_single_file_to_use(window, models, qtbot):
     assert session.teacher_model == str(models / "dreamshaper.safetensors")
     assert not session.compare_mode
     assert window.controls.model_combo.current_pair().label == "dreamshaper.safetensors alone"
-    ref = model_ref_for(session.teacher_model)
+    ref = session.models.resolve(session.teacher_model)
     assert (ref.source, ref.config) == (ModelSource.file, "")
 
 
@@ -93,7 +92,7 @@ def test_an_sd2_file_offers_its_configs(window, models, qtbot):
     assert window.controls.model_combo.current_pair().label == (
         "v2-1_512.safetensors (sd21-base) alone"
     )
-    ref = model_ref_for(name)
+    ref = window.session.models.resolve(name)
     assert (ref.location, ref.source, ref.config) == (
         str(models / "v2-1_512.safetensors"),
         ModelSource.file,

@@ -19,7 +19,6 @@ from studio.core.jobs import CompareJob, GenerateJob
 from studio.core.models import ModelSource
 from studio.ui.main_window import MainWindow
 from studio.ui.pickle_opt_in import ask_pickle_permission, pickle_dialog, pickle_heading
-from studio.viewmodels.submission import model_ref_for
 from tests.core.test_model_library import SD1_KEYS, safetensors
 from tests.ui.test_main_window import child, make_window
 from tests.viewmodels.fake_engine import FakeEngine
@@ -99,8 +98,9 @@ def test_allowing_sets_allow_pickle_for_that_file_only(window, models, engine, q
     ref = job.lane.model
     assert (ref.location, ref.source, ref.allow_pickle) == (str(path), ModelSource.file, True)
     permissions = window.session.pickle_permissions
-    assert not model_ref_for(str(models / "other.ckpt"), permissions).allow_pickle
-    assert not model_ref_for(str(models / "dreamshaper.safetensors"), permissions).allow_pickle
+    assert not window.session.models.resolve(str(models / "other.ckpt"), permissions).allow_pickle
+    resolve = window.session.models.resolve
+    assert not resolve(str(models / "dreamshaper.safetensors"), permissions).allow_pickle
     saved = json.loads((tmp_path / "settings.json").read_text())["pickle_permissions"]
     assert [entry["path"] for entry in saved] == [str(path)], "saved at once, not at close"
 

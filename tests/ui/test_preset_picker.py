@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from studio.core import model_resolver
 from studio.core.gallery import GalleryStore
 from studio.core.jobs import CompareJob
 from studio.core.model_presets import (
@@ -17,33 +18,39 @@ from studio.core.model_presets import (
     preset_model_name,
     student_recipe,
 )
+from studio.core.model_resolver import ModelResolver
 from studio.core.models import ModelSource
-from studio.core.paths import presets_dir
+from studio.core.paths import models_dir, presets_dir
 from studio.core.settings import Settings, save_settings
 from studio.core.student_refs import StudentRef
 from studio.ui.main_window import MainWindow
 from studio.ui.preset_picker import NAME_ROLE, PLACEHOLDER
-from studio.viewmodels.model_presets import preset_catalogue, use_catalogue
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
-from studio.viewmodels.submission import model_ref_for
 from tests.ui.test_main_window import geometry_store
 
 LIGHTNING = "SDXL-Lightning 4-step (LoRA)"
 
 
 @pytest.fixture(autouse=True)
-def shipped_catalogue():
+def shipped_catalogue(tmp_path_factory, monkeypatch):
     """The shipped presets only, whatever the user's config folder holds."""
-    use_catalogue(load_model_presets(presets_dir(), None))
-    yield
-    use_catalogue(load_model_presets(presets_dir(), None))
+    empty = tmp_path_factory.mktemp("no-user-presets")
+    monkeypatch.setattr(model_resolver, "default_user_presets_dir", lambda: empty)
 
 
-def open_window(tmp_path: Path, engine, qtbot) -> MainWindow:
+def shipped_resolver() -> ModelResolver:
+    return ModelResolver(models_dir(), load_model_presets(presets_dir(), None))
+
+
+def open_window(tmp_path: Path, engine, qtbot, models: ModelResolver | None = None) -> MainWindow:
     settings = SettingsViewModel(tmp_path / "settings.json")
     session = SessionViewModel(
-        engine, GalleryStore(tmp_path / "gallery"), settings.load(), rng=random.Random(3)
+        engine,
+        GalleryStore(tmp_path / "gallery"),
+        settings.load(),
+        rng=random.Random(3),
+        models=models,
     )
     window = MainWindow(session, settings, geometry_store(tmp_path))
     qtbot.addWidget(window)
@@ -80,12 +87,12 @@ def test_the_picker_lists_every_preset_under_family_headings(tmp_path, engine, q
 
 def sorted_by_family():
     order = ["sd15", "sd21", "sdxl", "sd3", "flux"]
-    return sorted(preset_catalogue().presets, key=lambda p: order.index(p.family))
+    return sorted(shipped_resolver().presets.presets, key=lambda p: order.index(p.family))
 
 
 def test_choosing_a_preset_sets_both_lanes_and_the_size(tmp_path, engine, qtbot):
     window = open_window(tmp_path, engine, qtbot)
-    preset = preset_catalogue().find(LIGHTNING)
+    preset = shipped_resolver().preset(LIGHTNING)
     choose(window, LIGHTNING)
     s = window.session
     assert s.teacher_model == "stabilityai/stable-diffusion-xl-base-1.0"
@@ -121,7 +128,7 @@ def test_changing_the_models_puts_the_picker_back_to_its_placeholder(tmp_path, e
 
 
 def test_a_preset_pair_is_restored_at_start(tmp_path, engine, qtbot):
-    preset = preset_catalogue().find(LIGHTNING)
+    preset = shipped_resolver().preset(LIGHTNING)
     save_settings(
         tmp_path / "settings.json",
         Settings(teacher_model=preset.base, student_model=preset_model_name(preset)),
@@ -133,12 +140,13 @@ def test_a_preset_pair_is_restored_at_start(tmp_path, engine, qtbot):
 
 
 def test_preset_and_hub_names_become_refs():
-    ref = model_ref_for("preset:" + LIGHTNING)
+    resolve = shipped_resolver().resolve
+    ref = resolve("preset:" + LIGHTNING)
     assert isinstance(ref, StudentRef) and ref.display_name == LIGHTNING
-    hub = model_ref_for("org/some-model")
+    hub = resolve("org/some-model")
     assert (hub.source, hub.location) == (ModelSource.hub, "org/some-model")
     with pytest.raises(ValueError, match="There is no model preset named 'nope'"):
-        model_ref_for("preset:nope")
+        resolve("preset:nope")
 
 
 def test_junk_user_presets_are_a_notice_not_a_crash(tmp_path, engine, qtbot):
@@ -146,8 +154,8 @@ def test_junk_user_presets_are_a_notice_not_a_crash(tmp_path, engine, qtbot):
     folder.mkdir()
     (folder / "broken.json").write_text("{not json")
     (folder / "mine.json").write_text(json.dumps({"name": "Mine", "family": "sdxl"}))
-    use_catalogue(load_model_presets(presets_dir(), folder))
-    window = open_window(tmp_path, engine, qtbot)
+    models = ModelResolver(models_dir(), load_model_presets(presets_dir(), folder), folder)
+    window = open_window(tmp_path, engine, qtbot, models)
     assert window.banner.isVisible() and window.banner.kind == "notice"
     assert "broken.json" in window.banner.message() or "mine.json" in window.banner.message()
     assert window.controls.preset_combo.findData(LIGHTNING, NAME_ROLE) > 0

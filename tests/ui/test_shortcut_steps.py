@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 
 from studio.core.jobs import Lane
+from studio.core.model_resolver import ModelResolver
 from studio.core.settings import default_student
 from studio.core.shortcut import SHORTCUT_STEP_COUNTS
 from studio.ui.steps_spin import StepsSpin
 from studio.viewmodels.lane import LaneViewModel
-from studio.viewmodels.model_pairs import pairs_of, step_counts
+from studio.viewmodels.model_pairs import ModelPairs
 
 
 def shortcut_folder(root):
@@ -26,12 +27,13 @@ def test_a_shortcut_folder_pairs_as_a_student_with_its_step_counts(tmp_path):
     teacher = tmp_path / "emoji-teacher"
     teacher.mkdir()
     (teacher / "model_index.json").write_text("{}")
-    pairs = pairs_of(["emoji-teacher", "my-shortcut"], tmp_path)
+    models = ModelPairs(ModelResolver(tmp_path))
+    pairs = models.pairs_of(["emoji-teacher", "my-shortcut"])
     pair = pairs[0]
     assert pair.student == "my-shortcut" and pair.student_steps == SHORTCUT_STEP_COUNTS
     assert pair.guidance_distilled and pair.student_recipe is not None
     assert pair.student_recipe.num_inference_steps in SHORTCUT_STEP_COUNTS
-    assert step_counts("emoji-teacher", tmp_path) == ()
+    assert models.step_counts("emoji-teacher") == ()
 
 
 def test_the_steps_box_keeps_to_the_allowed_counts(qtbot):

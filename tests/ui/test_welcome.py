@@ -16,7 +16,7 @@ from studio.core.settings import Settings, SharedParams, load_settings, save_set
 from studio.desktop import APP_ID
 from studio.ui.about import AboutDialog, about_html
 from studio.ui.welcome import SUGGESTED_PROMPT, WelcomePanel
-from studio.viewmodels.model_pairs import alone_pair, default_pair
+from studio.viewmodels.model_pairs import ModelPairs, alone_pair
 from tests.viewmodels.fake_engine import FakeEngine
 
 
@@ -47,7 +47,7 @@ def test_a_first_run_shows_the_welcome_with_the_default_pair_and_a_prompt(tmp_pa
     s = studio.session
     assert s.prompt == SUGGESTED_PROMPT
     assert studio.window.controls.prompt_edit.toPlainText() == SUGGESTED_PROMPT
-    pair = default_pair()
+    pair = ModelPairs(studio.models).default()
     assert (s.teacher_model, s.student_model if s.compare_mode else None) == pair.key
     qtbot.waitUntil(panel.generate_button.hasFocus)
     assert "Studio draws images" in panel.accessibleDescription()
@@ -88,7 +88,8 @@ def test_enter_on_generate_runs_the_suggested_prompt_on_the_default_pair(tmp_pat
     engine = FakeEngine()
     studio = start(tmp_path, qtbot, engine)
     studio.session.prompt = "something else"
-    studio.window.apply_pair(alone_pair(default_pair().teacher))
+    default = ModelPairs(studio.models).default()
+    studio.window.apply_pair(alone_pair(default.teacher))
     assert not studio.session.compare_mode
     panel = panel_of(studio)
     panel.generate_button.setFocus()
@@ -97,8 +98,8 @@ def test_enter_on_generate_runs_the_suggested_prompt_on_the_default_pair(tmp_pat
     lanes = [job.teacher, job.student] if isinstance(job, CompareJob) else [job.lane]
     assert isinstance(job, CompareJob | GenerateJob)
     assert {lane.params.prompt for lane in lanes} == {SUGGESTED_PROMPT}
-    assert lanes[0].model.location == default_pair().teacher
-    assert isinstance(job, CompareJob) == default_pair().compare
+    assert lanes[0].model.location == default.teacher
+    assert isinstance(job, CompareJob) == default.compare
     assert studio.window.welcome.panel is None
     saved = json.loads((tmp_path / "settings.json").read_text())
     assert saved["welcomed"] is True
