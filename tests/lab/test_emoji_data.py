@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from studio.cli import main
+from studio.cli.dataset import DEFAULT_SOURCES
 from studio.lab.emoji_build import build_dataset
 from studio.lab.emoji_cache import normalize_sources
 from studio.lab.emoji_concepts import (
+    SOURCES,
     EmojiConcept,
     make_caption,
     make_prompt,
@@ -19,7 +22,7 @@ from studio.lab.emoji_concepts import (
     read_emoji_test_header,
     subgroup_of_prompt,
 )
-from studio.lab.emoji_data import contact_sheet, main
+from studio.lab.emoji_data import contact_sheet
 from studio.lab.emoji_dataset import load_dataset, read_manifest
 from studio.lab.emoji_render import (
     NotoRenderer,
@@ -275,8 +278,12 @@ def test_contact_sheet_grid() -> None:
 def test_cli_builds_and_prints(system_paths: SourcePaths, tmp_path: Path, capsys) -> None:
     out, sheet = tmp_path / "cli.npz", tmp_path / "sheet.png"
 
-    code = main(["--limit", "3", "--quiet", "--out", str(out), "--sheet", str(sheet)])
+    code = main(["dataset", "--limit", "3", "--quiet", "--out", str(out), "--sheet", str(sheet)])
 
     assert code == 0 and out.is_file() and sheet.is_file()
     printed = capsys.readouterr().out
     assert "noto: 3 images" in printed and "twemoji: 3 images" in printed
+
+
+def test_the_commands_default_sources_are_the_builders() -> None:
+    assert ",".join(SOURCES) == DEFAULT_SOURCES

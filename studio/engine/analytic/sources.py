@@ -141,7 +141,7 @@ def read_emoji_rows(path: Path, count: int, seed: int) -> tuple[torch.Tensor, li
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise SamplerError(
             f"The emoji dataset {path} cannot be read ({exc}); rebuild it with "
-            "python -m studio.lab.emoji_data --force, or delete it to use model samples."
+            "studio dataset --force, or delete it to use model samples."
         ) from exc
     pixels = images.permute(0, 3, 1, 2).float() / 127.5 - 1.0
     return to_latents(pixels), captions
