@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtGui import QIcon
@@ -37,7 +36,7 @@ from studio.viewmodels.model_pairs import ModelPairs
 from studio.viewmodels.recipe_presets import shipped_presets
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
-from studio.worker.host import EngineHost, default_runner_factory
+from studio.worker.host import EngineHost, JobRunner, default_runner_factory
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ class EngineStartup:
     engine reports (model loads included) travels as events on its stream.
     """
 
-    def __init__(self, build: Callable[[], Any] | None = None) -> None:
+    def __init__(self, build: Callable[[], JobRunner] | None = None) -> None:
         self._build = build
         self._shown = threading.Event()
         self._abandoned = False
@@ -98,7 +97,7 @@ class EngineStartup:
         self._abandoned = True
         self._shown.set()
 
-    def runner_factory(self) -> Any:
+    def runner_factory(self) -> JobRunner:
         self._shown.wait(SHOW_WAIT_S)
         if self._abandoned:
             raise EngineAbandoned("The studio closed before the engine started.")

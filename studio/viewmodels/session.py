@@ -31,19 +31,19 @@ from studio.core.events import (
     StepProgress,
 )
 from studio.core.gallery import GalleryStore
-from studio.core.jobs import CompareJob, GenerateJob, Job, Lane, LaneSpec, PreviewOptions, StudyJob
+from studio.core.jobs import CompareJob, Job, Lane, LaneSpec, StudyJob
 from studio.core.jobs import job_problems as find_job_problems
 from studio.core.metadata import ParsedParameters
 from studio.core.model_kinds import ModelFacts
 from studio.core.model_resolver import ModelResolver
-from studio.core.models import ModelRef
 from studio.core.params import MAX_SEED
-from studio.core.settings import MAX_BATCH_COUNT, LaneRecipe, SeedMode, Settings, SharedParams
+from studio.core.settings import LaneRecipe, SeedMode, Settings, SharedParams
 from studio.viewmodels.comparison import ComparisonViewModel
 from studio.viewmodels.convergence import measured_pace
 from studio.viewmodels.gallery import LANE_KEY, GalleryViewModel
+from studio.viewmodels.job_builder import JobBuilder
 from studio.viewmodels.job_tracker import JobRecord, JobTracker
-from studio.viewmodels.lane import LaneEnd, LaneViewModel, lane_misfits
+from studio.viewmodels.lane import LaneEnd, LaneViewModel
 from studio.viewmodels.model_facts import known_facts
 from studio.viewmodels.observable import Observable
 from studio.viewmodels.queue import QueueViewModel
@@ -51,7 +51,6 @@ from studio.viewmodels.studies import Studies
 from studio.viewmodels.submission import (
     Settlement,
     job_summary,
-    seeds_for,
     settlement,
 )
 
@@ -118,7 +117,7 @@ class SessionViewModel(QObject):
         self._client = client
         self.models = models or ModelResolver.shipped()
         self._model_facts = model_facts or partial(known_facts, self.models)
-        self._rng = rng or random.Random()
+        self._jobs = JobBuilder(self, rng or random.Random())
         self._tracker = JobTracker(self.busyChanged.emit)
         self.last_error = ""
         self._ready = False
@@ -211,11 +210,11 @@ class SessionViewModel(QObject):
 
     def job_problems(self) -> list[str]:
         """Why Generate would refuse now, one sentence each (empty when it would run)."""
-        return self._build_jobs()[1]
+        return self._jobs.jobs()[1]
 
     def generate(self) -> list[str]:
         """Validate, then send `batch_count` jobs; the ids sent (none when there were problems)."""
-        jobs, found = self._build_jobs()
+        jobs, found = self._jobs.jobs()
         if found:
             self._show_error(" ".join(found))
             return []
@@ -228,41 +227,9 @@ class SessionViewModel(QObject):
             self.seed = (self.seed + len(jobs)) % (MAX_SEED + 1)
         return sent
 
-    def _build_jobs(self) -> tuple[list[Job], list[str]]:
-        found: list[str] = []
-        count = self.batch_count
-        if not isinstance(count, int) or not 1 <= count <= MAX_BATCH_COUNT:
-            found.append(f"The batch count {count!r} is out of range: use 1 to {MAX_BATCH_COUNT}.")
-            count = 1
-        names = [self.teacher_model] + ([self.student_model] if self.compare_mode else [])
-        refs, unknown = self.models.resolve_all(names, self.pickle_permissions)
-        lanes = [self.teacher, self.student] if self.compare_mode else [self.teacher]
-        found += unknown + lane_misfits(lanes)
-        if found:
-            return [], found
-        jobs = [
-            self._make_job(seed, refs)
-            for seed in seeds_for(self.seed_mode, self.seed, count, self._rng)
-        ]
-        found = find_job_problems(jobs[0])
-        return ([], found) if found else (jobs, [])
-
-    def _make_job(self, seed: int, refs: list[ModelRef]) -> Job:
-        shared = self.shared_params(seed)
-        previews = PreviewOptions(every=self.preview_every)
-        teacher = LaneSpec(model=refs[0], params=self.teacher.params(shared))
-        if not self.compare_mode:
-            return GenerateJob(lane=teacher, previews=previews)
-        student = LaneSpec(model=refs[1], params=self.student.params(shared))
-        return CompareJob(teacher=teacher, student=student, previews=previews)
-
     def lane_spec(self, lane: Lane) -> LaneSpec:
         """A lane's model and recipe as Generate would send them; ValueError naming a bad model."""
-        name = self.student_model if lane is Lane.student else self.teacher_model
-        refs, found = self.models.resolve_all([name], self.pickle_permissions)
-        if found:
-            raise ValueError(found[0])
-        return LaneSpec(model=refs[0], params=self._lane(lane).params(self.shared_params()))
+        return self._jobs.lane_spec(lane)
 
     def submit(self, job: Job) -> bool:
         """Validate and send one job (Generate's, a grid's, curves'); False when not sent."""

@@ -8,7 +8,7 @@ import queue
 import threading
 import traceback
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from studio.core import logs
 from studio.core.commands import Cancel, Command, Configure, LoadModel, Shutdown, Submit
@@ -28,6 +28,10 @@ from studio.core.models import ModelRef
 from studio.engine.cancel import Cancelled, CancelToken
 from studio.worker.failures import describe_failure, failure_detail
 from studio.worker.mailbox import EventChannel
+
+if TYPE_CHECKING:
+    from studio.engine.judge import ImageJudge
+    from studio.engine.runner import Runner
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +77,11 @@ class JobRunner(Protocol):
     def preload(self, ref: ModelRef, sink: EventChannel) -> None: ...
 
 
-def default_runner_factory(options: EngineOptions | None = None) -> Any:
+def default_runner_factory(
+    options: EngineOptions | None = None, judge: ImageJudge | None = None
+) -> Runner:
     """Build the torch runner on the worker thread, so importing torch never blocks the UI;
-    `options` place the models and size the model cache. (Typed `Any` for the composition
-    roots, which set the runner's judge.)"""
+    `options` place the models and size the model cache, `judge` scores convergence images."""
     import torch
 
     from studio.engine.model_cache import ModelCache
@@ -84,10 +89,8 @@ def default_runner_factory(options: EngineOptions | None = None) -> Any:
     from studio.engine.runner import Runner
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
-    runner: JobRunner = Runner(
-        ModelCache.for_options(options or EngineOptions(), loader=PipelineLoader())
-    )
-    return runner
+    cache = ModelCache.for_options(options or EngineOptions(), loader=PipelineLoader())
+    return Runner(cache, judge=judge)
 
 
 class EngineHost:
