@@ -353,12 +353,14 @@ class MainWindow(QMainWindow):
 
     def set_engine_status(self, text: str) -> None:
         """What the engine is doing in the background (importing torch, loading a model); an
-        activity ("…") lasts until the next report, the end of the work, or an error."""
+        activity ("…") lasts until the next report, the end of the work, or an error; so does
+        any report made while a job runs."""
         if not self.engine_failure:
-            if self.session.busy:
+            busy = self.session.busy
+            if busy:
                 text = text.removeprefix(READY_PREFIX)  # a job runs: the engine is not idle
             self.set_status(text)
-            self._activity = text if text.endswith("…") else ""
+            self._activity = text if busy or text.endswith("…") else ""
 
     def set_engine_failed(self, text: str) -> None:
         """The engine cannot run jobs: say so, and keep everything else usable."""

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QScrollArea
 
 from studio.core.engine_options import EngineOptions
-from studio.core.events import JobFailed, PreviewReady
+from studio.core.events import EngineStatus, Event, JobFailed, PreviewReady
 from studio.ui.engine_dialog import APPLYING, KEPT
 from tests.ui.test_main_window import child, finish, make_window, pump_until
 from tests.viewmodels.fake_engine import FAIL_MESSAGE, FakeEngine
@@ -41,8 +41,16 @@ def test_an_engine_status_event_reaches_the_status_line(window, engine) -> None:
     assert window.status_line.text() == "Loading emoji-teacher…"
     window.generate()
     engine.announce("Ready · emoji-teacher loaded on cpu in 1.2 s")
-    engine.pump(window.session.handle)
-    assert window.status_line.text() == "emoji-teacher loaded on cpu in 1.2 s", "told while busy"
+    shown: list[str] = []
+
+    def handle(event: Event) -> None:
+        window.session.handle(event)
+        if isinstance(event, EngineStatus):
+            shown.append(window.status_line.text())
+
+    engine.pump(handle)
+    assert shown == ["emoji-teacher loaded on cpu in 1.2 s"], "told while busy"
+    assert window.status_line.text() == "Ready.", "a report made during a job ends with it"
     engine.announce("Ready · emoji-teacher loaded on cpu in 1.2 s")
     engine.pump(window.session.handle)
     assert window.status_line.text() == "Ready · emoji-teacher loaded on cpu in 1.2 s"
