@@ -223,8 +223,9 @@ class GalleryViewModel(QObject):
 
     # --- restoring ----------------------------------------------------------------------------
 
-    def restore(self, index: int) -> ParsedParameters | None:
-        """Apply the parameters of the item at `index` to the session, and return them."""
+    def restore(self, index: int, told: tuple[str, ...] = ()) -> ParsedParameters | None:
+        """Apply the parameters of the item at `index` to the session, and return them; its
+        warnings already `told` (by its partner's restore) are not told again."""
         if not 0 <= index < len(self._items):
             self.error.emit(f"There is no gallery image number {index + 1}.")
             return None
@@ -232,7 +233,7 @@ class GalleryViewModel(QObject):
         if item.parsed is None:
             self.error.emit(f"{item.path.name} has no generation parameters that can be read.")
             return None
-        self._apply(item.parsed)
+        self._apply(item.parsed, told)
         return item.parsed
 
     def import_png(self, path: str | os.PathLike[str]) -> ParsedParameters | None:
@@ -268,8 +269,9 @@ class GalleryViewModel(QObject):
             return f"{source.name} is not a PNG image: drop a PNG made by Studio or A1111."
         return ""
 
-    def _apply(self, parsed: ParsedParameters) -> None:
-        if parsed.warnings:
-            self.notice.emit(" ".join(parsed.warnings))
+    def _apply(self, parsed: ParsedParameters, told: tuple[str, ...] = ()) -> None:
+        fresh = [warning for warning in parsed.warnings if warning not in told]
+        if fresh:
+            self.notice.emit(" ".join(fresh))
         if self.target is not None:
             self.target.apply_parameters(parsed)

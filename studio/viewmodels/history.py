@@ -167,7 +167,8 @@ class HistoryViewModel(QObject):
         partner = partner_of(item, items)
         if partner is None or partner.parsed is None:
             return f" (its {PARTNER_LANES[lane]} partner is not in the history)"
-        self.session.gallery.restore(items.index(partner))
+        told = item.parsed.warnings if item.parsed is not None else ()
+        self.session.gallery.restore(items.index(partner), told)
         self.session.compare_mode = True
         return " and of its partner"
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 from studio.core import gallery as gallery_module
 from studio.core.events import JobStarted, PreviewReady, StepProgress
 from studio.core.metrics import psnr
-from studio.core.pngio import read_image
+from studio.core.pngio import read_image, read_parameters, write_png
 from studio.ui.history_panes import STRIP_NOTE
 from studio.ui.image_view import ImageView
 from studio.ui.main_window import MainWindow
@@ -261,3 +261,19 @@ def test_a_pair_without_recorded_times_leaves_the_speed_up_blank(window, qtbot) 
     assert np.array_equal(shown_pixels(comparison.student_view), teacher // 2)
     assert comparison.summary().startswith("From history · speed-up not recorded · PSNR ")
     assert "total" not in comparison.teacher_view.caption()
+
+
+def test_a_pair_whose_images_share_a_warning_tells_it_once(window, engine, qtbot) -> None:
+    two_comparisons(window, engine)
+    teacher = saved(window, 3)
+    for path in (teacher, saved(window, 2)):  # the first pair: a value no reader knows
+        text = read_parameters(path)
+        assert text is not None
+        write_png(path, read_image(path), text + ", ???")
+    window.session.gallery.load()
+    told: list[str] = []
+    window.session.gallery.notice.connect(told.append)
+    rows = [saved(window, row) for row in range(window.gallery_strip.count())]
+    click(window, qtbot, rows.index(teacher))
+    assert len(told) == 1 and "???" in told[0]
+    assert window.session.compare_mode and window.session.student.num_inference_steps == 4
