@@ -56,6 +56,7 @@ from studio.core.models import ModelRef, ModelSource
 from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing
 from studio.core.skip_tuning import SkipTuning
 from studio.core.student_refs import AdapterKind, AdapterRef, StudentRef, StudentSampling
+from studio.core.wire_control import PreviewTaken
 
 COMMAND_TYPES: tuple[type, ...] = (Submit, Cancel, LoadModel, Configure, Shutdown)
 EVENT_TYPES: tuple[type, ...] = (
@@ -78,7 +79,9 @@ EVENT_TYPES: tuple[type, ...] = (
     EngineStatus,
     EngineStopped,
 )
-MESSAGE_TYPES = COMMAND_TYPES + EVENT_TYPES
+CONTROL_TYPES: tuple[type, ...] = (PreviewTaken,)
+"""Transport control messages (the process engine's preview credits), not UI commands."""
+MESSAGE_TYPES = COMMAND_TYPES + EVENT_TYPES + CONTROL_TYPES
 VALUE_TYPES: tuple[type, ...] = (
     GenerateJob,
     CompareJob,

@@ -95,11 +95,16 @@ def default_runner_factory(
 
 class EngineHost:
     """Implements EngineClient: accepts commands from any thread, runs jobs on one thread,
-    and streams events to one asyncio consumer through `listen()`."""
+    and streams events to one asyncio consumer through `listen()` (from `channel`, which an
+    engine process replaces by one that waits for the window's preview credits)."""
 
-    def __init__(self, runner_factory: Callable[[], JobRunner] = default_runner_factory) -> None:
+    def __init__(
+        self,
+        runner_factory: Callable[[], JobRunner] = default_runner_factory,
+        channel: EventChannel | None = None,
+    ) -> None:
         self._factory = runner_factory
-        self._channel = EventChannel()
+        self._channel = channel or EventChannel()
         self._queue: queue.Queue[Any] = queue.Queue()
         self._lock = threading.Lock()
         self._pending: dict[str, CancelToken] = {}

@@ -64,7 +64,7 @@ from studio.core.wire import (
     to_json_dict,
 )
 from studio.core.wire_frames import MAGIC, PREFIX, decode, encode, read_frame, write_frame
-from studio.core.wire_types import MESSAGE_TYPES
+from studio.core.wire_types import CONTROL_TYPES, MESSAGE_TYPES
 
 TEACHER = ModelRef.embedded("emoji-teacher")
 FILE = ModelRef(location="/models/sd15.safetensors", source=ModelSource.file, allow_pickle=True)
@@ -281,7 +281,8 @@ def test_the_examples_cover_every_command_event_and_job() -> None:
     assert {type(m) for m in COMMANDS} == set(get_args(Command))
     assert {type(m) for m in EVENTS} == set(get_args(Event))
     assert {type(j) for j in JOBS} == set(get_args(Job))
-    assert set(MESSAGE_TYPES) == set(get_args(Command)) | set(get_args(Event))
+    controls = set(CONTROL_TYPES)
+    assert set(MESSAGE_TYPES) == set(get_args(Command)) | set(get_args(Event)) | controls
 
 
 @pytest.mark.parametrize("message", MESSAGES, ids=lambda m: type(m).__name__)
