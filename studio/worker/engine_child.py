@@ -34,13 +34,17 @@ from studio.core.wire import from_json_dict
 from studio.core.wire_control import PreviewTaken
 from studio.core.wire_frames import read_frame, write_frame
 from studio.core.wire_types import WireError
+from studio.worker.child_start import FROZEN_FLAG
 from studio.worker.host import EngineHost, JobRunner
 from studio.worker.preview_credits import CreditedChannel
 
 log = logging.getLogger(__name__)
 
-FROZEN_FLAG = "--engine-child"
 RESTARTED = "The engine restarted; it loads models again as jobs need them."
+STARTING = "Starting the engine: importing torch…"
+READY = "Engine ready."
+ANNOUNCED = frozenset({"default"})
+"""The runners slow enough to build that the status line follows their start."""
 PARENT_POLL_S = 0.5
 PR_SET_PDEATHSIG = 1
 
@@ -68,6 +72,18 @@ RUNNERS: dict[str, Callable[[EngineOptions | None], JobRunner]] = {
     "pretend": pretend_runner,
 }
 """The runners a command line may name: a fixed table, never a module path."""
+
+
+def announced(build: Callable[[], JobRunner], channel: CreditedChannel) -> Callable[[], JobRunner]:
+    """`build`, telling the window's status line when it starts and when it is done."""
+
+    def factory() -> JobRunner:
+        channel.emit(EngineStatus(text=STARTING))
+        runner = build()
+        channel.emit(EngineStatus(text=READY))
+        return runner
+
+    return factory
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -174,7 +190,9 @@ def main(argv: Sequence[str]) -> int:
     configure_child_logging()
     frames_in, frames_out = protocol_streams()
     channel = CreditedChannel()
-    factory = partial(RUNNERS[args.runner], options_of(args.options))
+    factory: Callable[[], JobRunner] = partial(RUNNERS[args.runner], options_of(args.options))
+    if args.runner in ANNOUNCED:
+        factory = announced(factory, channel)
     host = EngineHost(runner_factory=factory, channel=channel)
     reader = threading.Thread(
         target=read_commands, args=(frames_in, host, channel), name="studio-commands", daemon=True
@@ -196,8 +214,9 @@ def exit_now(code: int) -> None:
 
 
 def maybe_run_engine_child(argv: Sequence[str]) -> bool:
-    """For a frozen bundle's entry point, called first: when `argv` (sys.argv) starts the
-    engine process (`<exe> --engine-child ...`), run it and end the process; else return False."""
+    """For a frozen bundle's entry point, called first with sys.argv: when it starts the
+    engine process (`<exe> --engine-child ...`), run that and end the process (no return);
+    otherwise return False at once, and the entry point goes on to open the window."""
     if len(argv) < 2 or argv[1] != FROZEN_FLAG:
         return False
     exit_now(main(argv[2:]))

@@ -28,21 +28,15 @@ child its parent-death signal when the spawning thread ends).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import queue
-import signal
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import cast
 
-import studio
-from studio.core.commands import Cancel, Command, Configure, Shutdown, Submit
+from studio.core.commands import Cancel, Command, Shutdown, Submit
 from studio.core.engine_options import EngineOptions
 from studio.core.events import (
     EngineConfigured,
@@ -56,17 +50,16 @@ from studio.core.events import (
     PreviewReady,
 )
 from studio.core.jobs import Job
-from studio.core.wire import Message, to_json_dict
+from studio.core.wire import Message
 from studio.core.wire_control import PreviewTaken
 from studio.core.wire_frames import encode
 from studio.worker.child_link import ChildLink
+from studio.worker.child_start import child_command, child_environment, describe_exit
+from studio.worker.engine_child import RUNNERS
 from studio.worker.mailbox import EventChannel
 
 log = logging.getLogger(__name__)
 
-FROZEN_FLAG = "--engine-child"
-CHILD_MODULE = "studio.worker.engine_child"
-RUNNER_NAMES = ("default", "pretend")
 CRASHED = (
     "The engine process {what} while running this job; it restarts, and the queued jobs go on."
 )
@@ -77,49 +70,6 @@ GAVE_UP = (
 )
 NOT_RUN = "The engine stopped before this job ran: {why}"
 CRASH_WINDOW_S = 60.0
-
-
-def describe_exit(code: int | None) -> str:
-    """How a process ended, as the middle of a sentence ("was killed (SIGKILL, ...)")."""
-    if code is None:
-        return "stopped answering"
-    if code >= 0:
-        return "exited unexpectedly" if code == 0 else f"exited with code {code}"
-    name = _signal_name(-code)
-    if -code == signal.SIGKILL:
-        return f"was killed ({name}, often the system running out of memory)"
-    if -code in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT):
-        return f"crashed ({name}) in native code"
-    return f"was stopped by {name}"
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-def child_command(runner: str, options: EngineOptions | None, restarted: bool) -> list[str]:
-    """The engine process's command line: `python -m ...`, or the frozen bundle's executable."""
-    if getattr(sys, "frozen", False):
-        head = [sys.executable, FROZEN_FLAG]
-    else:
-        head = [sys.executable, "-m", CHILD_MODULE]
-    args = ["--runner", runner, "--parent-pid", str(os.getpid())]
-    if options is not None:
-        args += ["--options", json.dumps(to_json_dict(Configure(options=options)))]
-    return head + args + (["--restarted"] if restarted else [])
-
-
-def child_environment() -> dict[str, str] | None:
-    """The child's environment: this one, with this `studio` package importable."""
-    if getattr(sys, "frozen", False):
-        return None
-    env = dict(os.environ)
-    root = str(Path(studio.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    return env
 
 
 def frame(message: Command | Event | PreviewTaken) -> bytes:
@@ -138,8 +88,8 @@ class ProcessEngine:
         max_crashes: int = 5,
         shutdown_grace_s: float = 8.0,
     ) -> None:
-        if runner not in RUNNER_NAMES:
-            raise ValueError(f"The engine runner must be one of {', '.join(RUNNER_NAMES)}.")
+        if runner not in RUNNERS:
+            raise ValueError(f"The engine runner must be one of {', '.join(sorted(RUNNERS))}.")
         self._runner, self._options = runner, options
         self._max_crashes, self._grace_s = max_crashes, shutdown_grace_s
         self._channel = EventChannel()
@@ -408,7 +358,10 @@ class ProcessEngine:
             self._give_up(why)
             return False
         message = CRASHED.format(what=what)
-        self._end_running(link, lambda job_id: JobFailed(job_id=job_id, message=message))
+        detail = f"engine process {link.pid} ended with exit status {code}"
+        self._end_running(
+            link, lambda job_id: JobFailed(job_id=job_id, message=message, detail=detail)
+        )
         self._channel.emit(EngineStatus(text=RESTARTING.format(what=what)))
         with self._lock:
             if self._link is link:
@@ -435,8 +388,9 @@ class ProcessEngine:
     def _finish(self, reasons: tuple[str, ...]) -> None:
         """After close: every job still waiting ends cancelled, and the stream ends."""
         self._settle(lambda job_id: JobCancelled(job_id=job_id))
-        self._stopped = True
-        self._channel.emit(EngineStopped(reasons=reasons))
+        if not self._stopped:
+            self._stopped = True
+            self._channel.emit(EngineStopped(reasons=reasons))
 
     def _settle(self, make: Callable[[str], Event]) -> None:
         with self._lock:

@@ -140,8 +140,8 @@ def test_a_child_killed_while_idle_is_restarted_and_runs_the_next_job(engines) -
         await recorder.until(
             lambda events: any(getattr(e, "text", "") == RESTARTED for e in events)
         )
-        status = recorder.of(EngineStatus)[0]
-        assert "SIGKILL" in status.text and status.text.endswith("restarting it…")
+        (status,) = [e for e in recorder.of(EngineStatus) if "SIGKILL" in e.text]
+        assert status.text.endswith("; restarting it…")
         job = generate(steps=2)
         engine.send(Submit(job=job))
         await recorder.finals(1)
