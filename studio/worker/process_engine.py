@@ -65,10 +65,11 @@ CRASHED = (
 )
 RESTARTING = "The engine process {what}; restarting it…"
 GAVE_UP = (
-    "The engine process {what}, the {count}th time within a minute, so Studio stopped "
-    "restarting it: use Restart engine to try again."
+    "The engine process {what}, {count} times within a minute, so Studio stopped restarting "
+    "it: use Restart engine to try again."
 )
 NOT_RUN = "The engine stopped before this job ran: {why}"
+STOPPED = "The engine has stopped: use Restart engine to start it again."
 CRASH_WINDOW_S = 60.0
 
 
@@ -122,6 +123,10 @@ class ProcessEngine:
         with self._lock:
             if self._closing:
                 raise RuntimeError("The engine has shut down.")
+            if self._stopped:
+                if isinstance(command, Cancel):
+                    return
+                raise RuntimeError(STOPPED)
             if isinstance(command, Submit):
                 self._jobs[command.job.job_id] = command.job
                 self._link.sent.add(command.job.job_id)
@@ -177,7 +182,10 @@ class ProcessEngine:
 
     def restart(self) -> bool:
         """Stop the engine process cleanly (its running job ends cancelled) and start a fresh
-        one, which frees all model memory; queued jobs then run there. Whether it restarts."""
+        one, which frees all model memory; queued jobs then run there. A stopped engine is
+        revived instead. Whether it restarts."""
+        if self._stopped:
+            return self.revive()
         with self._lock:
             if self._closing or self._stopped or self._link.retiring:
                 return False
@@ -381,21 +389,20 @@ class ProcessEngine:
 
     def _give_up(self, why: str) -> None:
         """Stop restarting: every waiting job fails with `why`, and the stream ends."""
-        self._settle(lambda job_id: JobFailed(job_id=job_id, message=NOT_RUN.format(why=why)))
-        self._stopped = True
-        self._channel.emit(EngineStopped(reasons=(why,)))
+        self._stop(lambda job_id: JobFailed(job_id=job_id, message=NOT_RUN.format(why=why)), (why,))
 
     def _finish(self, reasons: tuple[str, ...]) -> None:
         """After close: every job still waiting ends cancelled, and the stream ends."""
-        self._settle(lambda job_id: JobCancelled(job_id=job_id))
-        if not self._stopped:
-            self._stopped = True
-            self._channel.emit(EngineStopped(reasons=reasons))
+        self._stop(lambda job_id: JobCancelled(job_id=job_id), reasons)
 
-    def _settle(self, make: Callable[[str], Event]) -> None:
+    def _stop(self, make: Callable[[str], Event], reasons: tuple[str, ...]) -> None:
+        """End every waiting job with `make`, then the stream (once), taking no more jobs."""
         with self._lock:
             waiting = list(self._jobs)
             self._jobs.clear()
             self._cancels.clear()
+            already, self._stopped = self._stopped, True
         for job_id in waiting:
             self._channel.emit(make(job_id))
+        if not already:
+            self._channel.emit(EngineStopped(reasons=reasons))

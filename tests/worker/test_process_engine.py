@@ -67,7 +67,7 @@ def run(coroutine) -> None:
 
 def test_a_comparison_round_trips_with_identical_images_and_previews(engines) -> None:
     async def scenario() -> None:
-        job = compare(steps=3, seed=11)
+        job = compare("sleep=0.05", "sleep=0.05", steps=4, seed=11)
         engine = engines()
         recorder = Recorder(engine).start()
         engine.send(Submit(job=job))
@@ -292,7 +292,9 @@ def test_repeated_crashes_stop_the_restarts_and_fail_the_waiting_jobs(engines) -
         stopped = recorder.final_of(waiting.job_id)
         assert isinstance(stopped, JobFailed) and "stopped restarting it" in stopped.message
         assert not engine.alive
-        assert engine.revive()
+        with pytest.raises(RuntimeError, match="Restart engine"):
+            engine.send(Submit(job=generate()))
+        assert engine.restart()
         assert engine.alive
         await recorder.stop()
 
