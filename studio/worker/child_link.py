@@ -31,17 +31,19 @@ class ChildLink:
 
     def __init__(
         self,
-        argv: Sequence[str],
+        command: Callable[[], Sequence[str]],
         env: dict[str, str] | None,
         on_message: Callable[[ChildLink, Message], None],
         on_end: Callable[[ChildLink], None],
     ) -> None:
-        self.argv, self.env = list(argv), env
+        self.command, self.env = command, env
+        self.argv: list[str] = []
         self._on_message, self._on_end = on_message, on_end
         self._outbox: queue.Queue[bytes | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self.process: subprocess.Popen[bytes] | None = None
         self.sent: set[str] = set()
+        self.configured = False
         self.started: set[str] = set()
         self.running: str | None = None
         self.stopped_reasons: tuple[str, ...] | None = None
@@ -54,7 +56,9 @@ class ChildLink:
         return self.process.pid if self.process else None
 
     def start(self, prelude: Sequence[bytes] = ()) -> None:
-        """Start the process; `prelude` frames are written before any frame `put` so far."""
+        """Start the process with the command line `command` gives now; `prelude` frames are
+        written before any frame `put` so far."""
+        self.argv = list(self.command())
         self.process = subprocess.Popen(
             self.argv,
             stdin=subprocess.PIPE,

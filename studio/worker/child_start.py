@@ -48,7 +48,10 @@ def child_command(runner: str, options: EngineOptions | None, restarted: bool) -
         head = [sys.executable, "-m", CHILD_MODULE]
     args = ["--runner", runner, "--parent-pid", str(os.getpid())]
     if options is not None:
-        args += ["--options", json.dumps(to_json_dict(Configure(options=options)))]
+        args += [
+            "--options",
+            json.dumps(to_json_dict(Configure(options=options)), separators=(",", ":")),
+        ]
     return head + args + (["--restarted"] if restarted else [])
 
 

@@ -21,6 +21,8 @@ that had not started (the child writes `JobStarted` through before it runs a job
 job is never run again). `restart()` does the same on purpose: the child stops cleanly (its
 running job ends cancelled), a fresh one frees all model memory, and the queue goes on. Every
 job ends exactly once: a job's second final event is dropped, and close() cancels what is left.
+A new child starts with the settings last in force (`--options`) and gets again, after the
+waiting jobs, settings that were sent but neither applied nor refused.
 All spawning happens on one supervisor thread, which lives as long as the engine (Linux sends a
 child its parent-death signal when the spawning thread ends).
 """
@@ -36,7 +38,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import cast
 
-from studio.core.commands import Cancel, Command, Shutdown, Submit
+from studio.core.commands import Cancel, Command, Configure, Shutdown, Submit
 from studio.core.engine_options import EngineOptions
 from studio.core.events import (
     EngineConfigured,
@@ -56,6 +58,7 @@ from studio.core.wire_frames import encode
 from studio.worker.child_link import ChildLink
 from studio.worker.child_start import child_command, child_environment, describe_exit
 from studio.worker.engine_child import RUNNERS
+from studio.worker.host import CANNOT_CONFIGURE, NOT_APPLIED
 from studio.worker.mailbox import EventChannel
 
 log = logging.getLogger(__name__)
@@ -96,6 +99,7 @@ class ProcessEngine:
         self._channel = EventChannel()
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
+        self._wanted: EngineOptions | None = None
         self._cancels: set[str] = set()
         self._crashes: deque[float] = deque()
         self._live: set[ChildLink] = set()
@@ -110,8 +114,10 @@ class ProcessEngine:
         self._actions.put(("start", self._link))
 
     def _new_link(self, restarted: bool) -> ChildLink:
-        argv = child_command(self._runner, self._options, restarted)
-        return ChildLink(argv, child_environment(), self._on_message, self._on_end)
+        def command() -> list[str]:
+            return child_command(self._runner, self._options, restarted)
+
+        return ChildLink(command, child_environment(), self._on_message, self._on_end)
 
     # -- the EngineClient protocol, called from the UI thread ---------------------------------
 
@@ -132,6 +138,9 @@ class ProcessEngine:
                 self._link.sent.add(command.job.job_id)
             elif isinstance(command, Cancel) and command.job_id in self._jobs:
                 self._cancels.add(command.job_id)
+            elif isinstance(command, Configure):
+                self._wanted = command.options
+                self._link.configured = True
             self._link.put(data)
 
     async def listen(self) -> AsyncIterator[Event]:
@@ -220,6 +229,10 @@ class ProcessEngine:
             return self._account_final(link, message)
         elif isinstance(message, EngineConfigured):
             self._options = message.options
+            if message.options == self._wanted:
+                self._wanted = None
+        elif isinstance(message, JobFailed) and not message.job_id:
+            self._settings_refused(message.message)
         elif isinstance(message, EngineStopped):
             link.stopped_reasons = message.reasons
             return False
@@ -227,6 +240,10 @@ class ProcessEngine:
             log.warning("the engine process sent a command (%s)", type(message).__name__)
             return False
         return True
+
+    def _settings_refused(self, message: str) -> None:
+        if message == CANNOT_CONFIGURE or message.startswith(NOT_APPLIED.split("{", 1)[0]):
+            self._wanted = None
 
     def _account_final(self, link: ChildLink, event: Event) -> bool:
         job_id = event.job_id
@@ -300,15 +317,20 @@ class ProcessEngine:
         return False
 
     def _handover(self, link: ChildLink) -> tuple[list[bytes], list[str]]:
-        """The Submit frames of the waiting jobs that `link` was not sent yet, in order, and
-        the ids of those cancelled meanwhile (ended here instead)."""
+        """The Submit frames of the waiting jobs that `link` was not sent yet, in order, then
+        the settings sent but not yet in force; and the ids of the jobs cancelled meanwhile
+        (ended here instead)."""
         cancelled = [j for j in self._jobs if j in self._cancels and j not in link.sent]
         for job_id in cancelled:
             del self._jobs[job_id]
             self._cancels.discard(job_id)
         waiting = [job for job_id, job in self._jobs.items() if job_id not in link.sent]
         link.sent.update(job.job_id for job in waiting)
-        return [frame(Submit(job=job)) for job in waiting], cancelled
+        prelude = [frame(Submit(job=job)) for job in waiting]
+        if self._wanted is not None and not link.configured:
+            prelude.append(frame(Configure(options=self._wanted)))
+            link.configured = True
+        return prelude, cancelled
 
     def _retire_for_restart(self, old: ChildLink | None) -> bool:
         assert old is not None

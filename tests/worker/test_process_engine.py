@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.core.commands import Cancel, Submit
+from studio.core.commands import Cancel, Configure, Submit
+from studio.core.engine_options import EngineOptions
 from studio.core.events import (
     CompareFinished,
+    EngineConfigured,
     EngineStatus,
     EngineStopped,
     JobCancelled,
@@ -28,7 +30,7 @@ from studio.core.events import (
     StepProgress,
 )
 from studio.core.jobs import Lane
-from studio.worker.engine_child import RESTARTED
+from studio.worker.engine_child import RESTARTED, options_of
 from studio.worker.pretend_runner import pretend_image, pretend_preview
 from studio.worker.process_engine import ProcessEngine
 from tests.worker.process_helpers import (
@@ -253,6 +255,29 @@ def test_restart_cancels_the_running_job_and_keeps_the_queue(engines) -> None:
         assert not recorder.of(JobFailed)
         await recorder.stop()
         assert set(recorder.ends().values()) == {1}
+
+    run(scenario())
+
+
+def test_settings_survive_a_crash(engines) -> None:
+    async def scenario() -> None:
+        applied, wanted = EngineOptions(max_models=2), EngineOptions(max_models=4)
+        running = generate("sleep=0.05", steps=200)
+        engine = engines()
+        recorder = Recorder(engine).start()
+        engine.send(Configure(options=applied))
+        await recorder.until(lambda events: recorder.of(EngineConfigured))
+        engine.send(Submit(job=running))
+        engine.send(Configure(options=wanted))
+        first = await child_pid(engine)
+        await recorder.until(lambda events: recorder.of(StepProgress))
+        os.kill(first, signal.SIGKILL)
+        await recorder.until(lambda events: len(recorder.of(EngineConfigured)) == 2)
+        assert recorder.of(EngineConfigured)[1].options == wanted
+        second = await child_pid(engine, other_than=first)
+        command = Path(f"/proc/{second}/cmdline").read_bytes().decode().split("\0")
+        assert options_of(command[command.index("--options") + 1]) == applied
+        await recorder.stop()
 
     run(scenario())
 
