@@ -4,6 +4,7 @@ preview credits, crashes and restarts, shutdown, orphans, and exactly-once job e
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import signal
@@ -155,7 +156,7 @@ def test_a_child_killed_while_idle_is_restarted_and_runs_the_next_job(engines) -
     run(scenario())
 
 
-def test_a_child_killed_mid_job_fails_that_job_once_and_the_queue_goes_on(engines) -> None:
+def test_a_child_killed_mid_job_fails_that_job_once_and_the_queue_goes_on(engines, caplog) -> None:
     async def scenario() -> None:
         running = generate("sleep=0.05", steps=200)
         queued = [generate(steps=3, seed=s) for s in (1, 2, 3)]
@@ -177,6 +178,8 @@ def test_a_child_killed_mid_job_fails_that_job_once_and_the_queue_goes_on(engine
         await recorder.stop()
         assert set(recorder.ends().values()) == {1}
         assert len(recorder.of(LaneFinished)) == 3
+        errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert any(f"engine process {pid} was killed (SIGKILL" in text for text in errors)
 
     run(scenario())
 
@@ -326,21 +329,28 @@ def test_repeated_crashes_stop_the_restarts_and_fail_the_waiting_jobs(engines) -
     run(scenario())
 
 
-def test_many_jobs_with_random_cancels_each_end_exactly_once(engines) -> None:
+def test_many_jobs_with_random_cancels_and_crashes_each_end_exactly_once(engines) -> None:
     async def scenario() -> None:
         rng = random.Random(18)
-        jobs = [generate(steps=2, every=0, seed=i) for i in range(200)]
-        engine = engines()
+        crashing = {100, 250, 400}
+        jobs = [
+            generate("crash=kill@1" if i in crashing else "", steps=2, every=0, seed=i)
+            for i in range(500)
+        ]
+        engine = engines(max_crashes=10)
         recorder = Recorder(engine).start()
         for job in jobs:
             engine.send(Submit(job=job))
             if rng.random() < 0.3:
                 engine.send(Cancel(job_id=rng.choice(jobs).job_id, keep_partial=rng.random() < 0.5))
-        await recorder.finals(200, timeout=60.0)
+        await recorder.finals(500, timeout=60.0)
         await recorder.stop()
         ends = recorder.ends()
         assert set(ends) == {job.job_id for job in jobs}
         assert set(ends.values()) == {1}
+        failed = {e.job_id for e in recorder.of(JobFailed)}
+        assert failed and failed <= {jobs[i].job_id for i in crashing}
+        assert len(recorder.of(EngineStatus)) >= 2 * len(failed)
 
     run(scenario())
 
