@@ -89,8 +89,10 @@ class PretendRunner:
         self.options = EngineOptions()
 
     def configure(self, options: EngineOptions) -> str:
+        if options.max_models < 1:
+            raise ValueError("The pretend engine keeps at least one model.")
         self.options = options
-        return "The pretend engine takes any settings."
+        return "The pretend engine takes these settings."
 
     def preload(self, ref: ModelRef, sink: EventChannel) -> None:
         sink.emit(EngineStatus(text=f"Ready · {ref.label or ref.location} loaded (pretend)"))

@@ -231,8 +231,6 @@ class ProcessEngine:
             self._options = message.options
             if message.options == self._wanted:
                 self._wanted = None
-        elif isinstance(message, JobFailed) and not message.job_id:
-            self._settings_refused(message.message)
         elif isinstance(message, EngineStopped):
             link.stopped_reasons = message.reasons
             return False
@@ -242,12 +240,15 @@ class ProcessEngine:
         return True
 
     def _settings_refused(self, message: str) -> None:
+        """A failure without a job may be the engine refusing the settings last sent."""
         if message == CANNOT_CONFIGURE or message.startswith(NOT_APPLIED.split("{", 1)[0]):
             self._wanted = None
 
     def _account_final(self, link: ChildLink, event: Event) -> bool:
         job_id = event.job_id
         if not job_id:
+            if isinstance(event, JobFailed):
+                self._settings_refused(event.message)
             return True
         if link.running == job_id:
             link.running = None

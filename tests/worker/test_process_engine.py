@@ -285,6 +285,26 @@ def test_settings_survive_a_crash(engines) -> None:
     run(scenario())
 
 
+def test_refused_settings_are_not_sent_again_after_a_crash(engines) -> None:
+    async def scenario() -> None:
+        engine = engines()
+        recorder = Recorder(engine).start()
+        engine.send(Configure(options=EngineOptions(max_models=0)))
+        await recorder.until(lambda events: recorder.of(JobFailed))
+        assert "keeps at least one model" in recorder.of(JobFailed)[0].message
+        os.kill(await child_pid(engine), signal.SIGKILL)
+        await recorder.until(
+            lambda events: any(getattr(e, "text", "") == RESTARTED for e in events)
+        )
+        job = generate(steps=2)
+        engine.send(Submit(job=job))
+        await recorder.finals(2)
+        assert [e.job_id for e in recorder.of(JobFailed)] == [""]
+        await recorder.stop()
+
+    run(scenario())
+
+
 def test_close_cancels_what_waits_and_leaves_no_process(engines) -> None:
     async def scenario() -> None:
         jobs = [generate("sleep=0.05", steps=200), generate(), generate()]
