@@ -9,6 +9,8 @@
 #   2. opens its window offscreen (the window writes the time of its first paint, then closes);
 #   3. generates with the embedded pair: `compare` (teacher beside student, same noise) and one
 #      `generate` per model; the PNGs must decode, must not be blank, and must carry parameters;
+#      the comparison again through the engine process (the bundle started as `--engine-child`,
+#      as the window starts it), which must give the same file byte for byte;
 #   4. installs and removes its desktop files in a private XDG data folder.
 # Set STUDIO_SMOKE_KEEP=1 to keep the work folder with the images.
 set -euo pipefail
@@ -66,6 +68,12 @@ timeout 600 "$EXE" generate -q --model emoji-student-4step --sampler "DDIM trail
 "${CHECK_PNG[@]}" out/compare.png out/teacher.png out/student.png || fail "an image is missing or blank"
 "$EXE" params out/compare.png | grep -q "emoji-student-4step" ||
   fail "the comparison's PNG does not record its student"
+started="$(now)"
+timeout 600 "$EXE" compare -q --seed 7 --engine process -o out/compare-process.png ||
+  fail "the comparison through the engine process (the window's engine) failed"
+echo "compare through the engine process: $(seconds "$started" "$(now)") s"
+cmp -s out/compare.png out/compare-process.png ||
+  fail "the engine process made another comparison than the in-process engine"
 
 step "4. desktop files"
 "$EXE" install-desktop >"$WORK/install.log"

@@ -1,9 +1,12 @@
 """The window's composition root: Qt application, settings, engine, view-models, window, event loop.
 
-`run()` shows the window at once; the engine thread waits until the window is on screen before
-it imports torch, then warms the default pair, reporting each phase on the status line. Events
-are consumed by one task on the qasync loop (the UI thread). Closing the window cancels all
-jobs, saves the settings and the geometry, and joins the engine thread.
+`run()` shows the window at once. The engine is a child process by default
+(`studio.worker.process_engine`: torch is never imported here, a crash of the engine costs one
+job, not the window); it starts with the window and reports its start as events. The thread
+engine (`engine="thread"`, for tests and as an option) waits until the window is on screen
+before it imports torch. Either warms the default pair. Events are consumed by one task on the
+qasync loop (the UI thread). Closing the window cancels all jobs, saves the settings and the
+geometry, and stops the engine.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from enum import StrEnum
 from functools import partial
 from pathlib import Path
 
@@ -26,17 +30,18 @@ from PySide6.QtWidgets import QApplication
 
 from studio.core.client import EngineClient
 from studio.core.commands import LoadModel
+from studio.core.engine_options import EngineOptions
 from studio.core.gallery import GalleryStore
 from studio.core.model_presets import USER_FOLDER
 from studio.core.model_resolver import ModelResolver
 from studio.desktop import APP_ID, icon_path
-from studio.runners import judged_runner
 from studio.ui.main_window import MainWindow
 from studio.viewmodels.model_pairs import ModelPairs
 from studio.viewmodels.recipe_presets import shipped_presets
 from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
-from studio.worker.host import EngineHost, JobRunner, default_runner_factory
+from studio.worker.host import EngineHost, JobRunner, default_runner_factory, judged_runner
+from studio.worker.process_engine import ProcessEngine
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,13 @@ def make_application(argv: Sequence[str] | None = None) -> QApplication:
     if icon_path().is_file():
         app.setWindowIcon(QIcon(str(icon_path())))
     return app
+
+
+class EngineKind(StrEnum):
+    """Where the window's engine runs: a child process (the default) or a thread of its own."""
+
+    process = "process"
+    thread = "thread"
 
 
 class EngineAbandoned(RuntimeError):
@@ -141,6 +153,7 @@ class StudioApp:
         geometry: QSettings | None = None,
         client: EngineClient | None = None,
         startup: EngineStartup | None = None,
+        engine: EngineKind = EngineKind.process,
     ) -> None:
         self.settings = SettingsViewModel(settings_path)
         settings = self.settings.load()
@@ -148,7 +161,10 @@ class StudioApp:
         for warning in self.models.presets.warnings:
             log.warning(warning)
         self.startup = startup or EngineStartup(build=partial(judged_runner, settings.engine))
-        self.client = client or _new_host(self.startup)
+        if client is None:
+            kind = EngineKind.thread if startup is not None else engine
+            client = _new_client(kind, self.startup, settings.engine)
+        self.client = client
         folder = Path(gallery_dir) if gallery_dir else self.settings.gallery_dir()
         store = GalleryStore(folder)
         self.session = SessionViewModel(self.client, store, settings, models=self.models)
@@ -170,11 +186,13 @@ class StudioApp:
         self._closing = False
         self._watch = QTimer(self.window, interval=WATCH_MS)
         self._watch.timeout.connect(self._check_engine)
+        self._consumer: asyncio.Future[None] | None = None
+        self.window.engineRestarted.connect(self._listen_again)
 
     async def run(self) -> int:
         QApplication.setQuitOnLastWindowClosed(False)
         self.startup.attach(asyncio.get_running_loop(), self.window.set_engine_status)
-        consumer = asyncio.ensure_future(self._consume())
+        self._consumer = consumer = asyncio.ensure_future(self._consume())
         ExposeWatcher(self.window, self._on_shown)
         self.window.show()
         self.warm()
@@ -213,6 +231,11 @@ class StudioApp:
             reason = self.session.last_error or "The engine stopped."
             self.window.set_engine_failed(f"The engine is not running: {reason}")
 
+    def _listen_again(self) -> None:
+        """The user restarted an engine that had stopped: consume its new event stream."""
+        if self._consumer is not None and self._consumer.done() and not self._closing:
+            self._consumer = asyncio.ensure_future(self._consume())
+
     def _check_engine(self) -> None:
         if self.client.alive or self._closing or self.window.engine_failure:
             return
@@ -234,8 +257,10 @@ class StudioApp:
             log.exception("closing the engine failed")
 
 
-def _new_host(startup: EngineStartup) -> EngineClient:
-    return EngineHost(runner_factory=startup.runner_factory)
+def _new_client(kind: EngineKind, startup: EngineStartup, options: EngineOptions) -> EngineClient:
+    if kind is EngineKind.thread:
+        return EngineHost(runner_factory=startup.runner_factory)
+    return ProcessEngine(options=options)
 
 
 @contextlib.contextmanager
@@ -256,15 +281,15 @@ def close_on_signals(window: MainWindow) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-async def _main() -> int:
-    studio = StudioApp()
+async def _main(engine: EngineKind) -> int:
+    studio = StudioApp(engine=engine)
     with close_on_signals(studio.window):
         return await studio.run()
 
 
-def run(argv: Sequence[str] | None = None) -> int:
+def run(argv: Sequence[str] | None = None, engine: EngineKind = EngineKind.process) -> int:
     """Open the studio window and run until it is closed; the exit status."""
     import qasync
 
     make_application(argv)
-    return qasync.run(_main())
+    return qasync.run(_main(engine))

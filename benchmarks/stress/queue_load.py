@@ -92,6 +92,9 @@ class TappedClient:
     def revive(self) -> bool:
         return self.host.revive()
 
+    def restart(self) -> bool:
+        return self.host.restart()
+
     async def listen(self) -> AsyncIterator[Event]:
         async for event in self.host.listen():
             self.events.append(event)

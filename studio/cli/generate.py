@@ -18,6 +18,7 @@ from studio.cli.args import (
     recipe_args,
     shared_args,
 )
+from studio.core.client import EngineClient
 from studio.core.jobs import CompareJob, GenerateJob, Lane, LaneSpec, PreviewOptions
 from studio.core.metadata import format_parameters
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
@@ -51,6 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     shared_args(cmp_)
     recipe_args(cmp_, "teacher", steps=50, guidance=3.0)
     recipe_args(cmp_, "student", steps=4, guidance=1.0, sampler="DDIM trailing")
+    cmp_.add_argument(
+        "--engine",
+        choices=("thread", "process"),
+        default="thread",
+        help="run the engine in this process (default) or in a child process, as the window does",
+    )
     cmp_.set_defaults(func=cmd_compare)
 
 
@@ -104,6 +111,15 @@ def save_images(out: Path, images, parameters: str) -> list[Path]:
     ]
 
 
+def compare_engine(kind: str) -> EngineClient | None:
+    """The engine a comparison runs on: a child process when asked, else a new local one."""
+    if kind != "process":
+        return None
+    from studio.worker.process_engine import ProcessEngine
+
+    return ProcessEngine()
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from studio.cli.headless import run_job
     from studio.core.sheet import side_by_side
@@ -116,7 +132,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         student=LaneSpec(model=student, params=sp),
         previews=PreviewOptions(every=0),
     )
-    report = run_job(job, progress=progress(args))
+    engine = compare_engine(args.engine)
+    try:
+        report = run_job(job, progress=progress(args), host=engine)
+    finally:
+        if engine is not None:
+            engine.close()
     if report.failure or report.cancelled or report.compare is None:
         return fail(report.failure or "cancelled")
     t, s = report.lanes[Lane.teacher], report.lanes[Lane.student]

@@ -1,4 +1,4 @@
-"""Running jobs without a window: submit to an EngineHost, follow its events in the terminal."""
+"""Running jobs without a window: submit to an engine, follow its events in the terminal."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import asyncio
 import sys
 from dataclasses import dataclass, field
 
+from studio.core.client import EngineClient
+from studio.core.commands import Submit
 from studio.core.convergence import ConvergencePoint
 from studio.core.events import (
     CompareFinished,
@@ -91,9 +93,9 @@ class TerminalProgress:
         sys.stderr.write(text + "\n")
 
 
-async def _follow(host: EngineHost, job: Job, progress: TerminalProgress) -> JobReport:
+async def _follow(host: EngineClient, job: Job, progress: TerminalProgress) -> JobReport:
     report = JobReport()
-    host.submit(job)
+    host.send(Submit(job=job))
     async for event in host.listen():
         match event:
             case StepProgress():
@@ -132,8 +134,10 @@ async def _follow(host: EngineHost, job: Job, progress: TerminalProgress) -> Job
     return report
 
 
-def run_job(job: Job, progress: bool | None = None, host: EngineHost | None = None) -> JobReport:
-    """Run one job to its end on a (new) local engine and return what it produced."""
+def run_job(job: Job, progress: bool | None = None, host: EngineClient | None = None) -> JobReport:
+    """Run one job to its end on `host`, or on a new in-process engine (the headless commands
+    have no window to protect, so they keep the thread engine unless told otherwise), and
+    return what it produced."""
     show = sys.stderr.isatty() if progress is None else progress
     own = host is None
     host = host or EngineHost()

@@ -129,8 +129,7 @@ def converge_job(args: argparse.Namespace) -> ConvergeJob:
 
 def cmd_converge(args: argparse.Namespace) -> int:
     from studio.cli.headless import run_job
-    from studio.runners import judged_runner
-    from studio.worker.host import EngineHost
+    from studio.worker.host import EngineHost, judged_runner
 
     job = converge_job(args)
     host = EngineHost(runner_factory=judged_runner)

@@ -46,7 +46,14 @@ class WindowActions(QObject):
         )
         self.cancel = _action(self, "&Cancel", "Esc", tip="Discard the running job and the queue")
         self.stop = _action(self, "&Stop and keep", "Ctrl+.", tip="Stop and keep the partial image")
-        for action in (self.generate, self.cancel, self.stop):
+        self.restart_engine = _action(
+            self,
+            "&Restart engine",
+            "Ctrl+Shift+R",
+            tip="Start a fresh engine: every model's memory is freed; the running job is "
+            "cancelled and the queued ones go on",
+        )
+        for action in (self.generate, self.cancel, self.stop, self.restart_engine):
             self.window.addAction(action)
 
     def _file_actions(self) -> None:
@@ -126,6 +133,8 @@ class WindowActions(QObject):
         file_menu.addAction(self.quit)
         run_menu = bar.addMenu("&Run")
         run_menu.addActions([self.generate, self.stop, self.cancel])
+        run_menu.addSeparator()
+        run_menu.addAction(self.restart_engine)
         view_menu = bar.addMenu("&View")
         view_menu.addActions(list(self.modes.values()))
         view_menu.addSeparator()

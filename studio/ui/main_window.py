@@ -53,6 +53,8 @@ from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 
 READY_PREFIX = "Ready · "
+RESTARTING = "Restarting the engine: every model is let go…"
+RESTART_REFUSED = "The engine cannot restart now: it has been shut down."
 GEOMETRY_KEY = "window/geometry"
 SPLITTER_KEY = "window/splitter"
 
@@ -82,6 +84,7 @@ class MainWindow(QMainWindow):
     """
 
     closed = Signal()
+    engineRestarted = Signal()
 
     def __init__(
         self,
@@ -96,6 +99,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.geometry_store = geometry
         self.engine_failure = ""
+        self._generate_tip = ""
         self._activity = ""
         self.setWindowTitle("Studio")
         presets = shipped_presets() if recipe_presets is None else recipe_presets
@@ -243,6 +247,7 @@ class MainWindow(QMainWindow):
         a.reveal_output.triggered.connect(self.reveal_output)
         a.choose_output.triggered.connect(self.choose_output_folder)
         a.quit.triggered.connect(self.close)
+        a.restart_engine.triggered.connect(self.restart_engine)
         for key, action in a.modes.items():
             action.triggered.connect(lambda _=False, k=key: self.comparison.set_mode(k))
         self.comparison.modeChanged.connect(lambda key: a.modes[key].setChecked(True))
@@ -362,8 +367,26 @@ class MainWindow(QMainWindow):
             self.set_status(text)
             self._activity = text if busy or text.endswith("…") else ""
 
+    def restart_engine(self) -> bool:
+        """Swap in a fresh engine (all model memory freed), also after it had stopped."""
+        if not self.session.restart_engine():
+            self.show_error(RESTART_REFUSED)
+            return False
+        if self.engine_failure:
+            self.engine_failure = ""
+            self.controls.generate_button.setEnabled(True)
+            self.controls.generate_button.setToolTip(self._generate_tip)
+            self.window_actions.generate.setEnabled(True)
+            self.banner.dismiss()
+        self.set_status(RESTARTING)
+        self._activity = RESTARTING
+        self.engineRestarted.emit()
+        return True
+
     def set_engine_failed(self, text: str) -> None:
         """The engine cannot run jobs: say so, and keep everything else usable."""
+        if not self.engine_failure:
+            self._generate_tip = self.controls.generate_button.toolTip()
         self.engine_failure = text
         self.controls.generate_button.setEnabled(False)
         self.controls.generate_button.setToolTip(text)

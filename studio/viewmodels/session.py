@@ -254,6 +254,10 @@ class SessionViewModel(QObject):
         for job_id in self._tracker.job_ids():
             self.queue.cancel(job_id)
 
+    def restart_engine(self) -> bool:
+        """Ask the engine for a fresh start (all model memory freed); whether it restarts."""
+        return self._client.restart()
+
     def stop(self) -> None:
         """Stop the running job after its current step and keep its partial images."""
         record = self._tracker.stop()

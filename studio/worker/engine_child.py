@@ -35,7 +35,7 @@ from studio.core.wire_control import PreviewTaken
 from studio.core.wire_frames import read_frame, write_frame
 from studio.core.wire_types import WireError
 from studio.worker.child_start import FROZEN_FLAG
-from studio.worker.host import EngineHost, JobRunner
+from studio.worker.host import EngineHost, JobRunner, judged_runner
 from studio.worker.preview_credits import CreditedChannel
 
 log = logging.getLogger(__name__)
@@ -47,14 +47,6 @@ ANNOUNCED = frozenset({"default"})
 """The runners slow enough to build that the status line follows their start."""
 PARENT_POLL_S = 0.5
 PR_SET_PDEATHSIG = 1
-
-
-def judged_runner(options: EngineOptions | None) -> JobRunner:
-    """The engine's runner with the emoji subgroup classifier as its image judge."""
-    from studio.engine.judge import SubgroupJudge
-    from studio.worker.host import default_runner_factory
-
-    return default_runner_factory(options, judge=SubgroupJudge())
 
 
 def pretend_runner(options: EngineOptions | None) -> JobRunner:

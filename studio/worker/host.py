@@ -15,6 +15,7 @@ from studio.core.commands import Cancel, Command, Configure, LoadModel, Shutdown
 from studio.core.engine_options import EngineOptions
 from studio.core.events import (
     EngineConfigured,
+    EngineStatus,
     EngineStopped,
     Event,
     JobCancelled,
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _STOP = object()
+_WAKE = object()
+RENEWED = "The engine restarted: every model was let go, and loads again when a job needs it."
 NOT_APPLIED = "Engine settings not applied: {why} The engine keeps its previous settings."
 CANNOT_CONFIGURE = "This engine cannot change its settings while it runs; restart Studio."
 CRASHED = (
@@ -93,6 +96,14 @@ def default_runner_factory(
     return Runner(cache, judge=judge)
 
 
+def judged_runner(options: EngineOptions | None = None) -> Runner:
+    """The default runner with the emoji subgroup classifier as its image judge, so convergence
+    curves also report classifier agreement (built on the engine thread)."""
+    from studio.engine.judge import SubgroupJudge
+
+    return default_runner_factory(options, judge=SubgroupJudge())
+
+
 class EngineHost:
     """Implements EngineClient: accepts commands from any thread, runs jobs on one thread,
     and streams events to one asyncio consumer through `listen()` (from `channel`, which an
@@ -111,6 +122,7 @@ class EngineHost:
         self._running: tuple[str, CancelToken] | None = None
         self._closed = False
         self._stopped = False
+        self._renew = False
         self._last_final = ""
         self._options: EngineOptions | None = None
         self._thread = self._start_thread()
@@ -199,6 +211,18 @@ class EngineHost:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def restart(self) -> bool:
+        """Cancel the running job and build a fresh runner before the next item, letting go of
+        the old one and its models; False when the engine has shut down."""
+        with self._lock:
+            if self._closed or self._stopped:
+                return False
+            self._renew = True
+            if self._running:
+                self._running[1].cancel()
+        self._queue.put(_WAKE)
+        return True
+
     def revive(self) -> bool:
         """Start a new engine thread (and runner) if the old one died without being stopped;
         the jobs still queued then run. Whether a thread was started."""
@@ -226,9 +250,26 @@ class EngineHost:
         if self._options is not None:
             self._apply(runner, Configure(options=self._options))
         while (item := self._queue.get()) is not _STOP:
-            self._serve(runner, item)
+            if self._renew:
+                runner = self._renewed(runner)
+            if item is not _WAKE:
+                self._serve(runner, item)
         self._stopped = True
         self._channel.emit(EngineStopped())
+
+    def _renewed(self, runner: JobRunner) -> JobRunner:
+        """A fresh runner with the settings in force (the old one kept if it cannot be built)."""
+        self._renew = False
+        try:
+            fresh = self._factory()
+        except Exception as exc:
+            log.exception("the engine could not restart")
+            self._channel.emit(JobFailed(job_id="", message=describe_failure(exc)))
+            return runner
+        if self._options is not None:
+            self._apply(fresh, Configure(options=self._options))
+        self._channel.emit(EngineStatus(text=RENEWED))
+        return fresh
 
     def _serve(self, runner: JobRunner, item: Job | LoadModel | Configure) -> None:
         """Run one command; whatever escapes it (even a BaseException such as a library's

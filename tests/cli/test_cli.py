@@ -12,6 +12,7 @@ from PIL import Image
 from studio.cli import main
 from studio.cli.args import model_ref
 from studio.core.models import ModelSource
+from studio.core.pngio import read_image, read_parameters
 from tests.engine.tiny import save_tiny_emoji_pipeline, save_tiny_sd_pipeline
 
 
@@ -89,6 +90,17 @@ def test_compare_writes_side_by_side_and_reports(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "speed-up" in text and "PSNR" in text and "SSIM" in text
     assert Image.open(out).size[0] > Image.open(out).size[1]
+
+
+def test_compare_through_the_engine_process_is_pixel_identical(tmp_path, capsys):
+    folder = save_tiny_emoji_pipeline(tmp_path / "tiny-emoji")
+    common = ["compare", "--teacher", str(folder), "--student", str(folder), "--quiet"]
+    common += ["--teacher-steps", "4", "--student-steps", "2", "--width", "32", "--height", "32"]
+    here, there = tmp_path / "thread.png", tmp_path / "process.png"
+    assert main([*common, "--out", str(here)]) == 0
+    assert main([*common, "--engine", "process", "--out", str(there)]) == 0
+    assert np.array_equal(read_image(here), read_image(there))
+    assert read_parameters(here) == read_parameters(there)
 
 
 def test_samplers_lists_at_least_twenty(capsys):

@@ -17,6 +17,7 @@ from studio.app import StudioApp
 from studio.core.metadata import parse_parameters
 from studio.core.pngio import read_parameters
 from studio.core.settings import LaneRecipe, Settings, save_settings
+from studio.worker.process_engine import ProcessEngine
 
 pytest.importorskip("torch")
 tiny = pytest.importorskip("tests.engine.tiny")
@@ -85,7 +86,8 @@ def test_type_generate_compare_and_save(tmp_path: Path, qapp, qtbot) -> None:
         assert loop.run_until_complete(scenario()) == 0
     finally:
         loop.close()
-    assert not studio.client.alive, "the engine thread must be joined on close"
+    assert isinstance(studio.client, ProcessEngine), "the window's default engine is a process"
+    assert not studio.client.alive, "the engine must be stopped on close"
     assert window.banner.kind != "error", window.banner.message()
     summary = comparison.summary()
     assert "faster" in summary and "PSNR" in summary, summary

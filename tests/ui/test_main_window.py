@@ -488,11 +488,14 @@ def test_lane_finished_for_a_lane_never_started_is_harmless(window, engine) -> N
     assert window.comparison.student_view.has_image()
 
 
-@pytest.mark.parametrize("argv", [[], ["window"]])
-def test_studio_without_a_command_opens_the_window(argv: list[str], monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("argv", "engine"),
+    [([], "process"), (["window"], "process"), (["window", "--thread-engine"], "thread")],
+)
+def test_studio_without_a_command_opens_the_window(argv, engine, monkeypatch) -> None:
     import studio.app
     from studio.cli import main
 
-    opened: list[bool] = []
-    monkeypatch.setattr(studio.app, "run", lambda: opened.append(True) or 0)
-    assert main(argv) == 0 and opened == [True]
+    opened: list[str] = []
+    monkeypatch.setattr(studio.app, "run", lambda engine: opened.append(engine.value) or 0)
+    assert main(argv) == 0 and opened == [engine]

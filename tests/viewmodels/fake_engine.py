@@ -36,6 +36,7 @@ from tests.viewmodels.fake_studies import convergence_script, grid_script
 FAIL_MESSAGE = "The device ran out of memory: try a smaller size or batch, or close other models."
 STEP_S = 0.01
 LANE_SHADES = {Lane.main: 200, Lane.teacher: 200, Lane.student: 190}
+RESTARTED = "The engine restarted (fake engine)."
 CONFIGURED = "Engine settings applied: {device}, up to {models} models (fake engine)."
 GAMMA_TASKS = ("sampling clean data for the Gamma table", "estimating the Gamma table")
 
@@ -190,6 +191,7 @@ class FakeEngine:
         self.tables: set[str] = set()
         self.delay_s = delay_s
         self.running: str | None = None
+        self.restarts = 0
         self.closed = False
         self._stopped = False
         self._queue: deque[Job | Configure] = deque()
@@ -204,6 +206,14 @@ class FakeEngine:
     def revive(self) -> bool:
         """A scripted engine never dies on its own, so there is nothing to restart."""
         return False
+
+    def restart(self) -> bool:
+        """Count the restart; the running job ends cancelled, as a real engine's does."""
+        self.restarts += 1
+        if self.running:
+            self._tokens[self.running].cancel()
+        self._emit(EngineStatus(text=RESTARTED))
+        return True
 
     @property
     def jobs(self) -> list[Job]:
