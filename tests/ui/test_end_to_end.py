@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,20 +16,12 @@ from studio.core.metadata import parse_parameters
 from studio.core.pngio import read_parameters
 from studio.core.settings import LaneRecipe, Settings, save_settings
 from studio.worker.process_engine import ProcessEngine
+from tests.ui.waiting import wait_for
 
 pytest.importorskip("torch")
 tiny = pytest.importorskip("tests.engine.tiny")
 
 PROMPT = "smiling cat face"
-TIMEOUT_S = 60.0
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the window did not get there in time")
-        await asyncio.sleep(0.02)
 
 
 def tiny_settings(tmp_path: Path) -> Path:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,16 +20,7 @@ from studio.core.pngio import read_image, read_parameters
 from studio.core.settings import Settings, save_settings
 from studio.worker.pretend_runner import pretend_image
 from studio.worker.process_engine import ProcessEngine
-
-TIMEOUT_S = 30.0
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the window did not get there in time")
-        await asyncio.sleep(0.02)
+from tests.ui.waiting import wait_for
 
 
 def pretend_studio(tmp_path: Path) -> StudioApp:
