@@ -2,7 +2,10 @@
 
 Same components, sampler, steps, seed and starting noise; previews off, every 4th step and
 every step. All variants run on the engine's worker thread and are timed from submit to the
-final event. Run: `python -m benchmarks.engine_overhead [--repeats N] [--markdown PATH]`.
+final event. With `process=True` the same jobs also run through the engine process
+(`ProcessEngine(runner="benchmark")`): a bare `pipe(...)` job and the engine's jobs, all in
+the child, timed from submit to the final event in this process, interleaved with the thread
+engine's. Run: `python -m benchmarks.engine_overhead [--repeats N] [--markdown PATH]`.
 """
 
 from __future__ import annotations
@@ -14,18 +17,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import torch
-
 from benchmarks.common import Sample, interleaved, machine
+from studio.core.client import EngineClient
+from studio.core.commands import Submit
 from studio.core.events import FINAL_EVENTS, JobFinished
 from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
 from studio.core.models import ModelRef, ModelSource
 from studio.core.params import GenerationParams
 from studio.engine.runner import Runner
-from studio.engine.samplers import make_scheduler
-from studio.engine.sampling import start_noise
-from studio.engine.strategy import JobOutcome
+from studio.worker.bench_runner import BARE_PREFIX, BenchmarkRunner
 from studio.worker.host import EngineHost, default_runner_factory
+from studio.worker.process_engine import ProcessEngine
+
+PROCESS = "process: "
+"""The prefix of the variants that run through the engine process."""
 
 
 @dataclass(frozen=True)
@@ -37,48 +42,9 @@ class Case:
     params: GenerationParams
 
 
-class BenchRunner:
-    """The real Runner, plus jobs whose id starts with "bare-" run as a bare `pipe(...)` call.
-
-    Every variant then runs on the same engine thread and is timed the same way (submit to
-    final event), so the only difference between them is the engine's own work per step.
-    """
-
-    def __init__(self, runner: Runner) -> None:
-        self.runner = runner
-        self.models = runner.models
-
-    def run(self, job, token, sink):
-        if not job.job_id.startswith("bare-"):
-            return self.runner.run(job, token, sink)
-        bare_pipe_call(self.runner, job.lane)
-        return JobOutcome({}, stopped=False)
-
-
-def bare_pipe_call(runner: Runner, lane: LaneSpec):
-    loaded, _ = runner.models.get(lane.model)
-    pipe, p = loaded.pipe, lane.params
-    noise = start_noise(loaded, p)
-    pipe.scheduler = make_scheduler(
-        loaded.base_scheduler_config, p.sampler, p.schedule, loaded.kind
-    )
-    kwargs = dict(
-        prompt=[p.prompt],
-        num_inference_steps=p.num_inference_steps,
-        guidance_scale=p.guidance_scale,
-        height=p.height,
-        width=p.width,
-        generator=torch.Generator("cpu").manual_seed(p.seed),
-        output_type="np",
-    )
-    if noise is not None:
-        kwargs["latents"] = noise.to(loaded.device, loaded.dtype)
-    return pipe(**kwargs).images
-
-
-def submit_and_wait(host: EngineHost, case: Case, every: int, bare: bool = False):
+def submit_and_wait(host: EngineClient, case: Case, every: int, bare: bool = False):
     async def follow(job):
-        host.submit(job)
+        host.send(Submit(job=job))
         async for event in host.listen():
             if isinstance(event, FINAL_EVENTS) and event.job_id == job.job_id:
                 return event
@@ -88,7 +54,7 @@ def submit_and_wait(host: EngineHost, case: Case, every: int, bare: bool = False
             lane=LaneSpec(model=case.ref, params=case.params), previews=PreviewOptions(every=every)
         )
         if bare:
-            job = replace(job, job_id="bare-" + job.job_id)
+            job = replace(job, job_id=BARE_PREFIX + job.job_id)
         final = asyncio.run(follow(job))
         if not isinstance(final, JobFinished):
             raise RuntimeError(f"benchmark job ended with {final}")
@@ -101,8 +67,11 @@ def measure(
     repeats: int,
     runner_factory: Callable[[], Runner] = default_runner_factory,
     warmup: int = 1,
+    process: bool = False,
 ) -> dict[str, Sample]:
-    host = EngineHost(runner_factory=lambda: BenchRunner(runner_factory()))
+    """Interleaved timings of the variants; with `process`, also through the engine process."""
+    host = EngineHost(runner_factory=lambda: BenchmarkRunner(runner_factory()))
+    child = ProcessEngine(runner="benchmark") if process else None
     try:
         variants = {
             "bare pipe(...)": submit_and_wait(host, case, 0, bare=True),
@@ -110,9 +79,17 @@ def measure(
             "engine, previews every 4th step": submit_and_wait(host, case, 4),
             "engine, previews every step": submit_and_wait(host, case, 1),
         }
+        if child is not None:
+            variants |= {
+                PROCESS + "bare pipe(...) in the child": submit_and_wait(child, case, 0, True),
+                PROCESS + "engine, previews off": submit_and_wait(child, case, 0),
+                PROCESS + "engine, previews every step": submit_and_wait(child, case, 1),
+            }
         return interleaved(variants, repeats=repeats, warmup=warmup)
     finally:
         host.close()
+        if child is not None:
+            child.close()
 
 
 def cases() -> list[Case]:
@@ -156,8 +133,12 @@ def cases() -> list[Case]:
     return out
 
 
+def base_of(name: str) -> str:
+    """The bare variant a variant is compared with: the one on its side of the process boundary."""
+    return PROCESS + "bare pipe(...) in the child" if name.startswith(PROCESS) else "bare pipe(...)"
+
+
 def table(case: Case, samples: dict[str, Sample]) -> list[str]:
-    base = samples["bare pipe(...)"].median
     rows = [
         f"**{case.label}**",
         "",
@@ -165,6 +146,7 @@ def table(case: Case, samples: dict[str, Sample]) -> list[str]:
         "|---|---|---|---|",
     ]
     for name, s in samples.items():
+        base = samples[base_of(name)].median
         rows.append(f"| {name} | {s.median:.4f} | ±{s.spread:.1%} | {s.median / base:.3f} |")
     return [*rows, ""]
 

@@ -4,11 +4,15 @@ A child process of the start-up part (benchmarks.suite_startup): it runs the rea
 with whatever settings its (private) config folder holds, presses Generate once the window is
 first painted, and writes the wall-clock times of the window's first paint and of each lane's
 first finished image to the probe file as JSON, then closes the window and exits.
-Run: `python -m benchmarks.first_image PROBE_FILE` (in a private HOME / XDG_CONFIG_HOME).
+`--engine thread` runs the window on the thread engine instead of the engine process (the
+default, as `python -m studio`).
+Run: `python -m benchmarks.first_image PROBE_FILE [--engine process|thread]` (in a private
+HOME / XDG_CONFIG_HOME).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -16,7 +20,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QTimer
 
-from studio.app import ExposeWatcher, StudioApp, close_on_signals, make_application
+from studio.app import EngineKind, ExposeWatcher, StudioApp, close_on_signals, make_application
 
 
 class FirstImages:
@@ -45,8 +49,8 @@ class FirstImages:
             self.studio.window.close()
 
 
-async def _main(probe: Path) -> int:
-    studio = StudioApp()
+async def _main(probe: Path, engine: EngineKind) -> int:
+    studio = StudioApp(engine=engine)
     FirstImages(studio, probe)
     with close_on_signals(studio.window):
         return await studio.run()
@@ -55,8 +59,12 @@ async def _main(probe: Path) -> int:
 def main() -> int:
     import qasync
 
-    make_application()
-    return qasync.run(_main(Path(sys.argv[1])))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("probe", type=Path)
+    parser.add_argument("--engine", choices=[k.value for k in EngineKind], default="process")
+    args = parser.parse_args()
+    make_application([sys.argv[0]])
+    return qasync.run(_main(args.probe, EngineKind(args.engine)))
 
 
 if __name__ == "__main__":

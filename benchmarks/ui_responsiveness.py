@@ -4,14 +4,21 @@ Starts the real window (offscreen by default) with the real engine on the embedd
 both lanes (teacher 25 steps DPM++ 2M CFG 3, the other lane 4 steps DDIM trailing CFG 1, a
 preview every step), runs one warm-up comparison and then N measured ones. Meanwhile a 10 ms
 precise QTimer records how late each tick fires, and each preview is timed from the end of
-its step on the engine thread to the Paint event of its pane on the UI thread.
-Run: `python -m benchmarks.ui_responsiveness [--comparisons N]`.
+its step in the engine to the Paint event of its pane on the UI thread.
+
+`--engine process` (the window's default) runs the engine process with the child's
+`benchmark` runner (studio/worker/bench_runner.py), which writes each step end's
+`perf_counter()` to the file STUDIO_STAMPS_FILE names (CLOCK_MONOTONIC on Linux, the same
+clock in both processes); `--engine thread` stamps the step ends on the engine thread.
+Run: `python -m benchmarks.ui_responsiveness [--engine process|thread] [--comparisons N]
+[--json PATH]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import tempfile
@@ -27,11 +34,13 @@ import qasync
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 
 from benchmarks.common import machine
-from studio.app import EngineStartup, StudioApp, make_application
+from studio.app import EngineKind, EngineStartup, StudioApp, make_application
 from studio.core.jobs import Lane
 from studio.core.models import EMBEDDED_TEACHER
 from studio.core.settings import LaneRecipe, Settings, save_settings
-from studio.worker.host import default_runner_factory
+from studio.worker.bench_runner import STAMPS_ENV, BenchmarkRunner, read_stamps
+from studio.worker.host import judged_runner
+from studio.worker.process_engine import ProcessEngine
 
 TICK_MS = 10
 TEACHER = LaneRecipe(sampler="DPM++ 2M", num_inference_steps=25, guidance_scale=3.0)
@@ -40,31 +49,13 @@ Key = tuple[str, str, int]
 STARTING, GENERATING = "starting", "generating"
 
 
-class StampingSink:
-    """Passes events on, noting when each step's preview was offered (the step's end)."""
-
-    def __init__(self, sink: Any, stamps: dict[Key, float]) -> None:
-        self._sink, self._stamps = sink, stamps
-
-    def emit(self, event: Any) -> None:
-        self._sink.emit(event)
-
-    def offer_preview(self, lane: Lane, make: Callable[[], Any]) -> bool:
-        ended = time.perf_counter()
-
-        def stamped() -> Any:
-            preview = make()
-            self._stamps[(preview.job_id, preview.lane.value, preview.step)] = ended
-            return preview
-
-        return self._sink.offer_preview(lane, stamped)
-
-
 def stamping_runner(stamps: dict[Key, float]) -> Any:
-    runner = default_runner_factory()
-    run = runner.run
-    runner.run = lambda job, token, sink: run(job, token, StampingSink(sink, stamps))
-    return runner
+    """The thread engine's runner (judged, as the window's), stamping step ends into `stamps`."""
+
+    def stamp(job_id: str, lane: str, step: int, ended: float) -> None:
+        stamps[(job_id, lane, step)] = ended
+
+    return BenchmarkRunner(judged_runner(), stamp)
 
 
 class TickRecorder(QObject):
@@ -88,13 +79,13 @@ class TickRecorder(QObject):
 
 
 class PaintRecorder(QObject):
-    """Times each preview from its step's end to the first Paint of its pane afterwards."""
+    """Notes when each preview's pane is first painted after it was shown; `latency_ms` times
+    them from their steps' ends (stamps taken in the engine, read afterwards)."""
 
-    def __init__(self, studio: StudioApp, stamps: dict[Key, float]) -> None:
+    def __init__(self, studio: StudioApp) -> None:
         super().__init__()
-        self.latency_ms: list[float] = []
+        self.painted: list[tuple[Key, float]] = []
         self.recording = False
-        self._stamps = stamps
         self._pending: dict[QObject, Key] = {}
         comparison = studio.window.comparison
         for lane, view in (
@@ -112,21 +103,26 @@ class PaintRecorder(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint and watched in self._pending:
             key = self._pending.pop(watched)
-            ended = self._stamps.get(key)
-            if self.recording and ended is not None:
-                self.latency_ms.append((time.perf_counter() - ended) * 1000)
+            if self.recording:
+                self.painted.append((key, time.perf_counter()))
         return False
 
+    def latency_ms(self, stamps: dict[Key, float]) -> list[float]:
+        return [(at - stamps[key]) * 1000 for key, at in self.painted if key in stamps]
 
-def write_settings(folder: Path) -> Path:
-    settings = replace(
+
+def bench_settings() -> Settings:
+    return replace(
         Settings(),
         teacher=TEACHER,
         student=STUDENT,
         teacher_model=EMBEDDED_TEACHER,
         student_model=EMBEDDED_TEACHER,
     )
-    return save_settings(folder / "settings.json", settings)
+
+
+def write_settings(folder: Path) -> Path:
+    return save_settings(folder / "settings.json", bench_settings())
 
 
 async def wait_idle(studio: StudioApp, timeout: float = 600) -> None:
@@ -189,24 +185,78 @@ def report(ticks: dict[str, list[float]], paints: list[float], n: int, elapsed: 
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--comparisons", type=int, default=5)
-    args = parser.parse_args()
+def note_arrivals(client: ProcessEngine, arrived: dict[Key, float]) -> None:
+    """Note when each preview frame reached this process (read and decoded off the pipe, on the
+    engine's reader thread), to split the preview latency at the process boundary."""
+    channel = client._channel
+    offer = channel.offer_preview
+
+    def noted(lane: Lane, make: Callable[[], Any]) -> bool:
+        at = time.perf_counter()
+        preview = make()
+        arrived.setdefault((preview.job_id, preview.lane.value, preview.step), at)
+        return offer(lane, lambda: preview)
+
+    channel.offer_preview = noted  # type: ignore[method-assign]
+
+
+def collect(engine: EngineKind, comparisons: int) -> dict[str, Any]:
+    """One window run on `engine`: the ticks' lateness per phase, the previews' latencies, and
+    the measured comparisons' seconds."""
     app = make_application()
-    stamps: dict[Key, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        stamps: dict[Key, float] = {}
+        stamps_file = folder / "stamps.txt"
+        client, startup = None, None
+        arrived: dict[Key, float] = {}
+        if engine is EngineKind.process:
+            os.environ[STAMPS_ENV] = str(stamps_file)
+            client = ProcessEngine(runner="benchmark", options=bench_settings().engine)
+            note_arrivals(client, arrived)
+        else:
+            startup = EngineStartup(lambda: stamping_runner(stamps))
         studio = StudioApp(
             settings_path=write_settings(folder),
             gallery_dir=folder / "gallery",
             geometry=QSettings(str(folder / "geometry.ini"), QSettings.Format.IniFormat),
-            startup=EngineStartup(lambda: stamping_runner(stamps)),
+            client=client,
+            startup=startup,
         )
-        ticks, paints = TickRecorder(), PaintRecorder(studio, stamps)
-        elapsed = qasync.run(measure(studio, ticks, paints, args.comparisons))
+        ticks, paints = TickRecorder(), PaintRecorder(studio)
+        elapsed = qasync.run(measure(studio, ticks, paints, comparisons))
+        if engine is EngineKind.process:
+            stamps = read_stamps(stamps_file)
     del app
-    print(report(ticks.lateness_ms, paints.latency_ms, args.comparisons, elapsed))
+    return {
+        "engine": engine.value,
+        "lateness_ms": ticks.lateness_ms,
+        "preview_ms": paints.latency_ms(stamps),
+        "preview_arrived_ms": [
+            (arrived[key] - stamps[key]) * 1000
+            for key, _ in paints.painted
+            if key in stamps and key in arrived
+        ],
+        "arrived_to_painted_ms": [
+            (at - arrived[key]) * 1000 for key, at in paints.painted if key in arrived
+        ],
+        "elapsed_s": elapsed,
+        "comparisons": comparisons,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--comparisons", type=int, default=5)
+    parser.add_argument("--engine", choices=[k.value for k in EngineKind], default="process")
+    parser.add_argument("--json", type=Path, default=None, help="write the raw results there")
+    args = parser.parse_args()
+    result = collect(EngineKind(args.engine), args.comparisons)
+    if args.json:
+        args.json.write_text(json.dumps(result), encoding="utf-8")
+    ticks, previews = result["lateness_ms"], result["preview_ms"]
+    print(f"engine: {args.engine}")
+    print(report(ticks, previews, args.comparisons, result["elapsed_s"]))
 
 
 if __name__ == "__main__":

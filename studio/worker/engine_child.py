@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 RESTARTED = "The engine restarted; it loads models again as jobs need them."
 STARTING = "Starting the engine: importing torch…"
 READY = "Engine ready."
-ANNOUNCED = frozenset({"default"})
+ANNOUNCED = frozenset({"default", "benchmark"})
 """The runners slow enough to build that the status line follows their start."""
 PARENT_POLL_S = 0.5
 PR_SET_PDEATHSIG = 1
@@ -59,9 +59,17 @@ def pretend_runner(options: EngineOptions | None) -> JobRunner:
     return runner
 
 
+def benchmark_runner(options: EngineOptions | None) -> JobRunner:
+    """The default runner instrumented for the benchmark suite (`studio.worker.bench_runner`)."""
+    from studio.worker.bench_runner import benchmark_runner as build
+
+    return build(options)
+
+
 RUNNERS: dict[str, Callable[[EngineOptions | None], JobRunner]] = {
     "default": judged_runner,
     "pretend": pretend_runner,
+    "benchmark": benchmark_runner,
 }
 """The runners a command line may name: a fixed table, never a module path."""
 
