@@ -81,6 +81,9 @@ PHASES = {
     "teacher middle step": lambda e: (
         isinstance(e, StepProgress) and e.lane is Lane.teacher and e.step == 4
     ),
+    "teacher's last step (decoding)": lambda e: (
+        isinstance(e, StepProgress) and e.lane is Lane.teacher and e.step == 8
+    ),
     "between the lanes": lambda e: isinstance(e, LaneFinished) and e.lane is Lane.teacher,
     "student step": lambda e: isinstance(e, StepProgress) and e.lane is Lane.student,
 }
