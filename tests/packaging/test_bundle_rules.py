@@ -75,7 +75,10 @@ def bare_namespace(module: str) -> bool:
     code of no distribution ran, so nothing of one needs carrying."""
     if "." in module:
         return False
-    spec = importlib.util.find_spec(module)
+    try:
+        spec = importlib.util.find_spec(module)
+    except ValueError:  # in sys.modules without a spec, e.g. __main__
+        return False
     return spec is not None and spec.origin is None
 
 
