@@ -28,7 +28,7 @@ from studio.core.student_refs import StudentRef
 @dataclass(frozen=True, slots=True)
 class ModelResolver:
     """Answers every question asked of a model name: its reference, whether it names something
-    now, its folder, its role, its facts and how to show it, in `models_root` (the shipped
+    now, its folder, its role and its facts, in `models_root` (the shipped
     models) and `presets` (the model-pair presets, `preset:<name>`)."""
 
     models_root: Path
@@ -151,14 +151,10 @@ class ModelResolver:
             name, models_root=self.models_root, presets=lambda: self.presets, vocabulary=vocabulary
         )
 
-    def display_name(self, name: str) -> str:
-        """An embedded name as it is; a folder or file by its last part, with a config choice;
-        a LoRA student as its teacher + the LoRA file; a preset by its name."""
-        return display_name(name)
-
 
 def display_name(name: str) -> str:
-    """How a model name is shown (see `ModelResolver.display_name`); needs no models folder."""
+    """How a model name is shown: an embedded name as it is; a folder or file by its last part,
+    with a config choice; a LoRA student as its teacher + the LoRA file; a preset by its name."""
     parsed = parse_model_name(name)
     match parsed.kind:
         case NameKind.lora:
