@@ -54,6 +54,13 @@ class EventChannel:
         self._notify()
         return True
 
+    def replace_preview(self, preview: PreviewReady) -> None:
+        """Put a preview that arrived made (from a remote engine) in its lane's slot, in place
+        of one the consumer has not taken yet."""
+        with self._lock:
+            self._slots[preview.lane] = preview
+        self._notify()
+
     def clear_previews(self) -> None:
         with self._lock:
             self._slots.clear()

@@ -1,0 +1,69 @@
+"""Routing one engine's events to the requests that submitted the jobs, one inbox per job."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from studio.core.events import FINAL_EVENTS, Event, PreviewReady
+
+
+class JobInbox:
+    """One job's events in order, waiting for its request to stream them; a newer preview of a
+    lane replaces one still waiting, so a slow client gets the latest, never a backlog."""
+
+    def __init__(self) -> None:
+        self._events: deque[Event] = deque()
+        self._ready = asyncio.Event()
+
+    def put(self, event: Event) -> None:
+        if isinstance(event, PreviewReady):
+            for index, waiting in enumerate(self._events):
+                if isinstance(waiting, PreviewReady) and waiting.lane == event.lane:
+                    del self._events[index]
+                    break
+        self._events.append(event)
+        self._ready.set()
+
+    async def get(self) -> Event:
+        while not self._events:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._events.popleft()
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+
+class EventRouter:
+    """Hands each event of an engine to its job's inbox; an event of no job (a status line, a
+    settings answer) goes to every open inbox, and one of a job nobody waits for is dropped."""
+
+    def __init__(self) -> None:
+        self._inboxes: dict[str, JobInbox] = {}
+
+    def open(self, job_id: str) -> JobInbox:
+        if job_id in self._inboxes:
+            raise ValueError(f"The job {job_id} is already running on this engine.")
+        inbox = self._inboxes[job_id] = JobInbox()
+        return inbox
+
+    def close(self, job_id: str) -> None:
+        self._inboxes.pop(job_id, None)
+
+    def route(self, event: Event) -> None:
+        if not event.job_id:
+            for inbox in self._inboxes.values():
+                inbox.put(event)
+            return
+        waiting = self._inboxes.get(event.job_id)
+        if waiting is not None:
+            waiting.put(event)
+
+    @property
+    def open_jobs(self) -> tuple[str, ...]:
+        return tuple(self._inboxes)
+
+
+def is_final(event: Event) -> bool:
+    return isinstance(event, FINAL_EVENTS)

@@ -1,0 +1,110 @@
+"""One engine replica of the served application."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from studio.cluster.board import board_handle
+from studio.cluster.inbox import EventRouter, is_final
+from studio.cluster.served_models import ServedModels
+from studio.core.commands import Submit
+from studio.core.engine_options import EngineOptions
+from studio.core.events import JobFailed
+from studio.core.wire import from_json_dict
+from studio.core.wire_frames import encode
+from studio.core.wire_types import WireError
+from studio.worker.engine_child import RUNNERS
+from studio.worker.host import EngineHost
+
+log = logging.getLogger(__name__)
+
+CANCEL_POLL_S = 0.05
+
+
+class EngineReplica:
+    """Runs the jobs one Serve replica receives on its own EngineHost (the engine thread, the
+    runner with the server's settings) and streams each job's events back as wire frames to the
+    request that submitted it; cancel requests arrive through the cancel board."""
+
+    def __init__(
+        self,
+        runner: str = "default",
+        options: EngineOptions | None = None,
+        models_root: str = "",
+        allow_hub: bool = False,
+    ) -> None:
+        if runner not in RUNNERS:
+            raise ValueError(f"The engine runner must be one of {', '.join(sorted(RUNNERS))}.")
+        self._host = EngineHost(runner_factory=partial(RUNNERS[runner], options))
+        self._models = ServedModels(Path(models_root) if models_root else None, allow_hub)
+        self._router = EventRouter()
+        self._pump: asyncio.Task | None = None
+        self._board: Any = None
+
+    async def run(self, body: str) -> AsyncIterator[bytes]:
+        """The events of the job a Submit (wire JSON) carries, as frames, until its last."""
+        job = self._job(body)
+        if isinstance(job, str):
+            yield encode(JobFailed(job_id="", message=job))
+            return
+        self._start_pump()
+        inbox = self._router.open(job.job_id)
+        watch = asyncio.get_running_loop().create_task(self._watch(job.job_id))
+        try:
+            self._host.submit(job)
+            while True:
+                event = await inbox.get()
+                yield encode(event)
+                if is_final(event) and event.job_id == job.job_id:
+                    return
+        except (asyncio.CancelledError, GeneratorExit):
+            self._host.cancel(job.job_id)
+            raise
+        finally:
+            watch.cancel()
+            self._router.close(job.job_id)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def _job(self, body: str):
+        try:
+            message = from_json_dict(json.loads(body))
+        except (ValueError, WireError) as exc:
+            return f"The job could not be read: {exc}"
+        if not isinstance(message, Submit):
+            return f"A replica runs Submit commands, not {type(message).__name__}."
+        try:
+            return self._models.admit(message.job)
+        except ValueError as exc:
+            return str(exc)
+
+    def _start_pump(self) -> None:
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.get_running_loop().create_task(self._pump_events())
+
+    async def _pump_events(self) -> None:
+        async for event in self._host.listen():
+            self._router.route(event)
+
+    async def _watch(self, job_id: str) -> None:
+        """Poll the cancel board for this job while it runs."""
+        try:
+            if self._board is None:
+                self._board = board_handle()
+            while True:
+                keep = await self._board.take.remote(job_id)
+                if keep is not None:
+                    self._host.cancel(job_id, keep_partial=keep)
+                await asyncio.sleep(CANCEL_POLL_S)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("cancel requests cannot reach job %s: the board failed (%s)", job_id, exc)
