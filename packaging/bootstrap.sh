@@ -3,7 +3,10 @@
 #
 #   bash packaging/bootstrap.sh            install only
 #   bash packaging/bootstrap.sh --run ARGS install, then exec `.venv/bin/studio ARGS`
-#   bash packaging/bootstrap.sh --test     install, then pytest, import contracts, lint and mypy
+#   bash packaging/bootstrap.sh --test     install (with the cluster extra), then pytest (in a
+#                                          private network namespace where it can), import
+#                                          contracts, lint and mypy
+#   bash packaging/bootstrap.sh --cluster  install with the cluster extra (Ray), for `studio serve`
 #
 # Installs exactly the lock of tested versions in packaging/locks/ (hashes checked; the CUDA torch
 # where nvidia-smi sees a GPU, the CPU one elsewhere), then the project itself without dependencies.
@@ -14,6 +17,7 @@
 #   STUDIO_VENV    where the virtual environment lives (default: .venv in the repository root)
 #   STUDIO_PYTHON  the Python 3.11 interpreter that creates it (default: python3.11)
 #   STUDIO_LOCK    another lock file to install (default: packaging/locks/ for this machine)
+#   STUDIO_CLUSTER_LOCK  the cluster extra's overlay lock (default: packaging/locks/cluster-overlay.txt)
 set -euo pipefail
 
 CALLER_PWD="$PWD"
@@ -26,13 +30,15 @@ PYTHON_BIN="${STUDIO_PYTHON:-python3.11}"
 STAMP="$VENV/.studio-bootstrap.sha256"
 
 # Qt offscreen; Qt in a real window (X11/Xvfb); the emoji dataset sources; Xvfb for tests and screenshots;
-# the validators of the desktop entry and AppStream metainfo (tests/packaging skips without them).
+# the validators of the desktop entry and AppStream metainfo (tests/packaging skips without them);
+# `ip`, which brings up the loopback of the test run's private network namespace (Ray's tests).
 APT_PACKAGES=(
   libglib2.0-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
   libxcb-render-util0 libxcb-shape0
   fonts-noto-color-emoji unicode-data
   xvfb xauth
+  iproute2
   desktop-file-utils appstream
 )
 
@@ -50,7 +56,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # --- 1. System packages -----------------------------------------------------------------------
@@ -158,6 +164,13 @@ choose_lock() {
     LOCK="$ROOT/packaging/locks/linux-x86_64-py311-cpu.txt"
   fi
   [[ -f "$LOCK" ]] || die "lock file not found: $LOCK"
+  LOCKS=("$LOCK")
+  if ((WITH_CLUSTER)); then
+    local overlay="${STUDIO_CLUSTER_LOCK:-$ROOT/packaging/locks/cluster-overlay.txt}"
+    [[ "$overlay" == /* ]] || overlay="$CALLER_PWD/$overlay"
+    [[ -f "$overlay" ]] || die "the cluster overlay lock is not found: $overlay"
+    LOCKS+=("$overlay")
+  fi
 }
 
 # Where pip finds a +cpu torch: pip's own find-links when they hold the pinned wheel (these
@@ -177,7 +190,7 @@ install_locked() {
   choose_lock
   phase "Locked dependencies (${LOCK#"$ROOT/"})"
   local digest
-  digest="$(cat "$LOCK" pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
+  digest="$(cat "${LOCKS[@]}" pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
   if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$digest" ]] && installed_version studio >/dev/null; then
     info "up to date (the lock and pyproject.toml unchanged since the last install)"
     return 0
@@ -187,10 +200,15 @@ install_locked() {
   # --no-deps: the lock is the whole closure, so pip installs exactly it and resolves nothing.
   "$VENV/bin/python" -m pip install "${PIP_QUIET_BAR[@]}" --require-hashes --no-deps \
     "${TORCH_INDEX[@]}" -r "$LOCK" || die "installing the lock $LOCK failed"
+  if ((${#LOCKS[@]} > 1)); then
+    phase "The cluster extra (${LOCKS[1]#"$ROOT/"}: Ray, added to the lock, changing none of it)"
+    "$VENV/bin/python" -m pip install "${PIP_QUIET_BAR[@]}" --require-hashes --no-deps \
+      -r "${LOCKS[1]}" || die "installing the overlay lock ${LOCKS[1]} failed"
+  fi
   phase "Studio (editable)"
   "$VENV/bin/python" -m pip install "${PIP_QUIET_BAR[@]}" --no-deps --no-build-isolation -e . ||
     die "pip install -e . failed"
-  "$VENV/bin/python" "$ROOT/packaging/lock_check.py" "$LOCK" ||
+  "$VENV/bin/python" "$ROOT/packaging/lock_check.py" "${LOCKS[@]}" ||
     die "the environment does not match the lock $LOCK"
   "$VENV/bin/python" -m pip check || die "pip check found broken requirements"
   echo "$digest" >"$STAMP"
@@ -202,7 +220,17 @@ run_tests() {
   local failed=() rc
   phase "Tests: pytest"
   rc=0
-  QT_QPA_PLATFORM=offscreen STUDIO_LOCK="$LOCK" "$VENV/bin/python" -m pytest || rc=$?
+  local netns=()
+  if command -v unshare >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 &&
+    unshare -n true 2>/dev/null; then
+    # Ray's tests start real clusters: in a namespace of their own, all of it stays on loopback.
+    netns=(unshare -n bash -c 'ip link set lo up && exec "$@"' private-network)
+    info "pytest runs in a private network namespace (loopback only)"
+  else
+    info "no private network namespace here (unshare -n needs root): the Ray tests skip"
+  fi
+  QT_QPA_PLATFORM=offscreen STUDIO_LOCK="$LOCK" STUDIO_CLUSTER_LOCK="${LOCKS[1]:-}" \
+    "${netns[@]}" "$VENV/bin/python" -m pytest || rc=$?
   if ((rc == 5)); then
     printf '%spytest collected no tests (exit 5): that counts as a failure%s\n' "$RED" "$RESET" >&2
     failed+=("pytest (no tests collected)")
@@ -230,9 +258,11 @@ run_tests() {
 
 main() {
   local mode="install"
+  WITH_CLUSTER=0
   case "${1:-}" in
     --run) mode="run"; shift ;;
-    --test) mode="test"; shift ;;
+    --test) mode="test"; WITH_CLUSTER=1; shift ;;
+    --cluster) WITH_CLUSTER=1; shift ;;
     -h | --help) usage; exit 0 ;;
     "") ;;
     *) usage >&2; die "unknown option: $1" ;;

@@ -1,6 +1,6 @@
 """Checks that an environment holds exactly the versions a lock file pins (stdlib only).
 
-    python packaging/lock_check.py LOCK [--quiet]
+    python packaging/lock_check.py LOCK [OVERLAY ...] [--quiet]
 
 Exit 1, naming each difference, when a pinned distribution is missing or at another version;
 distributions installed beside the lock (other than the project itself) are listed as a note.
@@ -23,8 +23,12 @@ def normal(name: str) -> str:
 
 
 def pins(lock: Path) -> dict[str, str]:
+    return pins_of_text(lock.read_text(encoding="utf-8"))
+
+
+def pins_of_text(text: str) -> dict[str, str]:
     found = {}
-    for line in lock.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         match = PIN.match(line.strip())
         if match:
             found[normal(match.group(1))] = match.group(2)
@@ -49,8 +53,11 @@ def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    lock = Path(argv[0])
-    wanted, have = pins(lock), installed()
+    locks = [Path(arg) for arg in argv if arg != "--quiet"]
+    lock = locks[0]
+    wanted, have = {}, installed()
+    for each in locks:
+        wanted.update(pins(each))
     problems = differences(wanted, have)
     for problem in problems:
         print(f"lock_check: {problem}", file=sys.stderr)
@@ -58,7 +65,8 @@ def main(argv: list[str]) -> int:
     if extra and "--quiet" not in argv:
         print(f"lock_check: note: installed beside the lock: {', '.join(extra)}")
     if not problems and "--quiet" not in argv:
-        print(f"lock_check: all {len(wanted)} pins of {lock.name} installed")
+        names = " + ".join(each.name for each in locks)
+        print(f"lock_check: all {len(wanted)} pins of {names} installed")
     return 1 if problems else 0
 
 

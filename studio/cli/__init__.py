@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from studio.cli import bench, dataset, desktop, generate, info, lab, studies, window
+from studio.cli import bench, dataset, desktop, generate, info, lab, serve, studies, window
 from studio.core.params import ValidationError
 
 # In `studio --help` order; each group adds its sub-commands, each with its `func`.
-GROUPS = (generate, info, window, studies, desktop, lab, dataset, bench)
+GROUPS = (generate, info, window, studies, desktop, lab, dataset, serve, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -159,3 +159,35 @@ def default_size(args: argparse.Namespace, refs: Sequence[ModelRef]) -> None:
         return
     side = max(model_side(ref) for ref in refs)
     args.width, args.height = args.width or side, args.height or side
+
+
+def engine_token(args: argparse.Namespace) -> str:
+    """The served engine's token: from --token-file, else $STUDIO_SERVE_TOKEN, else none."""
+    from studio.core.remote_api import TOKEN_ENV
+
+    path = getattr(args, "token_file", None)
+    if path is None:
+        import os
+
+        return os.environ.get(TOKEN_ENV, "").strip()
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"studio: the token file {path} cannot be read ({exc}).") from None
+    if not token or len(token) < 16:
+        raise SystemExit(f"studio: the token in {path} must be at least 16 characters.")
+    return token
+
+
+def token_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        help="a file holding the served engine's token (default: $STUDIO_SERVE_TOKEN)",
+    )
+
+
+def remote_model_ref(text: str) -> ModelRef:
+    """A model for a served engine, by name: one of its embedded models or of its models folder
+    (the server resolves it, and refuses what it does not serve)."""
+    return ModelRef.embedded(text.strip())

@@ -10,13 +10,16 @@ from pathlib import Path
 
 from studio.cli.args import (
     default_size,
+    engine_token,
     fail,
     lane_params,
     model_arg,
     model_ref,
     progress,
     recipe_args,
+    remote_model_ref,
     shared_args,
+    token_arg,
 )
 from studio.core.client import EngineClient
 from studio.core.jobs import CompareJob, GenerateJob, Lane, LaneSpec, PreviewOptions
@@ -54,10 +57,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     recipe_args(cmp_, "student", steps=4, guidance=1.0, sampler="DDIM trailing")
     cmp_.add_argument(
         "--engine",
-        choices=("thread", "process"),
         default="thread",
-        help="run the engine in this process (default) or in a child process, as the window does",
+        metavar="{thread,process,URL}",
+        help="run the engine in this process (default), in a child process as the window does, "
+        "or on a served engine (`studio serve`) at URL",
     )
+    token_arg(cmp_)
     cmp_.set_defaults(func=cmd_compare)
 
 
@@ -111,20 +116,36 @@ def save_images(out: Path, images, parameters: str) -> list[Path]:
     ]
 
 
-def compare_engine(kind: str) -> EngineClient | None:
-    """The engine a comparison runs on: a child process when asked, else a new local one."""
-    if kind != "process":
+def compare_engine(args: argparse.Namespace) -> EngineClient | None:
+    """The engine a comparison runs on: a child process or a served engine when asked, else
+    a new local one (None)."""
+    if args.engine == "thread":
         return None
-    from studio.worker.process_engine import ProcessEngine
+    if args.engine == "process":
+        from studio.worker.process_engine import ProcessEngine
 
-    return ProcessEngine()
+        return ProcessEngine()
+    from studio.worker.remote_engine import RemoteEngine
+
+    try:
+        return RemoteEngine(args.engine, engine_token(args))
+    except ValueError as exc:
+        raise SystemExit(f"studio: {exc}") from None
+
+
+def is_remote(args: argparse.Namespace) -> bool:
+    return args.engine not in ("thread", "process")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from studio.cli.headless import run_job
     from studio.core.sheet import side_by_side
 
-    teacher, student = model_ref(args.teacher), model_ref(default_student(args))
+    if is_remote(args):
+        teacher = remote_model_ref(args.teacher)
+        student = remote_model_ref(args.student or EMBEDDED_STUDENT)
+    else:
+        teacher, student = model_ref(args.teacher), model_ref(default_student(args))
     default_size(args, [teacher, student])
     tp, sp = lane_params(args, "teacher"), lane_params(args, "student")
     job = CompareJob(
@@ -132,7 +153,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         student=LaneSpec(model=student, params=sp),
         previews=PreviewOptions(every=0),
     )
-    engine = compare_engine(args.engine)
+    engine = compare_engine(args)
     try:
         report = run_job(job, progress=progress(args), host=engine)
     finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ray
 from ray import serve
@@ -104,15 +104,19 @@ def application(settings: ServeSettings) -> Application:
     return ingress(EngineIngress).bind(engine, ingress_settings)
 
 
-def start(settings: ServeSettings, address: str = "local") -> str:
+def start(settings: ServeSettings, address: str = "local", gpus: float | None = None) -> str:
     """Run the application on the Ray cluster at `address` ("local" starts one here) and
-    return the URL clients connect to."""
+    return the URL clients connect to. `gpus` per replica: None takes 1 when the cluster has a
+    GPU, else 0."""
     found = settings.problems()
     if found:
         raise ValueError(" ".join(found))
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, configure_logging=False)
+    if gpus is None:
+        gpus = 1.0 if ray.cluster_resources().get("GPU", 0) else 0.0
+    settings = replace(settings, gpus_per_replica=gpus)
     serve.start(http_options={"host": settings.host, "port": settings.port})
     board_handle(create=True)
     serve.run(application(settings), name=APP_NAME, route_prefix="/", blocking=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from studio.core.grid import Axis, GridSpec, LaneChoice
 from studio.core.jobs import CompareJob, ConvergeJob, GenerateJob, GridJob, Job, LaneSpec
+from studio.core.model_resolver import ModelResolver
 from studio.core.models import ModelRef, ModelSource
 from studio.core.paths import resolve_inside
 
@@ -17,9 +18,14 @@ class ServedModels:
     never sends a pickle, a path outside that folder or, unless the server allows it, a hub id;
     every refusal is one sentence (ValueError)."""
 
-    def __init__(self, root: Path | None, allow_hub: bool = False) -> None:
+    def __init__(
+        self, root: Path | None, allow_hub: bool = False, embedded: frozenset[str] | None = None
+    ) -> None:
         self._root = root.resolve() if root is not None else None
         self._allow_hub = allow_hub
+        self._embedded = (
+            frozenset(ModelResolver.shipped().embedded_models()) if embedded is None else embedded
+        )
 
     def admit(self, job: Job) -> Job:
         match job:
@@ -70,7 +76,11 @@ class ServedModels:
                 "client's request; convert it to safetensors on the server."
             )
         if ref.source is ModelSource.embedded:
-            return ref
+            if ref.location in self._embedded:
+                return ref
+            if self._root is None or not (self._root / ref.location).exists():
+                raise ValueError(f"{ref.location}: this server has no such model.")
+            ref = replace(ref, source=ModelSource.folder)
         if ref.source is ModelSource.hub:
             if self._allow_hub:
                 return ref

@@ -23,10 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "packaging"))
 import bundle_rules  # noqa: E402
 import lock_check  # noqa: E402
+import lock_overlay  # noqa: E402
 
 LOCKS = ROOT / "packaging" / "locks"
 CPU_LOCK = LOCKS / "linux-x86_64-py311-cpu.txt"
 CUDA_LOCK = LOCKS / "linux-x86_64-py311-cuda.txt"
+CLUSTER_OVERLAY = LOCKS / "cluster-overlay.txt"
 
 RUN_THE_APP = """
 import json, os, sys
@@ -203,5 +205,33 @@ def test_this_environment_is_the_lock():
 
     default = CUDA_LOCK if torch.version.cuda else CPU_LOCK
     lock = Path(os.environ.get("STUDIO_LOCK") or default)
-    problems = lock_check.differences(lock_check.pins(lock), lock_check.installed())
+    wanted = lock_check.pins(lock)
+    if os.environ.get("STUDIO_CLUSTER_LOCK"):
+        wanted |= lock_check.pins(Path(os.environ["STUDIO_CLUSTER_LOCK"]))
+    problems = lock_check.differences(wanted, lock_check.installed())
     assert not problems, "\n".join(problems)
+
+
+def test_the_cluster_overlay_adds_to_the_locks_and_changes_none_of_their_pins():
+    """The cluster extra installs after either lock: it holds only what they lack, with hashes,
+    and pins the extra's own requirement."""
+    import tomllib
+
+    overlay = lock_check.pins(CLUSTER_OVERLAY)
+    assert not set(overlay) & set(lock_check.pins(CPU_LOCK))
+    assert not set(overlay) & set(lock_check.pins(CUDA_LOCK))
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for text in extra["optional-dependencies"]["cluster"]:
+        req = Requirement(text)
+        assert req.specifier.contains(overlay[bundle_rules.normal(req.name)])
+    text = CLUSTER_OVERLAY.read_text()
+    assert text.count("--hash=sha256:") >= len(overlay)
+    written, problems = lock_overlay.overlay(CPU_LOCK.read_text(), CPU_LOCK.read_text() + text)
+    assert not problems and lock_check.pins_of_text(written) == overlay
+
+
+def test_the_overlay_refuses_a_full_lock_that_moved_a_base_pin():
+    base = "torch==2.13.0+cpu \\\n    --hash=sha256:aa\n"
+    full = "torch==2.14.0+cpu \\\n    --hash=sha256:bb\nray==2.60.0 \\\n    --hash=sha256:cc\n"
+    _, problems = lock_overlay.overlay(base, full)
+    assert problems == ["torch is 2.14.0+cpu in the full lock but 2.13.0+cpu in the base lock"]
