@@ -1,0 +1,120 @@
+"""The served engine's parts that need no Ray: the API values, the inbox, the model admission."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from studio.cluster.inbox import EventRouter, JobInbox
+from studio.cluster.served_models import ServedModels
+from studio.core.events import EngineStatus, JobFinished, PreviewReady, StepProgress
+from studio.core.grid import Axis, AxisName, GridSpec
+from studio.core.jobs import CompareJob, GenerateJob, GridJob, Lane, LaneSpec
+from studio.core.models import ModelRef, ModelSource
+from studio.core.params import GenerationParams
+from studio.core.remote_api import EngineAddress, token_digest, token_matches
+
+
+def preview(lane: Lane, step: int) -> PreviewReady:
+    return PreviewReady(
+        job_id="j", lane=lane, step=step, total=9, x_t=np.zeros((2, 2, 3), np.uint8)
+    )
+
+
+def test_engine_addresses_parse_or_say_what_is_wrong():
+    assert EngineAddress.parse("gpu-box").url == "http://gpu-box:8000"
+    assert EngineAddress.parse("https://h.example/studio/").url == "https://h.example:443/studio"
+    assert EngineAddress.parse("http://[::1]:9000").is_loopback
+    for bad, words in [
+        ("ftp://h", "http"),
+        ("http://", "no host"),
+        ("http://h:99999", "port"),
+        ("http://h/?q=1", "query"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            EngineAddress.parse(bad)
+
+
+def test_the_token_is_compared_by_digest_and_only_as_a_bearer():
+    digest = token_digest("s3cret-token-0123456789")
+    assert token_matches("Bearer s3cret-token-0123456789", digest)
+    assert token_matches("bearer  s3cret-token-0123456789 ", digest)
+    for header in (None, "", "Bearer", "Basic s3cret-token-0123456789", "Bearer other"):
+        assert not token_matches(header, digest)
+    assert token_matches(None, "")
+    assert "s3cret" not in digest
+
+
+def test_an_inbox_keeps_order_and_only_the_newest_waiting_preview_of_a_lane():
+    async def run() -> list:
+        inbox = JobInbox()
+        inbox.put(preview(Lane.teacher, 1))
+        inbox.put(StepProgress(job_id="j", lane=Lane.teacher, step=1, total=9, elapsed_s=0.1))
+        inbox.put(preview(Lane.student, 1))
+        inbox.put(preview(Lane.teacher, 2))
+        return [await inbox.get() for _ in range(len(inbox))]
+
+    got = asyncio.run(run())
+    assert [(type(e).__name__, getattr(e, "lane", None), getattr(e, "step", 0)) for e in got] == [
+        ("StepProgress", Lane.teacher, 1),
+        ("PreviewReady", Lane.student, 1),
+        ("PreviewReady", Lane.teacher, 2),
+    ]
+
+
+def test_the_router_gives_each_job_its_own_events_and_everyone_the_status():
+    async def run() -> tuple[list, list]:
+        router = EventRouter()
+        a, b = router.open("a"), router.open("b")
+        with pytest.raises(ValueError, match="already running"):
+            router.open("a")
+        router.route(JobFinished(job_id="a"))
+        router.route(EngineStatus(text="Loading…"))
+        router.route(JobFinished(job_id="nobody"))
+        router.close("b")
+        router.route(JobFinished(job_id="b"))
+        return [await a.get(), await a.get()], [await b.get()]
+
+    to_a, to_b = asyncio.run(run())
+    assert to_a == [JobFinished(job_id="a"), EngineStatus(text="Loading…")]
+    assert to_b == [EngineStatus(text="Loading…")]
+
+
+def lane(ref: ModelRef) -> LaneSpec:
+    return LaneSpec(model=ref, params=GenerationParams(width=32, height=32))
+
+
+def test_a_server_admits_its_own_models_and_refuses_the_rest(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "model_index.json").write_text("{}")
+    (tmp_path / "w.safetensors").write_bytes(b"")
+    served = ServedModels(tmp_path, embedded=frozenset({"emoji-teacher"}))
+    assert served.names() == ["mine", "w.safetensors"]
+    teacher = ModelRef.embedded("emoji-teacher")
+    job = CompareJob(teacher=lane(teacher), student=lane(ModelRef.embedded("mine")))
+    admitted = served.admit(job)
+    assert admitted.teacher.model == teacher
+    assert admitted.student.model.source is ModelSource.folder
+    assert admitted.student.model.location == str(tmp_path / "mine")
+    grid = GridJob(
+        base=lane(teacher),
+        grid=GridSpec(x=Axis(name=AxisName.model, values=(ModelRef.embedded("mine"),))),
+    )
+    assert served.admit(grid).grid.x.values[0].location == str(tmp_path / "mine")
+    refusals = [
+        (ModelRef(location="w.ckpt", source=ModelSource.file, allow_pickle=True), "pickle"),
+        (ModelRef(location="/etc"), "not a model of this server"),
+        (ModelRef(location="../outside"), "not a model of this server"),
+        (ModelRef(location="gone"), "no such model"),
+        (ModelRef.embedded("gone"), "no such model"),
+        (ModelRef(location="org/model", source=ModelSource.hub), "--allow-hub"),
+        (ModelRef(location="w.bin", source=ModelSource.file), "only .safetensors"),
+    ]
+    for ref, words in refusals:
+        with pytest.raises(ValueError, match=words):
+            served.admit(GenerateJob(lane=lane(ref)))
+    bare = ServedModels(None, embedded=frozenset({"emoji-teacher"}))
+    with pytest.raises(ValueError, match="only the embedded models"):
+        bare.admit(GenerateJob(lane=lane(ModelRef(location="mine"))))
