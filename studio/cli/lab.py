@@ -105,6 +105,18 @@ def _distill(sub: argparse._SubParsersAction) -> None:
         help="CFG folded into students (default 3; none for a teacher that is a guided student)",
     )
     distill.add_argument("--rank", type=int, default=32, help="LoRA rank of shipped students")
+    distill.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="consistency: data-parallel workers on Ray Train (DDP), each taking batch/N of the "
+        "same global batch (needs the cluster extra; default 1: this process alone)",
+    )
+    distill.add_argument(
+        "--ray-address",
+        default=None,
+        help="with --workers N: the Ray cluster to join (default: start a local Ray)",
+    )
     distill.set_defaults(func=cmd_distill)
 
 
@@ -209,7 +221,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_distill(args: argparse.Namespace) -> int:
-    from studio.lab.distill_jobs import DistillOptions, distill
+    from studio.lab.distill_jobs import DistillOptions, data_parallel_refusal, distill
     from studio.lab.export import install_model
 
     start = "" if args.teacher == EMBEDDED_TEACHER else f"-from-{Path(args.teacher).name}"
@@ -234,7 +246,13 @@ def cmd_distill(args: argparse.Namespace) -> int:
             threads=args.threads,
             progress=not args.quiet,
         )
-        exported = distill(options, run_dir)
+        refusal = data_parallel_refusal(options, args.workers)
+        if refusal:
+            raise ValueError(refusal)
+        if args.workers == 1:
+            exported = distill(options, run_dir)
+        else:
+            exported = _distill_on_ray(args, options, run_dir)
     except ValueError as exc:
         print(f"studio distill: {exc}", file=sys.stderr)
         return 2
@@ -243,6 +261,28 @@ def cmd_distill(args: argparse.Namespace) -> int:
         if args.install:
             print(f"installed {install_model(folder)}")
     return 0
+
+
+NO_RAY = "--workers needs Ray: install the cluster extra: pip install '.[cluster]'"
+
+
+def _distill_on_ray(args: argparse.Namespace, options, run_dir: Path) -> list[Path]:
+    """Consistency distillation on `args.workers` Ray Train workers; the students it exported."""
+    from functools import partial
+
+    from studio.lab.distill_jobs import consistency_folder, distill, distill_data
+
+    try:
+        from studio.cluster.train import RayRun, RayRunFailed, train_on_ray
+    except ImportError as exc:
+        raise ValueError(NO_RAY) from exc
+    distill_data(run_dir, options.progress)
+    run = RayRun(workers=args.workers, address=args.ray_address, storage=run_dir / "ray")
+    try:
+        train_on_ray(partial(distill, options, run_dir), run_dir / "checkpoint.pt", run)
+    except RayRunFailed as exc:
+        raise ValueError(str(exc)) from exc
+    return [consistency_folder(run_dir)]
 
 
 def _rounds(args: argparse.Namespace) -> tuple[int, ...]:

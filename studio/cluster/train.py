@@ -15,14 +15,26 @@ import ray
 import ray.train
 import torch
 import torch.distributed as dist
-from ray.train import Checkpoint, FailureConfig, RunConfig, ScalingConfig
+from ray.train import (
+    Checkpoint,
+    CheckpointConfig,
+    FailureConfig,
+    RunConfig,
+    ScalingConfig,
+    TrainingFailedError,
+)
 from ray.train.torch import TorchConfig, TorchTrainer, get_device
 from torch.nn.parallel import DistributedDataParallel
 
 from studio.lab.data_parallel import DataParallel
 
 CHECKPOINT = "checkpoint.pt"
+KEPT_CHECKPOINTS = 2
 Job = Callable[[DataParallel], Any]
+
+
+class RayRunFailed(RuntimeError):
+    """A data-parallel run that failed on its workers more often than it may restart."""
 
 
 class RayWorker(DataParallel):
@@ -104,6 +116,13 @@ def train_on_ray(job: Job, state_path: Path, run: RayRun) -> ray.train.Result:
             name=state_path.parent.name,
             storage_path=str(run.storage.resolve()),
             failure_config=FailureConfig(max_failures=run.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=KEPT_CHECKPOINTS),
         ),
     )
-    return trainer.fit()
+    try:
+        return trainer.fit()
+    except TrainingFailedError as exc:
+        raise RayRunFailed(
+            f"the run failed on its workers after {run.max_failures} restarts "
+            f"(its last checkpoint is kept in {run.storage}): {exc}"
+        ) from exc

@@ -15,6 +15,7 @@ from diffusers import UNet2DConditionModel
 
 from studio.engine.modules import moved
 from studio.lab.compact import freeze_non_matrices
+from studio.lab.data_parallel import ONE_PROCESS, DataParallel, batch_rows
 from studio.lab.distill_common import (
     DistillConfig,
     GuidedModel,
@@ -25,7 +26,7 @@ from studio.lab.distill_common import (
     run_steps,
     v_to_x0_eps,
 )
-from studio.lab.train_teacher import Batch, CaptionedImages, ema_update, pick_device
+from studio.lab.train_teacher import Batch, CaptionedImages, ema_update
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,14 +64,19 @@ def consistency_loss(
     batch: Batch,
     gen: torch.Generator,
     cfg: ConsistencyConfig,
+    rows: slice = slice(None),
 ) -> torch.Tensor:
+    """The loss of `rows` of `batch`, with the timesteps and noise drawn for the whole batch
+    (so that workers training disjoint rows together see what one process would)."""
     size, device = batch.x0.shape[0], batch.x0.device
     ratio = sched.steps // cfg.solver_steps
-    n = torch.randint(0, cfg.solver_steps, (size,), generator=gen).to(device)
+    n = torch.randint(0, cfg.solver_steps, (size,), generator=gen).to(device)[rows]
+    noise = torch.randn(batch.x0.shape, generator=gen).to(device)[rows]
+    batch = batch_rows(batch, rows)
     t_start = (n + 1) * ratio - 1
     t_prev = (t_start - ratio).clamp(min=0)
     a, s = sched.coefficients(t_start)
-    z = a * batch.x0 + s * torch.randn(batch.x0.shape, generator=gen).to(device)
+    z = a * batch.x0 + s * noise
     prediction = consistency_fn(student, z, t_start, batch, sched, cfg)
     with torch.no_grad():
         x0, eps = v_to_x0_eps(z, teacher.v(z, t_start, batch), a, s)
@@ -82,7 +88,8 @@ def consistency_loss(
 
 
 class ConsistencyRun:
-    """A resumable consistency-distillation run in a run folder."""
+    """A resumable consistency-distillation run in a run folder (one process, or one of the
+    data-parallel workers that `parallel` names)."""
 
     def __init__(
         self,
@@ -90,9 +97,11 @@ class ConsistencyRun:
         data: CaptionedImages,
         teacher: UNet2DConditionModel,
         cfg: ConsistencyConfig,
+        parallel: DataParallel = ONE_PROCESS,
     ) -> None:
-        self.dir, self.data, self.cfg = run_dir, data, cfg
-        self.device = pick_device()
+        self.dir, self.data, self.cfg, self.parallel = run_dir, data, cfg, parallel
+        self.rows = parallel.rows(cfg.batch_size)
+        self.device = parallel.device
         self.sched = VpSchedule(self.device)
         teacher = moved(teacher, self.device)
         self.teacher = GuidedModel(teacher, data, cfg.guidance, cfg.bf16)
@@ -105,19 +114,29 @@ class ConsistencyRun:
         self.state = ResumableState(run_dir / "checkpoint.pt")
         counters = self.state.restore(self._modules(), self.gen)
         self.step = counters["step"] if counters else 0
+        self.trained = parallel.wrap(self.student)
 
     def _modules(self) -> dict:
         return {"student": self.student, "target": self.target, "opt": self.opt}
 
     def save(self) -> None:
-        self.state.save(self._modules(), {"step": self.step}, self.cfg, self.gen)
+        if self.parallel.writes:
+            self.state.save(self._modules(), {"step": self.step}, self.cfg, self.gen)
+        self.parallel.checkpointed(self.state.path, self.step)
 
     def train_step(self) -> float:
         for group in self.opt.param_groups:
             group["lr"] = self.cfg.lr * min(1.0, (self.step + 1) / self.cfg.warmup)
         batch = self.data.sample(self.cfg.batch_size, 0.0, self.gen, str(self.device))
         loss = consistency_loss(
-            self.student, self.target, self.teacher, self.sched, batch, self.gen, self.cfg
+            self.trained,
+            self.target,
+            self.teacher,
+            self.sched,
+            batch,
+            self.gen,
+            self.cfg,
+            self.rows,
         )
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -125,7 +144,8 @@ class ConsistencyRun:
         self.opt.step()
         ema_update(self.target, self.student, self.cfg.target_decay)
         self.step += 1
-        return float(loss.detach())
+        return self.parallel.mean(float(loss.detach()))
 
     def run(self, on_sample=None, progress: bool = True) -> None:
-        run_steps(self, "consistency", {"loss.csv": self.cfg.lr}, on_sample, progress)
+        logs = {"loss.csv": self.cfg.lr}
+        run_steps(self, "consistency", logs, on_sample, progress, self.parallel.writes)

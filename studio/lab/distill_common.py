@@ -175,15 +175,18 @@ def run_steps(
     logs: dict[str, float],
     on_sample: Callable[[Any], None] | None = None,
     progress: bool = True,
+    writes: bool = True,
 ) -> None:
     """Train until `run.cfg.steps` with a progress bar; every 50 steps the mean of each loss
     `train_step` returns goes to its CSV (`logs` maps file names, in the same order, to the
-    learning rate written beside it); checkpoints and samples on the config's schedule."""
-    files = [LossLog(run.dir / name) for name in logs]
+    learning rate written beside it); checkpoints and samples on the config's schedule.
+    A data-parallel worker that does not write (`writes` False) shows no bar, logs nothing and
+    samples nothing; it still calls `run.save()` with the others."""
+    files = [LossLog(run.dir / name) for name in logs] if writes else []
     rates = list(logs.values())
-    windows: list[list[float]] = [[] for _ in files]
+    windows: list[list[float]] = [[] for _ in logs]
     started = time.monotonic()
-    bar = tqdm(total=run.cfg.steps, initial=run.step, disable=not progress, desc=desc)
+    bar = tqdm(total=run.cfg.steps, initial=run.step, disable=not (progress and writes), desc=desc)
     while run.step < run.cfg.steps:
         losses = run.train_step()
         losses = losses if isinstance(losses, tuple) else (losses,)
@@ -192,12 +195,12 @@ def run_steps(
         bar.update()
         if run.step % 50 == 0:
             seconds = time.monotonic() - started
-            for log, window, lr in zip(files, windows, rates, strict=True):
+            for log, window, lr in zip(files, windows, rates, strict=False):
                 log.add(run.step, sum(window) / max(1, len(window)), lr, seconds)
-            windows = [[] for _ in files]
+            windows = [[] for _ in logs]
         last = run.step == run.cfg.steps
         if run.step % run.cfg.checkpoint_every == 0 or last:
             run.save()
-        if on_sample and (run.step % run.cfg.sample_every == 0 or last):
+        if writes and on_sample and (run.step % run.cfg.sample_every == 0 or last):
             on_sample(run)
     bar.close()

@@ -15,6 +15,7 @@ from studio.engine.emoji_model import SCHEDULE_CONFIG
 from studio.lab.cards import chained_device, compute_from_log, device_line
 from studio.lab.compact import fuse_lora
 from studio.lab.consistency import ConsistencyConfig, ConsistencyRun
+from studio.lab.data_parallel import ONE_PROCESS, DataParallel, shard_rows
 from studio.lab.distill_common import copy_unet
 from studio.lab.emoji_build import build_dataset
 from studio.lab.emoji_dataset import load_dataset
@@ -23,9 +24,10 @@ from studio.lab.progressive import ProgressiveConfig, ProgressiveRun
 from studio.lab.sheets import sample_sheet
 from studio.lab.shortcut import ShortcutConfig, ShortcutRun
 from studio.lab.sid import SidConfig, SidRun
-from studio.lab.train_teacher import captioned_images
+from studio.lab.train_teacher import CaptionedImages, captioned_images
 
 LORA = "pytorch_lora_weights.safetensors"
+DATA_PARALLEL_METHODS = ("consistency",)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,14 +180,47 @@ def training_record(run_dir: Path, teacher: str, steps: int, bf16: bool = True) 
     )
 
 
-def distill(options: DistillOptions, run_dir: Path) -> list[Path]:
+def data_parallel_refusal(options: DistillOptions, workers: int) -> str:
+    """Why `options` cannot train on `workers` data-parallel workers, or "" when it can."""
+    if workers == 1:
+        return ""
+    if workers < 1:
+        return f"--workers must be at least 1, got {workers}."
+    if options.method not in DATA_PARALLEL_METHODS:
+        return (
+            f"--workers {workers} trains {', '.join(DATA_PARALLEL_METHODS)} distillation only; "
+            f"{options.method} runs on one worker (leave --workers out)."
+        )
+    try:
+        shard_rows(ConsistencyConfig().batch_size, 0, workers)
+    except ValueError as exc:
+        return str(exc)
+    return ""
+
+
+def distill_data(run_dir: Path, progress: bool) -> CaptionedImages:
+    """The captioned training images, built and their captions encoded on first use (cached)."""
+    return captioned_images(
+        load_dataset(build_dataset(progress=progress)), run_dir.parent / "text-cache"
+    )
+
+
+def consistency_folder(run_dir: Path) -> Path:
+    return run_dir / "export" / "emoji-student-lcm"
+
+
+def distill(
+    options: DistillOptions, run_dir: Path, parallel: DataParallel = ONE_PROCESS
+) -> list[Path]:
     """Run `options.method` from `options.teacher` in `run_dir` (resuming what is there) and
-    return the exported student folders."""
+    return the exported student folders; `parallel` is this process's part in a data-parallel
+    run (consistency only)."""
+    refusal = data_parallel_refusal(options, parallel.count)
+    if refusal:
+        raise ValueError(refusal)
     if options.threads:
         torch.set_num_threads(options.threads)
-    data = captioned_images(
-        load_dataset(build_dataset(progress=options.progress)), run_dir.parent / "text-cache"
-    )
+    data = distill_data(run_dir, options.progress)
     teacher = load_teacher(options.teacher)
     guidance = folded_guidance(teacher, options.guidance)
     if options.method == "progressive":
@@ -194,7 +229,7 @@ def distill(options: DistillOptions, run_dir: Path) -> list[Path]:
         return _sid(options, run_dir, data, teacher, guidance)
     if options.method == "shortcut":
         return _shortcut(options, run_dir, data, teacher, guidance)
-    return _consistency(options, run_dir, data, teacher, guidance)
+    return _consistency(options, run_dir, data, teacher, guidance, parallel)
 
 
 def _progressive(
@@ -236,10 +271,15 @@ def _progressive(
 
 
 def _consistency(
-    options: DistillOptions, run_dir: Path, data, teacher: Teacher, guidance: float
+    options: DistillOptions,
+    run_dir: Path,
+    data,
+    teacher: Teacher,
+    guidance: float,
+    parallel: DataParallel,
 ) -> list[Path]:
     cfg = ConsistencyConfig(steps=options.steps, guidance=guidance)
-    folder = run_dir / "export" / "emoji-student-lcm"
+    folder = consistency_folder(run_dir)
     base = teacher.root_name
 
     def on_sample(run: ConsistencyRun) -> None:
@@ -260,7 +300,7 @@ def _consistency(
             scheduler=scheduler,
         )
 
-    ConsistencyRun(run_dir, data, teacher.start, cfg).run(
+    ConsistencyRun(run_dir, data, teacher.start, cfg, parallel).run(
         on_sample=on_sample, progress=options.progress
     )
     return [folder]
