@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -17,10 +17,11 @@ from ray.serve.handle import DeploymentHandle
 
 from studio import __version__
 from studio.cluster.board import board_handle
+from studio.cluster.fan_out import CellJob, GridMerge, split_grid
 from studio.cluster.served_models import ServedModels
 from studio.core.commands import Submit
-from studio.core.events import JobFailed
-from studio.core.jobs import job_problems
+from studio.core.events import Event, JobFailed, JobStarted
+from studio.core.jobs import GridJob, job_problems
 from studio.core.model_resolver import ModelResolver
 from studio.core.remote_api import (
     FRAMES_TYPE,
@@ -34,7 +35,7 @@ from studio.core.remote_api import (
 )
 from studio.core.samplers import SAMPLER_NAMES
 from studio.core.wire import PROTOCOL_VERSION, from_json_dict, to_json_dict
-from studio.core.wire_frames import encode
+from studio.core.wire_frames import decode, encode
 from studio.core.wire_types import WireError
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,29 @@ def submitted_job(body: bytes, models: ServedModels) -> Submit:
     return Submit(job=job)
 
 
+async def fan_out(engine: DeploymentHandle, job: GridJob) -> AsyncIterator[bytes]:
+    """A grid's cells as cell jobs on every replica at once, merged into the grid's events."""
+    parts = split_grid(job)
+    merge = GridMerge(job, parts)
+    events: asyncio.Queue[Event] = asyncio.Queue()
+
+    async def run_part(part: CellJob) -> None:
+        body = json.dumps(to_json_dict(Submit(job=part.job)))
+        stream = engine.options(stream=True).run.remote(body)
+        async for frame in relay(stream, part.job.job_id):
+            await events.put(cast(Event, decode(frame)))
+
+    tasks = [asyncio.create_task(run_part(part)) for part in parts]
+    try:
+        yield encode(JobStarted(job_id=job.job_id))
+        while not merge.finished:
+            for event in merge.take(await events.get()):
+                yield encode(event)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
 async def relay(stream: Any, job_id: str) -> AsyncIterator[bytes]:
     """A replica's frames, ending with one sentence if the replica dies mid-job."""
     try:
@@ -135,6 +159,7 @@ class EngineIngress:
         root = Path(settings.models_root) if settings.models_root else None
         self._models = ServedModels(root, settings.allow_hub)
         self._board = board_handle()
+        self._fanned: dict[str, list[str]] = {}
 
     def _check(self, request: Request) -> None:
         if not token_matches(request.headers.get("authorization"), self._settings.token_digest):
@@ -174,11 +199,23 @@ class EngineIngress:
             submit = submitted_job(await limited_body(request), self._models)
         except Refused as exc:
             return refusal(exc.status, exc.message)
-        body = json.dumps(to_json_dict(submit))
-        stream = self._engine.options(stream=True).run.remote(body)
-        return StreamingResponse(
-            relay(stream, submit.job.job_id), media_type=FRAMES_TYPE, status_code=200
-        )
+        job = submit.job
+        if isinstance(job, GridJob) and job.grid.size > 1:
+            self._fanned[job.job_id] = [part.job.job_id for part in split_grid(job)]
+            frames = self._forget_after(job.job_id, fan_out(self._engine, job))
+        else:
+            stream = self._engine.options(stream=True).run.remote(json.dumps(to_json_dict(submit)))
+            frames = relay(stream, job.job_id)
+        return StreamingResponse(frames, media_type=FRAMES_TYPE, status_code=200)
+
+    async def _forget_after(
+        self, job_id: str, frames: AsyncIterator[bytes]
+    ) -> AsyncIterator[bytes]:
+        try:
+            async for frame in frames:
+                yield frame
+        finally:
+            self._fanned.pop(job_id, None)
 
     @app.post(JOBS + "/{job_id}/cancel")
     async def cancel(self, job_id: str, request: Request) -> Response:
@@ -194,5 +231,6 @@ class EngineIngress:
             return refusal(exc.status, exc.message)
         except ValueError:
             return refusal(400, "The cancel body is not valid JSON.")
-        await self._board.cancel.remote(job_id, keep)
+        for each in [job_id, *self._fanned.get(job_id, ())]:
+            await self._board.cancel.remote(each, keep)
         return JSONResponse({"job_id": job_id, "keep_partial": keep}, status_code=202)

@@ -70,6 +70,8 @@ class EngineReplica:
         finally:
             watch.cancel()
             self._router.close(job.job_id)
+            if self._board is not None:
+                self._board.forget.remote(job.job_id)
 
     def pid(self) -> int:
         return os.getpid()

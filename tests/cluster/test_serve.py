@@ -186,3 +186,31 @@ def test_a_replica_killed_mid_job_fails_that_job_and_serve_replaces_it(served):
     finally:
         engine.close()
     assert handle.pid.remote().result() != pid
+
+
+def test_a_grid_spread_over_the_replicas_equals_the_local_grid(served):
+    from studio.core.events import GridCellFinished, JobProgress
+    from studio.core.grid import Axis, AxisName, GridSpec
+    from studio.core.jobs import GridJob
+
+    job = GridJob(
+        base=LaneSpec(model=TEACHER, params=params(6)),
+        grid=GridSpec(
+            x=Axis(name=AxisName.sampler, values=("DDIM", "Euler", "UniPC")),
+            y=Axis(name=AxisName.steps, values=(4, 6)),
+        ),
+    )
+    engine = RemoteEngine(served, TOKEN)
+    try:
+        remote = follow(engine, job, lambda event: None)
+    finally:
+        engine.close()
+    local = run_job(job, progress=False)
+    cells = {(e.x, e.y): e for e in remote if isinstance(e, GridCellFinished)}
+    assert isinstance(remote[-1], JobFinished) and len(cells) == 6
+    assert [e.done for e in remote if isinstance(e, JobProgress)] == [1, 2, 3, 4, 5, 6]
+    assert len(local.cells) == 6
+    for cell in local.cells:
+        mine = cells[(cell.x, cell.y)]
+        assert mine.label == cell.label and not mine.error
+        assert np.array_equal(mine.image, cell.image), (cell.x, cell.y)

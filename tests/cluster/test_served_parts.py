@@ -118,3 +118,44 @@ def test_a_server_admits_its_own_models_and_refuses_the_rest(tmp_path):
     bare = ServedModels(None, embedded=frozenset({"emoji-teacher"}))
     with pytest.raises(ValueError, match="only the embedded models"):
         bare.admit(GenerateJob(lane=lane(ModelRef(location="mine"))))
+
+
+def test_a_grid_splits_into_one_cell_jobs_and_merges_back_in_place():
+    from studio.cluster.fan_out import GridMerge, split_grid
+    from studio.core.events import GridCellFinished, JobCancelled, JobFailed, JobProgress
+
+    grid = GridJob(
+        base=lane(ModelRef.embedded("emoji-teacher")),
+        grid=GridSpec(
+            x=Axis(name=AxisName.sampler, values=("DDIM", "Euler")),
+            y=Axis(name=AxisName.steps, values=(4, 8)),
+        ),
+    )
+    parts = split_grid(grid)
+    assert [(p.cell.x, p.cell.y) for p in parts] == [(0, 0), (1, 0), (0, 1), (1, 1)]
+    for part in parts:
+        assert part.job.grid.size == 1 and part.job.job_id.startswith(grid.job_id + ".")
+        assert part.job.cells()[0].params == part.cell.params
+    merge = GridMerge(grid, parts)
+    image = np.zeros((2, 2, 3), np.uint8)
+    first, second, third, fourth = (p.job.job_id for p in parts)
+    sub_cell = GridCellFinished(
+        job_id=second, x=0, y=0, image=image, label="x", wall_s=1.0, nfe=8,
+        params=parts[1].cell.params, model=parts[1].cell.model,
+    )  # fmt: skip
+    placed, progress = merge.take(sub_cell)
+    assert (placed.job_id, placed.x, placed.y, placed.label) == (
+        grid.job_id,
+        1,
+        0,
+        parts[1].cell.label,
+    )
+    assert isinstance(progress, JobProgress) and progress.done == 1
+    assert merge.take(JobFinished(job_id=second)) == []
+    failed, _ = merge.take(JobFailed(job_id=first, message="The replica stopped."))
+    assert (failed.x, failed.y, failed.image, failed.error) == (0, 0, None, "The replica stopped.")
+    assert merge.take(JobFailed(job_id="someone-else", message="no")) == []
+    merge.take(JobCancelled(job_id=third, kept_partial=True))
+    assert merge.take(JobCancelled(job_id=third)) == [], "a cell job ends once"
+    *_, end = merge.take(JobCancelled(job_id=fourth))
+    assert merge.finished and end == JobCancelled(job_id=grid.job_id, kept_partial=True)

@@ -1,0 +1,123 @@
+"""Spreading a grid over the engine replicas: one sub-job per cell, merged back into one job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from studio.core.events import (
+    Event,
+    GridCellFinished,
+    JobCancelled,
+    JobFailed,
+    JobFinished,
+    JobProgress,
+    ModelLoaded,
+)
+from studio.core.grid import Axis, GridCell, GridSpec, run_order
+from studio.core.jobs import GridJob, PreviewOptions
+
+
+@dataclass(frozen=True, slots=True)
+class CellJob:
+    """One cell of a grid as a grid job of its own (one value per axis)."""
+
+    job: GridJob
+    cell: GridCell
+
+
+def split_grid(job: GridJob) -> list[CellJob]:
+    """The grid's cells in the engine's run order, each a one-cell grid with the same base,
+    seed and noise, so that its image is the one the whole grid would make."""
+    parts = []
+    for index, cell in enumerate(run_order(job.cells())):
+        x = Axis(name=job.grid.x.name, values=(job.grid.x.values[cell.x],))
+        y = None
+        if job.grid.y is not None:
+            y = Axis(name=job.grid.y.name, values=(job.grid.y.values[cell.y],))
+        sub = replace(
+            job,
+            job_id=f"{job.job_id}.{index}",
+            grid=GridSpec(x=x, y=y),
+            previews=PreviewOptions(every=0),
+        )
+        parts.append(CellJob(sub, cell))
+    return parts
+
+
+@dataclass
+class GridMerge:
+    """Turns the events of a grid's cell jobs into the events one engine would have sent for
+    the whole grid: each cell at its place, progress over all cells, one end. A cell job that
+    fails becomes a cell with its error, as a cell whose sampler does not fit is locally."""
+
+    job: GridJob
+    parts: list[CellJob]
+    done: int = 0
+    cancelled: bool = False
+    kept_partial: bool = False
+    _cells: dict[str, GridCell] = field(default_factory=dict)
+    _ended: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._cells = {part.job.job_id: part.cell for part in self.parts}
+
+    @property
+    def cell_jobs(self) -> tuple[str, ...]:
+        return tuple(self._cells)
+
+    @property
+    def finished(self) -> bool:
+        return self.done == len(self.parts)
+
+    def take(self, event: Event) -> list[Event]:
+        """The parent's events for one event of a cell job (most give none)."""
+        sub = event.job_id
+        cell = self._cells.get(sub)
+        if cell is None:
+            return []
+        parent = self.job.job_id
+        match event:
+            case GridCellFinished():
+                placed = replace(event, job_id=parent, x=cell.x, y=cell.y, label=cell.label)
+                return [placed, *self._progress(sub, cell)]
+            case ModelLoaded():
+                return [replace(event, job_id=parent)]
+            case JobFailed(message=message):
+                failed = GridCellFinished(
+                    job_id=parent,
+                    x=cell.x,
+                    y=cell.y,
+                    image=None,
+                    label=cell.label,
+                    wall_s=0.0,
+                    nfe=0,
+                    params=cell.params,
+                    model=cell.model,
+                    error=message,
+                )
+                return [failed, *self._progress(sub, cell)]
+            case JobCancelled(kept_partial=kept):
+                self.cancelled = True
+                self.kept_partial = self.kept_partial or kept
+                return self._progress(sub, cell)
+            case JobFinished():
+                return []
+        return []
+
+    def _progress(self, sub: str, cell: GridCell) -> list[Event]:
+        if sub in self._ended:
+            return []
+        self._ended.add(sub)
+        self.done += 1
+        total = len(self.parts)
+        progress = JobProgress(
+            job_id=self.job.job_id, done=self.done, total=total, label=cell.label
+        )
+        if not self.finished:
+            return [progress]
+        end: Event = (
+            JobCancelled(job_id=self.job.job_id, kept_partial=self.kept_partial)
+            if self.cancelled
+            else JobFinished(job_id=self.job.job_id)
+        )
+        return [progress, end]
