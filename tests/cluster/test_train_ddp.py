@@ -32,7 +32,8 @@ def consistency_job(run_dir: Path, steps: int, parallel: DataParallel) -> None:
 
 class KilledOnce(DataParallel):
     """A worker's part that kills the process of rank 1 once, when it averages step `at`'s loss
-    (a marker file says it happened)."""
+    (a marker file says it happened), after deleting the run's own checkpoint file: the run can
+    resume only from Ray Train's checkpoint."""
 
     def __init__(self, inner: DataParallel, at: int, marker: Path) -> None:
         self.inner, self.at, self.marker, self.calls = inner, at, marker, 0
@@ -49,6 +50,7 @@ class KilledOnce(DataParallel):
         self.calls += 1
         if self.rank == 1 and self.calls == self.at and not self.marker.exists():
             self.marker.touch()
+            (self.marker.parent / "checkpoint.pt").unlink()
             os.kill(os.getpid(), signal.SIGKILL)
         return self.inner.mean(value)
 
