@@ -34,6 +34,7 @@ PARTS = {
     "memory": "benchmarks.suite_memory:generations",
     "switches": "benchmarks.suite_memory:switches",
     "gpu": "benchmarks.gpu:run",
+    "remote": "benchmarks.suite_remote:run",
 }
 BUSY_PERCENT = 25.0
 CPU_PARTS = ("overhead", "responsiveness", "startup", "pair", "memory", "switches")

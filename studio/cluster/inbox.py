@@ -31,6 +31,13 @@ class JobInbox:
             await self._ready.wait()
         return self._events.popleft()
 
+    async def get_all(self) -> list[Event]:
+        """Everything waiting, once at least one event is."""
+        first = await self.get()
+        rest = list(self._events)
+        self._events.clear()
+        return [first, *rest]
+
     def __len__(self) -> int:
         return len(self._events)
 

@@ -3,6 +3,7 @@
 # no `from __future__ import annotations`: FastAPI inside Serve reads the hints as objects
 
 import asyncio
+import io
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -35,7 +36,7 @@ from studio.core.remote_api import (
 )
 from studio.core.samplers import SAMPLER_NAMES
 from studio.core.wire import PROTOCOL_VERSION, from_json_dict, to_json_dict
-from studio.core.wire_frames import decode, encode
+from studio.core.wire_frames import encode, read_frame
 from studio.core.wire_types import WireError
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,15 @@ def submitted_job(body: bytes, models: ServedModels) -> Submit:
     return Submit(job=job)
 
 
+def frames_of(chunk: bytes) -> list:
+    """The messages of a chunk of whole frames."""
+    stream = io.BytesIO(chunk)
+    messages = []
+    while (message := read_frame(stream)) is not None:
+        messages.append(message)
+    return messages
+
+
 async def fan_out(engine: DeploymentHandle, job: GridJob) -> AsyncIterator[bytes]:
     """A grid's cells as cell jobs on every replica at once, merged into the grid's events."""
     parts = split_grid(job)
@@ -114,8 +124,9 @@ async def fan_out(engine: DeploymentHandle, job: GridJob) -> AsyncIterator[bytes
     async def run_part(part: CellJob) -> None:
         body = json.dumps(to_json_dict(Submit(job=part.job)))
         stream = engine.options(stream=True).run.remote(body)
-        async for frame in relay(stream, part.job.job_id):
-            await events.put(cast(Event, decode(frame)))
+        async for chunk in relay(stream, part.job.job_id):
+            for message in frames_of(chunk):
+                await events.put(cast(Event, message))
 
     tasks = [asyncio.create_task(run_part(part)) for part in parts]
     try:

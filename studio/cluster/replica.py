@@ -49,7 +49,8 @@ class EngineReplica:
         self._board: Any = None
 
     async def run(self, body: str) -> AsyncIterator[bytes]:
-        """The events of the job a Submit (wire JSON) carries, as frames, until its last."""
+        """The events of the job a Submit (wire JSON) carries, as frames, until its last; the
+        frames waiting together leave as one chunk (one item of Serve's stream)."""
         job = self._job(body)
         if isinstance(job, str):
             yield encode(JobFailed(job_id="", message=job))
@@ -60,9 +61,9 @@ class EngineReplica:
         try:
             self._host.submit(job)
             while True:
-                event = await inbox.get()
-                yield encode(event)
-                if is_final(event) and event.job_id == job.job_id:
+                events = await inbox.get_all()
+                yield b"".join(encode(event) for event in events)
+                if any(is_final(event) and event.job_id == job.job_id for event in events):
                     return
         except (asyncio.CancelledError, GeneratorExit):
             self._host.cancel(job.job_id)
