@@ -1,10 +1,12 @@
-"""Spreading a grid over the engine replicas: one sub-job per cell, merged back into one job."""
+"""Spreading studies over the engine replicas: a grid's cells, a convergence run's samplers,
+each part a job of its own, and their events merged back into the one job's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
 from studio.core.events import (
+    ConvergencePointReady,
     Event,
     GridCellFinished,
     JobCancelled,
@@ -14,7 +16,7 @@ from studio.core.events import (
     ModelLoaded,
 )
 from studio.core.grid import Axis, GridCell, GridSpec, run_order
-from studio.core.jobs import GridJob, PreviewOptions
+from studio.core.jobs import ConvergeJob, GridJob, PreviewOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,3 +123,70 @@ class GridMerge:
             else JobFinished(job_id=self.job.job_id)
         )
         return [progress, end]
+
+
+def split_convergence(job: ConvergeJob, replicas: int) -> list[ConvergeJob]:
+    """A convergence run's listed samplers dealt into one job per replica (at most), each with
+    the same cases and reference; one job when the run lists fewer than two samplers (an empty
+    list means every sampler that fits, which only the engine holding the model knows)."""
+    samplers = job.spec.samplers
+    groups = min(replicas, len(samplers))
+    if groups < 2:
+        return [job]
+    return [
+        replace(
+            job,
+            job_id=f"{job.job_id}.{index}",
+            spec=replace(job.spec, samplers=samplers[index::groups]),
+        )
+        for index in range(groups)
+    ]
+
+
+@dataclass
+class ConvergeMerge:
+    """Turns the events of a convergence run's sampler groups into one run's: every point as it
+    comes, progress summed over the groups, one end (the first failure's sentence, if any)."""
+
+    job: ConvergeJob
+    parts: list[ConvergeJob]
+    _progress: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _ended: dict[str, Event] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return len(self._ended) == len(self.parts)
+
+    @property
+    def part_jobs(self) -> tuple[str, ...]:
+        return tuple(part.job_id for part in self.parts)
+
+    def take(self, event: Event) -> list[Event]:
+        sub = event.job_id
+        if sub not in self.part_jobs or sub in self._ended:
+            return []
+        parent = self.job.job_id
+        match event:
+            case ConvergencePointReady() | ModelLoaded():
+                return [replace(event, job_id=parent)]
+            case JobProgress(done=done, total=total, label=label):
+                self._progress[sub] = (done, total)
+                done_all = sum(d for d, _ in self._progress.values())
+                total_all = sum(t for _, t in self._progress.values())
+                return [JobProgress(job_id=parent, done=done_all, total=total_all, label=label)]
+            case JobFinished() | JobCancelled() | JobFailed():
+                self._ended[sub] = event
+                return [self._end()] if self.finished else []
+        return []
+
+    def _end(self) -> Event:
+        parent = self.job.job_id
+        ends = list(self._ended.values())
+        failed = [e for e in ends if isinstance(e, JobFailed)]
+        if failed:
+            return JobFailed(job_id=parent, message=failed[0].message, detail=failed[0].detail)
+        cancelled = [e for e in ends if isinstance(e, JobCancelled)]
+        if cancelled:
+            kept = any(e.kept_partial for e in cancelled)
+            return JobCancelled(job_id=parent, kept_partial=kept)
+        return JobFinished(job_id=parent)

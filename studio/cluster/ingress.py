@@ -18,11 +18,11 @@ from ray.serve.handle import DeploymentHandle
 
 from studio import __version__
 from studio.cluster.board import board_handle
-from studio.cluster.fan_out import CellJob, GridMerge, split_grid
+from studio.cluster.fan_out import ConvergeMerge, GridMerge, split_convergence, split_grid
 from studio.cluster.served_models import ServedModels
 from studio.core.commands import Submit
 from studio.core.events import Event, JobFailed, JobStarted
-from studio.core.jobs import GridJob, job_problems
+from studio.core.jobs import ConvergeJob, GridJob, Job, job_problems
 from studio.core.model_resolver import ModelResolver
 from studio.core.remote_api import (
     FRAMES_TYPE,
@@ -56,6 +56,7 @@ class IngressSettings:
     models_root: str = ""
     allow_hub: bool = False
     replicas: str = "1"
+    replica_count: int = 1
     device: str = "cpu"
 
 
@@ -115,16 +116,28 @@ def frames_of(chunk: bytes) -> list:
     return messages
 
 
-async def fan_out(engine: DeploymentHandle, job: GridJob) -> AsyncIterator[bytes]:
-    """A grid's cells as cell jobs on every replica at once, merged into the grid's events."""
-    parts = split_grid(job)
-    merge = GridMerge(job, parts)
-    events: asyncio.Queue[Event] = asyncio.Queue()
+def merge_of(job: Job, replicas: int) -> GridMerge | ConvergeMerge | None:
+    """How a job spreads over the replicas, or None when it runs as one."""
+    if isinstance(job, GridJob) and job.grid.size > 1:
+        return GridMerge(job, split_grid(job))
+    if isinstance(job, ConvergeJob):
+        parts = split_convergence(job, replicas)
+        if len(parts) > 1:
+            return ConvergeMerge(job, parts)
+    return None
 
-    async def run_part(part: CellJob) -> None:
-        body = json.dumps(to_json_dict(Submit(job=part.job)))
+
+async def fan_out(
+    engine: DeploymentHandle, job: Job, merge: GridMerge | ConvergeMerge
+) -> AsyncIterator[bytes]:
+    """A study's parts as jobs on every replica at once, merged into the study's events."""
+    events: asyncio.Queue[Event] = asyncio.Queue()
+    parts = [p.job for p in merge.parts] if isinstance(merge, GridMerge) else merge.parts
+
+    async def run_part(part: Job) -> None:
+        body = json.dumps(to_json_dict(Submit(job=part)))
         stream = engine.options(stream=True).run.remote(body)
-        async for chunk in relay(stream, part.job.job_id):
+        async for chunk in relay(stream, part.job_id):
             for message in frames_of(chunk):
                 await events.put(cast(Event, message))
 
@@ -211,9 +224,12 @@ class EngineIngress:
         except Refused as exc:
             return refusal(exc.status, exc.message)
         job = submit.job
-        if isinstance(job, GridJob) and job.grid.size > 1:
-            self._fanned[job.job_id] = [part.job.job_id for part in split_grid(job)]
-            frames = self._forget_after(job.job_id, fan_out(self._engine, job))
+        merge = merge_of(job, self._settings.replica_count)
+        if merge is not None:
+            self._fanned[job.job_id] = list(
+                merge.cell_jobs if isinstance(merge, GridMerge) else merge.part_jobs
+            )
+            frames = self._forget_after(job.job_id, fan_out(self._engine, job, merge))
         else:
             stream = self._engine.options(stream=True).run.remote(json.dumps(to_json_dict(submit)))
             frames = relay(stream, job.job_id)

@@ -98,6 +98,7 @@ def application(settings: ServeSettings) -> Application:
         models_root=settings.models_root,
         allow_hub=settings.allow_hub,
         replicas=settings.replica_words,
+        replica_count=settings.max_replicas if settings.autoscaling else settings.replicas,
         device="cuda" if settings.gpus_per_replica else "cpu",
     )
     ingress = serve.deployment(name=INGRESS, num_replicas=1, ray_actor_options={"num_cpus": 0})

@@ -159,3 +159,44 @@ def test_a_grid_splits_into_one_cell_jobs_and_merges_back_in_place():
     assert merge.take(JobCancelled(job_id=third)) == [], "a cell job ends once"
     *_, end = merge.take(JobCancelled(job_id=fourth))
     assert merge.finished and end == JobCancelled(job_id=grid.job_id, kept_partial=True)
+
+
+def test_a_convergence_run_deals_its_samplers_over_the_replicas_and_merges_back():
+    from studio.cluster.fan_out import ConvergeMerge, split_convergence
+    from studio.core.convergence import ConvergencePoint, ConvergenceSpec
+    from studio.core.events import ConvergencePointReady, JobFailed, JobProgress
+    from studio.core.jobs import ConvergeJob
+
+    spec = ConvergenceSpec(samplers=("DDIM", "Euler", "UniPC"), steps=(2, 4))
+    job = ConvergeJob(base=lane(ModelRef.embedded("emoji-teacher")), spec=spec)
+    assert split_convergence(job, 1) == [job]
+    assert split_convergence(replace_spec(job, ()), 4) == [replace_spec(job, ())]
+    parts = split_convergence(job, 2)
+    assert [p.spec.samplers for p in parts] == [("DDIM", "UniPC"), ("Euler",)]
+    assert all(p.spec.steps == spec.steps and p.base == job.base for p in parts)
+    merge = ConvergeMerge(job, parts)
+    a, b = (p.job_id for p in parts)
+    point = ConvergencePoint(
+        sampler="Euler",
+        steps=2,
+        nfe=2,
+        network_passes=4,
+        psnr=20.0,
+        agreement=None,
+        wall_s=0.1,
+        cases=1,
+    )
+    (ready,) = merge.take(ConvergencePointReady(job_id=b, point=point))
+    assert ready == ConvergencePointReady(job_id=job.job_id, point=point)
+    merge.take(JobProgress(job_id=a, done=1, total=5, label="DDIM"))
+    (progress,) = merge.take(JobProgress(job_id=b, done=2, total=3, label="Euler"))
+    assert (progress.done, progress.total) == (3, 8)
+    assert merge.take(JobFailed(job_id=a, message="The replica stopped.")) == []
+    (end,) = merge.take(JobFinished(job_id=b))
+    assert merge.finished and end == JobFailed(job_id=job.job_id, message="The replica stopped.")
+
+
+def replace_spec(job, samplers):
+    from dataclasses import replace
+
+    return replace(job, spec=replace(job.spec, samplers=samplers))
