@@ -15,7 +15,7 @@ from studio.engine.emoji_model import SCHEDULE_CONFIG
 from studio.lab.cards import chained_device, compute_from_log, device_line
 from studio.lab.compact import fuse_lora
 from studio.lab.consistency import ConsistencyConfig, ConsistencyRun
-from studio.lab.data_parallel import ONE_PROCESS, DataParallel, shard_rows
+from studio.lab.data_parallel import ONE_PROCESS, DataParallel
 from studio.lab.distill_common import copy_unet
 from studio.lab.emoji_build import build_dataset
 from studio.lab.emoji_dataset import load_dataset
@@ -191,10 +191,14 @@ def data_parallel_refusal(options: DistillOptions, workers: int) -> str:
             f"--workers {workers} trains {', '.join(DATA_PARALLEL_METHODS)} distillation only; "
             f"{options.method} runs on one worker (leave --workers out)."
         )
-    try:
-        shard_rows(ConsistencyConfig().batch_size, 0, workers)
-    except ValueError as exc:
-        return str(exc)
+    size = ConsistencyConfig().batch_size
+    if size % workers:
+        *most, last = [str(n) for n in range(1, size + 1) if size % n == 0]
+        fits = f"{', '.join(most)} or {last}"
+        return (
+            f"--workers {workers} does not split consistency distillation's batch of {size} "
+            f"evenly: pick {fits} workers."
+        )
     return ""
 
 

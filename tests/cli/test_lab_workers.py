@@ -29,7 +29,7 @@ def test_one_worker_is_the_local_run(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize(
     ("extra", "says"),
     [
-        (["--workers", "3"], "does not split evenly over 3 workers"),
+        (["--workers", "3"], "pick 1, 2, 4, 8, 16 or 32 workers"),
         (["--workers", "0"], "--workers must be at least 1"),
         (["--workers", "2", "--method", "sid"], "consistency distillation only"),
     ],
