@@ -12,7 +12,15 @@ import shlex
 import sys
 from pathlib import Path
 
-from studio.cli.args import model_arg, model_ref, quiet_arg, threads_arg
+from studio.cli.args import (
+    engine_token,
+    fail,
+    model_arg,
+    model_ref,
+    quiet_arg,
+    threads_arg,
+    token_arg,
+)
 from studio.core.models import EMBEDDED_TEACHER
 
 EVAL_MODELS = (
@@ -128,6 +136,13 @@ def _eval(sub: argparse._SubParsersAction) -> None:
         help="comma-separated: NAME (its own recipe) or NAME@SAMPLER/STEPS[/CFG[/CLASSIFIER]]",
     )
     evaluate.add_argument("--limit", type=int, default=0, help="first N prompts only (quick)")
+    evaluate.add_argument(
+        "--engine",
+        metavar="URL",
+        help="generate on a served engine (`studio serve`), every prompt spread over its "
+        "replicas; the judging stays here",
+    )
+    token_arg(evaluate)
     evaluate.add_argument("--json", type=Path, default=None, help="also write the reports here")
     evaluate.add_argument(
         "--cards", action="store_true", help="write each evaluated model's card (README.md)"
@@ -299,7 +314,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from studio.lab.eval_job import evaluate_models
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
-    reports, table = evaluate_models(names, limit=args.limit or None)
+    batch = None
+    try:
+        if args.engine:
+            from studio.worker.remote_batch import RemoteBatch
+
+            batch = RemoteBatch(args.engine, engine_token(args))
+        reports, table = evaluate_models(names, limit=args.limit or None, batch=batch)
+    except (RuntimeError, ValueError) as exc:
+        return fail(str(exc))
     print(table)
     if args.json:
         atomic_write_text(args.json, json.dumps([r.as_dict() for r in reports], indent=2) + "\n")

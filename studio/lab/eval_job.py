@@ -14,6 +14,7 @@ from studio.engine.runner import Runner
 from studio.lab.emoji_build import build_dataset
 from studio.lab.emoji_dataset import load_dataset
 from studio.lab.evaluate import (
+    BatchRunner,
     EvalReport,
     Recipe,
     eval_items,
@@ -65,15 +66,20 @@ def installed(name: str) -> bool:
 
 
 def evaluate_models(
-    names: list[str], limit: int | None = None, recipes: dict[str, Recipe] | None = None
+    names: list[str],
+    limit: int | None = None,
+    recipes: dict[str, Recipe] | None = None,
+    batch: BatchRunner | None = None,
 ) -> tuple[list[EvalReport], str]:
     """Evaluate each model (a name, or `parse_entry`'s NAME@RECIPE); the first one is the
-    reference for PSNR/SSIM agreement."""
+    reference for PSNR/SSIM agreement. The images come from `batch` (a served engine's
+    replicas, all prompts at once) when given, else from a runner here; the recipes and the
+    judging are always this machine's."""
     data = load_dataset(build_dataset(progress=False))
     items = eval_items(data)[:limit]
     classifier = Classifier.load(classifier_dir())
     _, data_features = classifier.predict(data.images)
-    runner = Runner(ModelCache(capacity=1))
+    runner = batch or Runner(ModelCache(capacity=1))
     reports: list[EvalReport] = []
     reference: np.ndarray | None = None
     for entry in names:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -102,10 +103,9 @@ class _Keep:
         return False
 
 
-def generate_set(runner, ref: ModelRef, recipe: Recipe, items: list[EvalItem]) -> np.ndarray:
-    from studio.engine.cancel import CancelToken
-
-    sink = _Keep()
+def eval_jobs(ref: ModelRef, recipe: Recipe, items: list[EvalItem]) -> list[GenerateJob]:
+    """One job per prompt: the model with the recipe, each item's own seed, no previews."""
+    jobs = []
     for item in items:
         params = GenerationParams(
             prompt=item.prompt,
@@ -119,7 +119,27 @@ def generate_set(runner, ref: ModelRef, recipe: Recipe, items: list[EvalItem]) -
             width=32,
             height=32,
         )
-        job = GenerateJob(lane=LaneSpec(model=ref, params=params), previews=PreviewOptions(every=0))
+        lane = LaneSpec(model=ref, params=params)
+        jobs.append(GenerateJob(lane=lane, previews=PreviewOptions(every=0)))
+    return jobs
+
+
+@runtime_checkable
+class BatchRunner(Protocol):
+    """Runs many one-lane jobs at once (a served engine's replicas), images in job order."""
+
+    def run_all(self, jobs: list[GenerateJob]) -> list[np.ndarray]: ...
+
+
+def generate_set(runner, ref: ModelRef, recipe: Recipe, items: list[EvalItem]) -> np.ndarray:
+    """The images of every item: on a batch runner all at once, else one job after another."""
+    from studio.engine.cancel import CancelToken
+
+    jobs = eval_jobs(ref, recipe, items)
+    if isinstance(runner, BatchRunner):
+        return np.stack(runner.run_all(jobs))
+    sink = _Keep()
+    for job in jobs:
         runner.run(job, CancelToken(), sink)
     return np.stack(sink.images)
 

@@ -1,9 +1,10 @@
 """RemoteEngine: a served engine (`studio serve`) behind the same EngineClient protocol.
 
 Plain HTTP/1.1 from the standard library, no Ray: the window and the CLI talk to a server with
-the routes of `studio.core.remote_api`. Jobs go one at a time, in the order they were sent,
-each as one POST whose response streams the job's events as wire frames (no pickle); a cancel
-is a second, short request. The server checks the protocol version first: another version is
+the routes of `studio.core.remote_api`. Jobs go in the order they were sent, one at a time for
+the window (or `parallel` at once, for a batch the server spreads over its replicas), each as
+one POST whose response streams the job's events as wire frames (no pickle); a cancel is a
+second, short request. The server checks the protocol version first: another version is
 refused in one sentence, and the engine stops.
 
 A dropped connection fails only the job it carried (one sentence); the queued jobs wait while
@@ -76,20 +77,32 @@ class RemoteEngine:
     its streamed events to the one async consumer, and survives a dropped connection."""
 
     def __init__(
-        self, url: str, token: str = "", *, timeout_s: float = 10.0, retry_s: float = 2.0
+        self,
+        url: str,
+        token: str = "",
+        *,
+        timeout_s: float = 10.0,
+        retry_s: float = 2.0,
+        parallel: int = 1,
     ) -> None:
+        if parallel < 1:
+            raise ValueError(f"A remote engine runs at least one job at a time, not {parallel}.")
         self.address = EngineAddress.parse(url)
         self._token, self._timeout_s, self._retry_s = token, timeout_s, retry_s
         self._channel = EventChannel()
         self._wake = threading.Condition()
         self._queue: deque[Job] = deque()
-        self._running: str = ""
-        self._stream: http.client.HTTPConnection | None = None
+        self._running: set[str] = set()
+        self._streams: dict[int, http.client.HTTPConnection] = {}
         self._closing = False
         self._stopped = False
         self._said = ""
-        self._thread = threading.Thread(target=self._work, name="studio-remote", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"studio-remote-{i}", daemon=True)
+            for i in range(parallel)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     # -- the EngineClient protocol -----------------------------------------------------------
 
@@ -100,7 +113,7 @@ class RemoteEngine:
                     if self._closing or self._stopped:
                         raise RuntimeError(CLOSED)
                     self._queue.append(job)
-                    position = len(self._queue) + bool(self._running)
+                    position = len(self._queue) + len(self._running)
                     self._wake.notify_all()
                 self._channel.emit(JobQueued(job_id=job.job_id, position=position))
             case Cancel(job_id=job_id, keep_partial=keep):
@@ -117,7 +130,7 @@ class RemoteEngine:
             queued = next((job for job in self._queue if job.job_id == job_id), None)
             if queued is not None:
                 self._queue.remove(queued)
-            running = self._running == job_id
+            running = job_id in self._running
         if queued is not None:
             self._channel.emit(JobCancelled(job_id=job_id))
         elif running:
@@ -139,24 +152,29 @@ class RemoteEngine:
         with self._wake:
             already, self._closing = self._closing, True
             queued, self._queue = list(self._queue), deque()
-            running = self._running
+            running = list(self._running)
             self._wake.notify_all()
         if already:
-            self._thread.join(timeout)
+            self._join(timeout)
             return
         for job in queued:
             self._channel.emit(JobCancelled(job_id=job.job_id))
-        if running:
-            self._post_cancel(running, False)
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self._drop_stream()
-            self._thread.join(2.0)
+        for job_id in running:
+            self._post_cancel(job_id, False)
+        self._join(timeout)
+        if any(thread.is_alive() for thread in self._threads):
+            for key in list(self._streams):
+                self._drop_stream(key)
+            self._join(2.0)
         self._channel.emit(EngineStopped())
 
     @property
     def alive(self) -> bool:
-        return not self._stopped and not self._closing and self._thread.is_alive()
+        return (
+            not self._stopped
+            and not self._closing
+            and any(thread.is_alive() for thread in self._threads)
+        )
 
     def revive(self) -> bool:
         return False
@@ -223,12 +241,12 @@ class RemoteEngine:
 
     def _next_job(self) -> Job | None:
         with self._wake:
-            while not self._queue and not self._closing:
+            while not self._queue and not self._closing and not self._stopped:
                 self._wake.wait()
-            if self._closing:
+            if self._closing or self._stopped:
                 return None
             job = self._queue.popleft()
-            self._running = job.job_id
+            self._running.add(job.job_id)
             return job
 
     def _run(self, job: Job) -> bool:
@@ -254,13 +272,13 @@ class RemoteEngine:
             return False
         finally:
             with self._wake:
-                self._running = ""
-            self._drop_stream()
+                self._running.discard(job.job_id)
+            self._drop_stream(threading.get_ident())
 
     def _submit(self, job: Job) -> http.client.HTTPResponse:
         body = json.dumps(to_json_dict(Submit(job=job))).encode("utf-8")
         connection = self._connection()
-        self._stream = connection
+        self._streams[threading.get_ident()] = connection
         connection.request("POST", self.address.prefix + JOBS, body, self._headers(FRAMES_TYPE))
         response = connection.getresponse()
         if response.status != 200:
@@ -329,8 +347,12 @@ class RemoteEngine:
             headers["Authorization"] = f"Bearer {self._token}"
         return headers
 
-    def _drop_stream(self) -> None:
-        connection, self._stream = self._stream, None
+    def _join(self, timeout: float) -> None:
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _drop_stream(self, key: int) -> None:
+        connection = self._streams.pop(key, None)
         if connection is not None and connection.sock is not None:
             with contextlib.suppress(OSError):
                 connection.sock.shutdown(socket.SHUT_RDWR)
@@ -349,8 +371,11 @@ class RemoteEngine:
     def _stop(self, message: str) -> None:
         """End for good (a refused token, another protocol): every queued job fails with it."""
         with self._wake:
+            if self._stopped:
+                return
             self._stopped = True
             queued, self._queue = list(self._queue), deque()
+            self._wake.notify_all()
         for job in queued:
             self._channel.emit(JobFailed(job_id=job.job_id, message=message))
         self._channel.emit(EngineStopped(reasons=(message,)))

@@ -214,3 +214,18 @@ def test_a_grid_spread_over_the_replicas_equals_the_local_grid(served):
         mine = cells[(cell.x, cell.y)]
         assert mine.label == cell.label and not mine.error
         assert np.array_equal(mine.image, cell.image), (cell.x, cell.y)
+
+
+def test_eval_prompts_on_the_served_engine_give_the_local_images(served):
+    from studio.engine.model_cache import ModelCache
+    from studio.engine.runner import Runner
+    from studio.lab.evaluate import EvalItem, Recipe, generate_set
+    from studio.worker.remote_batch import RemoteBatch
+
+    items = [EvalItem("a red heart", 0, 0), EvalItem("a green apple", 1, 1)]
+    recipe = Recipe(sampler="DDIM", steps=4, guidance=3.0)
+    batch = RemoteBatch(served, TOKEN, parallel=2)
+    remote = generate_set(batch, TEACHER, recipe, items)
+    local = generate_set(Runner(ModelCache(capacity=1)), TEACHER, recipe, items)
+    assert remote.shape == local.shape == (2, 32, 32, 3)
+    assert np.array_equal(remote, local)
