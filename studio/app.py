@@ -4,9 +4,11 @@
 (`studio.worker.process_engine`: torch is never imported here, a crash of the engine costs one
 job, not the window); it starts with the window and reports its start as events. The thread
 engine (`engine="thread"`, for tests and as an option) waits until the window is on screen
-before it imports torch. Either warms the default pair. Events are consumed by one task on the
-qasync loop (the UI thread). Closing the window cancels all jobs, saves the settings and the
-geometry, and stops the engine.
+before it imports torch. Either warms the default pair. A served engine (`studio --engine URL`,
+or File > Connect to engine… at run time) is a `RemoteEngine` instead; switching engines closes
+the old one off the UI thread. Events are consumed by one task on the qasync loop (the UI
+thread). Closing the window cancels all jobs, saves the settings and the geometry, and stops
+the engine.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from studio.core.engine_options import EngineOptions
 from studio.core.gallery import GalleryStore
 from studio.core.model_presets import USER_FOLDER
 from studio.core.model_resolver import ModelResolver
+from studio.core.remote_api import EngineAddress
 from studio.desktop import APP_ID, icon_path
 from studio.ui.main_window import MainWindow
 from studio.viewmodels.model_pairs import ModelPairs
@@ -42,6 +45,7 @@ from studio.viewmodels.session import SessionViewModel
 from studio.viewmodels.settings import SettingsViewModel
 from studio.worker.host import EngineHost, JobRunner, default_runner_factory, judged_runner
 from studio.worker.process_engine import ProcessEngine
+from studio.worker.remote_engine import RemoteEngine
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,11 @@ SHOW_WAIT_S = 3.0
 WATCH_MS = 2000
 SIGNAL_PULSE_MS = 250
 DEAD_ENGINE = "The engine thread stopped unexpectedly; restart Studio (the details are in the log)."
+STARTING_LOCAL = "Starting: the engine loads torch and the model in the background."
+CONNECTING = "Connecting to the engine at {url}…"
+CANNOT_CONNECT = "Cannot use the engine at {url}: {why}"
+LOCAL_AGAIN = "Starting the engine on this computer again…"
+CLOSE_WAIT_S = 12.0
 ENGINE_RESTARTED = (
     "The engine thread stopped unexpectedly and was restarted, so queued jobs go on: run the job "
     "that was running again (the details are in the log)."
@@ -154,6 +163,10 @@ class StudioApp:
         client: EngineClient | None = None,
         startup: EngineStartup | None = None,
         engine: EngineKind = EngineKind.process,
+        engine_url: str = "",
+        engine_token: str = "",
+        local_engine: Callable[[], EngineClient] | None = None,
+        remote_engine: Callable[[str, str], EngineClient] = RemoteEngine,
     ) -> None:
         self.settings = SettingsViewModel(settings_path)
         settings = self.settings.load()
@@ -161,10 +174,14 @@ class StudioApp:
         for warning in self.models.presets.warnings:
             log.warning(warning)
         self.startup = startup or EngineStartup(build=partial(judged_runner, settings.engine))
-        if client is None:
-            kind = EngineKind.thread if startup is not None else engine
-            client = _new_client(kind, self.startup, settings.engine)
-        self.client = client
+        kind = EngineKind.thread if startup is not None else engine
+        self._local = local_engine or (
+            lambda: _new_client(kind, self.startup, self.settings.engine)
+        )
+        self._remote = remote_engine
+        if client is None and engine_url:
+            client = remote_engine(engine_url, engine_token or self._remembered_token(engine_url))
+        self.client = client if client is not None else self._local()
         folder = Path(gallery_dir) if gallery_dir else self.settings.gallery_dir()
         store = GalleryStore(folder)
         self.session = SessionViewModel(self.client, store, settings, models=self.models)
@@ -176,7 +193,11 @@ class StudioApp:
             pairs=pairs,
             recipe_presets=shipped_presets(),
         )
-        self.window.set_status("Starting: the engine loads torch and the model in the background.")
+        self.engine_url = _served_url(self.client)
+        self.window.show_engine(self.engine_url)
+        self.window.set_status(
+            CONNECTING.format(url=self.engine_url) if self.engine_url else STARTING_LOCAL
+        )
         if self.settings.notice:
             self.window.show_notice(self.settings.notice)
         if not settings.welcomed:
@@ -187,7 +208,14 @@ class StudioApp:
         self._watch = QTimer(self.window, interval=WATCH_MS)
         self._watch.timeout.connect(self._check_engine)
         self._consumer: asyncio.Future[None] | None = None
+        self._closers: list[threading.Thread] = []
         self.window.engineRestarted.connect(self._listen_again)
+        self.window.engine_connect.connectRequested.connect(self.use_served_engine)
+        self.window.engine_connect.localRequested.connect(self.use_local_engine)
+
+    def _remembered_token(self, url: str) -> str:
+        remembered, token = self.settings.remembered_engine()
+        return token if remembered and remembered == _full_url(url) else ""
 
     async def run(self) -> int:
         QApplication.setQuitOnLastWindowClosed(False)
@@ -236,9 +264,46 @@ class StudioApp:
         if self._consumer is not None and self._consumer.done() and not self._closing:
             self._consumer = asyncio.ensure_future(self._consume())
 
+    def use_served_engine(self, url: str, token: str) -> bool:
+        """Send the next jobs to the engine served at `url`; whether it could be used."""
+        try:
+            client = self._remote(url, token)
+        except ValueError as exc:
+            self.window.show_error(CANNOT_CONNECT.format(url=url, why=exc))
+            return False
+        self._swap(client, _served_url(client) or url)
+        self.window.set_status(CONNECTING.format(url=self.engine_url))
+        return True
+
+    def use_local_engine(self) -> None:
+        """Send the next jobs to an engine on this computer again."""
+        if not self.engine_url:
+            return
+        self._swap(self._local(), "")
+        self.window.set_status(LOCAL_AGAIN)
+        self.warm()
+
+    def _swap(self, client: EngineClient, url: str) -> None:
+        """Give the session `client` and consume its events; the old engine's jobs are
+        cancelled, and it is closed on a thread of its own (closing may wait for a server or
+        a child process)."""
+        old, consumer = self.client, self._consumer
+        self.session.cancel()
+        self.client, self.engine_url = client, url
+        self.session.use_engine(client)
+        if consumer is not None:
+            consumer.cancel()
+            self._consumer = asyncio.ensure_future(self._consume())
+        closer = threading.Thread(target=_close, args=(old,), name="studio-engine-close")
+        closer.start()
+        self._closers = [t for t in self._closers if t.is_alive()] + [closer]
+        self.window.show_engine(url)
+
     def _check_engine(self) -> None:
         if self.client.alive or self._closing or self.window.engine_failure:
             return
+        if self.engine_url:
+            return  # a served engine's stream says why it stopped
         if self.client.revive():
             log.error("the engine thread had died and was restarted")
             self.window.show_error(ENGINE_RESTARTED)
@@ -251,10 +316,28 @@ class StudioApp:
         self._watch.stop()
         self.session.cancel()
         self.startup.abandon()
-        try:
-            self.client.close()
-        except Exception:
-            log.exception("closing the engine failed")
+        _close(self.client)
+        for closer in self._closers:
+            closer.join(CLOSE_WAIT_S)
+
+
+def _close(client: EngineClient) -> None:
+    try:
+        client.close()
+    except Exception:
+        log.exception("closing the engine failed")
+
+
+def _served_url(client: EngineClient) -> str:
+    """The URL of a served engine; "" for an engine on this computer."""
+    return client.address.url if isinstance(client, RemoteEngine) else ""
+
+
+def _full_url(url: str) -> str:
+    try:
+        return EngineAddress.parse(url).url
+    except ValueError:
+        return url
 
 
 def _new_client(kind: EngineKind, startup: EngineStartup, options: EngineOptions) -> EngineClient:
@@ -281,15 +364,21 @@ def close_on_signals(window: MainWindow) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-async def _main(engine: EngineKind) -> int:
-    studio = StudioApp(engine=engine)
+async def _main(engine: EngineKind, engine_url: str, engine_token: str) -> int:
+    studio = StudioApp(engine=engine, engine_url=engine_url, engine_token=engine_token)
     with close_on_signals(studio.window):
         return await studio.run()
 
 
-def run(argv: Sequence[str] | None = None, engine: EngineKind = EngineKind.process) -> int:
-    """Open the studio window and run until it is closed; the exit status."""
+def run(
+    argv: Sequence[str] | None = None,
+    engine: EngineKind = EngineKind.process,
+    engine_url: str = "",
+    engine_token: str = "",
+) -> int:
+    """Open the studio window and run until it is closed; the exit status. With `engine_url`,
+    the jobs run on that served engine (`studio serve`) from the start."""
     import qasync
 
     make_application(argv)
-    return qasync.run(_main(engine))
+    return qasync.run(_main(engine, engine_url, engine_token))

@@ -15,6 +15,7 @@ GROUPS = (generate, info, window, studies, desktop, lab, dataset, serve, bench)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studio", description=__doc__)
+    window.engine_args(parser)
     sub = parser.add_subparsers(dest="command")
     for group in GROUPS:
         group.register(sub)

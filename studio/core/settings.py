@@ -33,6 +33,7 @@ from studio.core.json_files import JsonFileError, parse_json
 from studio.core.models import EMBEDDED_SIDE, EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, problems
 from studio.core.pickle_permissions import PicklePermissions
+from studio.core.remote_api import EngineAddress
 from studio.core.skip_tuning import SkipTuning
 from studio.core.wording import is_unicode, shown
 
@@ -150,6 +151,7 @@ class Settings:
     models_folder: str = ""
     pickle_permissions: PicklePermissions = field(default_factory=PicklePermissions)
     welcomed: bool = False
+    engine_url: str = ""
 
 
 # --- to JSON ---------------------------------------------------------------------------------
@@ -284,6 +286,17 @@ def _text_value(allow_empty: bool) -> Reader:
     return read
 
 
+def _engine_url_value(value: Any) -> Any:
+    """A served engine's URL the user chose to remember, or "" for none."""
+    text = _text_value(allow_empty=True)(value)
+    if text:
+        try:
+            EngineAddress.parse(text)
+        except ValueError as exc:
+            raise _Bad(str(exc).rstrip(".")) from None
+    return text
+
+
 def _permissions_value(value: Any) -> Any:
     try:
         return PicklePermissions.from_json(value)
@@ -336,6 +349,7 @@ _SETTINGS_READERS: Readers = {
     "models_folder": _text_value(allow_empty=True),
     "pickle_permissions": _permissions_value,
     "welcomed": _bool_value,
+    "engine_url": _engine_url_value,
 }
 
 

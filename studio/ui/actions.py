@@ -96,6 +96,16 @@ class WindowActions(QObject):
             self, "&Engine settings…", "Ctrl+,", tip="Device, CPU offload and how many models stay"
         )
         self.engine_settings.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.connect_engine = _action(
+            self,
+            "Co&nnect to engine…",
+            "Ctrl+Shift+E",
+            tip="Run the jobs on an engine served by `studio serve` on another computer",
+        )
+        self.local_engine = _action(
+            self, "Use the &local engine", tip="Run the jobs on this computer again"
+        )
+        self.window.addAction(self.connect_engine)
         self.quit = _action(self, "&Quit", QKeySequence.StandardKey.Quit)
         self.quit.setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -128,7 +138,7 @@ class WindowActions(QObject):
         file_menu.addSeparator()
         file_menu.addActions([self.reveal_output, self.choose_output])
         file_menu.addSeparator()
-        file_menu.addAction(self.engine_settings)
+        file_menu.addActions([self.engine_settings, self.connect_engine, self.local_engine])
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
         run_menu = bar.addMenu("&Run")

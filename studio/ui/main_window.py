@@ -24,6 +24,7 @@ from studio.core.presets import RecipePreset
 from studio.core.settings import Upscale
 from studio.ui.actions import WindowActions
 from studio.ui.banner import MessageBanner
+from studio.ui.connect_dialog import EngineConnectMenu
 from studio.ui.controls import ControlsColumn
 from studio.ui.convergence_panel import ConvergencePanel
 from studio.ui.drops import PngDropRouter
@@ -55,6 +56,11 @@ from studio.viewmodels.settings import SettingsViewModel
 READY_PREFIX = "Ready · "
 RESTARTING = "Restarting the engine: every model is let go…"
 RESTART_REFUSED = "The engine cannot restart now: it has been shut down."
+RESTART_REMOTE = (
+    "A served engine restarts on its server (stop and start `studio serve` there), "
+    "not from this window."
+)
+LOCAL_ENGINE = "this computer"
 GEOMETRY_KEY = "window/geometry"
 SPLITTER_KEY = "window/splitter"
 
@@ -99,6 +105,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.geometry_store = geometry
         self.engine_failure = ""
+        self.engine_url = ""
         self._generate_tip = ""
         self._activity = ""
         self.setWindowTitle("Studio")
@@ -139,6 +146,10 @@ class MainWindow(QMainWindow):
         self.engine_settings = EngineSettingsMenu(
             a.engine_settings, session, settings, self.save_settings, self.set_engine_status, self
         )
+        self.engine_connect = EngineConnectMenu(
+            a.connect_engine, a.local_engine, settings, lambda: self.engine_url, self
+        )
+        self.show_engine("")
         self.drops = PngDropRouter(self, self.load_image_parameters)
         self.exports = WindowExports(
             self, session, self.comparison, self.grid_panel, a, self.set_status, self.show_error
@@ -157,8 +168,12 @@ class MainWindow(QMainWindow):
         self.output_label = QLabel()
         self.output_label.setObjectName("outputLabel")
         self.save_again_button = SaveAgainButton(self.session.gallery)
+        self.engine_label = QLabel()
+        self.engine_label.setObjectName("engineLabel")
+        self.engine_label.setContentsMargins(8, 0, 8, 0)
         self.statusBar().addWidget(self.status_line, 1)
         self.statusBar().addPermanentWidget(self.save_again_button)
+        self.statusBar().addPermanentWidget(self.engine_label)
         self.statusBar().addPermanentWidget(self.output_label)
         self._show_output_folder()
 
@@ -370,18 +385,32 @@ class MainWindow(QMainWindow):
     def restart_engine(self) -> bool:
         """Swap in a fresh engine (all model memory freed), also after it had stopped."""
         if not self.session.restart_engine():
-            self.show_error(RESTART_REFUSED)
+            self.show_error(RESTART_REMOTE if self.engine_url else RESTART_REFUSED)
             return False
+        self._clear_engine_failure()
+        self.set_status(RESTARTING)
+        self._activity = RESTARTING
+        self.engineRestarted.emit()
+        return True
+
+    def show_engine(self, url: str) -> None:
+        """Name the engine the jobs now go to: the served one at `url`, or "" for this computer;
+        a failure of the engine before it no longer holds."""
+        self.engine_url = url
+        self.engine_label.setText(f"Engine: {url or LOCAL_ENGINE}")
+        self.engine_label.setToolTip(
+            f"The jobs run on the engine served at {url}" if url else "The jobs run here"
+        )
+        self.window_actions.local_engine.setEnabled(bool(url))
+        self._clear_engine_failure()
+
+    def _clear_engine_failure(self) -> None:
         if self.engine_failure:
             self.engine_failure = ""
             self.controls.generate_button.setEnabled(True)
             self.controls.generate_button.setToolTip(self._generate_tip)
             self.window_actions.generate.setEnabled(True)
             self.banner.dismiss()
-        self.set_status(RESTARTING)
-        self._activity = RESTARTING
-        self.engineRestarted.emit()
-        return True
 
     def set_engine_failed(self, text: str) -> None:
         """The engine cannot run jobs: say so, and keep everything else usable."""

@@ -389,15 +389,24 @@ class SessionViewModel(QObject):
             self._show_error(outcome.error)
         return outcome
 
-    def _engine_stopped(self, event: EngineStopped) -> None:
+    def use_engine(self, client: EngineClient) -> None:
+        """Send the next jobs to `client` (the window switched engines); the jobs sent to the
+        old one are dropped, and its events are no longer this session's to handle."""
+        self._client = client
+        self._drop_jobs("The engine was switched")
+
+    def _drop_jobs(self, why: str) -> None:
         for record in self._tracker.clear():
             self.gallery.drop(record.job.job_id)
-            self.studies.end(record.job, "The engine stopped")
+            self.studies.end(record.job, why)
             for lane in self._lanes_of(record.job):
                 if lane.running:
-                    lane.end("The engine stopped", LaneEnd.engine_stopped)
+                    lane.end(why, LaneEnd.engine_stopped)
         self.queue.clear()
         self._tracker.update_busy()
+
+    def _engine_stopped(self, event: EngineStopped) -> None:
+        self._drop_jobs("The engine stopped")
         if event.reasons:
             self._show_error(" ".join(event.reasons))
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from studio.core.engine_options import EngineOptions
+from studio.core.engine_token_file import read_token, token_path, write_token
 from studio.core.gallery import default_gallery_dir
 from studio.core.settings import (
     PreviewKind,
@@ -132,6 +133,34 @@ class SettingsViewModel(QObject):
         if bool(value) is not self._settings.welcomed:
             self._settings = replace(self._settings, welcomed=bool(value))
             self.changed.emit()
+
+    @property
+    def engine_url(self) -> str:
+        """The served engine the user chose to remember; "" for none."""
+        return self._settings.engine_url
+
+    def remembered_engine(self) -> tuple[str, str]:
+        """The remembered served engine's URL and token ("" each when none)."""
+        url = self._settings.engine_url
+        return url, read_token(self.token_path) if url else ""
+
+    def remember_engine(self, url: str, token: str) -> bool:
+        """Remember a served engine: its URL in the settings (saved now) and its token in a
+        private file beside them; "" forgets both. On failure emit `error`, return False."""
+        try:
+            write_token(self.token_path, token if url else "")
+        except OSError as exc:
+            where = self.token_path
+            self.error.emit(f"Could not save the engine token to {where}: {exc.strerror or exc}.")
+            return False
+        if url != self._settings.engine_url:
+            self._settings = replace(self._settings, engine_url=url)
+            self.changed.emit()
+        return self.save()
+
+    @property
+    def token_path(self) -> Path:
+        return token_path(self.path)
 
     def gallery_dir(self) -> Path:
         """Where images are saved: the chosen output folder, else the platform default."""

@@ -497,5 +497,5 @@ def test_studio_without_a_command_opens_the_window(argv, engine, monkeypatch) ->
     from studio.cli import main
 
     opened: list[str] = []
-    monkeypatch.setattr(studio.app, "run", lambda engine: opened.append(engine.value) or 0)
+    monkeypatch.setattr(studio.app, "run", lambda engine, **_: opened.append(engine.value) or 0)
     assert main(argv) == 0 and opened == [engine]

@@ -47,6 +47,7 @@ CUSTOM = Settings(
     teacher_model="my-teacher",
     student_model="my-student",
     models_folder="/data/models",
+    engine_url="http://gpu-box:8000",
 )
 
 
@@ -111,6 +112,21 @@ def test_wrong_values_fall_back_field_by_field() -> None:
         assert repr(key) in text
     assert "'shared.colour'" in text and "'future_key'" in text and "'student'" in text
     assert all(w.endswith(".") for w in warnings)
+
+
+@pytest.mark.parametrize("url", ["ftp://gpu-box", "http://gpu-box:99999", 8000, "a\x00b"])
+def test_an_engine_url_that_cannot_be_used_is_forgotten_with_a_warning(url) -> None:
+    data = settings_to_json(CUSTOM)
+    data["engine_url"] = url
+    settings, warnings = settings_from_json(data)
+    assert settings.engine_url == "" and settings.models_folder == CUSTOM.models_folder
+    assert len(warnings) == 1 and "'engine_url'" in warnings[0]
+
+
+def test_a_file_from_before_the_engine_url_remembers_no_engine() -> None:
+    data = settings_to_json(CUSTOM)
+    del data["engine_url"]
+    assert settings_from_json(data) == (replace(CUSTOM, engine_url=""), [])
 
 
 def test_whole_numbers_are_accepted_for_float_fields() -> None:
