@@ -37,8 +37,8 @@ from studio.core.params import GenerationParams
 RATIO_LIMIT = 1.10
 PREVIEW_P99_MS = 50.0
 GRID_SPEEDUP = 1.7
-ROUNDS, QUICK_ROUNDS = 9, 2
-GRID_ROUNDS, QUICK_GRID_ROUNDS = 2, 1
+ROUNDS, QUICK_ROUNDS = 15, 2
+GRID_ROUNDS, QUICK_GRID_ROUNDS = 4, 1
 NOT_ISOLATED = (
     "This part starts Ray, which must stay on loopback: run it in a private network namespace, "
     "unshare -n bash -c 'ip link set lo up && exec python -m benchmarks --only remote'."

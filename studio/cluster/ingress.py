@@ -128,7 +128,7 @@ def merge_of(job: Job, replicas: int) -> GridMerge | ConvergeMerge | None:
 
 
 async def fan_out(
-    engine: DeploymentHandle, job: Job, merge: GridMerge | ConvergeMerge
+    engine: DeploymentHandle, job: Job, merge: GridMerge | ConvergeMerge, replicas: int
 ) -> AsyncIterator[bytes]:
     """A study's parts as jobs on every replica at once, merged into the study's events."""
     events: asyncio.Queue[Event] = asyncio.Queue()
@@ -141,7 +141,15 @@ async def fan_out(
             for message in frames_of(chunk):
                 await events.put(cast(Event, message))
 
-    tasks = [asyncio.create_task(run_part(part)) for part in parts]
+    # No more parts in flight than replicas: a part then always finds a free replica at once,
+    # instead of waiting in the router's back-off for a busy one.
+    slots = asyncio.Semaphore(max(1, replicas))
+
+    async def run_when_free(part: Job) -> None:
+        async with slots:
+            await run_part(part)
+
+    tasks = [asyncio.create_task(run_when_free(part)) for part in parts]
     try:
         yield encode(JobStarted(job_id=job.job_id))
         while not merge.finished:
@@ -229,7 +237,9 @@ class EngineIngress:
             self._fanned[job.job_id] = list(
                 merge.cell_jobs if isinstance(merge, GridMerge) else merge.part_jobs
             )
-            frames = self._forget_after(job.job_id, fan_out(self._engine, job, merge))
+            frames = self._forget_after(
+                job.job_id, fan_out(self._engine, job, merge, self._settings.replica_count)
+            )
         else:
             stream = self._engine.options(stream=True).run.remote(json.dumps(to_json_dict(submit)))
             frames = relay(stream, job.job_id)

@@ -25,8 +25,6 @@ from studio.worker.host import EngineHost
 
 log = logging.getLogger(__name__)
 
-CANCEL_POLL_S = 0.05
-
 
 class EngineReplica:
     """Runs the jobs one Serve replica receives on its own EngineHost (the engine thread, the
@@ -98,15 +96,13 @@ class EngineReplica:
             self._router.route(event)
 
     async def _watch(self, job_id: str) -> None:
-        """Poll the cancel board for this job while it runs."""
+        """Wait at the cancel board for this job's cancel request while it runs."""
         try:
             if self._board is None:
                 self._board = board_handle()
-            while True:
-                keep = await self._board.take.remote(job_id)
-                if keep is not None:
-                    self._host.cancel(job_id, keep_partial=keep)
-                await asyncio.sleep(CANCEL_POLL_S)
+            keep = await self._board.wait.remote(job_id)
+            if keep is not None:
+                self._host.cancel(job_id, keep_partial=keep)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -85,7 +85,7 @@ def application(settings: ServeSettings) -> Application:
     )
     replica = serve.deployment(
         name=ENGINE,
-        max_ongoing_requests=1,
+        max_ongoing_requests=2,
         ray_actor_options=resources,
         health_check_period_s=2,
         **scaling,
