@@ -27,11 +27,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 IGNORED_THREADS = ("TMonitor", "tqdm_monitor", "pytest_timeout", "QDBusConnection")
+RAY_DRIVER_THREADS = ("(_run_router_event_loop)", "(_poll_wrapper)")
+"""Threads a Ray Serve handle starts in the driver once; they live until ray.shutdown()."""
 
 
 def _live_threads() -> set[threading.Thread]:
     return {
-        t for t in threading.enumerate() if t.is_alive() and not t.name.startswith(IGNORED_THREADS)
+        t
+        for t in threading.enumerate()
+        if t.is_alive()
+        and not t.name.startswith(IGNORED_THREADS)
+        and not t.name.endswith(RAY_DRIVER_THREADS)
     }
 
 

@@ -28,7 +28,7 @@ from studio.core.jobs import Job, job_problems
 from studio.core.models import ModelRef
 from studio.engine.cancel import Cancelled, CancelToken
 from studio.worker.failures import describe_failure, failure_detail
-from studio.worker.mailbox import EventChannel
+from studio.worker.mailbox import EventChannel, stream_of
 
 if TYPE_CHECKING:
     from studio.engine.judge import ImageJudge
@@ -180,17 +180,8 @@ class EngineHost:
             token.cancel()
             self._channel.emit(JobCancelled(job_id=job_id))
 
-    async def listen(self) -> AsyncIterator[Event]:
-        import asyncio
-
-        wake = self._channel.bind(asyncio.get_running_loop())
-        while True:
-            await wake.wait()
-            wake.clear()
-            for event in self._channel.drain():
-                yield event
-                if isinstance(event, EngineStopped):
-                    return
+    def listen(self) -> AsyncIterator[Event]:
+        return stream_of(self._channel)
 
     def close(self, timeout: float = 10.0) -> None:
         with self._lock:

@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
-from studio.core.events import Event, LaneFinished, PreviewReady
+from studio.core.events import EngineStopped, Event, LaneFinished, PreviewReady
 from studio.core.jobs import Lane
 
 
@@ -83,3 +83,15 @@ class EventChannel:
             loop, wake = self._loop, self._wake
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(wake.set)
+
+
+async def stream_of(channel: EventChannel) -> AsyncIterator[Event]:
+    """Every event of `channel`, in order, to the one async consumer, until EngineStopped."""
+    wake = channel.bind(asyncio.get_running_loop())
+    while True:
+        await wake.wait()
+        wake.clear()
+        for event in channel.drain():
+            yield event
+            if isinstance(event, EngineStopped):
+                return

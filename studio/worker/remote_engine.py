@@ -14,7 +14,6 @@ answers again. A job whose request never reached the server stays queued.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.client
 import json
@@ -49,7 +48,7 @@ from studio.core.wire import PROTOCOL_VERSION, to_json_dict
 from studio.core.wire_frames import read_frame
 from studio.core.wire_types import WireError
 from studio.worker.host import NOT_APPLIED
-from studio.worker.mailbox import EventChannel
+from studio.worker.mailbox import EventChannel, stream_of
 
 log = logging.getLogger(__name__)
 
@@ -138,15 +137,8 @@ class RemoteEngine:
                 target=self._post_cancel, args=(job_id, keep_partial), daemon=True
             ).start()
 
-    async def listen(self) -> AsyncIterator[Event]:
-        wake = self._channel.bind(asyncio.get_running_loop())
-        while True:
-            await wake.wait()
-            wake.clear()
-            for event in self._channel.drain():
-                yield event
-                if isinstance(event, EngineStopped):
-                    return
+    def listen(self) -> AsyncIterator[Event]:
+        return stream_of(self._channel)
 
     def close(self, timeout: float = 10.0) -> None:
         with self._wake:

@@ -15,8 +15,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import IGNORED_THREADS
-
 HOW = (
     "Ray tests run only in a private network namespace: "
     "unshare -n bash -c 'ip link set lo up && exec .venv/bin/python -m pytest tests/cluster'"
@@ -46,32 +44,3 @@ def ray_local() -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
-
-
-RAY_DRIVER_THREADS = (*IGNORED_THREADS, "_run_router_event_loop", "_poll_wrapper")
-"""Threads a Serve handle starts in the driver once; they live until ray.shutdown()."""
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_threads():
-    """As the suite's check, but the threads Ray keeps in the driver for its handles are not
-    the test's to stop."""
-    import threading
-    import time
-
-    def live() -> set[threading.Thread]:
-        return {
-            t
-            for t in threading.enumerate()
-            if t.is_alive() and not any(mark in t.name for mark in RAY_DRIVER_THREADS)
-        }
-
-    before = live()
-    yield
-    deadline = time.monotonic() + 3.0
-    leaked = live() - before
-    while leaked and time.monotonic() < deadline:
-        time.sleep(0.02)
-        leaked = {t for t in leaked if t.is_alive()}
-    if leaked:
-        pytest.fail(f"test left threads running: {sorted(t.name for t in leaked)}")
