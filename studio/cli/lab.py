@@ -10,6 +10,7 @@ import argparse
 import json
 import shlex
 import sys
+from functools import partial
 from pathlib import Path
 
 from studio.cli.args import (
@@ -66,7 +67,23 @@ def _train(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="without a checkpoint, start from this exported teacher folder",
     )
+    _workers_args(train, "data-parallel workers on Ray Train (DDP), each taking batch/N")
     train.set_defaults(func=cmd_train)
+
+
+def _workers_args(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help=f"{what} of the same global batch (needs the cluster extra; default 1: this "
+        "process alone)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="with --workers N: the Ray cluster to join (default: start a local Ray)",
+    )
 
 
 def _distill(sub: argparse._SubParsersAction) -> None:
@@ -113,17 +130,8 @@ def _distill(sub: argparse._SubParsersAction) -> None:
         help="CFG folded into students (default 3; none for a teacher that is a guided student)",
     )
     distill.add_argument("--rank", type=int, default=32, help="LoRA rank of shipped students")
-    distill.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="consistency: data-parallel workers on Ray Train (DDP), each taking batch/N of the "
-        "same global batch (needs the cluster extra; default 1: this process alone)",
-    )
-    distill.add_argument(
-        "--ray-address",
-        default=None,
-        help="with --workers N: the Ray cluster to join (default: start a local Ray)",
+    _workers_args(
+        distill, "consistency: data-parallel workers on Ray Train (DDP), each taking batch/N"
     )
     distill.set_defaults(func=cmd_distill)
 
@@ -219,7 +227,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"--init-from {args.init_from} is not an exported teacher folder (no unet/ in it).")
         return 2
     cfg = TeacherConfig(batch_size=args.batch, sample_every=args.sample_every)
-    train_teacher(
+    if args.workers < 1 or args.batch % args.workers:
+        print(
+            f"studio train: --workers {args.workers} must be at least 1 and divide the batch "
+            f"of {args.batch}.",
+            file=sys.stderr,
+        )
+        return 2
+    job = partial(
+        train_teacher,
         build_dataset(progress=not args.quiet),
         run_dir,
         args.steps,
@@ -228,6 +244,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         init_from=args.init_from,
     )
+    if args.workers == 1:
+        job()
+    else:
+        try:
+            _on_ray(args, job, run_dir)
+        except ValueError as exc:
+            print(f"studio train: {exc}", file=sys.stderr)
+            return 2
     exported = run_dir / "export" / EMBEDDED_TEACHER
     print(f"teacher exported to {exported}; sample sheets in {run_dir / 'samples'}")
     if args.install:
@@ -298,6 +322,19 @@ def _distill_on_ray(args: argparse.Namespace, options, run_dir: Path) -> list[Pa
     except RayRunFailed as exc:
         raise ValueError(str(exc)) from exc
     return [consistency_folder(run_dir)]
+
+
+def _on_ray(args: argparse.Namespace, job, run_dir: Path) -> None:
+    """`job(parallel=...)` on `args.workers` Ray Train workers; ValueError in one sentence."""
+    try:
+        from studio.cluster.train import RayRun, RayRunFailed, train_on_ray
+    except ImportError as exc:
+        raise ValueError(NO_RAY) from exc
+    run = RayRun(workers=args.workers, address=args.ray_address, storage=run_dir / "ray")
+    try:
+        train_on_ray(lambda parallel: job(parallel=parallel), run_dir / "checkpoint.pt", run)
+    except RayRunFailed as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def _rounds(args: argparse.Namespace) -> tuple[int, ...]:

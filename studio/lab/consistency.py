@@ -14,8 +14,9 @@ import torch
 from diffusers import UNet2DConditionModel
 
 from studio.engine.modules import moved
+from studio.lab.batch import Batch, batch_rows
 from studio.lab.compact import freeze_non_matrices
-from studio.lab.data_parallel import ONE_PROCESS, DataParallel, batch_rows
+from studio.lab.data_parallel import ONE_PROCESS, DataParallel
 from studio.lab.distill_common import (
     DistillConfig,
     GuidedModel,
@@ -26,7 +27,7 @@ from studio.lab.distill_common import (
     run_steps,
     v_to_x0_eps,
 )
-from studio.lab.train_teacher import Batch, CaptionedImages, ema_update
+from studio.lab.train_teacher import CaptionedImages, ema_update
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from studio.lab.train_teacher import Batch, pick_device
+from studio.lab.batch import pick_device
 
 
 def shard_rows(size: int, rank: int, count: int) -> slice:
@@ -21,10 +21,6 @@ def shard_rows(size: int, rank: int, count: int) -> slice:
         )
     share = size // count
     return slice(rank * share, (rank + 1) * share)
-
-
-def batch_rows(batch: Batch, rows: slice) -> Batch:
-    return Batch(batch.x0[rows], batch.states[rows], batch.mask[rows], batch.pooled[rows])
 
 
 class DataParallel:

@@ -14,8 +14,9 @@ from diffusers import UNet2DConditionModel
 from tqdm import tqdm
 
 from studio.engine.emoji_model import build_scheduler
+from studio.lab.batch import Batch
 from studio.lab.checkpoints import load_state, restore_rng, rng_state, save_state
-from studio.lab.train_teacher import Batch, CaptionedImages, LossLog
+from studio.lab.train_teacher import CaptionedImages, LossLog
 
 
 class VPredictor(Protocol):

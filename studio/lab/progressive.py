@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from studio.engine.modules import moved
+from studio.lab.batch import Batch, pick_device
 from studio.lab.compact import freeze_non_matrices
 from studio.lab.distill_common import (
     DistillConfig,
@@ -34,7 +35,7 @@ from studio.lab.distill_common import (
     predict_v,
     v_to_x0_eps,
 )
-from studio.lab.train_teacher import Batch, CaptionedImages, LossLog, pick_device
+from studio.lab.train_teacher import CaptionedImages, LossLog
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

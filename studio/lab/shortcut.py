@@ -31,6 +31,7 @@ from diffusers import UNet2DConditionModel
 
 from studio.engine.modules import moved
 from studio.engine.shortcut_model import STEP_COUNTS, shortcut_unet_from, step_condition
+from studio.lab.batch import Batch, pick_device
 from studio.lab.distill_common import (
     DistillConfig,
     GuidedModel,
@@ -42,7 +43,7 @@ from studio.lab.distill_common import (
     v_to_x0_eps,
 )
 from studio.lab.progressive import progressive_target
-from studio.lab.train_teacher import Batch, CaptionedImages, ema_update, pick_device
+from studio.lab.train_teacher import CaptionedImages, ema_update
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

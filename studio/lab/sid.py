@@ -35,6 +35,7 @@ import torch
 from diffusers import UNet2DConditionModel
 
 from studio.engine.modules import moved
+from studio.lab.batch import Batch, pick_device
 from studio.lab.compact import freeze_non_matrices
 from studio.lab.distill_common import (
     DistillConfig,
@@ -46,13 +47,7 @@ from studio.lab.distill_common import (
     run_steps,
     v_to_x0_eps,
 )
-from studio.lab.train_teacher import (
-    Batch,
-    CaptionedImages,
-    diffusion_loss,
-    ema_update,
-    pick_device,
-)
+from studio.lab.train_teacher import CaptionedImages, diffusion_loss, ema_update
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

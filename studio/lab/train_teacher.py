@@ -15,7 +15,9 @@ from tqdm import tqdm
 
 from studio.engine.emoji_model import build_scheduler, build_unet, to_latents
 from studio.engine.modules import moved
+from studio.lab.batch import Batch, batch_rows
 from studio.lab.checkpoints import load_state, restore_rng, rng_state, save_state
+from studio.lab.data_parallel import ONE_PROCESS, DataParallel
 from studio.lab.emoji_concepts import style_phrase
 from studio.lab.emoji_dataset import EmojiDataset
 from studio.lab.export import read_training_record
@@ -41,16 +43,6 @@ class TeacherConfig:
     sample_every: int = 1000
     seed: int = 0
     bf16: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """One training batch on the training device."""
-
-    x0: torch.Tensor
-    states: torch.Tensor
-    mask: torch.Tensor
-    pooled: torch.Tensor
 
 
 class CaptionedImages:
@@ -104,14 +96,23 @@ def loss_weight(abar: torch.Tensor, cap: float) -> torch.Tensor:
 
 
 def diffusion_loss(
-    unet, batch: Batch, abar_table: torch.Tensor, cap: float, gen: torch.Generator, bf16: bool
+    unet,
+    batch: Batch,
+    abar_table: torch.Tensor,
+    cap: float,
+    gen: torch.Generator,
+    bf16: bool,
+    rows: slice = slice(None),
 ) -> torch.Tensor:
-    n = batch.x0.shape[0]
+    """The v-prediction loss of `rows` of the batch; the timesteps and noise are drawn for the
+    whole batch, so data-parallel workers each taking their rows share one draw."""
     device = batch.x0.device
-    t = torch.randint(0, len(abar_table), (n,), generator=gen).to(device)
+    t = torch.randint(0, len(abar_table), (batch.x0.shape[0],), generator=gen).to(device)[rows]
+    eps = torch.randn(batch.x0.shape, generator=gen).to(device)[rows]
+    batch = batch_rows(batch, rows)
+    n = batch.x0.shape[0]
     abar = abar_table.to(device)[t].view(n, 1, 1, 1)
     a, s = abar.sqrt(), (1 - abar).sqrt()
-    eps = torch.randn(batch.x0.shape, generator=gen).to(device)
     xt = a * batch.x0 + s * eps
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         pred = unet(
@@ -139,12 +140,6 @@ def lr_at(step: int, cfg: TeacherConfig) -> float:
     return cfg.lr * min(1.0, (step + 1) / cfg.warmup)
 
 
-def pick_device() -> torch.device:
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
 class TeacherRun:
     """One resumable teacher training run in a run folder: checkpoint, loss log, sample sheets."""
 
@@ -154,12 +149,15 @@ class TeacherRun:
         data: CaptionedImages,
         cfg: TeacherConfig,
         init_from: Path | None = None,
+        parallel: DataParallel = ONE_PROCESS,
     ) -> None:
         self.dir = run_dir
         self.init_from = init_from
         self.data = data
         self.cfg = cfg
-        self.device = pick_device()
+        self.parallel = parallel
+        self.rows = parallel.rows(cfg.batch_size)
+        self.device = parallel.device
         self.unet = moved(build_unet(), self.device).train()
         self.ema = copy.deepcopy(self.unet).eval().requires_grad_(False)
         self.opt = torch.optim.AdamW(
@@ -169,6 +167,7 @@ class TeacherRun:
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.step = 0
         self._resume()
+        self.trained = parallel.wrap(self.unet)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -199,6 +198,11 @@ class TeacherRun:
         self.step = int(read_training_record(self.init_from).get("step", 0))
 
     def save(self) -> None:
+        if self.parallel.writes:
+            self._save()
+        self.parallel.checkpointed(self.checkpoint_path, self.step)
+
+    def _save(self) -> None:
         save_state(
             self.checkpoint_path,
             {
@@ -219,7 +223,7 @@ class TeacherRun:
             self.cfg.batch_size, self.cfg.caption_dropout, self.gen, str(self.device)
         )
         loss = diffusion_loss(
-            self.unet, batch, self.abar, self.cfg.snr_cap, self.gen, self.cfg.bf16
+            self.trained, batch, self.abar, self.cfg.snr_cap, self.gen, self.cfg.bf16, self.rows
         )
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -227,16 +231,20 @@ class TeacherRun:
         self.opt.step()
         ema_update(self.ema, self.unet, ema_decay_at(self.step, self.cfg.ema_decay))
         self.step += 1
-        return float(loss.detach())
+        return self.parallel.mean(float(loss.detach()))
 
     def run(self, until: int, on_sample=None, progress: bool = True) -> None:
+        """Train to step `until`; only the worker that writes logs, samples and shows progress."""
+        writes = self.parallel.writes
         log = LossLog(self.dir / "loss.csv")
-        bar = tqdm(total=until, initial=self.step, disable=not progress, desc="teacher")
+        bar = tqdm(
+            total=until, initial=self.step, disable=not (progress and writes), desc="teacher"
+        )
         started, window = time.monotonic(), []
         while self.step < until:
             window.append(self.train_step())
             bar.update()
-            if self.step % 50 == 0:
+            if self.step % 50 == 0 and writes:
                 log.add(
                     self.step,
                     float(np.mean(window)),
@@ -247,7 +255,8 @@ class TeacherRun:
                 window = []
             if self.step % self.cfg.checkpoint_every == 0 or self.step == until:
                 self.save()
-            if on_sample and (self.step % self.cfg.sample_every == 0 or self.step == until):
+            sample = self.step % self.cfg.sample_every == 0 or self.step == until
+            if on_sample and sample and writes:
                 on_sample(self)
         bar.close()
 
@@ -285,8 +294,10 @@ def train_teacher(
     cfg: TeacherConfig | None = None,
     progress: bool = True,
     init_from: Path | None = None,
+    parallel: DataParallel = ONE_PROCESS,
 ) -> TeacherRun:
-    """Train (or resume) a teacher to `steps`, with a sample sheet and an export every so often."""
+    """Train (or resume) a teacher to `steps`, with a sample sheet and an export every so often;
+    `parallel` is this process's part in a data-parallel run (one process by default)."""
     from studio.lab.cards import compute_from_log, device_line
     from studio.lab.emoji_dataset import load_dataset
     from studio.lab.export import export_pipeline
@@ -296,7 +307,7 @@ def train_teacher(
         torch.set_num_threads(threads)
     cfg = cfg or TeacherConfig()
     data = captioned_images(load_dataset(dataset_path), run_dir.parent / "text-cache")
-    run = TeacherRun(run_dir, data, cfg, init_from)
+    run = TeacherRun(run_dir, data, cfg, init_from, parallel)
 
     def on_sample(r: TeacherRun) -> None:
         sample_sheet(r.ema, run_dir / "samples" / f"step-{r.step:06d}.png")

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from studio.lab.consistency import ConsistencyConfig, ConsistencyRun
-from studio.lab.data_parallel import DataParallel
+from studio.lab.data_parallel import ONE_PROCESS, DataParallel
 from tests.lab.test_distill import TinyData, tiny_unet
 
 
@@ -105,3 +105,47 @@ def test_a_killed_worker_resumes_the_run_from_its_last_checkpoint(ray_local, tmp
     assert starts[0] == 0 and len(starts) == 2 and 1 <= starts[1] <= 2
     got = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert_same_training(got, local_state(tmp_path, 4))
+
+
+def teacher_config(steps: int):
+    from studio.lab.train_teacher import TeacherConfig
+
+    return TeacherConfig(
+        steps=steps, batch_size=4, warmup=1, grad_clip=1e9, checkpoint_every=1, bf16=False
+    )
+
+
+def teacher_job(run_dir: Path, steps: int, parallel: DataParallel = ONE_PROCESS) -> None:
+    """A teacher run on the tiny data, with the tiny UNet in place of the emoji one."""
+    from unittest import mock
+
+    from studio.lab import train_teacher
+
+    with mock.patch.object(train_teacher, "build_unet", tiny_unet):
+        run = train_teacher.TeacherRun(run_dir, TinyData(), teacher_config(steps), None, parallel)
+        run.run(steps, progress=False)
+
+
+@pytest.mark.slow
+def test_two_ddp_workers_train_the_teacher_as_one_process_does(ray_local, tmp_path):
+    from studio.cluster.train import RayRun, train_on_ray
+
+    run_dir = tmp_path / "ddp-teacher"
+    train_on_ray(
+        partial(teacher_job, run_dir, 2),
+        run_dir / "checkpoint.pt",
+        RayRun(workers=2, storage=tmp_path),
+    )
+    teacher_job(tmp_path / "local-teacher", 2)
+    got = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    want = torch.load(tmp_path / "local-teacher" / "checkpoint.pt", weights_only=True)
+    assert got["step"] == want["step"] == 2
+    for name in ("unet", "ema"):
+        for key, value in want[name].items():
+            torch.testing.assert_close(got[name][key], value, atol=1e-6, rtol=1e-5, msg=key)
+    for index, moments in want["opt"]["state"].items():
+        for key in ("exp_avg", "exp_avg_sq"):
+            scale = float(moments[key].abs().max())
+            torch.testing.assert_close(
+                got["opt"]["state"][index][key], moments[key], atol=1e-5 * scale, rtol=1e-4
+            )

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from studio.lab.batch import batch_rows
 from studio.lab.consistency import ConsistencyConfig, consistency_loss
-from studio.lab.data_parallel import ONE_PROCESS, DataParallel, batch_rows, shard_rows
+from studio.lab.data_parallel import ONE_PROCESS, DataParallel, shard_rows
 from studio.lab.distill_common import GuidedModel, VpSchedule
 from tests.lab.test_distill import TinyData, tiny_unet
 

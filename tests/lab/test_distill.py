@@ -7,13 +7,14 @@ import pytest
 import torch
 from diffusers import UNet2DConditionModel
 
+from studio.lab.batch import Batch
 from studio.lab.compact import freeze_non_matrices, fuse_lora, lora_from_delta, save_lora
 from studio.lab.consistency import ConsistencyConfig, ConsistencyRun, boundary_scalings
 from studio.lab.distill_common import VpSchedule
 from studio.lab.distill_jobs import Teacher, folded_guidance
 from studio.lab.progressive import ProgressiveConfig, ProgressiveRun, progressive_target
 from studio.lab.text_cache import PromptTable
-from studio.lab.train_teacher import Batch, CaptionedImages
+from studio.lab.train_teacher import CaptionedImages
 
 
 class DiracTeacher:

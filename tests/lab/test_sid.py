@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from studio.lab.batch import Batch
 from studio.lab.distill_common import VpSchedule
 from studio.lab.sid import SidConfig, SidRun, generate, sid_generator_loss, sid_timesteps
-from studio.lab.train_teacher import Batch
 from tests.lab.test_distill import TinyData, tiny_unet
 
 
