@@ -75,6 +75,12 @@ class EngineReplica:
     def pid(self) -> int:
         return os.getpid()
 
+    def node(self) -> str:
+        """The Ray node this replica runs on (the tests see the replicas spread)."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
     def _job(self, body: str):
         try:
             message = from_json_dict(json.loads(body))
