@@ -54,7 +54,6 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     locks = [Path(arg) for arg in argv if arg != "--quiet"]
-    lock = locks[0]
     wanted, have = {}, installed()
     for each in locks:
         wanted.update(pins(each))

@@ -48,7 +48,9 @@ def overlay(base: str, full: str) -> tuple[str, list[str]]:
         for name, (version, _) in sorted(wanted.items())
         if name in have and have[name][0] != version
     ]
-    lines = [line for name, (_, block) in sorted(wanted.items()) if name not in have for line in block]
+    lines = [
+        line for name, (_, block) in sorted(wanted.items()) if name not in have for line in block
+    ]
     return HEADER + "\n".join(lines) + "\n", problems
 
 
