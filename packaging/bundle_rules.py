@@ -23,7 +23,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from importlib.metadata import Distribution, PackageNotFoundError, distribution
+from importlib.metadata import (
+    Distribution,
+    PackageNotFoundError,
+    distribution,
+    packages_distributions,
+)
 from pathlib import Path, PurePosixPath
 
 from packaging.requirements import Requirement
@@ -134,6 +139,34 @@ LAZY_PACKAGES = {
 
 _SOURCE_SUFFIXES = {".py", ".pyc", ".pyo", ".pyi"}
 _BINARY_MAGIC = (b"\x7fELF", b"MZ", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"\xfe\xed\xfa")
+
+
+CLUSTER_OVERLAY = Path(__file__).resolve().parent / "locks" / "cluster-overlay.txt"
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==")
+
+
+def cluster_only_modules(overlay: Path = CLUSTER_OVERLAY) -> dict[str, str]:
+    """The top-level modules that only the cluster extra's distributions (its overlay lock's)
+    install: the bundle never carries them, since its window reaches a served engine over
+    plain HTTP and `studio serve` runs from a Python install. Installed beside the app for the
+    tests, PyInstaller's hooks of other packages would otherwise pull some in (pyarrow, uvloop)."""
+    if not overlay.is_file():
+        return {}
+    names = {
+        normal(match.group(1))
+        for line in overlay.read_text(encoding="utf-8").splitlines()
+        if (match := PIN.match(line))
+    }
+    return {
+        module: "the cluster extra (Ray and what it brings)"
+        for module, dists in packages_distributions().items()
+        if dists and all(normal(d) in names for d in dists)
+    }
+
+
+def excluded_modules() -> dict[str, str]:
+    """Every module PyInstaller must not follow, with its reason."""
+    return {**EXCLUDED_MODULES, **cluster_only_modules()}
 
 
 def normal(name: str) -> str:

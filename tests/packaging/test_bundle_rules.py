@@ -235,3 +235,15 @@ def test_the_overlay_refuses_a_full_lock_that_moved_a_base_pin():
     full = "torch==2.14.0+cpu \\\n    --hash=sha256:bb\nray==2.60.0 \\\n    --hash=sha256:cc\n"
     _, problems = lock_overlay.overlay(base, full)
     assert problems == ["torch is 2.14.0+cpu in the full lock but 2.13.0+cpu in the base lock"]
+
+
+def test_the_bundle_carries_nothing_of_the_cluster_extra():
+    """The window reaches a served engine over plain HTTP: Ray and all it brings stay out, even
+    installed beside the app (as the test command installs them)."""
+    overlay = set(lock_check.pins(CLUSTER_OVERLAY))
+    assert not overlay & set(bundle_rules.carried_distributions())
+    excluded = bundle_rules.excluded_modules()
+    for module in ("studio.cluster", "ray", "fastapi", "starlette", "uvicorn"):
+        assert module in excluded
+    if "ray" in packages_distributions():
+        assert {"pyarrow", "uvloop", "grpc", "aiohttp"} <= set(excluded)
