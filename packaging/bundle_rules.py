@@ -278,7 +278,9 @@ def lazy_submodules(package: str, *under: str) -> list[str]:
 
 
 def hidden_imports() -> list[str]:
+    """The lazily imported submodules, less those of excluded modules (`studio.cluster`)."""
+    excluded = tuple(excluded_modules())
     names = []
     for package, under in LAZY_PACKAGES.items():
         names += lazy_submodules(package, *under)
-    return names
+    return [n for n in names if not any(n == e or n.startswith(e + ".") for e in excluded)]

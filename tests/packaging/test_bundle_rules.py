@@ -247,3 +247,4 @@ def test_the_bundle_carries_nothing_of_the_cluster_extra():
         assert module in excluded
     if "ray" in packages_distributions():
         assert {"pyarrow", "uvloop", "grpc", "aiohttp"} <= set(excluded)
+    assert not [n for n in bundle_rules.hidden_imports() if n.startswith("studio.cluster")]
