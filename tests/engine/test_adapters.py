@@ -12,31 +12,12 @@ import torch
 from studio.core.manifest import MANIFEST, AdapterManifest, ManifestError, parse_manifest
 from studio.core.models import ModelRef, ModelSource
 from studio.engine.loading import ModelLoadError, load_pipeline
-from studio.lab.export import export_adapter
-from tests.engine.tiny import save_tiny_emoji_pipeline
+from tests.engine.tiny import save_tiny_student_pair
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory) -> tuple[Path, Path, torch.nn.Module]:
-    root = tmp_path_factory.mktemp("models")
-    base = save_tiny_emoji_pipeline(root / "tiny-teacher")
-    teacher = load_pipeline(ModelRef(location=str(base))).pipe.unet
-    student = type(teacher).from_config(teacher.config)
-    student.load_state_dict(teacher.state_dict())
-    gen = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for p in student.parameters():
-            if p.ndim >= 2:
-                p.add_(0.02 * torch.randn(p.shape, generator=gen))
-    manifest = AdapterManifest(
-        base="tiny-teacher",
-        lora="pytorch_lora_weights.safetensors",
-        method="progressive",
-        guidance_distilled=True,
-        num_inference_steps=4,
-    )
-    adapter = export_adapter(teacher, student, root / "tiny-student", manifest, rank=10_000)
-    return base, adapter, student
+    return save_tiny_student_pair(tmp_path_factory.mktemp("models"))
 
 
 def test_adapter_folder_loads_as_the_student(pair):

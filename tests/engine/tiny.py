@@ -24,10 +24,12 @@ from diffusers import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
+from studio.core.manifest import AdapterManifest
+from studio.core.models import ModelRef
 from studio.engine.emoji_model import LATENT_CHANNELS, LATENT_SIZE, SCHEDULE_CONFIG, TEXT_DIM
 from studio.engine.emoji_pipeline import EmojiPipeline
-from studio.engine.loading import shared_text_encoder
-from studio.lab.export import export_pipeline
+from studio.engine.loading import load_pipeline, shared_text_encoder
+from studio.lab.export import export_adapter, export_pipeline
 
 TOKENIZER_DIR = Path(__file__).resolve().parents[1] / "data" / "tiny-clip-tokenizer"
 TEXT_HIDDEN = 32
@@ -284,3 +286,26 @@ def save_tiny_sd3_pipeline(folder: Path, seed: int = 0) -> Path:
 def save_tiny_emoji_pipeline(folder: Path, seed: int = 0) -> Path:
     """Write the tiny emoji pipeline with the lab's exporter: fp16 UNet, no text encoder."""
     return export_pipeline(build_tiny_emoji_pipeline(seed).unet, folder)
+
+
+def save_tiny_student_pair(root: Path, seed: int = 3) -> tuple[Path, Path, torch.nn.Module]:
+    """A tiny emoji teacher folder, a LoRA student folder beside it (full rank, so fusing
+    gives back `student` up to rounding) and that student's UNet."""
+    base = save_tiny_emoji_pipeline(root / "tiny-teacher")
+    teacher = load_pipeline(ModelRef(location=str(base))).pipe.unet
+    student = type(teacher).from_config(teacher.config)
+    student.load_state_dict(teacher.state_dict())
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in student.parameters():
+            if p.ndim >= 2:
+                p.add_(0.02 * torch.randn(p.shape, generator=gen))
+    manifest = AdapterManifest(
+        base="tiny-teacher",
+        lora="pytorch_lora_weights.safetensors",
+        method="progressive",
+        guidance_distilled=True,
+        num_inference_steps=4,
+    )
+    adapter = export_adapter(teacher, student, root / "tiny-student", manifest, rank=10_000)
+    return base, adapter, student
