@@ -48,7 +48,8 @@ def tensors_digest(state: Mapping[str, torch.Tensor]) -> str:
     for name in sorted(state):
         tensor = state[name].detach().to("cpu").contiguous()
         digest.update(f"{name}|{tuple(tensor.shape)}|{tensor.dtype}\n".encode())
-        digest.update(tensor.view(torch.uint8).numpy() if tensor.numel() else b"")
+        if tensor.numel():
+            digest.update(tensor.view(torch.uint8).numpy().data)
     return digest.hexdigest()
 
 
