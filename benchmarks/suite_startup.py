@@ -5,8 +5,9 @@ Window shown: benchmarks.startup (spawn `python -m studio` with the start-up pro
 closes itself at its first paint; `studio window --thread-engine` for the thread engine).
 First student image: benchmarks.first_image, which starts the same StudioApp and clicks
 Generate the moment the window is shown; once with the default settings (compare mode: the
-teacher lane runs first, then the student) and once with the 4-step student alone. Every run
-has private HOME and XDG folders; one warm-up run per engine, then the engines alternate.
+student lane runs first, then the teacher) and once with the student alone. Every run has
+private HOME and XDG folders, shared by the runs of one row, so the warm-up run per engine
+fills the fused-weights cache a returning user has; then the engines alternate.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from studio.core.models import EMBEDDED_STUDENT
 from studio.core.settings import Settings, default_student, save_settings
 
 WINDOW_TARGET_S = 1.5
-IMAGE_TARGET_S = 4.0
+IMAGE_TARGET_S = 3.0
+PAIR_TARGET_S = 3.5
 REGRESSION_S = 0.3
 """How much later than the thread engine's the engine process may report the first image."""
 ENGINES = ("process", "thread")
@@ -125,8 +127,8 @@ def image_reason(runs: list[dict[str, float]], lane: str) -> str:
     shown, image, total = median("shown"), median(lane), median(f"{lane}_total_s")
     return (
         f"window shown at {shown:.2f} s; then {image - shown - total:.2f} s until the student "
-        "lane began (the engine imports torch, loads the pair the settings name, runs the "
-        f"lanes before it), and the lane itself took {total:.2f} s"
+        "lane began (the engine imports torch and loads the pair the settings name), and "
+        f"the lane itself took {total:.2f} s"
     )
 
 
@@ -157,7 +159,7 @@ def run(options: PartOptions) -> PartResult:
     for e in ENGINES:
         image_rows += [
             image_row(
-                f"{label[e]}: default (compare: teacher 25 steps, then student)", pair[e], "student"
+                f"{label[e]}: default (compare: student, then teacher 25 steps)", pair[e], "student"
             ),
             image_row(f"{label[e]}: {EMBEDDED_STUDENT} alone", alone[e], "teacher"),
         ]
@@ -205,7 +207,7 @@ def run(options: PartOptions) -> PartResult:
         ),
         target(
             "spawn → first student image (default compare mode, engine process)",
-            IMAGE_TARGET_S,
+            PAIR_TARGET_S,
             pair_stat["process"],
             image_reason(pair["process"], "student"),
         ),

@@ -18,14 +18,15 @@ from studio.engine.strategy import JobOutcome, LaneResult, LaneRunner
 def run_single(
     runner: LaneRunner, job: GenerateJob | CompareJob, token: CancelToken, sink: EventSink
 ) -> JobOutcome:
-    """Load every lane's model first, then run the lanes in order from the same noise."""
+    """Load every lane's model first, then run the lanes from the same noise: a comparison's
+    student first, so its image (the point of a distilled model) shows while the teacher forms."""
     loaded = {
         lane: runner.load(job.job_id, lane, spec, job, token, sink) for lane, spec in job.lanes
     }
     first_lane, first_spec = job.lanes[0]
     noise = start_noise(loaded[first_lane][0], first_spec.params)
     results: dict[Lane, LaneResult] = {}
-    for lane, spec in job.lanes:
+    for lane, spec in run_order(job):
         if token.cancelled:
             token.check()
             break
@@ -35,6 +36,11 @@ def run_single(
     if isinstance(job, CompareJob) and len(results) == 2:
         sink.emit(compare_event(job.job_id, results[Lane.teacher], results[Lane.student]))
     return JobOutcome(results, stopped)
+
+
+def run_order(job: GenerateJob | CompareJob) -> tuple[tuple[Lane, LaneSpec], ...]:
+    """The lanes in the order they run: the student before the teacher."""
+    return tuple(sorted(job.lanes, key=lambda item: item[0] is not Lane.student))
 
 
 def run_lane(

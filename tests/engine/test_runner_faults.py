@@ -124,17 +124,19 @@ def test_a_fault_inside_the_pipeline_leaves_the_runner_clean(
     np.testing.assert_array_equal(image_of(run(runner, job)), before)
 
 
-def test_a_nan_student_keeps_the_teachers_image_and_fails_the_job(runner, emoji_ref):
+def test_a_nan_teacher_keeps_the_students_image_and_fails_the_job(runner, emoji_ref):
+    """A comparison runs its student first; a teacher that turns to NaN afterwards fails the
+    job and leaves the student's finished image."""
     teacher = LaneSpec(model=emoji_ref, params=emoji_params(num_inference_steps=3))
     student = LaneSpec(model=emoji_ref, params=emoji_params(num_inference_steps=2))
     job = CompareJob(teacher=teacher, student=student, previews=PreviewOptions(every=0))
     sink = Collector()
-    teacher_calls = 3  # one batched (guided) denoiser call per step
+    student_calls = 2  # one batched (guided) denoiser call per step
     with (
-        fault_in(runner, emoji_ref, nan_from(teacher_calls + 1)),
-        pytest.raises(NonFiniteImage, match="student lane"),
+        fault_in(runner, emoji_ref, nan_from(student_calls + 1)),
+        pytest.raises(NonFiniteImage, match="teacher lane"),
     ):
         runner.run(job, CancelToken(), sink)
     finished = sink.of(LaneFinished)
-    assert [e.lane for e in finished] == [Lane.teacher]
+    assert [e.lane for e in finished] == [Lane.student]
     assert np.isfinite(finished[0].images[0]).all() and finished[0].images[0].any()
