@@ -30,6 +30,7 @@ from studio.engine.loading import LoadedModel
 from studio.engine.memory import release_memory
 from studio.engine.model_cache import ModelCache
 from studio.engine.observer import EventSink
+from studio.engine.prompt_cache import PromptCache
 from studio.engine.sampling import Knobs, LaneCall, Sample, sample
 from studio.engine.single_runner import run_single
 from studio.engine.strategy import JobOutcome, Strategy
@@ -67,12 +68,14 @@ class Runner:
         gamma_tables: GammaTables | None = None,
         amed_predictors: AmedPredictors | None = None,
         classifier_guide: ClassifierGuide | None = None,
+        prompt_cache: PromptCache | None = None,
     ) -> None:
         self.models = models
         self.judge = judge
         self.gamma_tables = gamma_tables or GammaTables()
         self.amed_predictors = amed_predictors or AmedPredictors()
         self.classifier_guide = classifier_guide or ClassifierGuide()
+        self.prompt_cache = PromptCache() if prompt_cache is None else prompt_cache
 
     def run(self, job: Job, token: CancelToken, sink: EventSink) -> JobOutcome:
         validate_job(job)
@@ -93,6 +96,7 @@ class Runner:
         summary = engine_summary(options, fresh.budget)
         self.models.clear()
         self.models = fresh
+        self.prompt_cache.clear()
         release_memory()
         return summary
 
@@ -138,6 +142,8 @@ class Runner:
 
     def sample(self, call: LaneCall, token: CancelToken, sink: EventSink) -> Sample:
         """One `pipe(...)` call for `call`, observed step by step, with this runner's Gamma
-        tables, AMED predictors and classifier guidance."""
-        knobs = Knobs(self.gamma_tables, self.amed_predictors, self.classifier_guide)
+        tables, AMED predictors, classifier guidance and prompt-encoding cache."""
+        knobs = Knobs(
+            self.gamma_tables, self.amed_predictors, self.classifier_guide, self.prompt_cache
+        )
         return sample(knobs, call, token, sink)

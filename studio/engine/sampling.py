@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -28,6 +29,7 @@ from studio.engine.emoji_pipeline import EmojiPipeline
 from studio.engine.finite import check_finite
 from studio.engine.loading import LoadedModel
 from studio.engine.observer import EventSink, StepObserver
+from studio.engine.prompt_cache import PromptCache
 from studio.engine.samplers import make_scheduler
 from studio.engine.shortcut_model import check_recipe
 from studio.engine.skip_tuning import skip_tuned
@@ -48,12 +50,14 @@ class Sample:
 
 @dataclass(frozen=True, slots=True)
 class Knobs:
-    """The per-model helpers a `pipe(...)` call attaches to its scheduler and denoiser:
-    analytic-variance Gamma tables, AMED predictors and classifier guidance."""
+    """The per-model helpers a `pipe(...)` call attaches to its scheduler, denoiser and
+    prompt encoding: analytic-variance Gamma tables, AMED predictors, classifier guidance and
+    the prompt-encoding cache (none: every call encodes its prompts)."""
 
     gamma_tables: GammaTables
     amed_predictors: AmedPredictors
     classifier_guide: ClassifierGuide
+    prompt_cache: PromptCache | None = None
 
 
 def start_noise(loaded: LoadedModel, params: GenerationParams) -> torch.Tensor | None:
@@ -124,7 +128,9 @@ def sample(knobs: Knobs, call: LaneCall, token: CancelToken, sink: EventSink) ->
     )
     kwargs = call_kwargs(pipe, p, noise, loaded, observer)
     # 3. the one call
-    images, partial = _call(pipe, kwargs, observer, tap, p, guided)
+    cache = knobs.prompt_cache
+    encodings = cache.serving(pipe) if cache is not None else nullcontext()
+    images, partial = _call(pipe, kwargs, observer, tap, p, guided, encodings)
     # 4. the images, checked
     timings = observer.timings(time.perf_counter(), load_s)
     finite = check_finite(
@@ -176,6 +182,7 @@ def _call(
     tap: SchedulerTap,
     p: GenerationParams,
     guided: Any,
+    encodings: AbstractContextManager[None],
 ) -> tuple[np.ndarray, bool]:
     """Run `pipe(**kwargs)` with the per-step hooks; the images, and whether a stop-and-keep
     cut it short (its partial latents then decoded)."""
@@ -187,6 +194,7 @@ def _call(
             skip_tuned(denoiser(pipe), p.skip_tuning),
             solver_hooks(pipe.scheduler, denoiser(pipe)),
             guided,
+            encodings,
         ):
             # Every concrete pipeline defines __call__; DiffusionPipeline declares none.
             images = cast(Callable[..., Any], pipe)(**kwargs).images

@@ -10,6 +10,7 @@ from studio.core.paths import embedded_model_dir
 from studio.core.shortcut import SHORTCUT_SAMPLER, is_shortcut_folder
 from studio.engine.judge import Classifier, classifier_dir
 from studio.engine.model_cache import ModelCache
+from studio.engine.prompt_cache import PromptCache
 from studio.engine.runner import Runner
 from studio.lab.emoji_build import build_dataset
 from studio.lab.emoji_dataset import load_dataset
@@ -60,6 +61,13 @@ def parse_entry(text: str) -> tuple[str, Recipe | None]:
     return name, Recipe(sampler=parts[0], steps=steps, guidance=guidance, classifier_scale=scale)
 
 
+def eval_runner(prompts: int) -> Runner:
+    """A runner for one eval: one model loaded at a time, and room for every prompt's
+    encodings with and without guidance, so the models sharing a text encoder (all the
+    embedded ones) encode each prompt once in the whole eval, not once per model."""
+    return Runner(ModelCache(capacity=1), prompt_cache=PromptCache(capacity=2 * prompts))
+
+
 def installed(name: str) -> bool:
     folder = embedded_model_dir(name)
     return (folder / "model_index.json").exists() or read_manifest(folder) is not None
@@ -79,7 +87,7 @@ def evaluate_models(
     items = eval_items(data)[:limit]
     classifier = Classifier.load(classifier_dir())
     _, data_features = classifier.predict(data.images)
-    runner = batch or Runner(ModelCache(capacity=1))
+    runner = batch or eval_runner(len(items))
     reports: list[EvalReport] = []
     reference: np.ndarray | None = None
     for entry in names:
