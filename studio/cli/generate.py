@@ -19,6 +19,7 @@ from studio.cli.args import (
     recipe_args,
     remote_model_ref,
     shared_args,
+    timings_text,
     token_arg,
 )
 from studio.core.client import EngineClient
@@ -98,11 +99,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     finished = next(iter(report.lanes.values()))
     out = args.out or Path(f"studio-{params.seed}.png")
     paths = save_images(out, finished.images, format_parameters(params, model=ref.display_name))
-    t = finished.timings
-    print(
-        f"wrote {', '.join(map(str, paths))} ({finished.steps} steps, "
-        f"denoise {t.denoise_s:.2f}s, total {t.total_s:.2f}s)"
-    )
+    print(f"wrote {', '.join(map(str, paths))} ({finished.steps} steps)")
+    print(timings_text(finished.timings))
     return 0
 
 
@@ -176,8 +174,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = write_png(args.out or Path(f"compare-{tp.seed}.png"), image, text)
     c = report.compare
     print(f"wrote {out}")
+    print(f"teacher ({t.steps} steps): {timings_text(t.timings)}")
+    print(f"student ({s.steps} steps): {timings_text(s.timings)}")
     print(
-        f"teacher {t.timings.total_s:.3f}s ({t.steps} steps)  student {s.timings.total_s:.3f}s "
-        f"({s.steps} steps)  speed-up {c.speedup:.1f}x  PSNR {c.psnr:.2f} dB  SSIM {c.ssim:.3f}"
+        f"generation: teacher {t.timings.total_s:.3f}s  student {s.timings.total_s:.3f}s  "
+        f"speed-up {c.speedup:.1f}x  PSNR {c.psnr:.2f} dB  SSIM {c.ssim:.3f}"
     )
     return 0

@@ -45,8 +45,3 @@ EMBEDDED_TEACHER = "emoji-teacher"
 EMBEDDED_STUDENT = "emoji-student-4step"
 EMBEDDED_SIDE = 32
 OTHER_SIDE = 512
-
-
-def default_side(source: ModelSource) -> int:
-    """The default image side for a model: the embedded models' 32, anything else's 512."""
-    return EMBEDDED_SIDE if source is ModelSource.embedded else OTHER_SIDE

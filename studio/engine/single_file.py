@@ -1,10 +1,14 @@
 """Single-file SD 1.x, SD 2.x and SDXL checkpoints, loaded offline with configs the studio ships.
 
-The file is read once, by its content (studio.engine.weights: checked safetensors, or an
-opted-in pickle through torch.load(weights_only=True)); its family comes from its tensor names
-(studio.core.checkpoint_family). Each component is then built by diffusers' own single-file
-loader (`load_single_file_sub_model`, the per-component step of `from_single_file`) from that
-state dict and a config folder, with `local_files_only=True`: a folder shipped under
+The file is checked by its content (studio.core.weights_check: checked safetensors, or an
+opted-in pickle read whole through torch.load(weights_only=True)); its family comes from its
+tensor names (studio.core.checkpoint_family). Each component is then built by diffusers' own
+single-file loader (`load_single_file_sub_model`, the per-component step of `from_single_file`)
+from that component's tensors alone and a config folder, with `local_files_only=True`. A
+safetensors file is read one component at a time, largest (the UNet) first, through a memory map
+that is let go once the component is built: holding the whole file while every component was
+built cost about 0.9 GB of peak memory above a folder load on a float16 SD 1.5
+(docs/BENCHMARKS.md). The config folder is one shipped under
 `assets/single-file/<name>` or one the model reference names. The pipeline-level
 `from_single_file` is not called because it needs a path and picks its reader by the file's
 extension. Tokenizers use their folder's own vocabulary files when it has them, else the CLIP
@@ -23,6 +27,9 @@ from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusio
 
 from studio.core.checkpoint_family import (
     CONFIG_CHOICES,
+    TEXT_ENCODERS,
+    UNET,
+    VAE,
     CheckpointError,
     CheckpointFamily,
     check_checkpoint,
@@ -55,6 +62,8 @@ PIPELINE_FAMILIES = {
     CheckpointFamily.sd2: "sd",
     CheckpointFamily.sdxl: "sdxl",
 }
+NO_TENSORS = frozenset({"scheduler", "tokenizer", "tokenizer_2"})
+BUILD_FIRST = ("unet",)  # the largest part first, while nothing else is in memory
 SHARED_TOKENIZER = "clip-tokenizer"
 VOCAB_FILES = ("vocab.json", "merges.txt")
 
@@ -152,20 +161,62 @@ def _shapes(checkpoint: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
     return {key: tuple(tensor.shape) for key, tensor in checkpoint.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class CheckpointParts:
+    """A checked checkpoint's tensors, handed out one component's worth at a time: read from
+    a safetensors file through a memory map each time (`tensors` None), or picked from an
+    opted-in pickle already read whole."""
+
+    path: Path
+    keys: tuple[str, ...]
+    tensors: dict[str, torch.Tensor] | None = None
+
+    def part(self, prefixes: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        """The tensors whose names start with one of `prefixes` (every tensor for ())."""
+        keys = [k for k in self.keys if not prefixes or k.startswith(prefixes)]
+        if self.tensors is not None:
+            return {k: self.tensors[k] for k in keys}
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(self.path), framework="pt") as handle:
+                return {k: handle.get_tensor(k) for k in keys}
+        except (SafetensorError, OSError) as exc:
+            raise SingleFileError(
+                f"{self.path.name} could not be read as safetensors: {exc}."
+            ) from exc
+
+    def close(self) -> None:
+        if self.tensors is not None:
+            self.tensors.clear()
+
+
 def read_checkpoint(
     path: Path, *, allow_pickle: bool, name: str
-) -> tuple[dict[str, torch.Tensor], CheckpointFamily]:
-    """The checkpoint's tensors and family; a safetensors file is classified from its header
-    before its tensors are read, so a LoRA or a FLUX file is refused at once."""
+) -> tuple[CheckpointParts, CheckpointFamily]:
+    """The checkpoint's tensors (see `CheckpointParts`) and family; a safetensors file is
+    classified from its header alone, so a LoRA or a FLUX file is refused before any read."""
     try:
         kind = check_weights_file(path, allow_pickle=allow_pickle, name=name)
         if kind is WeightsFormat.safetensors:
-            check_checkpoint(tensor_shapes(path, name), name)
+            shapes = tensor_shapes(path, name)
+            family = check_checkpoint(shapes, name)
+            return CheckpointParts(path, tuple(shapes)), family
         checkpoint = load_weights(path, allow_pickle=allow_pickle, name=name)
         family = check_checkpoint(_shapes(checkpoint), name)
     except (WeightsError, CheckpointError) as exc:
         raise SingleFileError(str(exc)) from exc
-    return checkpoint, family
+    return CheckpointParts(path, tuple(checkpoint), checkpoint), family
+
+
+def component_prefixes(family: CheckpointFamily, key: str) -> tuple[str, ...]:
+    """The tensor-name prefixes of one pipeline component in an original checkpoint; () (the
+    whole file) for a component of a user's config the studio has no prefix for. A text
+    encoder gets every text encoder's tensors: diffusers tells an SDXL CLIP-L by the OpenCLIP
+    tensor beside it (mapped tensors it does not read cost no memory)."""
+    encoders = TEXT_ENCODERS[family]
+    table = {"unet": (UNET,), "vae": (VAE,), "text_encoder": encoders, "text_encoder_2": encoders}
+    return table.get(key, ())
 
 
 def _vocabulary_folder(folder: Path) -> Path:
@@ -223,6 +274,23 @@ def _build(
         raise SingleFileError(_incomplete(name, key)) from exc
 
 
+def _build_part(
+    key: str,
+    spec: tuple[str, str],
+    parts: CheckpointParts,
+    family: CheckpointFamily,
+    config: Path,
+    name: str,
+) -> Any:
+    """One component from its own tensors only, which are let go (and their memory map with
+    them) as soon as it is built."""
+    tensors = {} if key in NO_TENSORS else parts.part(component_prefixes(family, key))
+    try:
+        return _build(key, spec, tensors, config, name)
+    finally:
+        tensors.clear()
+
+
 def _incomplete(name: str, key: str) -> str:
     return (
         f"{name} lacks some of its {key} weights: the file is incomplete, or not of the family "
@@ -248,13 +316,24 @@ def _check_complete(components: dict[str, Any], name: str) -> None:
         )
 
 
+def _build_order(config: SingleFileConfig) -> list[tuple[str, tuple[str, str] | None]]:
+    return sorted(config.components, key=lambda item: item[0] not in BUILD_FIRST)
+
+
 def build_pipeline(
-    checkpoint: dict[str, torch.Tensor], config: SingleFileConfig, dtype: torch.dtype, name: str
+    parts: CheckpointParts,
+    family: CheckpointFamily,
+    config: SingleFileConfig,
+    dtype: torch.dtype,
+    name: str,
 ) -> DiffusionPipeline:
     """The pipeline of a checkpoint's tensors with the configs of `config`."""
     components: dict[str, Any] = {}
-    for key, spec in config.components:
-        components[key] = None if spec is None else _build(key, spec, checkpoint, config.path, name)
+    for key, spec in _build_order(config):
+        if spec is None:
+            components[key] = None
+            continue
+        components[key] = _build_part(key, spec, parts, family, config.path, name)
     _check_complete(components, name)
     for module in components.values():
         if isinstance(module, torch.nn.Module):
@@ -268,9 +347,9 @@ def load_single_file(
 ) -> tuple[DiffusionPipeline, CheckpointFamily]:
     """Load a single-file checkpoint as a pipeline (on the CPU), and say its family."""
     label = name or path.name
-    checkpoint, family = read_checkpoint(path, allow_pickle=allow_pickle, name=label)
-    settings = read_config(config_folder(family, config), family, label)
+    parts, family = read_checkpoint(path, allow_pickle=allow_pickle, name=label)
     try:
-        return build_pipeline(checkpoint, settings, dtype, label), family
+        settings = read_config(config_folder(family, config), family, label)
+        return build_pipeline(parts, family, settings, dtype, label), family
     finally:
-        checkpoint.clear()
+        parts.close()

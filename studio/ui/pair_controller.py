@@ -9,7 +9,6 @@ from PySide6.QtCore import QObject, QTimer
 
 from studio.core.model_resolver import display_name
 from studio.core.model_roles import is_model_folder
-from studio.core.models import EMBEDDED_SIDE, OTHER_SIDE
 from studio.ui.controls import ControlsColumn
 from studio.ui.preview_area import PreviewArea
 from studio.viewmodels.model_pairs import ModelPair, ModelPairs, alone_pair, self_pair
@@ -64,6 +63,7 @@ class PairController(QObject):
         """Use `pair` (picked by the user): its models, its student recipe, its teacher recipe
         when the teacher changes, and a fitting size."""
         s = self.session
+        before = (s.teacher_model, s.student_model if s.compare_mode else None)
         if pair.teacher_recipe is not None and pair.teacher != s.teacher_model:
             s.teacher.set_recipe(pair.teacher_recipe)
         self._set_models(pair)
@@ -71,11 +71,9 @@ class PairController(QObject):
         s.student.step_counts = pair.student_steps
         if pair.student_recipe is not None:
             s.student.set_recipe(pair.student_recipe)
-        side = (s.width, s.height)
-        if pair.embedded and side != (EMBEDDED_SIDE, EMBEDDED_SIDE):
-            s.width = s.height = EMBEDDED_SIDE
-        elif not pair.embedded and side == (EMBEDDED_SIDE, EMBEDDED_SIDE):
-            s.width = s.height = OTHER_SIDE
+        size = self.models.size_after(pair, (s.width, s.height), before)
+        if size != (s.width, s.height):
+            s.width, s.height = size
         self._show(self.combo.show_models(*pair.key))
 
     def _set_models(self, pair: ModelPair) -> None:

@@ -9,7 +9,8 @@ from studio.core.manifest import ManifestError, read_manifest
 from studio.core.model_names import NameKind, is_embedded_name, parse_model_name
 from studio.core.model_resolver import ModelResolver, display_name
 from studio.core.model_roles import ModelRole
-from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
+from studio.core.models import EMBEDDED_SIDE, EMBEDDED_STUDENT, EMBEDDED_TEACHER
+from studio.core.native_size import Size, default_size
 from studio.core.settings import LaneRecipe, default_student, default_teacher
 from studio.core.shortcut import SHORTCUT_SAMPLER, SHORTCUT_STEP_COUNTS, is_shortcut_folder
 
@@ -144,6 +145,20 @@ class ModelPairs:
         for teacher in teachers:
             pairs += [self_pair(teacher), alone_pair(teacher)]
         return pairs or [alone_pair(s) for s in students]
+
+    def native_size(self, teacher: str, student: str | None = None) -> Size:
+        """The size these models were made for (see `studio.core.native_size`)."""
+        refs, _ = self.resolver.resolve_all(name for name in (teacher, student) if name)
+        return default_size(refs, self.resolver.presets)
+
+    def size_after(self, pair: ModelPair, current: Size, before: tuple[str, str | None]) -> Size:
+        """The image size once `pair` replaces the models `before`: an embedded pair's own; for
+        other models their family's when the size was the previous models' default (or the
+        embedded 32), else the size the user chose."""
+        native = self.native_size(*pair.key)
+        if pair.embedded or current == (EMBEDDED_SIDE, EMBEDDED_SIDE):
+            return native
+        return native if current == self.native_size(*before) else current
 
     def shipped(self) -> list[ModelPair]:
         """The picker's pairs for the models shipped in the resolver's models folder."""

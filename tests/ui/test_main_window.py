@@ -334,6 +334,23 @@ def test_open_model_folder_adds_it_to_the_picker(window, tmp_path: Path) -> None
     assert child(window, "modelCombo").currentText() == "my-model alone"
 
 
+def test_an_sdxl_folder_gets_its_1024_and_a_chosen_size_is_kept(window, tmp_path: Path) -> None:
+    def sdxl(name: str) -> Path:
+        folder = tmp_path / name
+        (folder / "unet").mkdir(parents=True)
+        (folder / "model_index.json").write_text(
+            json.dumps({"_class_name": "StableDiffusionXLPipeline", "vae": ["diffusers", "X"]})
+        )
+        (folder / "unet" / "config.json").write_text(json.dumps({"sample_size": 128}))
+        return folder
+
+    assert window.add_model_folder(sdxl("xl")) is not None
+    assert (window.session.width, window.session.height) == (1024, 1024)
+    window.session.width, window.session.height = 896, 640
+    assert window.add_model_folder(sdxl("xl-2")) is not None
+    assert (window.session.width, window.session.height) == (896, 640)
+
+
 def test_restored_student_model_selects_its_pair(window, engine, qtbot) -> None:
     window.session.compare_mode = False
     window.session.student_model = "emoji-teacher"
