@@ -131,7 +131,9 @@ def _distill(sub: argparse._SubParsersAction) -> None:
     )
     distill.add_argument("--rank", type=int, default=32, help="LoRA rank of shipped students")
     _workers_args(
-        distill, "consistency: data-parallel workers on Ray Train (DDP), each taking batch/N"
+        distill,
+        "data-parallel workers on Ray Train (DDP; every method: progressive, consistency, sid "
+        "and shortcut), each taking batch/N",
     )
     distill.set_defaults(func=cmd_distill)
 
@@ -306,10 +308,11 @@ NO_RAY = "--workers needs Ray: install the cluster extra: pip install '.[cluster
 
 
 def _distill_on_ray(args: argparse.Namespace, options, run_dir: Path) -> list[Path]:
-    """Consistency distillation on `args.workers` Ray Train workers; the students it exported."""
+    """`options.method`'s distillation on `args.workers` Ray Train workers; the students it
+    exported."""
     from functools import partial
 
-    from studio.lab.distill_jobs import consistency_folder, distill, distill_data
+    from studio.lab.distill_jobs import distill, distill_data, exported_folders
 
     try:
         from studio.cluster.train import RayRun, RayRunFailed, train_on_ray
@@ -321,7 +324,7 @@ def _distill_on_ray(args: argparse.Namespace, options, run_dir: Path) -> list[Pa
         train_on_ray(partial(distill, options, run_dir), run_dir / "checkpoint.pt", run)
     except RayRunFailed as exc:
         raise ValueError(str(exc)) from exc
-    return [consistency_folder(run_dir)]
+    return exported_folders(options, run_dir)
 
 
 def _on_ray(args: argparse.Namespace, job, run_dir: Path) -> None:

@@ -59,28 +59,38 @@ class RayWorker(DataParallel):
         dist.all_reduce(total)
         return float(total.item()) / self.count
 
-    def checkpointed(self, path: Path, step: int) -> None:
+    def checkpointed(self, path: Path, step: int, keep: tuple[Path, ...] = ()) -> None:
         if not self.writes:
             ray.train.report({"step": step})
             return
         with tempfile.TemporaryDirectory(prefix="studio-checkpoint-") as folder:
             shutil.copy2(path, Path(folder) / CHECKPOINT)
+            for extra in keep:
+                shutil.copy2(extra, Path(folder) / extra.name)
             ray.train.report({"step": step}, checkpoint=Checkpoint.from_directory(folder))
 
 
 def restore_checkpoint(state_path: Path) -> bool:
-    """Put Ray Train's latest checkpoint of this run at `state_path` (atomically), so that the
-    run resumes from it; False when Ray Train has none (a first attempt)."""
+    """Put Ray Train's latest checkpoint of this run at `state_path`, and the files kept with it
+    beside it (each atomically), so that the run resumes from it; False when Ray Train has none
+    (a first attempt)."""
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is None:
         return False
     state_path.parent.mkdir(parents=True, exist_ok=True)
     with checkpoint.as_directory() as folder:
-        fd, tmp = tempfile.mkstemp(prefix=state_path.name, suffix=".tmp", dir=state_path.parent)
-        os.close(fd)
-        shutil.copyfile(Path(folder) / CHECKPOINT, tmp)
-        os.replace(tmp, state_path)
+        for saved in sorted(Path(folder).iterdir()):
+            if saved.is_file() and not saved.name.startswith("."):
+                name = state_path.name if saved.name == CHECKPOINT else saved.name
+                _copy_atomically(saved, state_path.parent / name)
     return True
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
 
 
 def _worker_loop(config: dict[str, Any]) -> None:

@@ -51,8 +51,10 @@ class DataParallel:
         """The mean of `value` over the workers (a loss of the whole global batch)."""
         return value
 
-    def checkpointed(self, path: Path, step: int) -> None:
-        """Called on every worker after the writer saved the run's state to `path` at `step`."""
+    def checkpointed(self, path: Path, step: int, keep: tuple[Path, ...] = ()) -> None:
+        """Called on every worker after the writer saved the run's state to `path` at `step`;
+        `keep` names files beside `path` that resuming needs too (a distributed run restores
+        them with it)."""
 
 
 ONE_PROCESS = DataParallel()

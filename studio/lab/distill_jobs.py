@@ -22,12 +22,12 @@ from studio.lab.emoji_dataset import load_dataset
 from studio.lab.export import export_adapter, export_pipeline, read_training_record
 from studio.lab.progressive import ProgressiveConfig, ProgressiveRun
 from studio.lab.sheets import sample_sheet
-from studio.lab.shortcut import ShortcutConfig, ShortcutRun
+from studio.lab.shortcut import ShortcutConfig, ShortcutRun, shortcut_parts
 from studio.lab.sid import SidConfig, SidRun
 from studio.lab.train_teacher import CaptionedImages, captioned_images
 
 LORA = "pytorch_lora_weights.safetensors"
-DATA_PARALLEL_METHODS = ("consistency",)
+DATA_PARALLEL_METHODS = ("progressive", "consistency", "sid", "shortcut")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,15 +191,31 @@ def data_parallel_refusal(options: DistillOptions, workers: int) -> str:
             f"--workers {workers} trains {', '.join(DATA_PARALLEL_METHODS)} distillation only; "
             f"{options.method} runs on one worker (leave --workers out)."
         )
-    size = ConsistencyConfig().batch_size
-    if size % workers:
-        *most, last = [str(n) for n in range(1, size + 1) if size % n == 0]
-        fits = f"{', '.join(most)} or {last}"
+    parts = batch_parts(options)
+    if any(part % workers for part in parts):
+        *most, last = [
+            str(n) for n in range(1, min(parts) + 1) if all(part % n == 0 for part in parts)
+        ]
+        fits = f"{', '.join(most)} or {last}" if most else last
+        size = sum(parts)
+        split = "" if len(parts) == 1 else f" ({' and '.join(map(str, parts))} rows per term)"
         return (
-            f"--workers {workers} does not split consistency distillation's batch of {size} "
-            f"evenly: pick {fits} workers."
+            f"--workers {workers} does not split {options.method} distillation's batch of "
+            f"{size}{split} evenly: pick {fits} workers."
         )
     return ""
+
+
+def batch_parts(options: DistillOptions) -> tuple[int, ...]:
+    """The parts of `options.method`'s global batch that data-parallel workers share out
+    evenly: the whole batch, or a shortcut model's self-consistency and anchor rows."""
+    if options.method == "progressive":
+        return (ProgressiveConfig().batch_size,)
+    if options.method == "sid":
+        return (options.batch,)
+    if options.method == "shortcut":
+        return shortcut_parts(ShortcutConfig(batch_size=options.batch))
+    return (ConsistencyConfig().batch_size,)
 
 
 def distill_data(run_dir: Path, progress: bool) -> CaptionedImages:
@@ -213,12 +229,35 @@ def consistency_folder(run_dir: Path) -> Path:
     return run_dir / "export" / "emoji-student-lcm"
 
 
+def progressive_folder(run_dir: Path, steps: int) -> Path:
+    return run_dir / "export" / f"emoji-student-{steps}step"
+
+
+def sid_folder(run_dir: Path) -> Path:
+    return run_dir / "export" / "emoji-student-sid"
+
+
+def shortcut_folder(run_dir: Path) -> Path:
+    return run_dir / "export" / "emoji-shortcut"
+
+
+def exported_folders(options: DistillOptions, run_dir: Path) -> list[Path]:
+    """The student folders a finished run of `options.method` in `run_dir` has exported."""
+    if options.method == "progressive":
+        return [progressive_folder(run_dir, n) for n in options.rounds]
+    if options.method == "sid":
+        return [sid_folder(run_dir)]
+    if options.method == "shortcut":
+        return [shortcut_folder(run_dir)]
+    return [consistency_folder(run_dir)]
+
+
 def distill(
     options: DistillOptions, run_dir: Path, parallel: DataParallel = ONE_PROCESS
 ) -> list[Path]:
     """Run `options.method` from `options.teacher` in `run_dir` (resuming what is there) and
     return the exported student folders; `parallel` is this process's part in a data-parallel
-    run (consistency only)."""
+    run (only its writer exports)."""
     refusal = data_parallel_refusal(options, parallel.count)
     if refusal:
         raise ValueError(refusal)
@@ -228,16 +267,21 @@ def distill(
     teacher = load_teacher(options.teacher)
     guidance = folded_guidance(teacher, options.guidance)
     if options.method == "progressive":
-        return _progressive(options, run_dir, data, teacher, guidance)
+        return _progressive(options, run_dir, data, teacher, guidance, parallel)
     if options.method == "sid":
-        return _sid(options, run_dir, data, teacher, guidance)
+        return _sid(options, run_dir, data, teacher, guidance, parallel)
     if options.method == "shortcut":
-        return _shortcut(options, run_dir, data, teacher, guidance)
+        return _shortcut(options, run_dir, data, teacher, guidance, parallel)
     return _consistency(options, run_dir, data, teacher, guidance, parallel)
 
 
 def _progressive(
-    options: DistillOptions, run_dir: Path, data, teacher: Teacher, guidance: float
+    options: DistillOptions,
+    run_dir: Path,
+    data,
+    teacher: Teacher,
+    guidance: float,
+    parallel: DataParallel = ONE_PROCESS,
 ) -> list[Path]:
     rounds = options.rounds
     cfg = ProgressiveConfig(
@@ -250,7 +294,7 @@ def _progressive(
     exported: dict[int, Path] = {}
 
     def on_round(run: ProgressiveRun, n: int) -> None:
-        folder = run_dir / "export" / f"emoji-student-{n}step"
+        folder = progressive_folder(run_dir, n)
         exported[n] = export_adapter(
             teacher.root,
             run.student,
@@ -268,7 +312,7 @@ def _progressive(
             scheduler=scheduler,
         )
 
-    ProgressiveRun(run_dir, data, teacher.start, cfg).run(
+    ProgressiveRun(run_dir, data, teacher.start, cfg, parallel).run(
         on_round=on_round, progress=options.progress
     )
     return [exported[n] for n in rounds if n in exported]
@@ -280,7 +324,7 @@ def _consistency(
     data,
     teacher: Teacher,
     guidance: float,
-    parallel: DataParallel,
+    parallel: DataParallel = ONE_PROCESS,
 ) -> list[Path]:
     cfg = ConsistencyConfig(steps=options.steps, guidance=guidance)
     folder = consistency_folder(run_dir)
@@ -326,7 +370,12 @@ def sid_config(options: DistillOptions, guidance: float) -> SidConfig:
 
 
 def _sid(
-    options: DistillOptions, run_dir: Path, data, teacher: Teacher, guidance: float
+    options: DistillOptions,
+    run_dir: Path,
+    data,
+    teacher: Teacher,
+    guidance: float,
+    parallel: DataParallel = ONE_PROCESS,
 ) -> list[Path]:
     if teacher.guidance_distilled:
         raise ValueError(
@@ -335,7 +384,7 @@ def _sid(
         )
     cfg = sid_config(options, guidance)
     init = load_teacher(cfg.init).start
-    folder = run_dir / "export" / "emoji-student-sid"
+    folder = sid_folder(run_dir)
     base = teacher.root_name
 
     def on_sample(run: SidRun) -> None:
@@ -355,7 +404,7 @@ def _sid(
             scheduler=DDIMScheduler(**SCHEDULE_CONFIG),
         )
 
-    SidRun(run_dir, data, teacher.start, init, cfg).run(
+    SidRun(run_dir, data, teacher.start, init, cfg, parallel).run(
         on_sample=on_sample, progress=options.progress
     )
     return [folder]
@@ -379,7 +428,12 @@ def sid_record(cfg: SidConfig) -> dict:
 
 
 def _shortcut(
-    options: DistillOptions, run_dir: Path, data, teacher: Teacher, guidance: float
+    options: DistillOptions,
+    run_dir: Path,
+    data,
+    teacher: Teacher,
+    guidance: float,
+    parallel: DataParallel = ONE_PROCESS,
 ) -> list[Path]:
     if teacher.guidance_distilled:
         raise ValueError(
@@ -392,7 +446,7 @@ def _shortcut(
         batch_size=options.batch,
         sample_every=options.sample_every,
     )
-    folder = run_dir / "export" / "emoji-shortcut"
+    folder = shortcut_folder(run_dir)
 
     def on_sample(run: ShortcutRun) -> None:
         record = training_record(run_dir, options.teacher, run.step)
@@ -407,7 +461,7 @@ def _shortcut(
                 scheduler=DDIMScheduler(**SCHEDULE_CONFIG),
             )
 
-    ShortcutRun(run_dir, data, teacher.start, cfg).run(
+    ShortcutRun(run_dir, data, teacher.start, cfg, parallel).run(
         on_sample=on_sample, progress=options.progress
     )
     return [folder]

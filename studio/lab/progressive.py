@@ -23,8 +23,9 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from studio.engine.modules import moved
-from studio.lab.batch import Batch, pick_device
+from studio.lab.batch import Batch, batch_rows
 from studio.lab.compact import freeze_non_matrices
+from studio.lab.data_parallel import ONE_PROCESS, DataParallel
 from studio.lab.distill_common import (
     DistillConfig,
     GuidedModel,
@@ -106,12 +107,18 @@ def progressive_loss(
     gen: torch.Generator,
     bf16: bool,
     teacher_steps: int = 0,
+    rows: slice = slice(None),
 ) -> torch.Tensor:
+    """The loss of `rows` of `batch`, with the grid steps and noise drawn for the whole batch
+    (so that data-parallel workers training disjoint rows together see what one process
+    would)."""
     size, device = batch.x0.shape[0], batch.x0.device
-    k = torch.randint(1, n + 1, (size,), generator=gen).to(device)
+    k = torch.randint(1, n + 1, (size,), generator=gen).to(device)[rows]
+    noise = torch.randn(batch.x0.shape, generator=gen).to(device)[rows]
+    batch = batch_rows(batch, rows)
     t = sched.grid(k, n)
     a, s = sched.coefficients(t)
-    z = a * batch.x0 + s * torch.randn(batch.x0.shape, generator=gen).to(device)
+    z = a * batch.x0 + s * noise
     target = progressive_target(teacher, sched, z, k, n, batch, teacher_steps)
     x0_student, _ = v_to_x0_eps(z, predict_v(student, z, t, batch, bf16), a, s)
     weight = sched.snr(t).clamp(min=1.0)
@@ -126,7 +133,9 @@ def lr_in_round(step: int, cfg: ProgressiveConfig) -> float:
 
 
 class ProgressiveRun:
-    """A resumable chain of progressive-distillation rounds in a run folder."""
+    """A resumable chain of progressive-distillation rounds in a run folder (one process, or one
+    of the data-parallel workers that `parallel` names: each takes its rows of the same global
+    batch, and each round's student is trained through `parallel.wrap`)."""
 
     def __init__(
         self,
@@ -134,9 +143,11 @@ class ProgressiveRun:
         data: CaptionedImages,
         teacher: UNet2DConditionModel,
         cfg: ProgressiveConfig,
+        parallel: DataParallel = ONE_PROCESS,
     ) -> None:
-        self.dir, self.data, self.cfg = run_dir, data, cfg
-        self.device = pick_device()
+        self.dir, self.data, self.cfg, self.parallel = run_dir, data, cfg, parallel
+        self.rows = parallel.rows(cfg.batch_size)
+        self.device = parallel.device
         self.sched = VpSchedule(self.device)
         self.base_teacher = moved(teacher, self.device)
         self.gen = torch.Generator().manual_seed(cfg.seed)
@@ -147,15 +158,22 @@ class ProgressiveRun:
     def student_path(self, n: int) -> Path:
         return self.dir / f"student-{n}step.safetensors"
 
-    def _round_teacher(self) -> UNet2DConditionModel:
+    def _round_teacher(self, previous_student: dict | None) -> UNet2DConditionModel:
+        """This round's teacher: the base one, or the previous round's student (the weights
+        given, or, resuming, those it saved)."""
         if self.round == 0:
             return self.base_teacher
         previous = copy_unet(self.base_teacher)
-        previous.load_state_dict(load_file(self.student_path(self.cfg.rounds[self.round - 1])))
+        if previous_student is None:
+            previous_student = load_file(self._previous_student_path())
+        previous.load_state_dict(previous_student)
         return previous
 
-    def _start_round(self, resume: bool = False) -> None:
-        teacher = self._round_teacher()
+    def _previous_student_path(self) -> Path:
+        return self.student_path(self.cfg.rounds[self.round - 1])
+
+    def _start_round(self, resume: bool = False, previous_student: dict | None = None) -> None:
+        teacher = self._round_teacher(previous_student)
         # Guidance is folded in once: a later round's teacher is a student that already has it.
         guidance = self.cfg.guidance if self.round == 0 else 1.0
         self.teacher = GuidedModel(teacher, self.data, guidance, self.cfg.bf16)
@@ -171,14 +189,18 @@ class ProgressiveRun:
                 return
             if counters:
                 self.step = counters["step"]
+        self.trained = self.parallel.wrap(self.student)
 
     def save(self) -> None:
-        self.state.save(
-            {"student": self.student, "opt": self.opt},
-            {"round": self.round, "step": self.step},
-            self.cfg,
-            self.gen,
-        )
+        if self.parallel.writes:
+            self.state.save(
+                {"student": self.student, "opt": self.opt},
+                {"round": self.round, "step": self.step},
+                self.cfg,
+                self.gen,
+            )
+        keep = (self._previous_student_path(),) if self.round > 0 else ()
+        self.parallel.checkpointed(self.state.path, self.round * 100_000 + self.step, keep)
 
     def train_step(self) -> float:
         n = self.cfg.rounds[self.round]
@@ -186,7 +208,7 @@ class ProgressiveRun:
             group["lr"] = lr_in_round(self.step, self.cfg)
         batch = self.data.sample(self.cfg.batch_size, 0.0, self.gen, str(self.device))
         loss = progressive_loss(
-            self.student,
+            self.trained,
             self.teacher,
             self.sched,
             batch,
@@ -194,32 +216,38 @@ class ProgressiveRun:
             self.gen,
             self.cfg.bf16,
             self.cfg.teacher_grids()[self.round],
+            self.rows,
         )
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], self.cfg.grad_clip)
         self.opt.step()
         self.step += 1
-        return float(loss.detach())
+        return self.parallel.mean(float(loss.detach()))
 
-    def finish_round(self) -> Path:
+    def finish_round(self) -> dict[str, torch.Tensor]:
+        """The round's student weights, which the writer saves as this round's student file."""
         n = self.cfg.rounds[self.round]
         weights = {k: v.detach().cpu().contiguous() for k, v in self.student.state_dict().items()}
-        path = self.student_path(n)
-        tmp = path.with_suffix(".tmp")
-        save_file(weights, tmp)
-        tmp.replace(path)
-        return path
+        if self.parallel.writes:
+            path = self.student_path(n)
+            tmp = path.with_suffix(".tmp")
+            save_file(weights, tmp)
+            tmp.replace(path)
+        return weights
 
     def run(self, on_round=None, progress: bool = True) -> None:
-        log = LossLog(self.dir / "loss.csv")
+        """Train the remaining rounds; `on_round(run, n)` after each (on the writer only). A
+        worker that does not write shows no bar and logs nothing."""
+        writes = self.parallel.writes
+        log = LossLog(self.dir / "loss.csv") if writes else None
         started = time.monotonic()
         while self.round < len(self.cfg.rounds):
             n = self.cfg.rounds[self.round]
             bar = tqdm(
                 total=self.cfg.steps_per_round,
                 initial=self.step,
-                disable=not progress,
+                disable=not (progress and writes),
                 desc=f"progressive {n}-step",
             )
             window: list[float] = []
@@ -227,20 +255,21 @@ class ProgressiveRun:
                 window.append(self.train_step())
                 bar.update()
                 if self.step % 50 == 0:
-                    log.add(
-                        self.round * 100_000 + self.step,
-                        sum(window) / len(window),
-                        lr_in_round(self.step, self.cfg),
-                        time.monotonic() - started,
-                    )
+                    if log is not None:
+                        log.add(
+                            self.round * 100_000 + self.step,
+                            sum(window) / len(window),
+                            lr_in_round(self.step, self.cfg),
+                            time.monotonic() - started,
+                        )
                     window = []
                 if self.step % self.cfg.checkpoint_every == 0:
                     self.save()
             bar.close()
-            self.finish_round()
-            if on_round:
+            student = self.finish_round()
+            if on_round and writes:
                 on_round(self, n)
             self.round, self.step = self.round + 1, 0
             if self.round < len(self.cfg.rounds):
-                self._start_round()
+                self._start_round(previous_student=student)
             self.save()

@@ -31,7 +31,8 @@ from diffusers import UNet2DConditionModel
 
 from studio.engine.modules import moved
 from studio.engine.shortcut_model import STEP_COUNTS, shortcut_unet_from, step_condition
-from studio.lab.batch import Batch, pick_device
+from studio.lab.batch import Batch, batch_rows
+from studio.lab.data_parallel import ONE_PROCESS, DataParallel
 from studio.lab.distill_common import (
     DistillConfig,
     GuidedModel,
@@ -86,24 +87,46 @@ def _split(batch: Batch, n: int) -> tuple[Batch, Batch]:
     return part(slice(0, n)), part(slice(n, None))
 
 
-def anchor_loss(model, teacher: GuidedModel, sched: VpSchedule, batch: Batch, gen, bf16: bool):
+def anchor_loss(
+    model,
+    teacher: GuidedModel,
+    sched: VpSchedule,
+    batch: Batch,
+    gen,
+    bf16: bool,
+    rows: slice = slice(None),
+):
+    """The flow-matching term on `rows` of `batch`, with the timesteps and noise drawn for the
+    whole batch (so that data-parallel workers see what one process would)."""
     size, device = batch.x0.shape[0], batch.x0.device
-    t = torch.randint(0, sched.steps, (size,), generator=gen).to(device)
+    t = torch.randint(0, sched.steps, (size,), generator=gen).to(device)[rows]
+    noise = torch.randn(batch.x0.shape, generator=gen).to(device)[rows]
+    batch = batch_rows(batch, rows)
     a, s = sched.coefficients(t)
-    z = a * batch.x0 + s * torch.randn(batch.x0.shape, generator=gen).to(device)
+    z = a * batch.x0 + s * noise
     target = teacher.v(z, t, batch)
     return (predict_v_at(model, z, t, batch, 0, bf16) - target).pow(2).mean()
 
 
 def consistency_loss(
-    model, ema, sched: VpSchedule, batch: Batch, level: int, gen, bf16: bool
+    model,
+    ema,
+    sched: VpSchedule,
+    batch: Batch,
+    level: int,
+    gen,
+    bf16: bool,
+    rows: slice = slice(None),
 ) -> torch.Tensor:
-    """One step of size 1/level against two EMA steps of half that size (d = 0 past 128)."""
+    """One step of size 1/level against two EMA steps of half that size (d = 0 past 128), on
+    `rows` of `batch` (the grid steps and noise drawn for the whole batch)."""
     size, device = batch.x0.shape[0], batch.x0.device
-    k = torch.randint(1, level + 1, (size,), generator=gen).to(device)
+    k = torch.randint(1, level + 1, (size,), generator=gen).to(device)[rows]
+    noise = torch.randn(batch.x0.shape, generator=gen).to(device)[rows]
+    batch = batch_rows(batch, rows)
     t = sched.grid(k, level)
     a, s = sched.coefficients(t)
-    z = a * batch.x0 + s * torch.randn(batch.x0.shape, generator=gen).to(device)
+    z = a * batch.x0 + s * noise
     half = 2 * level if 2 * level in STEP_COUNTS else 0
     target = progressive_target(AtStepSize(ema, half, bf16), sched, z, k, level, batch)
     x0, _ = v_to_x0_eps(z, predict_v_at(model, z, t, batch, level, bf16), a, s)
@@ -111,8 +134,17 @@ def consistency_loss(
     return (weight * (x0 - target).pow(2).mean(dim=(1, 2, 3))).mean()
 
 
+def shortcut_parts(cfg: ShortcutConfig) -> tuple[int, int]:
+    """How many rows of a batch train the self-consistency term, and how many the anchor."""
+    n_cons = max(1, round(cfg.batch_size * cfg.consistency_fraction))
+    return n_cons, cfg.batch_size - n_cons
+
+
 class ShortcutRun:
-    """A resumable shortcut-model run in a run folder: the model, its EMA and the optimiser."""
+    """A resumable shortcut-model run in a run folder: the model, its EMA and the optimiser (one
+    process, or one of the data-parallel workers that `parallel` names: each takes its rows of
+    both terms' parts of the same global batch; the averaged gradients keep the model, and so
+    its EMA, the same on every worker)."""
 
     def __init__(
         self,
@@ -120,9 +152,12 @@ class ShortcutRun:
         data: CaptionedImages,
         teacher: UNet2DConditionModel,
         cfg: ShortcutConfig,
+        parallel: DataParallel = ONE_PROCESS,
     ) -> None:
-        self.dir, self.data, self.cfg = run_dir, data, cfg
-        self.device = pick_device()
+        self.dir, self.data, self.cfg, self.parallel = run_dir, data, cfg, parallel
+        n_cons, n_anchor = shortcut_parts(cfg)
+        self.cons_rows, self.anchor_rows = parallel.rows(n_cons), parallel.rows(n_anchor)
+        self.device = parallel.device
         self.sched = VpSchedule(self.device)
         teacher = moved(teacher, self.device)
         self.teacher = GuidedModel(teacher, data, cfg.guidance, cfg.bf16)
@@ -134,12 +169,15 @@ class ShortcutRun:
         counters = self.state.restore(self._modules(), self.gen)
         self.step = counters["step"] if counters else 0
         self.level = 0
+        self.trained = parallel.wrap(self.model)
 
     def _modules(self) -> dict:
         return {"model": self.model, "ema": self.ema, "opt": self.opt}
 
     def save(self) -> None:
-        self.state.save(self._modules(), {"step": self.step}, self.cfg, self.gen)
+        if self.parallel.writes:
+            self.state.save(self._modules(), {"step": self.step}, self.cfg, self.gen)
+        self.parallel.checkpointed(self.state.path, self.step)
 
     def train_step(self) -> tuple[float, float]:
         """One update on both terms: (self-consistency, anchor) losses; `self.level` is the
@@ -148,12 +186,26 @@ class ShortcutRun:
         for group in self.opt.param_groups:
             group["lr"] = cfg.lr * min(1.0, (self.step + 1) / cfg.warmup)
         batch = self.data.sample(cfg.batch_size, 0.0, self.gen, str(self.device))
-        n_cons = max(1, round(cfg.batch_size * cfg.consistency_fraction))
-        cons_batch, anchor_batch = _split(batch, n_cons)
+        cons_batch, anchor_batch = _split(batch, shortcut_parts(cfg)[0])
         level = STEP_COUNTS[int(torch.randint(0, len(STEP_COUNTS), (1,), generator=self.gen))]
-        anchor = anchor_loss(self.model, self.teacher, self.sched, anchor_batch, self.gen, cfg.bf16)
+        anchor = anchor_loss(
+            self.trained,
+            self.teacher,
+            self.sched,
+            anchor_batch,
+            self.gen,
+            cfg.bf16,
+            self.anchor_rows,
+        )
         cons = consistency_loss(
-            self.model, self.ema, self.sched, cons_batch, level, self.gen, cfg.bf16
+            self.trained,
+            self.ema,
+            self.sched,
+            cons_batch,
+            level,
+            self.gen,
+            cfg.bf16,
+            self.cons_rows,
         )
         loss = cfg.anchor_weight * anchor + cons
         self.opt.zero_grad(set_to_none=True)
@@ -163,8 +215,8 @@ class ShortcutRun:
         ema_update(self.ema, self.model, cfg.ema_decay)
         self.step += 1
         self.level = level
-        return float(cons.detach()), float(anchor.detach())
+        return self.parallel.mean(float(cons.detach())), self.parallel.mean(float(anchor.detach()))
 
     def run(self, on_sample=None, progress: bool = True) -> None:
         logs = {"loss.csv": self.cfg.lr, "anchor-loss.csv": self.cfg.lr}
-        run_steps(self, "shortcut", logs, on_sample, progress)
+        run_steps(self, "shortcut", logs, on_sample, progress, self.parallel.writes)

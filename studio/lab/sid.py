@@ -35,8 +35,9 @@ import torch
 from diffusers import UNet2DConditionModel
 
 from studio.engine.modules import moved
-from studio.lab.batch import Batch, pick_device
+from studio.lab.batch import Batch, batch_rows
 from studio.lab.compact import freeze_non_matrices
+from studio.lab.data_parallel import ONE_PROCESS, DataParallel
 from studio.lab.distill_common import (
     DistillConfig,
     GuidedModel,
@@ -109,15 +110,17 @@ def sid_generator_loss(
     batch: Batch,
     gen: torch.Generator,
     cfg: SidConfig,
+    rows: slice = slice(None),
 ) -> torch.Tensor:
     """The score-identity loss of generator samples ``x_g`` (gradient reaches ``x_g`` only
-    through the two frozen denoisers and the ``-x_g`` term)."""
-    n = x_g.shape[0]
-    t = sid_timesteps(n, sched, cfg, gen)
+    through the two frozen denoisers and the ``-x_g`` term). ``x_g`` are `rows` of `batch`:
+    the timesteps and noise are drawn for the whole batch, so that data-parallel workers
+    training disjoint rows together see what one process would."""
+    t = sid_timesteps(batch.x0.shape[0], sched, cfg, gen)[rows]
     a, s = sched.coefficients(t)
-    eps = torch.randn(x_g.shape, generator=gen).to(x_g.device)
+    eps = torch.randn(batch.x0.shape, generator=gen).to(x_g.device)[rows]
     x_t = a * x_g + s * eps
-    noised = replace(batch, x0=x_t)
+    noised = replace(batch_rows(batch, rows), x0=x_t)
     real, _ = v_to_x0_eps(x_t, teacher.v_through(x_t, t, noised), a, s)
     fake_x0, _ = v_to_x0_eps(x_t, predict_v(fake, x_t, t, noised, cfg.bf16), a, s)
     with torch.no_grad():
@@ -128,17 +131,19 @@ def sid_generator_loss(
 
 
 def fake_loss(
-    fake: UNet2DConditionModel,
+    fake: torch.nn.Module,
     x_g: torch.Tensor,
     batch: Batch,
     sched: VpSchedule,
     gen: torch.Generator,
     cfg: SidConfig,
+    rows: slice = slice(None),
 ) -> torch.Tensor:
-    """The teacher's own denoising objective, on (detached) generator samples."""
+    """The teacher's own denoising objective, on (detached) generator samples: `x_g` holds the
+    whole batch's rows, of which only `rows` are trained on (and need be filled in)."""
     abar = sched.abar[: sched.steps].float()
     return diffusion_loss(
-        fake, replace(batch, x0=x_g.detach()), abar, cfg.fake_snr_cap, gen, cfg.bf16
+        fake, replace(batch, x0=x_g.detach()), abar, cfg.fake_snr_cap, gen, cfg.bf16, rows
     )
 
 
@@ -149,7 +154,10 @@ def _finite_grads(module: torch.nn.Module) -> None:
 
 
 class SidRun:
-    """A resumable SiD run in a run folder: generator, its EMA, the fake denoiser, optimisers."""
+    """A resumable SiD run in a run folder: generator, its EMA, the fake denoiser, optimisers
+    (one process, or one of the data-parallel workers that `parallel` names: each takes its rows
+    of the same global batch, and both the generator's and the fake denoiser's gradients are
+    averaged over the workers)."""
 
     def __init__(
         self,
@@ -158,9 +166,11 @@ class SidRun:
         teacher: UNet2DConditionModel,
         init: UNet2DConditionModel,
         cfg: SidConfig,
+        parallel: DataParallel = ONE_PROCESS,
     ) -> None:
-        self.dir, self.data, self.cfg = run_dir, data, cfg
-        self.device = pick_device()
+        self.dir, self.data, self.cfg, self.parallel = run_dir, data, cfg, parallel
+        self.rows = parallel.rows(cfg.batch_size)
+        self.device = parallel.device
         self.sched = VpSchedule(self.device)
         teacher = moved(teacher, self.device)
         self.teacher = GuidedModel(teacher, data, cfg.guidance, cfg.bf16)
@@ -176,6 +186,11 @@ class SidRun:
         self.state = ResumableState(run_dir / "checkpoint.pt")
         counters = self.state.restore(self._modules(), self.gen)
         self.step = counters["step"] if counters else 0
+        self.trained_generator = parallel.wrap(self.generator)
+        # The fake denoiser trains in its own step only (frozen in the generator's), so it is
+        # wrapped while its weights take gradients.
+        self.trained_fake = parallel.wrap(self.fake.requires_grad_(True))
+        self.fake.requires_grad_(False)
 
     def _modules(self) -> dict:
         return {
@@ -187,7 +202,9 @@ class SidRun:
         }
 
     def save(self) -> None:
-        self.state.save(self._modules(), {"step": self.step}, self.cfg, self.gen)
+        if self.parallel.writes:
+            self.state.save(self._modules(), {"step": self.step}, self.cfg, self.gen)
+        self.parallel.checkpointed(self.state.path, self.step)
 
     def _noise_and_prompts(self) -> tuple[torch.Tensor, Batch]:
         batch = self.data.sample(self.cfg.batch_size, 0.0, self.gen, str(self.device))
@@ -199,24 +216,31 @@ class SidRun:
             group["lr"] = lr * min(1.0, (self.step + 1) / self.cfg.warmup)
 
     def fake_step(self) -> float:
-        self.fake.train().requires_grad_(True)
+        self.trained_fake.train().requires_grad_(True)
         z, batch = self._noise_and_prompts()
+        rows = self.rows
+        x_g = torch.zeros_like(z)
         with torch.no_grad():
-            x_g = generate(self.generator, z, batch, self.sched, self.cfg.bf16)
-        loss = fake_loss(self.fake, x_g, batch, self.sched, self.gen, self.cfg)
+            x_g[rows] = generate(
+                self.generator, z[rows], batch_rows(batch, rows), self.sched, self.cfg.bf16
+            )
+        loss = fake_loss(self.trained_fake, x_g, batch, self.sched, self.gen, self.cfg, rows)
         self.f_opt.zero_grad(set_to_none=True)
         loss.backward()
         _finite_grads(self.fake)
         self._warm(self.f_opt, self.cfg.fake_lr)
         self.f_opt.step()
-        self.fake.eval().requires_grad_(False)
-        return float(loss.detach())
+        self.trained_fake.eval().requires_grad_(False)
+        return self.parallel.mean(float(loss.detach()))
 
     def generator_step(self) -> float:
         z, batch = self._noise_and_prompts()
-        x_g = generate(self.generator, z, batch, self.sched, self.cfg.bf16)
+        rows = self.rows
+        x_g = generate(
+            self.trained_generator, z[rows], batch_rows(batch, rows), self.sched, self.cfg.bf16
+        )
         loss = sid_generator_loss(
-            x_g, self.teacher, self.fake, self.sched, batch, self.gen, self.cfg
+            x_g, self.teacher, self.fake, self.sched, batch, self.gen, self.cfg, rows
         )
         self.g_opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -224,7 +248,7 @@ class SidRun:
         self._warm(self.g_opt, self.cfg.generator_lr)
         self.g_opt.step()
         ema_update(self.generator_ema, self.generator, self.cfg.ema_decay(self.step))
-        return float(loss.detach())
+        return self.parallel.mean(float(loss.detach()))
 
     def train_step(self) -> tuple[float, float]:
         """One fake-denoiser update, then one generator update: (generator, fake) losses."""
@@ -235,4 +259,4 @@ class SidRun:
 
     def run(self, on_sample=None, progress: bool = True) -> None:
         logs = {"loss.csv": self.cfg.generator_lr, "fake-loss.csv": self.cfg.fake_lr}
-        run_steps(self, "sid", logs, on_sample, progress)
+        run_steps(self, "sid", logs, on_sample, progress, self.parallel.writes)

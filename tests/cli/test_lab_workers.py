@@ -31,7 +31,12 @@ def test_one_worker_is_the_local_run(tmp_path, monkeypatch, capsys):
     [
         (["--workers", "3"], "pick 1, 2, 4, 8, 16 or 32 workers"),
         (["--workers", "0"], "--workers must be at least 1"),
-        (["--workers", "2", "--method", "sid"], "consistency distillation only"),
+        (["--workers", "3", "--method", "sid"], "sid distillation's batch of 32 evenly"),
+        (
+            ["--workers", "32", "--method", "shortcut"],
+            "batch of 32 (16 and 16 rows per term) evenly: pick 1, 2, 4, 8 or 16 workers",
+        ),
+        (["--workers", "5", "--method", "progressive"], "pick 1, 2, 4, 8, 16 or 32 workers"),
     ],
 )
 def test_workers_refusals_are_one_sentence(tmp_path, capsys, extra, says):
@@ -48,7 +53,19 @@ def test_workers_without_ray_name_the_extra(tmp_path, monkeypatch, capsys):
     assert "pip install '.[cluster]'" in capsys.readouterr().err
 
 
-def test_workers_run_the_distillation_on_ray_train(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize(
+    ("method", "students"),
+    [
+        (["--method", "consistency"], ["emoji-student-lcm"]),
+        (["--method", "sid"], ["emoji-student-sid"]),
+        (["--method", "shortcut"], ["emoji-shortcut"]),
+        (
+            ["--method", "progressive", "--rounds", "4,2"],
+            ["emoji-student-4step", "emoji-student-2step"],
+        ),
+    ],
+)
+def test_workers_run_the_distillation_on_ray_train(tmp_path, monkeypatch, capsys, method, students):
     pytest.importorskip("ray")
     import studio.cluster.train as cluster_train
     import studio.lab.distill_jobs as distill_jobs
@@ -58,13 +75,13 @@ def test_workers_run_the_distillation_on_ray_train(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(
         cluster_train, "train_on_ray", lambda job, path, run: seen.update(job=job, run=run)
     )
-    args = distill_args(tmp_path, "--workers", "2", "--ray-address", "ray://head:10001")
+    args = distill_args(tmp_path, "--workers", "2", "--ray-address", "ray://head:10001", *method)
     assert args.func(args) == 0
     run_dir = tmp_path / "run"
     assert seen["run"] == cluster_train.RayRun(
         workers=2, address="ray://head:10001", storage=run_dir / "ray"
     )
     assert seen["job"].func is distill_jobs.distill and seen["job"].args[1] == run_dir
-    assert (
-        f"student exported to {run_dir / 'export' / 'emoji-student-lcm'}" in capsys.readouterr().out
-    )
+    assert seen["job"].args[0].method == method[1]
+    printed = [line for line in capsys.readouterr().out.splitlines() if "exported" in line]
+    assert printed == [f"student exported to {run_dir / 'export' / name}" for name in students]

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from studio.lab.batch import Batch
+from studio.lab.data_parallel import ONE_PROCESS, DataParallel
 from studio.lab.distill_common import VpSchedule
 from studio.lab.sid import SidConfig, SidRun, generate, sid_generator_loss, sid_timesteps
 from tests.lab.test_distill import TinyData, tiny_unet
@@ -29,14 +30,14 @@ def changed(before: dict[str, torch.Tensor], module: torch.nn.Module) -> set[str
     return {k for k, v in module.state_dict().items() if not torch.equal(before[k], v)}
 
 
-def make_run(tmp_path, **overrides) -> SidRun:
+def make_run(tmp_path, parallel: DataParallel = ONE_PROCESS, **overrides) -> SidRun:
     torch.manual_seed(1)
     init = tiny_unet()
     with torch.no_grad():
         for p in init.parameters():
             p.add_(0.01 * torch.randn_like(p))
     cfg = tiny_cfg(**({"generator_lr": 1e-3, "fake_lr": 1e-3} | overrides))
-    return SidRun(tmp_path, TinyData(), tiny_unet(), init, cfg)
+    return SidRun(tmp_path, TinyData(), tiny_unet(), init, cfg, parallel)
 
 
 def test_the_fake_step_trains_only_the_fake_denoiser(tmp_path):
@@ -112,7 +113,8 @@ def test_the_generator_loss_pulls_samples_towards_the_teachers_data():
     x_star = torch.rand((1, 12, 4, 4), generator=gen) * 2 - 1
     x_g = torch.zeros((1, 12, 4, 4), requires_grad=True)
     fake = DiracUNet(x_g.detach().clone(), sched)
-    batch = Batch(x0=x_g, states=None, mask=None, pooled=None)
+    unused = torch.zeros((1, 1))
+    batch = Batch(x0=x_g, states=unused, mask=unused, pooled=unused)
     loss = sid_generator_loss(x_g, GuidedDirac(x_star, sched), fake, sched, batch, gen, tiny_cfg())
     loss.backward()
     direction = -x_g.grad
