@@ -63,9 +63,22 @@ class EmojiPipeline(DiffusionPipeline):
         if self.text_encoder is None or self.tokenizer is None:
             raise RuntimeError("EmojiPipeline needs its text encoder: load it with studio.engine.")
         texts = (negative_prompt + prompt) if do_cfg else prompt
-        states, mask, pooled = encode_prompts(self.text_encoder, self.tokenizer, texts)
-        dtype = self.unet.dtype
-        return states.to(self.device, dtype), mask.to(self.device), pooled.to(self.device, dtype)
+        states, mask, pooled = self._encode_each(texts)
+        device, dtype = self.device, self.unet.dtype
+        return states.to(device, dtype), mask.to(device), pooled.to(device, dtype)
+
+    def _encode_each(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One encoder pass per distinct text (the same bits as one batched pass: the tokens are
+        padded to a fixed length), so a prompt cache shares a text between lanes whether or
+        not they guide, and a batch of one prompt encodes it once."""
+        encoded = {
+            text: encode_prompts(self.text_encoder, self.tokenizer, [text])
+            for text in dict.fromkeys(texts)
+        }
+        states, mask, pooled = (
+            torch.cat([encoded[text][part] for text in texts]) for part in range(3)
+        )
+        return states, mask, pooled
 
     def prepare_latents(
         self,
@@ -74,15 +87,15 @@ class EmojiPipeline(DiffusionPipeline):
         width: int,
         generator: torch.Generator | list[torch.Generator] | None,
         latents: torch.Tensor | None,
+        placement: tuple[torch.device, torch.dtype] | None = None,
     ) -> torch.Tensor:
+        device, dtype = placement or (self.device, self.unet.dtype)
         shape = (batch, LATENT_CHANNELS, height // PATCH, width // PATCH)
         if latents is None:
-            latents = randn_tensor(
-                shape, generator=generator, device=self.device, dtype=self.unet.dtype
-            )
+            latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
         elif tuple(latents.shape) != shape:
             raise ValueError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
-        latents = latents.to(self.device, self.unet.dtype)
+        latents = latents.to(device, dtype)
         return latents * self.scheduler.init_noise_sigma
 
     def _step_kwargs(self, generator: Any, eta: float) -> dict[str, Any]:
@@ -94,11 +107,13 @@ class EmojiPipeline(DiffusionPipeline):
             kwargs["generator"] = generator
         return kwargs
 
-    def _set_timesteps(self, steps: int, timesteps: list[int] | None) -> torch.Tensor:
+    def _set_timesteps(
+        self, steps: int, timesteps: list[int] | None, device: torch.device
+    ) -> torch.Tensor:
         if timesteps is not None:
-            self.scheduler.set_timesteps(timesteps=timesteps, device=self.device)
+            self.scheduler.set_timesteps(timesteps=timesteps, device=device)
         else:
-            self.scheduler.set_timesteps(steps, device=self.device)
+            self.scheduler.set_timesteps(steps, device=device)
         return self.scheduler.timesteps
 
     def _predict(self, latents, t, states, mask, pooled, guidance_rescale: float) -> torch.Tensor:
@@ -157,17 +172,21 @@ class EmojiPipeline(DiffusionPipeline):
         negatives = [n for n in negatives for _ in range(num_images_per_prompt)][: len(prompts)]
         self._guidance_scale = guidance_scale
         self._interrupt = False
+        # Looked up once: diffusers walks every submodule for a module's device and dtype.
+        device, dtype = self.device, self.unet.dtype
 
         states, mask, pooled = self.encode_prompt(
             prompts, negatives, self.do_classifier_free_guidance
         )
-        steps = self._set_timesteps(num_inference_steps, timesteps)
+        steps = self._set_timesteps(num_inference_steps, timesteps, device)
         self._num_timesteps = len(steps)
         self._step_cond = None
         if is_shortcut(self.unet):  # the step size is the same at every step: embedded once
             check_steps(len(steps))
-            self._step_cond = step_condition(len(steps), 1, self.device, self.unet.dtype)
-        latents = self.prepare_latents(len(prompts), height, width, generator, latents)
+            self._step_cond = step_condition(len(steps), 1, device, dtype)
+        latents = self.prepare_latents(
+            len(prompts), height, width, generator, latents, (device, dtype)
+        )
         step_kwargs = self._step_kwargs(generator, eta)
         tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]
 

@@ -183,7 +183,21 @@ def test_an_emoji_comparison_of_two_models_encodes_once(folders):
     encoder, _ = shared_text_encoder()
     with counting(encoder) as calls:
         run(runner, compare(teacher, student, sampler="DDIM trailing"))
-    assert calls[0] == 1, "both models hold the one MiniLM encoder: negative and prompt once"
+    assert calls[0] == 2, "both models hold the one MiniLM encoder: negative and prompt once each"
+
+
+def test_an_emoji_teacher_with_guidance_and_a_student_without_share_the_prompts_encoding(folders):
+    runner = make_runner()
+    teacher, student = ref(folders, "emoji"), ref(folders, "emoji-other")
+    job = CompareJob(
+        teacher=LaneSpec(model=teacher, params=params(sampler="DDIM trailing")),
+        student=LaneSpec(model=student, params=params(sampler="DDIM trailing", guidance_scale=1.0)),
+        previews=PreviewOptions(every=0),
+    )
+    encoder, _ = shared_text_encoder()
+    with counting(encoder) as calls:
+        run(runner, job)
+    assert calls[0] == 2 and runner.prompt_cache.hits == 1
 
 
 def test_a_grid_encodes_each_distinct_prompt_once_across_its_cells(folders):
@@ -211,7 +225,7 @@ def test_a_grid_over_two_emoji_models_with_one_encoder_encodes_once(folders):
     encoder, _ = shared_text_encoder()
     with counting(encoder) as calls:
         sink = run(runner, grid)
-    assert len(sink.cells()) == 4 and calls[0] == 1, "negative and prompt in one batch, once"
+    assert len(sink.cells()) == 4 and calls[0] == 2, "negative and prompt once each"
 
 
 # --- across jobs -------------------------------------------------------------------------------
@@ -262,7 +276,7 @@ def images(sink: Sink) -> list[np.ndarray]:
 
 @pytest.mark.parametrize(
     ("teacher", "student", "encodings"),
-    [("sd", "lora", 2), ("sdxl", "sdxl", 4), ("emoji", "emoji-other", 1), ("emoji", "emoji", 1)],
+    [("sd", "lora", 2), ("sdxl", "sdxl", 4), ("emoji", "emoji-other", 2), ("emoji", "emoji", 2)],
 )
 def test_images_are_bit_identical_with_and_without_the_cache(folders, teacher, student, encodings):
     t = ref(folders, teacher)

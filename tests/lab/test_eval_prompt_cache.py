@@ -33,7 +33,7 @@ def test_an_eval_of_two_models_encodes_each_prompt_once(models):
     encoder, _ = shared_text_encoder()
     with counting(encoder) as calls:
         cached = [generate_set(runner, model, RECIPE, ITEMS) for model in models]
-    assert calls[0] == len(ITEMS)
+    assert calls[0] == len(ITEMS) + 1, "each prompt, and the empty negative prompt, once"
     uncached_runner = Runner(ModelCache(capacity=1), prompt_cache=PromptCache(capacity=0))
     for model, images in zip(models, cached, strict=True):
         np.testing.assert_array_equal(generate_set(uncached_runner, model, RECIPE, ITEMS), images)
