@@ -25,6 +25,7 @@ from studio.core.samplers import SAMPLERS, ModelKind, SamplerSpec, find_sampler
 from studio.engine.amed.scheduler import AmedScheduler
 from studio.engine.analytic.scheduler import AnalyticDDIMScheduler, AnalyticDDPMScheduler
 from studio.engine.ddim import ZeroSnrSafeDDIMScheduler
+from studio.engine.scheduler_cache import SCHEDULERS
 
 SIGMA_KEYS: dict[Sigmas, str] = {
     Sigmas.karras: "use_karras_sigmas",
@@ -200,7 +201,7 @@ def zero_snr_betas(config: Mapping[str, Any]) -> list[float]:
     The clamp is what diffusers' sigma-based schedulers do internally; it keeps the largest
     sigma finite (about 4096) for schedulers that cannot rescale betas themselves.
     """
-    reference = DDPMScheduler.from_config(dict(config), rescale_betas_zero_snr=True)
+    reference = SCHEDULERS.build(DDPMScheduler, dict(config), {"rescale_betas_zero_snr": True})
     alpha_bar = reference.alphas_cumprod.to(torch.float64).clone()
     alpha_bar[-1] = ZERO_SNR_ALPHA_BAR
     previous = torch.cat([alpha_bar.new_ones(1), alpha_bar[:-1]])
@@ -295,7 +296,8 @@ def make_scheduler(
     *,
     model_name: str = "this model",
 ) -> Scheduler:
-    """A fresh scheduler for `spec_or_name`, configured for the model whose config is given."""
+    """A fresh scheduler for `spec_or_name`, configured for the model whose config is given
+    (a copy of the same build kept from an earlier call, see `studio.engine.scheduler_cache`)."""
     spec = resolve_spec(spec_or_name)
     schedule = schedule or ScheduleOptions()
     kind = kind or model_kind_of(base_config)
@@ -305,7 +307,7 @@ def make_scheduler(
     cls = scheduler_class(spec)
     accepted = init_defaults(cls)
     config = {k: v for k, v in base_config.items() if k in accepted or k.startswith("_")}
-    return cls.from_config(config, **overrides)
+    return SCHEDULERS.build(cls, config, overrides)
 
 
 def fitting_samplers(
