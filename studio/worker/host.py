@@ -27,6 +27,7 @@ from studio.core.events import (
 from studio.core.jobs import Job, job_problems
 from studio.core.models import ModelRef
 from studio.engine.cancel import Cancelled, CancelToken
+from studio.engine.encoder_files import check_ahead
 from studio.worker.failures import describe_failure, failure_detail
 from studio.worker.mailbox import EventChannel, stream_of
 
@@ -84,7 +85,9 @@ def default_runner_factory(
     options: EngineOptions | None = None, judge: ImageJudge | None = None
 ) -> Runner:
     """Build the torch runner on the worker thread, so importing torch never blocks the UI;
-    `options` place the models and size the model cache, `judge` scores convergence images."""
+    `options` place the models and size the model cache, `judge` scores convergence images.
+    The embedded text encoder's checksum is taken on a second thread meanwhile."""
+    check_ahead()
     import torch
 
     from studio.engine.model_cache import ModelCache
