@@ -13,7 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     sam = sub.add_parser("samplers", help="list the sampler registry")
     sam.add_argument("--kind", choices=["vp", "flow"], default=None)
     sam.set_defaults(func=cmd_samplers)
-    par = sub.add_parser("params", help="print the generation parameters stored in a PNG")
+    par = sub.add_parser(
+        "params",
+        help="print the generation parameters stored in a PNG (Studio, A1111, ComfyUI, InvokeAI)",
+    )
     par.add_argument("image", type=Path)
     par.set_defaults(func=cmd_params)
 
@@ -31,15 +34,14 @@ def cmd_samplers(args: argparse.Namespace) -> int:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    from studio.core.metadata import MetadataError, parse_parameters, to_json_dict
-    from studio.core.pngio import read_parameters
+    from studio.core.metadata import MetadataError, to_json_dict
+    from studio.core.png_parameters import read_png_parameters
 
     try:
-        text = read_parameters(args.image)
-        if text is None:
-            return fail(f"{args.image} has no generation parameters.")
-        parsed = parse_parameters(text)
+        parsed = read_png_parameters(args.image)
     except (MetadataError, OSError) as exc:
         return fail(str(exc))
+    if parsed is None:
+        return fail(f"{args.image} has no generation parameters.")
     print(json.dumps(to_json_dict(parsed), indent=2, ensure_ascii=False))
     return 0

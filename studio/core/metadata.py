@@ -75,12 +75,18 @@ class MetadataError(ValueError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ParsedParameters:
-    """What a parameters text says: the recipe, the model name, other keys, and what was odd."""
+    """What a parameters text says: the recipe, the model name, other keys, and what was odd.
+
+    `source` names the tool when another tool's metadata was read ("ComfyUI", "InvokeAI"; empty
+    for ours and A1111's), and `unmapped` lists, one sentence each, what it said that Studio
+    could not map (those fields keep Studio's defaults)."""
 
     params: GenerationParams
     model: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    source: str = ""
+    unmapped: tuple[str, ...] = ()
 
 
 def format_parameters(
@@ -409,4 +415,6 @@ def to_json_dict(parsed: ParsedParameters) -> dict[str, Any]:
         "model": parsed.model,
         "extra": dict(parsed.extra),
         "warnings": list(parsed.warnings),
+        "source": parsed.source or "Studio/A1111",
+        "unmapped": list(parsed.unmapped),
     }

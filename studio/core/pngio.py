@@ -62,13 +62,8 @@ def read_parameters(path: str | os.PathLike[str]) -> str | None:
     never decoded, so huge or malicious images cost no memory. Raises MetadataError.
     """
     source = Path(path)
-    try:
-        with source.open("rb") as file, PngImagePlugin.PngImageFile(file) as picture:
-            text = picture.info.get(PARAMETERS_KEY)
-    except Exception as exc:  # Pillow raises many types on damaged files.
-        detail = str(exc) or type(exc).__name__
-        raise MetadataError(f"{source.name} is not a readable PNG image: {detail}") from exc
-    if not isinstance(text, str):
+    text = read_text_chunks(source, (PARAMETERS_KEY,)).get(PARAMETERS_KEY)
+    if text is None:
         return None
     if len(text) > MAX_PARAMETERS_CHARS:
         raise MetadataError(
@@ -76,6 +71,19 @@ def read_parameters(path: str | os.PathLike[str]) -> str | None:
             f" more than the {MAX_PARAMETERS_CHARS} allowed."
         )
     return str(text)
+
+
+def read_text_chunks(path: str | os.PathLike[str], keys: tuple[str, ...]) -> dict[str, str]:
+    """The text chunks named in `keys` of the PNG at `path` (tEXt, zTXt or iTXt, before the
+    pixel data; pixels are never decoded); MetadataError when it is not a readable PNG."""
+    source = Path(path)
+    try:
+        with source.open("rb") as file, PngImagePlugin.PngImageFile(file) as picture:
+            info = dict(picture.info)
+    except Exception as exc:  # Pillow raises many types on damaged files.
+        detail = str(exc) or type(exc).__name__
+        raise MetadataError(f"{source.name} is not a readable PNG image: {detail}") from exc
+    return {key: str(info[key]) for key in keys if isinstance(info.get(key), str)}
 
 
 def read_image(path: str | os.PathLike[str], max_pixels: int = MAX_READ_PIXELS) -> np.ndarray:

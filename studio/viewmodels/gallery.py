@@ -14,9 +14,10 @@ from PySide6.QtCore import QObject, Signal
 from studio.core.events import LaneFinished
 from studio.core.gallery import DEFAULT_LIMIT, GalleryItem, GalleryStore
 from studio.core.history import BATCH_KEY, LANE_KEY, PARTIAL_KEY, partner_of, run_extra
-from studio.core.metadata import MetadataError, ParsedParameters, parse_parameters
+from studio.core.metadata import MetadataError, ParsedParameters
 from studio.core.params import GenerationParams
-from studio.core.pngio import read_image, read_parameters
+from studio.core.png_parameters import TOOLS, read_png_parameters
+from studio.core.pngio import read_image
 from studio.viewmodels.model_presets import adapter_note, model_name_of
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -237,22 +238,21 @@ class GalleryViewModel(QObject):
         return item.parsed
 
     def import_png(self, path: str | os.PathLike[str]) -> ParsedParameters | None:
-        """Apply the parameters of a dropped PNG (ours or an A1111-style one), and return them."""
+        """Apply the parameters of a dropped PNG (ours, A1111's, ComfyUI's or InvokeAI's), and
+        return them; what another tool's PNG says that Studio cannot map is told as a notice."""
         source = Path(path)
         problem = self._png_problem(source)
         if problem:
             self.error.emit(problem)
             return None
         try:
-            text = read_parameters(source)
-            parsed = parse_parameters(text) if text is not None else None
+            parsed = read_png_parameters(source)
         except MetadataError as exc:
             self.error.emit(str(exc))
             return None
         if parsed is None:
             self.error.emit(
-                f"{source.name} has no generation parameters: it was not made by Studio"
-                " or an A1111-style tool."
+                f"{source.name} has no generation parameters: it was not made by {TOOLS}."
             )
             return None
         self._apply(parsed)
@@ -271,6 +271,8 @@ class GalleryViewModel(QObject):
 
     def _apply(self, parsed: ParsedParameters, told: tuple[str, ...] = ()) -> None:
         fresh = [warning for warning in parsed.warnings if warning not in told]
+        if parsed.unmapped:
+            fresh.append(f"Not taken from {parsed.source}: {' '.join(parsed.unmapped)}")
         if fresh:
             self.notice.emit(" ".join(fresh))
         if self.target is not None:

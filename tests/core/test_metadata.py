@@ -229,8 +229,11 @@ def test_to_json_dict_is_plain_json() -> None:
         "model",
         "extra",
         "warnings",
+        "source",
+        "unmapped",
     }
     assert set(data) == expected_keys
+    assert (data["source"], data["unmapped"]) == ("Studio/A1111", [])
 
 
 @pytest.mark.parametrize(

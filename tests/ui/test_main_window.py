@@ -516,3 +516,18 @@ def test_studio_without_a_command_opens_the_window(argv, engine, monkeypatch) ->
     opened: list[str] = []
     monkeypatch.setattr(studio.app, "run", lambda engine, **_: opened.append(engine.value) or 0)
     assert main(argv) == 0 and opened == [engine]
+
+
+def test_dropping_a_comfyui_png_loads_its_parameters(window, tmp_path: Path) -> None:
+    from tests.core.foreign_fixtures import NEGATIVE, POSITIVE, comfy_workflow, png_with
+
+    path = png_with(tmp_path / "comfy.png", {"workflow": comfy_workflow()})
+    enter, drop, _mime = drop_events(path)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(window, drop)
+    assert child(window, "promptEdit").toPlainText() == POSITIVE
+    assert child(window, "negativePromptEdit").toPlainText() == NEGATIVE
+    assert child(window, "teacherSampler").currentText() == "DPM++ 2M Karras"
+    assert child(window, "teacherGuidance").value() == 8.0
+    assert "comfy.png" in window.status_line.text()

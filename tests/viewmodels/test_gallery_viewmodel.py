@@ -127,3 +127,25 @@ def test_import_notes_odd_values(session, tmp_path: Path, qtbot) -> None:
         session.gallery.import_png(path)
     assert "Steps 'many' is not a whole number" in blocker.args[0]
     assert session.teacher.num_inference_steps == GenerationParams().num_inference_steps
+
+
+def test_import_comfyui_and_invokeai_pngs_tells_what_was_not_mapped(session, tmp_path, qtbot):
+    from tests.core.foreign_fixtures import comfy_prompt, invokeai5_metadata, png_with
+
+    comfy = png_with(
+        tmp_path / "comfy.png", {"prompt": comfy_prompt(sampler="dpmpp_3m_sde", seed=9)}
+    )
+    with qtbot.waitSignal(session.gallery.notice) as blocker:
+        parsed = session.gallery.import_png(comfy)
+    assert parsed is not None and parsed.source == "ComfyUI"
+    assert (session.seed, session.width, session.height) == (9, 512, 768)
+    assert session.teacher.guidance_scale == 8.0
+    assert "Not taken from ComfyUI:" in blocker.args[0] and "dpmpp_3m_sde" in blocker.args[0]
+    invoke = png_with(tmp_path / "invoke.png", {"invokeai_metadata": invokeai5_metadata()})
+    with qtbot.waitSignal(session.gallery.notice) as blocker:
+        assert session.gallery.import_png(invoke) is not None
+    assert (session.prompt, session.teacher.sampler) == (
+        "a robot reading a book",
+        "DPM++ 2M Karras",
+    )
+    assert "loras (1)" in blocker.args[0]
