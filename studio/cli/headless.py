@@ -26,7 +26,7 @@ from studio.core.events import (
 )
 from studio.core.jobs import Job, Lane
 from studio.core.units import download_status
-from studio.worker.host import EngineHost
+from studio.worker.host import headless_host
 
 
 @dataclass
@@ -140,7 +140,7 @@ def run_job(job: Job, progress: bool | None = None, host: EngineClient | None = 
     return what it produced."""
     show = sys.stderr.isatty() if progress is None else progress
     own = host is None
-    host = host or EngineHost()
+    host = host or headless_host()
     try:
         return asyncio.run(_follow(host, job, TerminalProgress(show)))
     finally:

@@ -129,10 +129,10 @@ def converge_job(args: argparse.Namespace) -> ConvergeJob:
 
 def cmd_converge(args: argparse.Namespace) -> int:
     from studio.cli.headless import run_job
-    from studio.worker.host import EngineHost, judged_runner
+    from studio.worker.host import headless_host
 
     job = converge_job(args)
-    host = EngineHost(runner_factory=judged_runner)
+    host = headless_host(judged=True)
     try:
         report = run_job(job, progress=progress(args), host=host)
     finally:

@@ -8,6 +8,7 @@ import queue
 import threading
 import traceback
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from studio.core import logs
@@ -81,11 +82,20 @@ class JobRunner(Protocol):
     def preload(self, ref: ModelRef, sink: EventChannel) -> None: ...
 
 
+def threads_beside_a_window() -> int:
+    """torch's intra-op threads when a window shares the machine: every core but one."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 def default_runner_factory(
-    options: EngineOptions | None = None, judge: ImageJudge | None = None
+    options: EngineOptions | None = None,
+    judge: ImageJudge | None = None,
+    threads: int | None = None,
 ) -> Runner:
     """Build the torch runner on the worker thread, so importing torch never blocks the UI;
-    `options` place the models and size the model cache, `judge` scores convergence images.
+    `options` place the models and size the model cache, `judge` scores convergence images,
+    `threads` sets torch's intra-op threads (None: every core but one, for a window beside the
+    engine; a headless command passes `HEADLESS` and keeps torch's own choice).
     The embedded text encoder's checksum is taken on a second thread meanwhile."""
     check_ahead()
     import torch
@@ -94,17 +104,28 @@ def default_runner_factory(
     from studio.engine.pipeline_loader import PipelineLoader
     from studio.engine.runner import Runner
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+    if threads != HEADLESS:
+        torch.set_num_threads(threads or threads_beside_a_window())
     cache = ModelCache.for_options(options or EngineOptions(), loader=PipelineLoader())
     return Runner(cache, judge=judge)
 
 
-def judged_runner(options: EngineOptions | None = None) -> Runner:
+HEADLESS = 0
+"""`threads` for a command with no window: torch's own choice (all cores, or OMP_NUM_THREADS)."""
+
+
+def judged_runner(options: EngineOptions | None = None, threads: int | None = None) -> Runner:
     """The default runner with the emoji subgroup classifier as its image judge, so convergence
     curves also report classifier agreement (built on the engine thread)."""
     from studio.engine.judge import SubgroupJudge
 
-    return default_runner_factory(options, judge=SubgroupJudge())
+    return default_runner_factory(options, judge=SubgroupJudge(), threads=threads)
+
+
+def headless_host(judged: bool = False) -> EngineHost:
+    """An in-process engine for a command with no window: every core is the engine's."""
+    factory = judged_runner if judged else default_runner_factory
+    return EngineHost(runner_factory=partial(factory, threads=HEADLESS))
 
 
 class EngineHost:
