@@ -3,7 +3,8 @@ from spawn to the PNG written, and where the time goes (`python -X importtime`).
 
 Each run spawns `python -m studio generate --model emoji-student-1step --steps 1 --guidance 1`
 with private HOME / XDG folders shared by all runs (so the fused-weights cache a returning user
-has is warm after the warm-up run) and OMP_NUM_THREADS=1. With `--before DIR` (a checkout of an
+has is warm after the warm-up run) and without OMP_NUM_THREADS, so torch picks its threads as it
+does for a user. With `--before DIR` (a checkout of an
 earlier commit, e.g. `git worktree add /tmp/before <rev>`) the same command runs from that
 checkout's sources (PYTHONPATH) in turn with this one, interleaved, and the table compares them.
 `--importtime` adds the import breakdown by top-level package (the self time of all of its
@@ -52,8 +53,8 @@ def run_env(home: Path, source: Path) -> dict[str, str]:
         "XDG_DATA_HOME": str(home / "data"),
         "XDG_STATE_HOME": str(home / "state"),
         "XDG_CACHE_HOME": str(home / "cache"),
-        "OMP_NUM_THREADS": "1",
     }
+    env.pop("OMP_NUM_THREADS", None)
     if source != ROOT:
         env["PYTHONPATH"] = str(source)
     return env
