@@ -7,6 +7,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -60,3 +61,10 @@ def machine() -> str:
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"torch {torch.__version__} (threads {torch.get_num_threads()})"
     )
+
+
+def publish(text: str, markdown: Path | None) -> None:
+    """Print a benchmark's Markdown, and write it to `markdown` when one was asked for."""
+    print(text)
+    if markdown:
+        markdown.write_text(text.rstrip("\n") + "\n", encoding="utf-8")

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import Sample, interleaved, machine
+from benchmarks.common import Sample, interleaved, machine, publish
 from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
 from studio.core.models import EMBEDDED_TEACHER, ModelRef
 from studio.core.params import GenerationParams
@@ -211,9 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, samples, first, images in measure(options, args.repeats):
         lines += table(label, samples, first, images)
     text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n")
+    publish(text, args.markdown)
     return 0
 
 

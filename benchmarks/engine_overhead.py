@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from benchmarks.common import Sample, interleaved, machine
+from benchmarks.common import Sample, interleaved, machine, publish
 from studio.core.client import EngineClient
 from studio.core.commands import Submit
 from studio.core.events import FINAL_EVENTS, JobFinished
@@ -160,9 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     for case in cases():
         lines += table(case, measure(case, args.repeats))
     text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n")
+    publish(text, args.markdown)
     return 0
 
 

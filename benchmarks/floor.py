@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Sample, interleaved, machine
+from benchmarks.common import Sample, interleaved, machine, publish
 from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
 from studio.core.models import ModelRef
 from studio.core.params import GenerationParams
@@ -159,9 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     samples = measure(args.student, args.repeats)
     lines = [f"Machine: {machine()}", "", *table(args.student, samples)]
     text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n")
+    publish(text, args.markdown)
     return 0
 
 

@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from benchmarks.common import publish
 from benchmarks.results import Stat
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,9 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     walls = measure(args.runs, sources)
     imports = breakdowns(sources) if args.importtime else None
     text = markdown(walls, imports)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text, encoding="utf-8")
+    publish(text, args.markdown)
     return 0
 
 
