@@ -7,6 +7,7 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.cli.args import (
     default_size,
@@ -22,11 +23,15 @@ from studio.cli.args import (
     timings_text,
     token_arg,
 )
+from studio.core.animation import animation_format
 from studio.core.client import EngineClient
 from studio.core.jobs import CompareJob, GenerateJob, Lane, LaneSpec, PreviewOptions
 from studio.core.metadata import format_parameters
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.pngio import write_png
+
+if TYPE_CHECKING:
+    from studio.cli.headless import JobReport
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,6 +69,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or on a served engine (`studio serve`) at URL",
     )
     token_arg(cmp_)
+    cmp_.add_argument(
+        "--animate",
+        type=Path,
+        default=None,
+        metavar="OUT.webp|OUT.gif",
+        help="also write the two panes forming step by step as an animated WebP or GIF "
+        "(turns on a preview every step)",
+    )
+    cmp_.add_argument(
+        "--animate-seconds",
+        type=float,
+        default=4.0,
+        metavar="S",
+        help="play the slower lane's run in S seconds, the other lane to the same scale "
+        "(default 4; 0 plays real time)",
+    )
     cmp_.set_defaults(func=cmd_compare)
 
 
@@ -135,6 +156,34 @@ def is_remote(args: argparse.Namespace) -> bool:
     return args.engine not in ("thread", "process")
 
 
+def write_compare_animation(args: argparse.Namespace, report: JobReport) -> bool:
+    """Write the comparison's animation at `args.animate` from the kept previews; say what
+    was written, or why not in one sentence."""
+    from studio.core.animation import Timing, timeline, write_animation
+    from studio.core.reels import lane_reel
+
+    reels = [
+        lane_reel(role, report.lanes[lane], _kept(report, lane))
+        for role, lane in (("Teacher", Lane.teacher), ("Student", Lane.student))
+    ]
+    timing = Timing(duration_s=max(0.0, args.animate_seconds))
+    try:
+        path = write_animation(args.animate, reels, timing)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        fail(f"could not write the animation {args.animate}: {reason}")
+        return False
+    frames = timeline(reels, timing)
+    seconds = sum(frame.duration_ms for frame in frames) / 1000
+    print(f"wrote {path} ({len(frames)} frames, {seconds:.1f} s)")
+    return True
+
+
+def _kept(report: JobReport, lane: Lane) -> dict:
+    keeper = report.previews.get(lane)
+    return keeper.frames if keeper is not None else {}
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from studio.cli.headless import run_job
     from studio.core.sheet import side_by_side
@@ -144,12 +193,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
         student = remote_model_ref(args.student or EMBEDDED_STUDENT)
     else:
         teacher, student = model_ref(args.teacher), model_ref(default_student(args))
+    if args.animate is not None:
+        try:
+            animation_format(args.animate)
+        except ValueError as exc:
+            return fail(str(exc))
     default_size(args, [teacher, student])
     tp, sp = lane_params(args, "teacher"), lane_params(args, "student")
     job = CompareJob(
         teacher=LaneSpec(model=teacher, params=tp),
         student=LaneSpec(model=student, params=sp),
-        previews=PreviewOptions(every=0),
+        previews=PreviewOptions(every=1 if args.animate is not None else 0),
     )
     engine = compare_engine(args)
     try:
@@ -174,6 +228,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = write_png(args.out or Path(f"compare-{tp.seed}.png"), image, text)
     c = report.compare
     print(f"wrote {out}")
+    if args.animate is not None and not write_compare_animation(args, report):
+        return 1
     print(f"teacher ({t.steps} steps): {timings_text(t.timings)}")
     print(f"student ({s.steps} steps): {timings_text(s.timings)}")
     print(

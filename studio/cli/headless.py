@@ -22,9 +22,11 @@ from studio.core.events import (
     LaneFinished,
     ModelLoaded,
     PrepareProgress,
+    PreviewReady,
     StepProgress,
 )
 from studio.core.jobs import Job, Lane
+from studio.core.reels import PreviewKeeper
 from studio.core.units import download_status
 from studio.worker.host import headless_host
 
@@ -37,8 +39,15 @@ class JobReport:
     compare: CompareFinished | None = None
     cells: list[GridCellFinished] = field(default_factory=list)
     points: list[ConvergencePoint] = field(default_factory=list)
+    previews: dict[Lane, PreviewKeeper] = field(default_factory=dict)
     failure: str = ""
     cancelled: bool = False
+
+    def keep(self, event: PreviewReady) -> None:
+        """Keep a bounded, downscaled copy of a preview (the predicted clean image when there
+        is one) for an animation."""
+        image = event.x0 if event.x0 is not None else event.x_t
+        self.previews.setdefault(event.lane, PreviewKeeper()).add(event.step, image)
 
 
 class TerminalProgress:
@@ -100,6 +109,8 @@ async def _follow(host: EngineClient, job: Job, progress: TerminalProgress) -> J
         match event:
             case StepProgress():
                 progress.step(event)
+            case PreviewReady():
+                report.keep(event)
             case PrepareProgress():
                 progress.prepare(event)
             case DownloadProgress():

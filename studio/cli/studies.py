@@ -36,6 +36,7 @@ from studio.core.convergence import (
     parse_steps,
     points_csv,
 )
+from studio.core.events import GridCellFinished
 from studio.core.grid import parse_grid
 from studio.core.jobs import ConvergeJob, GridJob, LaneSpec, validate_job
 from studio.core.params import GenerationParams, ValidationError
@@ -50,6 +51,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     grid.add_argument("--y", default=None, metavar="AXIS=V1,V2", help="e.g. steps=4,8,16,32")
     shared_args(grid)
     recipe_args(grid)
+    grid.add_argument(
+        "--animate",
+        type=Path,
+        default=None,
+        metavar="OUT.webp|OUT.gif",
+        help="also write one row's cells side by side, each appearing at its run time",
+    )
+    grid.add_argument("--animate-row", type=int, default=0, metavar="Y", help="(default 0)")
     grid.set_defaults(func=cmd_grid)
     conv = sub.add_parser(
         "converge", help="PSNR of each deterministic sampler to a many-step reference, vs NFE"
@@ -92,6 +101,24 @@ def cmd_grid(args: argparse.Namespace) -> int:
         result = cell.error or f"{cell.wall_s:.3f} s, {cell.nfe} NFE"
         print(f"{cell.label:<40} {result}")
     print(f"wrote {out}")
+    if args.animate is not None:
+        return write_row_animation(args.animate, report.cells, args.animate_row)
+    return 0
+
+
+def write_row_animation(path: Path, cells: list[GridCellFinished], row: int) -> int:
+    """Write grid row `row` as an animation: a grid keeps no step previews, so each cell
+    appears, captioned, when its run finished."""
+    from studio.core.animation import timeline, write_animation
+    from studio.core.reels import grid_row_reels
+
+    reels = grid_row_reels(cell for cell in cells if cell.y == row)
+    try:
+        written = write_animation(path, reels)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return fail(f"could not write the animation {path}: {reason}")
+    print(f"wrote {written} (row {row}: {len(reels)} cells, {len(timeline(reels))} frames)")
     return 0
 
 

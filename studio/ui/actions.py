@@ -84,6 +84,12 @@ class WindowActions(QObject):
         self.export_grid = _action(
             self, "&Export grid…", tip="Save the Grid tab's grid as one labelled PNG"
         )
+        self.export_comparison = _action(
+            self,
+            "Export &comparison…",
+            tip="Save the last comparison forming step by step as an animated WebP or GIF",
+        )
+        self.export_comparison.setEnabled(False)
         for action in (self.save_image, self.copy_image):
             self.window.addAction(action)
         self.reveal_output = _action(
@@ -134,7 +140,9 @@ class WindowActions(QObject):
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.open_model, self.open_hub, self.choose_models, self.open_image])
         file_menu.addSeparator()
-        file_menu.addActions([self.save_image, self.copy_image, self.export_grid])
+        file_menu.addActions(
+            [self.save_image, self.copy_image, self.export_comparison, self.export_grid]
+        )
         file_menu.addSeparator()
         file_menu.addActions([self.reveal_output, self.choose_output])
         file_menu.addSeparator()

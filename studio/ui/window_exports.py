@@ -1,5 +1,6 @@
 """The window's export actions: Copy image and Save image as… for the Compare panes (their
-context menus and the File menu), and Export grid… (the Grid tab's button and the File menu)."""
+context menus and the File menu), Export comparison… (an animation of the last comparison)
+and Export grid… (the Grid tab's button and the File menu)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
+from studio.core.animation import FORMATS
 from studio.ui.actions import WindowActions
 from studio.ui.comparison import ComparisonWidget
 from studio.ui.grid_panel import GridPanel
@@ -23,6 +25,21 @@ PANE_NAMES = {
     "swipePane": "swipe",
     "differencePane": "difference",
 }
+ANIMATION_FILTERS = {"Animated WebP (*.webp)": ".webp", "Animated GIF (*.gif)": ".gif"}
+
+
+def ask_animation_path(parent: QWidget, suggested: Path) -> Path | None:
+    """The .webp or .gif path chosen in a Save dialog; a name without either suffix gets the
+    chosen filter's. None when cancelled."""
+    chosen, picked = QFileDialog.getSaveFileName(
+        parent, "Export the comparison as", str(suggested), ";;".join(ANIMATION_FILTERS)
+    )
+    if not chosen:
+        return None
+    path = Path(chosen)
+    if path.suffix.lower() in FORMATS:
+        return path
+    return path.with_name(path.name + ANIMATION_FILTERS.get(picked, ".webp"))
 
 
 class WindowExports(QObject):
@@ -50,6 +67,9 @@ class WindowExports(QObject):
         actions.save_image.triggered.connect(lambda: self.save_image_as())
         actions.copy_image.triggered.connect(lambda: self.copy_image())
         actions.export_grid.triggered.connect(self.export_grid)
+        actions.export_comparison.triggered.connect(self.export_comparison)
+        enable = actions.export_comparison.setEnabled
+        session.comparison.changed.connect(lambda: enable(session.comparison.can_animate))
         grid_panel.exportRequested.connect(self.export_grid)
 
     def target_view(self) -> ImageView:
@@ -108,6 +128,22 @@ class WindowExports(QObject):
         written = self._write(path, lambda: grid.export_png(path))
         if written is not None:
             self._status(f"Exported the grid to {written}.")
+        return written
+
+    def export_comparison(self) -> Path | None:
+        """Ask where, then write the last comparison as an animated WebP or GIF."""
+        comparison = self.session.comparison
+        if not comparison.can_animate:
+            self._error("Run a comparison with previews on first: there is nothing to animate.")
+            return None
+        params = self.session.teacher.result_params
+        seed = params.seed if params is not None else self.session.seed
+        path = ask_animation_path(self.window, self._folder() / f"compare-{seed}.webp")
+        if path is None:
+            return None
+        written = self._write(path, lambda: comparison.export_animation(path))
+        if written is not None:
+            self._status(f"Exported the comparison animation to {written}.")
         return written
 
     def _write(self, path: Path, write: Callable[[], Path]) -> Path | None:

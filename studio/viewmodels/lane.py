@@ -372,6 +372,10 @@ class LaneViewModel(QObject):
         wanted = PreviewKind(kind) if kind is not None else self._preview_kind
         return x0 if wanted is PreviewKind.x0 and x0 is not None else x_t
 
+    def kept_previews(self) -> dict[int, np.ndarray]:
+        """Every kept step's predicted clean image (x_t where there is none), for animations."""
+        return {step: x0 if x0 is not None else x_t for step, (x_t, x0) in self.history.items()}
+
     @property
     def preview(self) -> np.ndarray | None:
         """The latest preview in the current kind, or None before the first one."""

@@ -346,6 +346,7 @@ class SessionViewModel(QObject):
             case LaneFinished(lane=lane):
                 self._lane(lane).on_finished(event)
                 self.gallery.collect(event)
+                self.comparison.keep_lane(event, self._lane(lane).kept_previews())
             case CompareFinished():
                 self.comparison.update(event)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from PySide6.QtCore import QPoint, QUrl
 from PySide6.QtGui import QContextMenuEvent, QDesktopServices
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QWidget
@@ -234,3 +235,46 @@ def test_open_image_starts_in_the_output_folder_and_shows_the_image(
         f"{params.sampler} · CFG {params.guidance_scale:g}"
     )
     assert window.comparison.is_single_lane()
+
+
+@pytest.fixture
+def animation_dialog(monkeypatch, tmp_path: Path) -> list[tuple[str, str]]:
+    """Save dialogs answer tmp/out/NAME with no suffix and the GIF filter picked."""
+    asked: list[tuple[str, str]] = []
+
+    def answer(parent, title, start, *args, **kwargs):
+        asked.append((title, start))
+        return str(tmp_path / "out" / Path(start).stem), "Animated GIF (*.gif)"
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", answer)
+    return asked
+
+
+def test_export_comparison_writes_an_animation_after_a_comparison(
+    window, engine, animation_dialog, tmp_path
+) -> None:
+    action = window.window_actions.export_comparison
+    assert not action.isEnabled()
+    window.session.seed = 5
+    compare_once(window, engine, 32)
+    assert action.isEnabled()
+    action.trigger()
+    ((title, start),) = animation_dialog
+    assert title == "Export the comparison as" and Path(start).name == "compare-5.webp"
+    written = tmp_path / "out" / "compare-5.gif"
+    with Image.open(written) as image:
+        assert image.format == "GIF" and image.n_frames == 26
+    assert f"Exported the comparison animation to {written}." in window.status_line.text()
+
+
+def test_export_comparison_failure_is_one_sentence(window, engine, monkeypatch, tmp_path) -> None:
+    compare_once(window, engine, 32)
+    folder = tmp_path / "taken.webp"
+    folder.mkdir()
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *a, **k: (str(folder), "Animated WebP (*.webp)")
+    )
+    window.window_actions.export_comparison.trigger()
+    text = window.banner.message()
+    assert text.startswith("Could not save taken.webp: ") and text.endswith(".")
+    assert text.count(". ") == 0 and list(folder.iterdir()) == []

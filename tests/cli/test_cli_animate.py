@@ -1,0 +1,81 @@
+"""`studio compare --animate`: the comparison forming step by step as an animated WebP or GIF."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from studio.cli import main
+from tests.engine.tiny import save_tiny_emoji_pipeline
+
+
+@pytest.fixture(scope="module")
+def emoji_folder(tmp_path_factory) -> Path:
+    return save_tiny_emoji_pipeline(tmp_path_factory.mktemp("animate") / "tiny-emoji")
+
+
+def compare_args(folder: Path, out: Path, animate: Path) -> list[str]:
+    return [
+        "compare",
+        "--teacher",
+        str(folder),
+        "--student",
+        str(folder),
+        "--teacher-steps",
+        "6",
+        "--student-steps",
+        "2",
+        "--width",
+        "32",
+        "--height",
+        "32",
+        "--out",
+        str(out),
+        "--animate",
+        str(animate),
+        "--quiet",
+    ]
+
+
+def test_compare_animate_writes_a_webp_of_both_lanes_forming(emoji_folder, tmp_path, capsys):
+    animation = tmp_path / "cmp.webp"
+    assert main(compare_args(emoji_folder, tmp_path / "cmp.png", animation)) == 0
+    text = capsys.readouterr().out
+    found = re.search(rf"wrote {re.escape(str(animation))} \((\d+) frames, ([\d.]+) s\)", text)
+    assert found, text
+    frames, seconds = int(found[1]), float(found[2])
+    with Image.open(animation) as image:
+        assert image.format == "WEBP" and image.n_frames == frames
+        assert image.size[0] > image.size[1]  # two panes side by side over their captions
+        durations = []
+        for index in range(image.n_frames):
+            image.seek(index)
+            image.load()
+            durations.append(image.info["duration"])
+    # At least a blank start, a step of each lane and the held end; 4 s of run + 1.5 s held.
+    assert frames >= 3 and sum(durations) == 5500 and seconds == 5.5
+    assert (tmp_path / "cmp.png").is_file()
+
+
+def test_compare_animate_refuses_another_format_before_running(emoji_folder, tmp_path, capsys):
+    code = main(compare_args(emoji_folder, tmp_path / "cmp.png", tmp_path / "cmp.mp4"))
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "must end in .webp or .gif" in err and err.count("\n") == 1
+    assert not (tmp_path / "cmp.png").exists()
+
+
+def test_grid_animate_writes_one_row_of_cells(emoji_folder, tmp_path, capsys):
+    animation = tmp_path / "row.gif"
+    grid = ["grid", "--model", str(emoji_folder), "--x", "steps=1,3", "--y", "guidance=1,3"]
+    sizes = ["--width", "32", "--height", "32", "--quiet", "--out", str(tmp_path / "grid.png")]
+    assert main([*grid, *sizes, "--animate", str(animation), "--animate-row", "1"]) == 0
+    text = capsys.readouterr().out
+    found = re.search(r"\(row 1: 2 cells, (\d+) frames\)", text)
+    assert found, text
+    with Image.open(animation) as image:
+        assert image.format == "GIF" and image.n_frames == int(found[1])
+        assert 2 <= image.n_frames <= 3  # none yet, the faster cell, (the slower one)
