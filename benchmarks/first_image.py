@@ -13,58 +13,26 @@ HOME / XDG_CONFIG_HOME).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-
-from studio.app import EngineKind, ExposeWatcher, StudioApp, close_on_signals, make_application
-
-
-class FirstImages:
-    """Presses Generate when the window is shown and notes when each lane's image arrives."""
-
-    def __init__(self, studio: StudioApp, probe: Path) -> None:
-        self.studio, self.probe = studio, probe
-        self.times: dict[str, float] = {}
-        self.lanes = {"teacher": studio.session.teacher, "student": studio.session.student}
-        self.expected = ["teacher", "student"] if studio.session.compare_mode else ["teacher"]
-        for name in self.expected:
-            self.lanes[name].finished.connect(lambda name=name: self._finished(name))
-        ExposeWatcher(studio.window, self._shown)
-
-    def _shown(self) -> None:
-        self.times["shown"] = time.time()
-        QTimer.singleShot(0, self.studio.window.generate)
-
-    def _finished(self, name: str) -> None:
-        self.times.setdefault(name, time.time())
-        if all(n in self.times for n in self.expected):
-            timings = {n: self.lanes[n].timings for n in self.expected}
-            self.times |= {f"{n}_load_s": t.load_s for n, t in timings.items() if t}
-            self.times |= {f"{n}_total_s": t.total_s for n, t in timings.items() if t}
-            self.probe.write_text(json.dumps(self.times), encoding="utf-8")
-            self.studio.window.close()
-
-
-async def _main(probe: Path, engine: EngineKind) -> int:
-    studio = StudioApp(engine=engine)
-    FirstImages(studio, probe)
-    with close_on_signals(studio.window):
-        return await studio.run()
+from studio.cli.window import early_engine
 
 
 def main() -> int:
-    import qasync
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("probe", type=Path)
-    parser.add_argument("--engine", choices=[k.value for k in EngineKind], default="process")
+    parser.add_argument("--engine", choices=["process", "thread"], default="process")
     args = parser.parse_args()
+    # As `python -m studio` does: the engine process starts before Qt and the window load.
+    early = early_engine() if args.engine == "process" else None
+    import qasync
+
+    from benchmarks.first_image_window import watch
+    from studio.app import EngineKind, make_application
+
     make_application([sys.argv[0]])
-    return qasync.run(_main(args.probe, EngineKind(args.engine)))
+    return qasync.run(watch(args.probe, EngineKind(args.engine), early))
 
 
 if __name__ == "__main__":

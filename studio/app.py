@@ -364,8 +364,12 @@ def close_on_signals(window: MainWindow) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-async def _main(engine: EngineKind, engine_url: str, engine_token: str) -> int:
-    studio = StudioApp(engine=engine, engine_url=engine_url, engine_token=engine_token)
+async def _main(
+    engine: EngineKind, engine_url: str, engine_token: str, client: EngineClient | None
+) -> int:
+    studio = StudioApp(
+        engine=engine, engine_url=engine_url, engine_token=engine_token, client=client
+    )
     with close_on_signals(studio.window):
         return await studio.run()
 
@@ -375,10 +379,12 @@ def run(
     engine: EngineKind = EngineKind.process,
     engine_url: str = "",
     engine_token: str = "",
+    client: EngineClient | None = None,
 ) -> int:
     """Open the studio window and run until it is closed; the exit status. With `engine_url`,
-    the jobs run on that served engine (`studio serve`) from the start."""
+    the jobs run on that served engine (`studio serve`) from the start; `client` is an engine
+    already started for the window (`studio.cli.window.early_engine`)."""
     import qasync
 
     make_application(argv)
-    return qasync.run(_main(engine, engine_url, engine_token))
+    return qasync.run(_main(engine, engine_url, engine_token, client))

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from studio.cli.args import engine_token, token_arg
+from studio.core.client import EngineClient
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,8 +44,23 @@ def cmd_window(args: argparse.Namespace) -> int:
             return 2
         token = engine_token(args)
 
-    from studio.app import EngineKind, run
-
     thread = getattr(args, "thread_engine", False)
-    kind = EngineKind.thread if thread else EngineKind.process
-    return run(engine=kind, engine_url=url or "", engine_token=token)
+    early = early_engine() if not (url or thread) else None
+    try:
+        from studio.app import EngineKind, run
+
+        kind = EngineKind.thread if thread else EngineKind.process
+        return run(engine=kind, engine_url=url or "", engine_token=token, client=early)
+    except BaseException:
+        if early is not None:
+            early.close()
+        raise
+
+
+def early_engine() -> EngineClient:
+    """The engine process, started before the window's own imports (Qt, the UI), so that torch
+    imports in the child while the window is built: the first image comes that much sooner."""
+    from studio.core.settings import default_settings_path, peek_settings
+    from studio.worker.process_engine import ProcessEngine
+
+    return ProcessEngine(options=peek_settings(default_settings_path()).engine)

@@ -464,6 +464,17 @@ def load_settings(path: str | os.PathLike[str]) -> tuple[Settings, str | None]:
     return settings, None
 
 
+def peek_settings(path: str | os.PathLike[str]) -> Settings:
+    """The settings saved at `path` without touching the file (no warnings, nothing set
+    aside): the defaults when it is missing or unusable. For work that must start before the
+    window loads the settings properly (the engine process); the window's load reports."""
+    try:
+        settings, _ = settings_from_json(_parse_file(Path(path).read_bytes()))
+    except (OSError, _Corrupt):
+        return Settings()
+    return settings
+
+
 def save_settings(path: str | os.PathLike[str], settings: Settings) -> Path:
     """Write `settings` to `path` atomically (temp file, flush, fsync, rename); raise OSError."""
     text = json.dumps(settings_to_json(settings), indent=2, ensure_ascii=False) + "\n"

@@ -513,8 +513,11 @@ def test_studio_without_a_command_opens_the_window(argv, engine, monkeypatch) ->
     import studio.app
     from studio.cli import main
 
+    import studio.cli.window
+
     opened: list[str] = []
     monkeypatch.setattr(studio.app, "run", lambda engine, **_: opened.append(engine.value) or 0)
+    monkeypatch.setattr(studio.cli.window, "early_engine", lambda: None)
     assert main(argv) == 0 and opened == [engine]
 
 
