@@ -26,12 +26,30 @@ def new_job_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+class PreviewDecoder(StrEnum):
+    """How a latent model's step previews become RGB: the linear latent->RGB map (no weights,
+    the default), the family's tiny decoder (TAESD, TAESDXL, TAESD3, TAEF1: diffusers'
+    `AutoencoderTiny`), or the model's own VAE (slowest, exact)."""
+
+    linear = "linear"
+    tiny = "tiny"
+    full = "full"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PreviewOptions:
-    """How often the engine renders step previews, and how large."""
+    """How often the engine renders step previews, how large, and with which decoder.
+
+    `tiny_vae_dir` is a folder the user names that holds tiny decoders (each in a subfolder
+    named like its hub repository: taesd, taesdxl, taesd3, taef1, or the decoder itself);
+    empty looks in the Hugging Face cache only. `download_tiny` asks the engine to fetch a
+    missing tiny decoder from the hub, with progress and cancel; never done otherwise."""
 
     every: int = 1
     max_side: int = 256
+    decoder: PreviewDecoder = PreviewDecoder.linear
+    tiny_vae_dir: str = ""
+    download_tiny: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -129,6 +147,20 @@ def job_problems(job: Job) -> list[str]:
                 found.append(f"Both lanes must share the {name.replace('_', ' ')} ({t} vs {s}).")
     if not isinstance(job.previews.every, int) or job.previews.every < 0:
         found.append("Preview interval must be 0 (off) or a positive number of steps.")
+    found += preview_problems(job.previews)
+    return found
+
+
+def preview_problems(previews: PreviewOptions) -> list[str]:
+    """The preview decoder's problems, one sentence each (the interval is checked above)."""
+    found: list[str] = []
+    if not isinstance(previews.decoder, PreviewDecoder):
+        choices = ", ".join(d.value for d in PreviewDecoder)
+        found.append(f"Preview decoder {previews.decoder!r} is not one of {choices}.")
+    if not isinstance(previews.tiny_vae_dir, str) or "\x00" in previews.tiny_vae_dir:
+        found.append("The tiny VAE folder must be a path (or empty for the Hugging Face cache).")
+    if not isinstance(previews.download_tiny, bool):
+        found.append("Whether to download a tiny VAE must be true or false.")
     return found
 
 

@@ -29,6 +29,7 @@ from studio.core.engine_options import (
     EngineOptions,
     Offload,
 )
+from studio.core.jobs import PreviewDecoder
 from studio.core.json_files import JsonFileError, parse_json
 from studio.core.models import EMBEDDED_SIDE, EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, problems
@@ -143,6 +144,9 @@ class Settings:
     compare_mode: bool = True
     preview_every: int = 1
     preview_kind: PreviewKind = PreviewKind.x0
+    preview_decoder: PreviewDecoder = PreviewDecoder.linear
+    tiny_vae_dir: str = ""
+    tiny_vae_download: bool = False
     upscale: Upscale = Upscale.nearest
     output_dir: str = ""
     teacher_model: str = EMBEDDED_TEACHER
@@ -341,6 +345,9 @@ _SETTINGS_READERS: Readers = {
     "compare_mode": _bool_value,
     "preview_every": _int_value(0, MAX_PREVIEW_EVERY),
     "preview_kind": _enum_value(PreviewKind),
+    "preview_decoder": _enum_value(PreviewDecoder),
+    "tiny_vae_dir": _text_value(allow_empty=True),
+    "tiny_vae_download": _bool_value,
     "upscale": _enum_value(Upscale),
     "output_dir": _text_value(allow_empty=True),
     "teacher_model": _text_value(allow_empty=False),

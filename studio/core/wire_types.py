@@ -50,6 +50,7 @@ from studio.core.jobs import (
     GridJob,
     Lane,
     LaneSpec,
+    PreviewDecoder,
     PreviewOptions,
 )
 from studio.core.models import ModelRef, ModelSource
@@ -113,6 +114,7 @@ ENUM_TYPES: tuple[type[Enum], ...] = (
     Device,
     Offload,
     AxisName,
+    PreviewDecoder,
 )
 NON_FINITE_FIELDS: Mapping[type, frozenset[str]] = {
     CompareFinished: frozenset({"speedup", "psnr", "ssim"}),

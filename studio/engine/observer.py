@@ -11,7 +11,7 @@ import torch
 from studio.core.events import Event, PreviewReady, StepProgress, Timings
 from studio.core.jobs import Lane, PreviewOptions
 from studio.engine.cancel import Cancelled, CancelToken, StopAndKeep
-from studio.engine.previews import preview_image
+from studio.engine.previews import decoded_previews, preview_image
 from studio.engine.x0 import SchedulerTap
 
 
@@ -36,6 +36,7 @@ class StepObserver:
         tap: SchedulerTap,
         latent_format: str,
         previews: PreviewOptions,
+        decode: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.job_id = job_id
         self.lane = lane
@@ -44,6 +45,7 @@ class StepObserver:
         self.tap = tap
         self.latent_format = latent_format
         self.previews = previews
+        self.decode = decode
         self.started = time.perf_counter()
         self.first_model_call: float | None = None
         self.last_step_end: float | None = None
@@ -90,13 +92,13 @@ class StepObserver:
     def _preview(self, latents: torch.Tensor, step: int, total: int) -> PreviewReady:
         x0 = self.tap.x0()
         size = self.previews.max_side
+        if self.decode is not None:
+            x_t, x0_image = decoded_previews(self.decode, latents, x0, size)
+        else:
+            x_t = preview_image(latents, self.latent_format, size)
+            x0_image = None if x0 is None else preview_image(x0, self.latent_format, size)
         return PreviewReady(
-            job_id=self.job_id,
-            lane=self.lane,
-            step=step,
-            total=total,
-            x_t=preview_image(latents, self.latent_format, size),
-            x0=None if x0 is None else preview_image(x0, self.latent_format, size),
+            job_id=self.job_id, lane=self.lane, step=step, total=total, x_t=x_t, x0=x0_image
         )
 
     def timings(self, finished: float, load_s: float) -> Timings:

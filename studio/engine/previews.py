@@ -1,6 +1,9 @@
-"""Turning the current sample or predicted x0 into a small uint8 RGB image."""
+"""Turning the current sample or predicted x0 into a small uint8 RGB image: the linear
+latent->RGB map, or a decoder (a tiny or full VAE, see `preview_decoders`)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -71,3 +74,18 @@ def preview_image(latents: torch.Tensor, fmt: str, max_side: int = 256) -> np.nd
     else:
         rgb = _channels_rgb(latent)
     return _to_uint8(_shrink(rgb, max_side))
+
+
+def decoded_previews(
+    decode: Callable[[torch.Tensor], torch.Tensor],
+    latents: torch.Tensor,
+    x0: torch.Tensor | None,
+    max_side: int = 256,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """x_t's and x0's first images through `decode` (one batched call), as small RGB arrays."""
+    batch = latents[:1].detach()
+    if x0 is not None:
+        batch = torch.cat([batch, x0[:1].detach().to(batch.dtype)])
+    rgb = decode(batch)
+    x_t = _to_uint8(_shrink(rgb[0].float(), max_side))
+    return x_t, (None if x0 is None else _to_uint8(_shrink(rgb[1].float(), max_side)))

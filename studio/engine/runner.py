@@ -30,6 +30,7 @@ from studio.engine.loading import LoadedModel
 from studio.engine.memory import release_memory
 from studio.engine.model_cache import ModelCache
 from studio.engine.observer import EventSink
+from studio.engine.preview_decoders import PreviewDecoders
 from studio.engine.prompt_cache import PromptCache
 from studio.engine.sampling import Knobs, LaneCall, Sample, sample
 from studio.engine.single_runner import run_single
@@ -69,6 +70,7 @@ class Runner:
         amed_predictors: AmedPredictors | None = None,
         classifier_guide: ClassifierGuide | None = None,
         prompt_cache: PromptCache | None = None,
+        preview_decoders: PreviewDecoders | None = None,
     ) -> None:
         self.models = models
         self.judge = judge
@@ -76,6 +78,7 @@ class Runner:
         self.amed_predictors = amed_predictors or AmedPredictors()
         self.classifier_guide = classifier_guide or ClassifierGuide()
         self.prompt_cache = PromptCache() if prompt_cache is None else prompt_cache
+        self.preview_decoders = PreviewDecoders() if preview_decoders is None else preview_decoders
 
     def run(self, job: Job, token: CancelToken, sink: EventSink) -> JobOutcome:
         validate_job(job)
@@ -97,6 +100,7 @@ class Runner:
         self.models.clear()
         self.models = fresh
         self.prompt_cache.clear()
+        self.preview_decoders.clear()
         release_memory()
         return summary
 
@@ -144,6 +148,10 @@ class Runner:
         """One `pipe(...)` call for `call`, observed step by step, with this runner's Gamma
         tables, AMED predictors, classifier guidance and prompt-encoding cache."""
         knobs = Knobs(
-            self.gamma_tables, self.amed_predictors, self.classifier_guide, self.prompt_cache
+            self.gamma_tables,
+            self.amed_predictors,
+            self.classifier_guide,
+            self.prompt_cache,
+            self.preview_decoders,
         )
         return sample(knobs, call, token, sink)

@@ -17,8 +17,8 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from studio.core.events import Timings
-from studio.core.jobs import Lane, LaneSpec, PreviewOptions
+from studio.core.events import EngineStatus, Timings
+from studio.core.jobs import Lane, LaneSpec, PreviewDecoder, PreviewOptions
 from studio.core.params import GenerationParams
 from studio.engine.amed.scheduler import solver_hooks
 from studio.engine.amed.store import AmedPredictors
@@ -27,8 +27,10 @@ from studio.engine.cancel import CancelToken, StopAndKeep
 from studio.engine.classifier_guidance import ClassifierGuide
 from studio.engine.emoji_pipeline import EmojiPipeline
 from studio.engine.finite import check_finite
+from studio.engine.hub_download import download_reporter
 from studio.engine.loading import LoadedModel
 from studio.engine.observer import EventSink, StepObserver
+from studio.engine.preview_decoders import PreviewDecoders
 from studio.engine.prompt_cache import PromptCache
 from studio.engine.samplers import make_scheduler
 from studio.engine.shortcut_model import check_recipe
@@ -52,12 +54,14 @@ class Sample:
 class Knobs:
     """The per-model helpers a `pipe(...)` call attaches to its scheduler, denoiser and
     prompt encoding: analytic-variance Gamma tables, AMED predictors, classifier guidance and
-    the prompt-encoding cache (none: every call encodes its prompts)."""
+    the prompt-encoding cache (none: every call encodes its prompts), and the preview
+    decoders (none: previews use the linear map)."""
 
     gamma_tables: GammaTables
     amed_predictors: AmedPredictors
     classifier_guide: ClassifierGuide
     prompt_cache: PromptCache | None = None
+    preview_decoders: PreviewDecoders | None = None
 
 
 def start_noise(loaded: LoadedModel, params: GenerationParams) -> torch.Tensor | None:
@@ -117,6 +121,8 @@ def sample(knobs: Knobs, call: LaneCall, token: CancelToken, sink: EventSink) ->
     guided, notice = _prepare(knobs, job_id, lane, spec, loaded, token, sink)
     # 2. the observer and the call's arguments
     tap = SchedulerTap(pipe.scheduler)
+    decode, preview_notice = _preview_decode(knobs, call, token, sink)
+    notice = " ".join(n for n in (notice, preview_notice) if n)
     observer = StepObserver(
         job_id=job_id,
         lane=lane,
@@ -125,6 +131,7 @@ def sample(knobs: Knobs, call: LaneCall, token: CancelToken, sink: EventSink) ->
         tap=tap,
         latent_format=loaded.latent_format,
         previews=previews,
+        decode=decode,
     )
     kwargs = call_kwargs(pipe, p, noise, loaded, observer)
     # 3. the one call
@@ -137,6 +144,27 @@ def sample(knobs: Knobs, call: LaneCall, token: CancelToken, sink: EventSink) ->
         images, lane=lane.value, model=spec.model.display_name, dtype=loaded.dtype
     )
     return Sample(to_uint8(finite), timings, observer.model_calls, partial, notice)
+
+
+def _preview_decode(
+    knobs: Knobs, call: LaneCall, token: CancelToken, sink: EventSink
+) -> tuple[Callable[[torch.Tensor], torch.Tensor] | None, str]:
+    """The lane's preview decoder (None: the linear map), and why it fell back to the linear
+    map (told to the status line at once, and kept for the lane's finish)."""
+    decoders, previews = knobs.preview_decoders, call.previews
+    if decoders is None or not previews.enabled or previews.decoder is PreviewDecoder.linear:
+        return None, ""
+    p = call.spec.params
+    resolved = decoders.resolve(
+        previews,
+        call.loaded,
+        (p.height, p.width),
+        token,
+        lambda ref: download_reporter(call.job_id, call.lane, ref, sink),
+    )
+    if resolved.notice:
+        sink.emit(EngineStatus(text=resolved.notice))
+    return resolved.decode, resolved.notice
 
 
 def _prepare(

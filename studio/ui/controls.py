@@ -6,6 +6,7 @@ import random
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFrame,
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -23,10 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.jobs import PreviewDecoder
 from studio.core.params import MAX_SEED, MAX_SIZE, MIN_SIZE
 from studio.core.presets import RecipePreset
 from studio.core.settings import MAX_BATCH_COUNT, MAX_PREVIEW_EVERY, SeedMode
-from studio.ui.binding import bind_combo_data, bind_spin, bind_text
+from studio.ui.binding import Binding, bind_combo_data, bind_spin, bind_text
 from studio.ui.model_pairs import ModelPairCombo
 from studio.ui.preset_picker import ModelPresetCombo
 from studio.ui.recipe_panel import LaneRecipePanel
@@ -35,6 +38,11 @@ from studio.viewmodels.session import SessionViewModel
 
 COMBO_MIN_CHARS = 6  # long sampler names elide instead of widening the column
 SEED_MODES = {SeedMode.fixed: "Fixed", SeedMode.random: "Random", SeedMode.increment: "Increment"}
+PREVIEW_DECODERS = {
+    PreviewDecoder.linear: "Linear",
+    PreviewDecoder.tiny: "Tiny VAE",
+    PreviewDecoder.full: "Full VAE",
+}
 GENERATE_STYLE = (
     "QPushButton#generateButton { font-weight: bold; padding: 6px 14px; }"
     "QPushButton#generateButton:enabled { background: #2f7de1; color: white;"
@@ -92,6 +100,32 @@ class SharedPanel(QGroupBox):
         self.preview_spin.setRange(0, MAX_PREVIEW_EVERY)
         self.preview_spin.setSpecialValueText("off")
         self.preview_spin.setToolTip("Show the image forming every N steps (0: off)")
+        self._preview_decoder_widgets()
+
+    def _preview_decoder_widgets(self) -> None:
+        self.preview_decoder_combo = QComboBox()
+        self.preview_decoder_combo.setObjectName("previewDecoderCombo")
+        for decoder, label in PREVIEW_DECODERS.items():
+            self.preview_decoder_combo.addItem(label, decoder.value)
+        self.preview_decoder_combo.setToolTip(
+            "How latent models' previews become pictures · Linear: a fixed colour map, free ·"
+            " Tiny VAE: the family's TAESD decoder (~1 M parameters), close to the final image ·"
+            " Full VAE: the model's own decoder, exact and slowest"
+        )
+        self.tiny_vae_label = QLabel("Tiny VAEs")
+        self.tiny_vae_edit = QLineEdit()
+        self.tiny_vae_edit.setObjectName("tinyVaeFolderEdit")
+        self.tiny_vae_edit.setPlaceholderText("Hugging Face cache")
+        self.tiny_vae_edit.setToolTip(
+            "A folder holding tiny VAEs (taesd, taesdxl, taesd3, taef1 subfolders, or one "
+            "decoder); empty: the Hugging Face cache only"
+        )
+        self.tiny_vae_download_check = QCheckBox("Download if missing")
+        self.tiny_vae_download_check.setObjectName("tinyVaeDownloadCheck")
+        self.tiny_vae_download_check.setToolTip(
+            "Fetch the family's tiny VAE (a few MB) from the Hugging Face hub when it is not "
+            "found, with progress and cancel; never done otherwise"
+        )
 
     @staticmethod
     def _size_spin(name: str) -> QSpinBox:
@@ -111,7 +145,30 @@ class SharedPanel(QGroupBox):
             bind_spin(self.height_spin, s, "height", s.heightChanged),
             bind_spin(self.batch_spin, s, "batch_count", s.batchCountChanged),
             bind_spin(self.preview_spin, s, "preview_every", s.previewEveryChanged),
+            bind_combo_data(
+                self.preview_decoder_combo, s, "preview_decoder", s.previewDecoderChanged
+            ),
+            Binding(
+                [self.tiny_vae_edit],
+                [self.tiny_vae_edit.textChanged],
+                self.tiny_vae_edit.text,
+                self.tiny_vae_edit.setText,
+                s,
+                "tiny_vae_dir",
+                s.tinyVaeDirChanged,
+            ),
+            Binding(
+                [self.tiny_vae_download_check],
+                [self.tiny_vae_download_check.toggled],
+                self.tiny_vae_download_check.isChecked,
+                self.tiny_vae_download_check.setChecked,
+                s,
+                "tiny_vae_download",
+                s.tinyVaeDownloadChanged,
+            ),
         ]
+        s.previewDecoderChanged.connect(self._show_tiny_vae_options)
+        self._show_tiny_vae_options()
         self.new_seed_button.clicked.connect(self.new_seed)
 
     def _layout(self) -> None:
@@ -134,8 +191,18 @@ class SharedPanel(QGroupBox):
         grid.addWidget(QLabel("Preview every"), 4, 0)
         grid.addWidget(self.preview_spin, 4, 1)
         grid.addWidget(QLabel("steps"), 4, 2, 1, 2)
+        grid.addWidget(QLabel("Preview with"), 5, 0)
+        grid.addWidget(self.preview_decoder_combo, 5, 1, 1, 3)
+        grid.addWidget(self.tiny_vae_label, 6, 0)
+        grid.addWidget(self.tiny_vae_edit, 6, 1, 1, 3)
+        grid.addWidget(self.tiny_vae_download_check, 7, 1, 1, 3)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
+
+    def _show_tiny_vae_options(self, *_: object) -> None:
+        tiny = self.session.preview_decoder is PreviewDecoder.tiny
+        for widget in (self.tiny_vae_label, self.tiny_vae_edit, self.tiny_vae_download_check):
+            widget.setVisible(tiny)
 
     def new_seed(self) -> None:
         self.session.seed = self._rng.randint(0, MAX_SEED)

@@ -6,7 +6,15 @@ from __future__ import annotations
 import random
 from typing import Protocol
 
-from studio.core.jobs import CompareJob, GenerateJob, Job, Lane, LaneSpec, PreviewOptions
+from studio.core.jobs import (
+    CompareJob,
+    GenerateJob,
+    Job,
+    Lane,
+    LaneSpec,
+    PreviewDecoder,
+    PreviewOptions,
+)
 from studio.core.jobs import job_problems as find_job_problems
 from studio.core.model_resolver import ModelResolver
 from studio.core.models import ModelRef
@@ -26,6 +34,9 @@ class JobSource(Protocol):
     seed: int
     seed_mode: SeedMode
     preview_every: int
+    preview_decoder: PreviewDecoder
+    tiny_vae_dir: str
+    tiny_vae_download: bool
     pickle_permissions: PicklePermissions
     models: ModelResolver
 
@@ -67,7 +78,12 @@ class JobBuilder:
     def _job(self, seed: int, refs: list[ModelRef]) -> Job:
         s = self._source
         shared = s.shared_params(seed)
-        previews = PreviewOptions(every=s.preview_every)
+        previews = PreviewOptions(
+            every=s.preview_every,
+            decoder=PreviewDecoder(s.preview_decoder),
+            tiny_vae_dir=s.tiny_vae_dir,
+            download_tiny=s.tiny_vae_download,
+        )
         teacher = LaneSpec(model=refs[0], params=s.teacher.params(shared))
         if not s.compare_mode:
             return GenerateJob(lane=teacher, previews=previews)

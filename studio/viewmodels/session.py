@@ -31,7 +31,7 @@ from studio.core.events import (
     StepProgress,
 )
 from studio.core.gallery import GalleryStore
-from studio.core.jobs import CompareJob, Job, Lane, LaneSpec, StudyJob
+from studio.core.jobs import CompareJob, Job, Lane, LaneSpec, PreviewDecoder, StudyJob
 from studio.core.jobs import job_problems as find_job_problems
 from studio.core.metadata import ParsedParameters
 from studio.core.model_kinds import ModelFacts
@@ -66,7 +66,8 @@ class SessionViewModel(QObject):
 
     Observable attributes (assign to change; each has a `<name>Changed` signal): `prompt`,
     `negative_prompt`, `seed`, `seed_mode`, `width`, `height`, `batch_count`, `teacher_model`,
-    `student_model`, `compare_mode`, `preview_every`. `pickle_permissions` holds the pickle
+    `student_model`, `compare_mode`, `preview_every`, `preview_decoder`, `tiny_vae_dir`,
+    `tiny_vae_download`. `pickle_permissions` holds the pickle
     files the user allowed; jobs get `allow_pickle` for those files only. `models` resolves
     model names (the composition root's resolver; the shipped models and presets when None).
     Each lane is told what `model_facts` knows of its model (kind, vocabulary) whenever that
@@ -84,6 +85,9 @@ class SessionViewModel(QObject):
     studentModelChanged = Signal(str)
     compareModeChanged = Signal(bool)
     previewEveryChanged = Signal(int)
+    previewDecoderChanged = Signal(str)
+    tinyVaeDirChanged = Signal(str)
+    tinyVaeDownloadChanged = Signal(bool)
     busyChanged = Signal(bool)
     error = Signal(str)
     notice = Signal(str)
@@ -101,6 +105,9 @@ class SessionViewModel(QObject):
     student_model = Observable(str)
     compare_mode = Observable(bool)
     preview_every = Observable(operator.index)
+    preview_decoder = Observable(PreviewDecoder)
+    tiny_vae_dir = Observable(str)
+    tiny_vae_download = Observable(bool)
 
     def __init__(
         self,
@@ -153,6 +160,8 @@ class SessionViewModel(QObject):
         self.seed_mode, self.batch_count = settings.seed_mode, settings.batch_count
         self.teacher_model, self.student_model = settings.teacher_model, settings.student_model
         self.compare_mode, self.preview_every = settings.compare_mode, settings.preview_every
+        self.preview_decoder, self.tiny_vae_dir = settings.preview_decoder, settings.tiny_vae_dir
+        self.tiny_vae_download = settings.tiny_vae_download
         self.pickle_permissions = settings.pickle_permissions
         self.teacher.set_recipe(settings.teacher)
         self.student.set_recipe(settings.student)

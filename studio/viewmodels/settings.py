@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from studio.core.engine_options import EngineOptions
 from studio.core.engine_token_file import read_token, token_path, write_token
 from studio.core.gallery import default_gallery_dir
+from studio.core.jobs import PreviewDecoder
 from studio.core.settings import (
     PreviewKind,
     SeedMode,
@@ -62,6 +63,9 @@ class SettingsViewModel(QObject):
             batch_count=session.batch_count,
             compare_mode=session.compare_mode,
             preview_every=session.preview_every,
+            preview_decoder=PreviewDecoder(session.preview_decoder),
+            tiny_vae_dir=session.tiny_vae_dir,
+            tiny_vae_download=session.tiny_vae_download,
             preview_kind=PreviewKind(session.teacher.preview_kind),
             teacher_model=session.teacher_model,
             student_model=session.student_model,
