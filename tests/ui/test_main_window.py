@@ -511,9 +511,8 @@ def test_lane_finished_for_a_lane_never_started_is_harmless(window, engine) -> N
 )
 def test_studio_without_a_command_opens_the_window(argv, engine, monkeypatch) -> None:
     import studio.app
-    from studio.cli import main
-
     import studio.cli.window
+    from studio.cli import main
 
     opened: list[str] = []
     monkeypatch.setattr(studio.app, "run", lambda engine, **_: opened.append(engine.value) or 0)
