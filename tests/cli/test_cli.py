@@ -13,6 +13,7 @@ from studio.cli import main
 from studio.cli.args import model_ref
 from studio.core.models import ModelSource
 from studio.core.pngio import read_image, read_parameters
+from tests.cli.compare_words import compare_words
 from tests.engine.tiny import save_tiny_emoji_pipeline, save_tiny_sd_pipeline
 
 
@@ -66,26 +67,7 @@ def test_generate_writes_png_and_params_reads_it_back(sd_folder, tmp_path, capsy
 def test_compare_writes_side_by_side_and_reports(tmp_path, capsys):
     folder = save_tiny_emoji_pipeline(tmp_path / "tiny-emoji")
     out = tmp_path / "cmp.png"
-    code = main(
-        [
-            "compare",
-            "--teacher",
-            str(folder),
-            "--student",
-            str(folder),
-            "--teacher-steps",
-            "6",
-            "--student-steps",
-            "2",
-            "--width",
-            "32",
-            "--height",
-            "32",
-            "--out",
-            str(out),
-            "--quiet",
-        ]
-    )
+    code = main(compare_words(folder, out))
     assert code == 0
     text = capsys.readouterr().out
     assert "speed-up" in text and "PSNR" in text and "SSIM" in text

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from studio.cli import main
+from tests.cli.compare_words import compare_words
 from tests.engine.tiny import save_tiny_emoji_pipeline
 
 
@@ -18,26 +19,7 @@ def emoji_folder(tmp_path_factory) -> Path:
 
 
 def compare_args(folder: Path, out: Path, animate: Path) -> list[str]:
-    return [
-        "compare",
-        "--teacher",
-        str(folder),
-        "--student",
-        str(folder),
-        "--teacher-steps",
-        "6",
-        "--student-steps",
-        "2",
-        "--width",
-        "32",
-        "--height",
-        "32",
-        "--out",
-        str(out),
-        "--animate",
-        str(animate),
-        "--quiet",
-    ]
+    return compare_words(folder, out, "--animate", str(animate))
 
 
 def test_compare_animate_writes_a_webp_of_both_lanes_forming(emoji_folder, tmp_path, capsys):

@@ -13,6 +13,7 @@ from huggingface_hub import constants
 from studio.cli import build_parser, main
 from studio.cli.generate import preview_options
 from studio.core.jobs import PreviewDecoder
+from tests.cli.compare_words import compare_words
 from tests.engine.tiny import save_tiny_sd_pipeline
 
 
@@ -35,27 +36,9 @@ def tiny_root(tmp_path_factory) -> Path:
 
 
 def args(folder: Path, tmp: Path, *extra: str) -> list[str]:
-    return [
-        "compare",
-        "--teacher",
-        str(folder),
-        "--student",
-        str(folder),
-        "--teacher-steps",
-        "3",
-        "--student-steps",
-        "2",
-        "--width",
-        "32",
-        "--height",
-        "32",
-        "--out",
-        str(tmp / "c.png"),
-        "--animate",
-        str(tmp / "c.gif"),
-        "--quiet",
-        *extra,
-    ]
+    return compare_words(
+        folder, tmp / "c.png", "--animate", str(tmp / "c.gif"), *extra, teacher_steps=3
+    )
 
 
 def test_the_options_make_the_preview_options(tmp_path):
