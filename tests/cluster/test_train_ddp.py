@@ -229,6 +229,7 @@ def ddp_runs(ray_local, tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow  # one Ray Train run of three methods: 100-160 s
 @pytest.mark.parametrize("method", list(METHODS))
 def test_two_ddp_workers_train_each_method_as_one_process_does(ddp_runs, tmp_path, method):
     job, names, opts = METHODS[method]
@@ -238,6 +239,7 @@ def test_two_ddp_workers_train_each_method_as_one_process_does(ddp_runs, tmp_pat
     assert_same_training(got, want, names, opts)
 
 
+@pytest.mark.slow  # one Ray Train run of three methods: 100-160 s
 def test_the_shortcut_workers_keep_one_model_and_one_ema(ddp_runs):
     ranks = [torch.load(ddp_runs / "shortcut" / f"rank-{r}.pt", weights_only=True) for r in (0, 1)]
     for name in ("model", "ema"):
@@ -268,6 +270,7 @@ def test_a_killed_progressive_worker_resumes_its_round_with_the_rounds_teacher(r
         assert_close_weights(load_file(run_dir / name), load_file(tmp_path / "local" / name))
 
 
+@pytest.mark.slow  # one Ray Train run of three methods: 100-160 s
 def test_the_progressive_workers_write_each_rounds_student_as_one_process_does(ddp_runs, tmp_path):
     progressive_job(tmp_path, ONE_PROCESS)
     for steps in (2, 1):
