@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,24 +13,13 @@ from studio.cli import main
 from studio.cli.args import default_size, model_ref, timings_text
 from studio.core.events import Timings
 from studio.core.models import ModelRef
+from tests.core.test_native_size import folder
 from tests.engine.tiny import save_tiny_sd_pipeline
 
 
 def sized_folder(root: Path, sample_size: int) -> Path:
-    """A folder with the configs of an SD model of side `sample_size` * 8 (no weights)."""
-    root.mkdir(parents=True)
-    (root / "model_index.json").write_text(
-        json.dumps(
-            {"_class_name": "StableDiffusionPipeline", "vae": ["diffusers", "AutoencoderKL"]}
-        )
-    )
-    for part, config in (
-        ("unet", {"sample_size": sample_size}),
-        ("vae", {"block_out_channels": [128, 256, 512, 512]}),
-    ):
-        (root / part).mkdir()
-        (root / part / "config.json").write_text(json.dumps(config))
-    return root
+    """An SD folder's configs (no weights): side `sample_size` * 8."""
+    return folder(root, sample_size, 4, "StableDiffusionPipeline")
 
 
 def size_args(width: int | None = None, height: int | None = None) -> argparse.Namespace:

@@ -3,27 +3,16 @@ chose a size of their own."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from studio.core.model_resolver import ModelResolver
 from studio.viewmodels.model_pairs import ModelPairs, alone_pair
+from tests.core.test_native_size import folder
 
 
 def sized_folder(root: Path, sample_size: int) -> str:
-    root.mkdir(parents=True)
-    (root / "model_index.json").write_text(
-        json.dumps(
-            {"_class_name": "StableDiffusionPipeline", "vae": ["diffusers", "AutoencoderKL"]}
-        )
-    )
-    for part, config in (
-        ("unet", {"sample_size": sample_size}),
-        ("vae", {"block_out_channels": [128, 256, 512, 512]}),
-    ):
-        (root / part).mkdir()
-        (root / part / "config.json").write_text(json.dumps(config))
-    return str(root)
+    """An SD folder's configs (no weights): side `sample_size` * 8."""
+    return str(folder(root, sample_size, 4, "StableDiffusionPipeline"))
 
 
 def test_a_model_switch_takes_the_new_family_size_over_a_default_one(tmp_path):
