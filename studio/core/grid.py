@@ -217,6 +217,24 @@ def run_order(cells: list[GridCell]) -> list[GridCell]:
     return sorted(cells, key=lambda cell: first[cell.model])
 
 
+def work_estimate(cell: GridCell) -> int:
+    """A cell's relative cost: its steps, doubled under classifier-free guidance (two UNet
+    passes a step), times its pixels. An estimate for ordering work, not a timing."""
+    params = cell.params
+    passes = 2 if params.guidance_scale > 1 else 1
+    return params.num_inference_steps * passes * params.width * params.height
+
+
+def dispatch_order(cells: list[GridCell]) -> list[GridCell]:
+    """The order to hand cells to several engines at once: grouped by model like `run_order`
+    (each engine then loads a model once), and longest first within a model, so the last
+    cells to start are the shortest and no engine is left finishing a long one alone."""
+    first: dict[ModelRef, int] = {}
+    for cell in cells:
+        first.setdefault(cell.model, len(first))
+    return sorted(cells, key=lambda cell: (first[cell.model], -work_estimate(cell)))
+
+
 def _count_problems(axis: Axis) -> list[str]:
     if not axis.values:
         return [f"The {axis.name} axis has no values."]

@@ -10,8 +10,11 @@ from studio.core.grid import (
     AxisName,
     GridSpec,
     LaneChoice,
+    dispatch_order,
     parse_axis,
     parse_grid,
+    run_order,
+    work_estimate,
 )
 from studio.core.jobs import GridJob, LaneSpec, job_problems
 from studio.core.models import ModelRef
@@ -123,3 +126,22 @@ def test_grid_job_reports_cell_problems_by_label() -> None:
     )
     found = job_problems(bad)
     assert len(found) == 1 and "multiple of 8" in found[0]
+
+
+def test_dispatch_order_keeps_models_together_and_hands_out_the_longest_cells_first() -> None:
+    student = ModelRef.embedded("emoji-student-4step")
+    grid = parse_grid("steps=4,16,8", "model=emoji-teacher,emoji-student-4step")
+    cells = grid.cells(TEACHER, BASE)
+    order = dispatch_order(cells)
+    assert sorted(order, key=lambda c: (c.y, c.x)) == sorted(cells, key=lambda c: (c.y, c.x))
+    assert [c.model for c in order] == [TEACHER] * 3 + [student] * 3
+    assert [c.params.num_inference_steps for c in order] == [16, 8, 4, 16, 8, 4]
+    assert [c.label for c in run_order(cells)][:3] == [c.label for c in cells[:3]]
+
+
+def test_work_estimate_counts_guidance_passes_and_pixels() -> None:
+    grid = parse_grid("guidance=1,3", "steps=10,20")
+    one, three, _, three_twenty = (work_estimate(c) for c in grid.cells(TEACHER, BASE))
+    assert three == 2 * one and three_twenty == 2 * three
+    wide = grid.cells(TEACHER, BASE.with_(width=64))[0]
+    assert work_estimate(wide) == 2 * one
