@@ -73,9 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--animate",
         type=Path,
         default=None,
-        metavar="OUT.webp|OUT.gif",
-        help="also write the two panes forming step by step as an animated WebP or GIF "
-        "(turns on a preview every step)",
+        metavar="OUT.webp|OUT.gif|OUT.mp4",
+        help="also write the two panes forming step by step as an animated WebP or GIF, or an "
+        "H.264 MP4 (which plays once: MP4 has no loop); turns on a preview every step",
     )
     cmp_.add_argument(
         "--animate-seconds",

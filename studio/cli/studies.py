@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--animate",
         type=Path,
         default=None,
-        metavar="OUT.webp|OUT.gif",
+        metavar="OUT.webp|OUT.gif|OUT.mp4",
         help="also write one row's cells side by side, each appearing at its run time",
     )
     grid.add_argument("--animate-row", type=int, default=0, metavar="Y", help="(default 0)")

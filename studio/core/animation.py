@@ -1,5 +1,6 @@
 """Animated comparisons: reels played side by side on one time axis, captioned, written as an
-animated WebP or GIF (Pillow only).
+animated WebP or GIF (Pillow) or an MP4 video (H.264 with PyAV, see `studio.core.video`; an MP4
+does not loop).
 
 Timing rule: the lanes' real times are scaled so the slowest pane's run plays in
 `duration_s` seconds (4 s by default; `duration_s=0` plays real time), sampled every
@@ -22,8 +23,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from studio.core.atomic import atomic_write
 from studio.core.reels import Reel, Shot
+from studio.core.video import encode_mp4
 
-FORMATS = {".webp": "WEBP", ".gif": "GIF"}
+FORMATS = {".webp": "WEBP", ".gif": "GIF", ".mp4": "MP4"}
 PANE_SIDE = 256
 GAP = 8
 FONT_SIZE = 14
@@ -155,15 +157,19 @@ def render(reels: Sequence[Reel], frame: Frame, side: int = PANE_SIDE) -> Image.
 
 
 def animation_format(path: Path) -> str:
-    """Pillow's format name for `path`'s suffix; ValueError for any other suffix."""
+    """The format name (Pillow's, or "MP4") for `path`'s suffix; ValueError for any other
+    suffix."""
     found = FORMATS.get(path.suffix.lower())
     if found is None:
-        raise ValueError(f"an animation's name must end in .webp or .gif, not {path.name!r}")
+        raise ValueError(f"an animation's name must end in .webp, .gif or .mp4, not {path.name!r}")
     return found
 
 
 def encode(images: Sequence[Image.Image], durations_ms: Sequence[int], fmt: str) -> bytes:
-    """The frames as one looping animated WebP (quality 90) or GIF."""
+    """The frames as one looping animated WebP (quality 90) or GIF, or an MP4 (which plays
+    once: MP4 has no loop)."""
+    if fmt == "MP4":
+        return encode_mp4(images, durations_ms, fill=BACKGROUND)
     out = io.BytesIO()
     first, rest = images[0], list(images[1:])
     options: dict[str, object] = {"quality": 90, "method": 4} if fmt == "WEBP" else {}
@@ -182,8 +188,8 @@ def encode(images: Sequence[Image.Image], durations_ms: Sequence[int], fmt: str)
 def write_animation(
     path: Path, reels: Sequence[Reel], timing: Timing = Timing(), side: int = PANE_SIDE
 ) -> Path:
-    """Render the reels' animation and write it at `path` atomically; the suffix (.webp or
-    .gif) picks the format. ValueError for another suffix or no reels, OSError when the
+    """Render the reels' animation and write it at `path` atomically; the suffix (.webp, .gif
+    or .mp4) picks the format. ValueError for another suffix or no reels, OSError when the
     file cannot be written."""
     fmt = animation_format(path)
     if not reels or not any(reel.shots for reel in reels):

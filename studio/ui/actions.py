@@ -87,7 +87,7 @@ class WindowActions(QObject):
         self.export_comparison = _action(
             self,
             "Export &comparison…",
-            tip="Save the last comparison forming step by step as an animated WebP or GIF",
+            tip="Save the last comparison forming step by step as an animated WebP, GIF or MP4",
         )
         self.export_comparison.setEnabled(False)
         for action in (self.save_image, self.copy_image):

@@ -25,12 +25,16 @@ PANE_NAMES = {
     "swipePane": "swipe",
     "differencePane": "difference",
 }
-ANIMATION_FILTERS = {"Animated WebP (*.webp)": ".webp", "Animated GIF (*.gif)": ".gif"}
+ANIMATION_FILTERS = {
+    "Animated WebP (*.webp)": ".webp",
+    "Animated GIF (*.gif)": ".gif",
+    "MP4 video (*.mp4)": ".mp4",
+}
 
 
 def ask_animation_path(parent: QWidget, suggested: Path) -> Path | None:
-    """The .webp or .gif path chosen in a Save dialog; a name without either suffix gets the
-    chosen filter's. None when cancelled."""
+    """The .webp, .gif or .mp4 path chosen in a Save dialog; a name without one of those
+    suffixes gets the chosen filter's. None when cancelled."""
     chosen, picked = QFileDialog.getSaveFileName(
         parent, "Export the comparison as", str(suggested), ";;".join(ANIMATION_FILTERS)
     )
@@ -131,7 +135,7 @@ class WindowExports(QObject):
         return written
 
     def export_comparison(self) -> Path | None:
-        """Ask where, then write the last comparison as an animated WebP or GIF."""
+        """Ask where, then write the last comparison as an animated WebP or GIF, or an MP4."""
         comparison = self.session.comparison
         if not comparison.can_animate:
             self._error("Run a comparison with previews on first: there is nothing to animate.")

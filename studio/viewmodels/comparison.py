@@ -81,7 +81,7 @@ class ComparisonViewModel(QObject):
 
     def export_animation(self, path: Path, timing: Timing | None = None) -> Path:
         """Write the last comparison, teacher left and student right, as an animated WebP or
-        GIF (by the suffix); ValueError or OSError say why not."""
+        GIF or an MP4 (by the suffix); ValueError or OSError say why not."""
         if not self.can_animate:
             raise ValueError("run a comparison with previews on first")
         return write_animation(path, [self.reels[lane] for lane in ROLES], timing or Timing())

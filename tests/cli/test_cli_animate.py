@@ -1,4 +1,5 @@
-"""`studio compare --animate`: the comparison forming step by step as an animated WebP or GIF."""
+"""`studio compare --animate`: the comparison forming step by step as an animated WebP or GIF, or
+an MP4."""
 
 from __future__ import annotations
 
@@ -42,11 +43,18 @@ def test_compare_animate_writes_a_webp_of_both_lanes_forming(emoji_folder, tmp_p
     assert (tmp_path / "cmp.png").is_file()
 
 
+def test_the_animate_help_offers_mp4(capsys) -> None:
+    for command in ("compare", "grid"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "--animate OUT.webp|OUT.gif|OUT.mp4" in capsys.readouterr().out
+
+
 def test_compare_animate_refuses_another_format_before_running(emoji_folder, tmp_path, capsys):
-    code = main(compare_args(emoji_folder, tmp_path / "cmp.png", tmp_path / "cmp.mp4"))
+    code = main(compare_args(emoji_folder, tmp_path / "cmp.png", tmp_path / "cmp.avi"))
     assert code == 1
     err = capsys.readouterr().err
-    assert "must end in .webp or .gif" in err and err.count("\n") == 1
+    assert "must end in .webp, .gif or .mp4" in err and err.count("\n") == 1
     assert not (tmp_path / "cmp.png").exists()
 
 

@@ -1,11 +1,16 @@
-"""Animated comparisons: reels on each lane's own clock, the timeline, captions, frames, files."""
+"""Animated comparisons: reels on each lane's own clock, the timeline, captions, frames, files
+(WebP, GIF, MP4)."""
 
 from __future__ import annotations
 
+import tempfile
+
+import av
 import numpy as np
 import pytest
 from PIL import Image
 
+from studio.core import video
 from studio.core.animation import (
     GAP,
     Frame,
@@ -22,6 +27,7 @@ from studio.core.jobs import Lane
 from studio.core.models import ModelRef
 from studio.core.params import GenerationParams
 from studio.core.reels import MAX_SIDE, PreviewKeeper, Reel, Shot, grid_row_reels, lane_reel
+from studio.core.video import frame_starts
 
 
 def shade(value: int, side: int = 32) -> np.ndarray:
@@ -140,12 +146,49 @@ def test_write_animation_writes_every_frame_with_its_duration(reels, tmp_path, s
 
 
 def test_write_animation_refuses_other_suffixes_and_empty_reels(reels, tmp_path) -> None:
-    with pytest.raises(ValueError, match=r"\.webp or \.gif"):
-        write_animation(tmp_path / "cmp.mp4", reels)
+    with pytest.raises(ValueError, match=r"\.webp, \.gif or \.mp4, not 'cmp\.avi'"):
+        write_animation(tmp_path / "cmp.avi", reels)
     empty = Reel(role="", model="m", sampler="s", total=1, shots=())
     with pytest.raises(ValueError, match="no kept previews"):
         write_animation(tmp_path / "cmp.webp", [empty])
     assert not list(tmp_path.iterdir())
+
+
+def test_an_mp4_plays_every_frame_for_its_duration_at_even_size(reels, tmp_path) -> None:
+    timing = Timing(duration_s=2.0)
+    path = write_animation(tmp_path / "cmp.mp4", reels, timing, side=64)
+    wanted = [f.duration_ms for f in timeline(reels, timing)]
+    width, height = render(reels, timeline(reels, timing)[0], side=64).size
+    assert height % 2 == 1  # so the video pads it by a row
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.format.name == "yuv420p"
+        assert (stream.width, stream.height) == (width, height + 1)
+        frames = list(container.decode(stream))
+        total_s = float(stream.duration * stream.time_base)
+    assert [round(float(f.duration * f.time_base) * 1000) for f in frames] == wanted
+    assert [round(float(f.pts * f.time_base) * 1000) for f in frames] == frame_starts(wanted)
+    assert abs(total_s - sum(wanted) / 1000) <= timing.frame_s
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_failed_mp4_leaves_the_old_file_and_no_scratch(reels, tmp_path, monkeypatch) -> None:
+    path = tmp_path / "out" / "cmp.mp4"
+    path.parent.mkdir()
+    path.write_bytes(b"old")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    def broken(*args) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(video, "_mux", broken)
+    with pytest.raises(OSError, match="No space left"):
+        write_animation(path, reels, Timing(duration_s=1.0), side=32)
+    assert path.read_bytes() == b"old"
+    assert list(path.parent.iterdir()) == [path]
+    assert not list(scratch.iterdir())
 
 
 def test_the_preview_keeper_is_bounded_and_keeps_the_newest() -> None:

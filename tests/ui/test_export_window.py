@@ -16,6 +16,7 @@ from studio.core.gallery import GalleryStore
 from studio.core.grid_sheet import grid_title, layout
 from studio.core.pngio import read_image, read_parameters
 from studio.ui.main_window import MainWindow
+from studio.ui.window_exports import ask_animation_path
 from tests.ui.test_main_window import finish, make_window
 from tests.ui.test_studies_window import run_grid, set_axes
 from tests.viewmodels.fake_engine import FakeEngine
@@ -265,6 +266,22 @@ def test_export_comparison_writes_an_animation_after_a_comparison(
     with Image.open(written) as image:
         assert image.format == "GIF" and image.n_frames == 26
     assert f"Exported the comparison animation to {written}." in window.status_line.text()
+
+
+@pytest.mark.parametrize(
+    ("answer", "picked", "wanted"),
+    [("cmp", "MP4 video (*.mp4)", "cmp.mp4"), ("cmp.MP4", "Animated GIF (*.gif)", "cmp.MP4")],
+)
+def test_the_animation_dialog_offers_mp4(monkeypatch, tmp_path, answer, picked, wanted) -> None:
+    offered: list[str] = []
+
+    def dialog(parent, title, start, filters):
+        offered.extend(filters.split(";;"))
+        return str(tmp_path / answer), picked
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", dialog)
+    assert ask_animation_path(None, tmp_path / "compare-5.webp") == tmp_path / wanted
+    assert offered == ["Animated WebP (*.webp)", "Animated GIF (*.gif)", "MP4 video (*.mp4)"]
 
 
 def test_export_comparison_failure_is_one_sentence(window, engine, monkeypatch, tmp_path) -> None:
