@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from studio.core.events import Timings
+from studio.core.jobs import PreviewDecoder, PreviewOptions
 from studio.core.model_resolver import ModelResolver
 from studio.core.models import EMBEDDED_SIDE, EMBEDDED_TEACHER, ModelRef
 from studio.core.native_size import default_size as models_default_size
@@ -205,3 +206,37 @@ def remote_model_ref(text: str) -> ModelRef:
     """A model for a served engine, by name: one of its embedded models or of its models folder
     (the server resolves it, and refuses what it does not serve)."""
     return ModelRef.embedded(text.strip())
+
+
+def preview_decoder_args(parser: argparse.ArgumentParser) -> None:
+    """How --animate's frames (the step previews) are decoded from a latent model's latents."""
+    parser.add_argument(
+        "--preview-decoder",
+        choices=[d.value for d in PreviewDecoder],
+        default=PreviewDecoder.linear.value,
+        help="with --animate: the previews' decoder: the linear latent->RGB map (default), the "
+        "family's tiny VAE (TAESD, TAESDXL, TAESD3, TAEF1) or the model's own VAE",
+    )
+    parser.add_argument(
+        "--tiny-vae",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a folder holding tiny VAEs (taesd/, taesdxl/, ... or one decoder); without it, "
+        "the Hugging Face cache",
+    )
+    parser.add_argument(
+        "--download-tiny-vae",
+        action="store_true",
+        help="fetch a missing tiny VAE from the hub (a few MB), with progress; never otherwise",
+    )
+
+
+def preview_options(args: argparse.Namespace) -> PreviewOptions:
+    """The previews --animate asks for: every step, in the chosen decoder; none without it."""
+    return PreviewOptions(
+        every=1 if args.animate is not None else 0,
+        decoder=PreviewDecoder(args.preview_decoder),
+        tiny_vae_dir=str(args.tiny_vae or ""),
+        download_tiny=args.download_tiny_vae,
+    )

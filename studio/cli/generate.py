@@ -16,6 +16,8 @@ from studio.cli.args import (
     lane_params,
     model_arg,
     model_ref,
+    preview_decoder_args,
+    preview_options,
     progress,
     recipe_args,
     remote_model_ref,
@@ -25,7 +27,7 @@ from studio.cli.args import (
 )
 from studio.core.animation import animation_format
 from studio.core.client import EngineClient
-from studio.core.jobs import CompareJob, GenerateJob, Lane, LaneSpec, PreviewDecoder, PreviewOptions
+from studio.core.jobs import CompareJob, GenerateJob, Lane, LaneSpec, PreviewOptions
 from studio.core.metadata import format_parameters
 from studio.core.models import EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.pngio import write_png
@@ -87,39 +89,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     preview_decoder_args(cmp_)
     cmp_.set_defaults(func=cmd_compare)
-
-
-def preview_decoder_args(parser: argparse.ArgumentParser) -> None:
-    """How --animate's frames (the step previews) are decoded from a latent model's latents."""
-    parser.add_argument(
-        "--preview-decoder",
-        choices=[d.value for d in PreviewDecoder],
-        default=PreviewDecoder.linear.value,
-        help="with --animate: the previews' decoder: the linear latent->RGB map (default), the "
-        "family's tiny VAE (TAESD, TAESDXL, TAESD3, TAEF1) or the model's own VAE",
-    )
-    parser.add_argument(
-        "--tiny-vae",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="a folder holding tiny VAEs (taesd/, taesdxl/, ... or one decoder); without it, "
-        "the Hugging Face cache",
-    )
-    parser.add_argument(
-        "--download-tiny-vae",
-        action="store_true",
-        help="fetch a missing tiny VAE from the hub (a few MB), with progress; never otherwise",
-    )
-
-
-def preview_options(args: argparse.Namespace) -> PreviewOptions:
-    return PreviewOptions(
-        every=1 if args.animate is not None else 0,
-        decoder=PreviewDecoder(args.preview_decoder),
-        tiny_vae_dir=str(args.tiny_vae or ""),
-        download_tiny=args.download_tiny_vae,
-    )
 
 
 def default_student(args: argparse.Namespace) -> str:

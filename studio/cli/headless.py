@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from studio.core.client import EngineClient
 from studio.core.commands import Submit
@@ -40,14 +43,24 @@ class JobReport:
     cells: list[GridCellFinished] = field(default_factory=list)
     points: list[ConvergencePoint] = field(default_factory=list)
     previews: dict[Lane, PreviewKeeper] = field(default_factory=dict)
+    cell_previews: dict[tuple[int, int], PreviewKeeper] = field(default_factory=dict)
+    keep_cell: Callable[[tuple[int, int]], bool] = lambda cell: True
     failure: str = ""
     cancelled: bool = False
 
     def keep(self, event: PreviewReady) -> None:
         """Keep a bounded, downscaled copy of a preview (the predicted clean image when there
-        is one) for an animation."""
+        is one) for an animation: by grid cell when it names one (and `keep_cell` wants it),
+        else by lane."""
         image = event.x0 if event.x0 is not None else event.x_t
-        self.previews.setdefault(event.lane, PreviewKeeper()).add(event.step, image)
+        if event.cell is None:
+            self.previews.setdefault(event.lane, PreviewKeeper()).add(event.step, image)
+        elif self.keep_cell(event.cell):
+            self.cell_previews.setdefault(event.cell, PreviewKeeper()).add(event.step, image)
+
+    def kept_cells(self) -> dict[tuple[int, int], dict[int, np.ndarray]]:
+        """Each grid cell's kept previews, by step."""
+        return {cell: keeper.frames for cell, keeper in self.cell_previews.items()}
 
 
 class TerminalProgress:
@@ -102,8 +115,9 @@ class TerminalProgress:
         sys.stderr.write(text + "\n")
 
 
-async def _follow(host: EngineClient, job: Job, progress: TerminalProgress) -> JobReport:
-    report = JobReport()
+async def _follow(
+    host: EngineClient, job: Job, progress: TerminalProgress, report: JobReport
+) -> JobReport:
     host.send(Submit(job=job))
     async for event in host.listen():
         match event:
@@ -145,15 +159,21 @@ async def _follow(host: EngineClient, job: Job, progress: TerminalProgress) -> J
     return report
 
 
-def run_job(job: Job, progress: bool | None = None, host: EngineClient | None = None) -> JobReport:
+def run_job(
+    job: Job,
+    progress: bool | None = None,
+    host: EngineClient | None = None,
+    report: JobReport | None = None,
+) -> JobReport:
     """Run one job to its end on `host`, or on a new in-process engine (the headless commands
     have no window to protect, so they keep the thread engine unless told otherwise), and
-    return what it produced."""
+    return what it produced (into `report` when given, e.g. one that keeps only some cells'
+    previews)."""
     show = sys.stderr.isatty() if progress is None else progress
     own = host is None
     host = host or headless_host()
     try:
-        return asyncio.run(_follow(host, job, TerminalProgress(show)))
+        return asyncio.run(_follow(host, job, TerminalProgress(show), report or JobReport()))
     finally:
         if own:
             host.close()

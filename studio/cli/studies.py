@@ -9,7 +9,10 @@ are drawn with Pillow, so neither command loads Qt.
 from __future__ import annotations
 
 import argparse
+import math
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.cli.args import (
     DEFAULT_PROMPT,
@@ -19,6 +22,8 @@ from studio.cli.args import (
     model_arg,
     model_ref,
     model_side,
+    preview_decoder_args,
+    preview_options,
     progress,
     quiet_arg,
     recipe_args,
@@ -37,9 +42,12 @@ from studio.core.convergence import (
     points_csv,
 )
 from studio.core.events import GridCellFinished
-from studio.core.grid import parse_grid
-from studio.core.jobs import ConvergeJob, GridJob, LaneSpec, validate_job
+from studio.core.grid import GridSpec, parse_grid
+from studio.core.jobs import ConvergeJob, GridJob, LaneSpec, PreviewOptions, validate_job
 from studio.core.params import GenerationParams, ValidationError
+
+if TYPE_CHECKING:
+    from studio.core.reels import CellFrames
 
 PSNR_MARKS = (25.0, 30.0, 35.0)
 
@@ -56,9 +64,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="OUT.webp|OUT.gif|OUT.mp4",
-        help="also write one row's cells side by side, each appearing at its run time",
+        help="also write one row's cells side by side, each forming step by step from its "
+        "previews on its own clock (a fast cell holds its image while slower ones finish)",
     )
     grid.add_argument("--animate-row", type=int, default=0, metavar="Y", help="(default 0)")
+    grid.add_argument(
+        "--animate-seconds",
+        type=float,
+        default=4.0,
+        metavar="S",
+        help="play the row's slowest cell in S seconds, the others to the same scale "
+        "(default 4; 0 plays real time)",
+    )
+    preview_decoder_args(grid)
     grid.set_defaults(func=cmd_grid)
     conv = sub.add_parser(
         "converge", help="PSNR of each deterministic sampler to a many-step reference, vs NFE"
@@ -82,7 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
-    from studio.cli.headless import run_job
+    from studio.cli.headless import JobReport, run_job
     from studio.core.grid_sheet import grid_parameters, grid_sheet, grid_title
     from studio.core.pngio import write_png
 
@@ -90,8 +108,14 @@ def cmd_grid(args: argparse.Namespace) -> int:
     default_size(args, [ref])
     params = lane_params(args)
     grid = parse_grid(args.x, args.y, resolve_model=model_ref)
+    if args.animate is not None and (problem := animation_problem(args.animate, grid, args)):
+        return fail(problem)
     job = validate_job(GridJob(base=LaneSpec(model=ref, params=params), grid=grid))
-    report = run_job(job, progress=progress(args))
+    job = replace(job, previews=grid_previews(args, job))
+    row = args.animate_row
+    report = run_job(
+        job, progress=progress(args), report=JobReport(keep_cell=lambda c: c[1] == row)
+    )
     if report.failure or report.cancelled:
         return fail(report.failure or "cancelled")
     sheet = grid_sheet(grid, report.cells, title=grid_title(ref.display_name, params, grid))
@@ -102,23 +126,67 @@ def cmd_grid(args: argparse.Namespace) -> int:
         print(f"{cell.label:<40} {result}")
     print(f"wrote {out}")
     if args.animate is not None:
-        return write_row_animation(args.animate, report.cells, args.animate_row)
+        return write_row_animation(args, report.cells, report.kept_cells(), job.previews)
     return 0
 
 
-def write_row_animation(path: Path, cells: list[GridCellFinished], row: int) -> int:
-    """Write grid row `row` as an animation: a grid keeps no step previews, so each cell
-    appears, captioned, when its run finished."""
-    from studio.core.animation import timeline, write_animation
+def animation_problem(path: Path, grid: GridSpec, args: argparse.Namespace) -> str:
+    """Why --animate cannot be written (a suffix, a row the grid lacks), or ""."""
+    from studio.core.animation import animation_format
+
+    try:
+        animation_format(path)
+    except ValueError as exc:
+        return str(exc)
+    if not 0 <= args.animate_row < grid.rows:
+        return (
+            f"--animate-row {args.animate_row} is not a row of this grid: use 0 to {grid.rows - 1}"
+        )
+    return ""
+
+
+def grid_previews(args: argparse.Namespace, job: GridJob) -> PreviewOptions:
+    """No previews without --animate; with it, the asked-for decoder at a spacing that keeps
+    the animated row's longest cell within the preview keeper's bound (every step up to it)."""
+    from studio.core.reels import MAX_SHOTS
+
+    if args.animate is None:
+        return PreviewOptions(every=0)
+    steps = [c.params.num_inference_steps for c in job.cells() if c.y == args.animate_row]
+    return replace(preview_options(args), every=preview_spacing(max(steps, default=1), MAX_SHOTS))
+
+
+def preview_spacing(steps: int, limit: int) -> int:
+    """Every how many steps to take a preview so that a run of `steps` gives at most `limit`."""
+    return max(1, math.ceil(steps / max(1, limit)))
+
+
+def write_row_animation(
+    args: argparse.Namespace,
+    cells: list[GridCellFinished],
+    kept: CellFrames,
+    previews: PreviewOptions,
+) -> int:
+    """Write the grid row --animate-row at --animate: each cell forming from its kept previews
+    on its own clock; say what was written, or why not in one sentence."""
+    from studio.core.animation import Timing, timeline, write_animation
     from studio.core.reels import grid_row_reels
 
-    reels = grid_row_reels(cell for cell in cells if cell.y == row)
+    row, path = args.animate_row, args.animate
+    reels = grid_row_reels((cell for cell in cells if cell.y == row), kept)
+    timing = Timing(duration_s=max(0.0, args.animate_seconds))
     try:
-        written = write_animation(path, reels)
+        written = write_animation(path, reels, timing)
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return fail(f"could not write the animation {path}: {reason}")
-    print(f"wrote {written} (row {row}: {len(reels)} cells, {len(timeline(reels))} frames)")
+    frames = timeline(reels, timing)
+    seconds = sum(frame.duration_ms for frame in frames) / 1000
+    shots = sum(len(reel.shots) - 1 for reel in reels if reel.shots)
+    print(
+        f"wrote {written} (row {row}: {len(reels)} cells, {shots} step previews taken every "
+        f"{previews.every} step(s), {len(frames)} frames, {seconds:.1f} s)"
+    )
     return 0
 
 

@@ -14,9 +14,10 @@ from studio.core.events import (
     JobFinished,
     JobProgress,
     ModelLoaded,
+    PreviewReady,
 )
 from studio.core.grid import Axis, GridCell, GridSpec, run_order
-from studio.core.jobs import ConvergeJob, GridJob, PreviewOptions
+from studio.core.jobs import ConvergeJob, GridJob
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,19 +30,15 @@ class CellJob:
 
 def split_grid(job: GridJob) -> list[CellJob]:
     """The grid's cells in the engine's run order, each a one-cell grid with the same base,
-    seed and noise, so that its image is the one the whole grid would make."""
+    seed, noise and preview setting, so that its image (and its previews) are the ones the
+    whole grid would make."""
     parts = []
     for index, cell in enumerate(run_order(job.cells())):
         x = Axis(name=job.grid.x.name, values=(job.grid.x.values[cell.x],))
         y = None
         if job.grid.y is not None:
             y = Axis(name=job.grid.y.name, values=(job.grid.y.values[cell.y],))
-        sub = replace(
-            job,
-            job_id=f"{job.job_id}.{index}",
-            grid=GridSpec(x=x, y=y),
-            previews=PreviewOptions(every=0),
-        )
+        sub = replace(job, job_id=f"{job.job_id}.{index}", grid=GridSpec(x=x, y=y))
         parts.append(CellJob(sub, cell))
     return parts
 
@@ -49,8 +46,9 @@ def split_grid(job: GridJob) -> list[CellJob]:
 @dataclass
 class GridMerge:
     """Turns the events of a grid's cell jobs into the events one engine would have sent for
-    the whole grid: each cell at its place, progress over all cells, one end. A cell job that
-    fails becomes a cell with its error, as a cell whose sampler does not fit is locally."""
+    the whole grid: each cell (and each of its previews) at its place, progress over all
+    cells, one end. A cell job that fails becomes a cell with its error, as a cell whose
+    sampler does not fit is locally."""
 
     job: GridJob
     parts: list[CellJob]
@@ -82,6 +80,8 @@ class GridMerge:
             case GridCellFinished():
                 placed = replace(event, job_id=parent, x=cell.x, y=cell.y, label=cell.label)
                 return [placed, *self._progress(sub, cell)]
+            case PreviewReady():
+                return [replace(event, job_id=parent, cell=(cell.x, cell.y))]
             case ModelLoaded():
                 return [replace(event, job_id=parent)]
             case JobFailed(message=message):

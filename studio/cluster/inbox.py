@@ -10,7 +10,8 @@ from studio.core.events import FINAL_EVENTS, Event, PreviewReady
 
 class JobInbox:
     """One job's events in order, waiting for its request to stream them; a newer preview of a
-    lane replaces one still waiting, so a slow client gets the latest, never a backlog."""
+    lane (and grid cell) replaces one still waiting, so a slow client gets the latest, never a
+    backlog."""
 
     def __init__(self) -> None:
         self._events: deque[Event] = deque()
@@ -19,7 +20,7 @@ class JobInbox:
     def put(self, event: Event) -> None:
         if isinstance(event, PreviewReady):
             for index, waiting in enumerate(self._events):
-                if isinstance(waiting, PreviewReady) and waiting.lane == event.lane:
+                if isinstance(waiting, PreviewReady) and _same_pane(waiting, event):
                     del self._events[index]
                     break
         self._events.append(event)
@@ -40,6 +41,10 @@ class JobInbox:
 
     def __len__(self) -> int:
         return len(self._events)
+
+
+def _same_pane(one: PreviewReady, other: PreviewReady) -> bool:
+    return one.lane == other.lane and one.cell == other.cell
 
 
 class EventRouter:

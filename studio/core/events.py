@@ -73,13 +73,15 @@ class DownloadProgress:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepProgress:
-    """A lane finished a denoising step."""
+    """A lane finished a denoising step; `cell` is the grid cell (x, y) the step belongs to
+    when a grid runs, else None."""
 
     job_id: str
     lane: Lane
     step: int
     total: int
     elapsed_s: float
+    cell: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,7 +97,9 @@ class PrepareProgress:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PreviewReady:
-    """A small uint8 HxWx3 view of the current sample and of the predicted clean image."""
+    """A small uint8 HxWx3 view of the current sample and of the predicted clean image;
+    `cell` is the grid cell (x, y) it shows when a grid runs, else None (so a cell's previews
+    are told apart by their coordinate, not by the order of the events)."""
 
     job_id: str
     lane: Lane
@@ -103,6 +107,7 @@ class PreviewReady:
     total: int
     x_t: np.ndarray
     x0: np.ndarray | None = None
+    cell: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,8 +151,9 @@ class JobProgress:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GridCellFinished:
-    """One grid cell's image (read-only uint8 HxWx3), its caption, time and model evaluations;
-    or no image and the one sentence saying why the cell could not run."""
+    """One grid cell's image (read-only uint8 HxWx3), its caption, time, model evaluations and
+    per-phase timings (for its clock in an animation); or no image and the one sentence saying
+    why the cell could not run."""
 
     job_id: str
     x: int
@@ -161,6 +167,7 @@ class GridCellFinished:
     partial: bool = False
     error: str = ""
     lane: Lane | None = None
+    timings: Timings = field(default_factory=Timings)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
-from studio.core.events import GridCellFinished, JobProgress
+from studio.core.events import Event, GridCellFinished, JobProgress, PreviewReady, StepProgress
 from studio.core.grid import GridCell, run_order
-from studio.core.jobs import GridJob, LaneSpec
+from studio.core.jobs import GridJob, Lane, LaneSpec
 from studio.engine.cancel import CancelToken
 from studio.engine.observer import EventSink
 from studio.engine.samplers import SamplerError
 from studio.engine.strategy import JobOutcome, LaneRunner
 from studio.engine.studies import NoiseBank, run_one
+
+
+class CellSink:
+    """Stamps one grid cell's coordinate on the steps and previews its run reports, so they
+    can be told apart by cell rather than by the order the events arrive in."""
+
+    def __init__(self, sink: EventSink, cell: GridCell) -> None:
+        self.sink = sink
+        self.cell = (cell.x, cell.y)
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, StepProgress):
+            event = replace(event, cell=self.cell)
+        self.sink.emit(event)
+
+    def offer_preview(self, lane: Lane, make: Callable[[], PreviewReady]) -> bool:
+        return self.sink.offer_preview(lane, lambda: replace(make(), cell=self.cell))
 
 
 def run_grid(runner: LaneRunner, job: GridJob, token: CancelToken, sink: EventSink) -> JobOutcome:
@@ -51,7 +69,7 @@ def _run_cell(
         model=cell.model,
     )
     try:
-        result, _ = run_one(runner, job, spec, noise, token, sink)
+        result, _ = run_one(runner, job, spec, noise, token, CellSink(sink, cell))
     except SamplerError as exc:
         return replace(empty, error=str(exc))
     return replace(
@@ -60,4 +78,5 @@ def _run_cell(
         wall_s=result.timings.total_s,
         nfe=result.model_calls,
         partial=result.partial,
+        timings=result.timings,
     )

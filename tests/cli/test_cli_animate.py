@@ -56,16 +56,3 @@ def test_compare_animate_refuses_another_format_before_running(emoji_folder, tmp
     err = capsys.readouterr().err
     assert "must end in .webp, .gif or .mp4" in err and err.count("\n") == 1
     assert not (tmp_path / "cmp.png").exists()
-
-
-def test_grid_animate_writes_one_row_of_cells(emoji_folder, tmp_path, capsys):
-    animation = tmp_path / "row.gif"
-    grid = ["grid", "--model", str(emoji_folder), "--x", "steps=1,3", "--y", "guidance=1,3"]
-    sizes = ["--width", "32", "--height", "32", "--quiet", "--out", str(tmp_path / "grid.png")]
-    assert main([*grid, *sizes, "--animate", str(animation), "--animate-row", "1"]) == 0
-    text = capsys.readouterr().out
-    found = re.search(r"\(row 1: 2 cells, (\d+) frames\)", text)
-    assert found, text
-    with Image.open(animation) as image:
-        assert image.format == "GIF" and image.n_frames == int(found[1])
-        assert 2 <= image.n_frames <= 3  # none yet, the faster cell, (the slower one)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import numpy as np
 import pytest
@@ -159,6 +160,44 @@ def test_a_grid_splits_into_one_cell_jobs_and_merges_back_in_place():
     assert merge.take(JobCancelled(job_id=third)) == [], "a cell job ends once"
     *_, end = merge.take(JobCancelled(job_id=fourth))
     assert merge.finished and end == JobCancelled(job_id=grid.job_id, kept_partial=True)
+
+
+def test_a_split_grid_keeps_its_preview_setting_and_each_preview_lands_on_its_cell():
+    from studio.cluster.fan_out import GridMerge, split_grid
+    from studio.core.jobs import PreviewOptions
+
+    grid = GridJob(
+        base=lane(ModelRef.embedded("emoji-teacher")),
+        grid=GridSpec(
+            x=Axis(name=AxisName.sampler, values=("DDIM", "Euler")),
+            y=Axis(name=AxisName.steps, values=(4, 8)),
+        ),
+        previews=PreviewOptions(every=2),
+    )
+    parts = split_grid(grid)
+    assert all(part.job.previews == grid.previews for part in parts)
+    merge = GridMerge(grid, parts)
+    last = parts[-1]
+    sub = PreviewReady(
+        job_id=last.job.job_id, lane=Lane.main, step=2, total=8,
+        x_t=np.zeros((2, 2, 3), np.uint8), cell=(0, 0),
+    )  # fmt: skip
+    (placed,) = merge.take(sub)
+    assert (placed.job_id, placed.cell, placed.step) == (grid.job_id, (last.cell.x, 1), 2)
+    assert placed.cell == (1, 1)
+    assert merge.take(StepProgress(job_id=last.job.job_id, lane=Lane.main, step=1, total=8,
+                                   elapsed_s=0.1)) == []  # fmt: skip
+
+
+def test_an_inbox_keeps_the_newest_waiting_preview_of_each_grid_cell():
+    async def run() -> list:
+        inbox = JobInbox()
+        for cell, step in (((0, 0), 1), ((1, 0), 1), ((0, 0), 2)):
+            inbox.put(dataclasses.replace(preview(Lane.main, step), cell=cell))
+        return [await inbox.get() for _ in range(len(inbox))]
+
+    got = asyncio.run(run())
+    assert [(e.cell, e.step) for e in got] == [((1, 0), 1), ((0, 0), 2)]
 
 
 def test_a_convergence_run_deals_its_samplers_over_the_replicas_and_merges_back():

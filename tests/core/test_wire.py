@@ -228,6 +228,20 @@ EVENTS: list[Event] = [
     EngineConfigured(summary="cuda, 3 models.", options=OPTIONS),
     EngineStatus(text="Loading emoji-teacher…"),
     EngineStopped(reasons=("closed", "idle")),
+    StepProgress(job_id="j", lane=Lane.main, step=2, total=8, elapsed_s=0.5, cell=(2, 1)),
+    PreviewReady(job_id="j", lane=Lane.main, step=2, total=8, x_t=image(), cell=(0, 3)),
+    GridCellFinished(
+        job_id="j",
+        x=2,
+        y=1,
+        image=image(),
+        label="DDIM · 8 steps",
+        wall_s=0.4,
+        nfe=8,
+        params=PARAMS,
+        model=TEACHER,
+        timings=TIMINGS,
+    ),
 ]
 MESSAGES: list[Command | Event] = [*COMMANDS, *EVENTS]
 
@@ -356,7 +370,7 @@ def test_values_outside_the_registry_are_not_sent() -> None:
 
 def test_unknown_tags_fields_and_wrong_types_are_refused_in_one_sentence() -> None:
     cancel = tree_of(Cancel(job_id="a"))
-    document = {"version": 1, "message": cancel}
+    document = {"version": PROTOCOL_VERSION, "message": cancel}
     assert "unknown type tag 'Cancelled'" in refused_json(
         {**document, "message": {**cancel, "@type": "Cancelled"}}
     )
@@ -374,16 +388,17 @@ def test_unknown_tags_fields_and_wrong_types_are_refused_in_one_sentence() -> No
 def test_a_field_holds_only_its_declared_classes_and_enum_values() -> None:
     load = tree_of(LoadModel(ref=TEACHER))
     job = tree_of(COMMANDS[0])["job"]
-    text = refused_json({"version": 1, "message": {**load, "ref": job}})
+    text = refused_json({"version": PROTOCOL_VERSION, "message": {**load, "ref": job}})
     assert text == "LoadModel.ref must be a ModelRef, not a GenerateJob."
     bad_source = {**load, "ref": {**load["ref"], "source": "ftp"}}
-    text = refused_json({"version": 1, "message": bad_source})
+    text = refused_json({"version": PROTOCOL_VERSION, "message": bad_source})
     assert text == "LoadModel.ref.source must be one of embedded, folder, hub, file, not 'ftp'."
 
 
 def test_non_finite_numbers_only_where_the_type_allows_them() -> None:
     step = tree_of(StepProgress(job_id="j", lane=Lane.main, step=1, total=2, elapsed_s=0.1))
-    text = refused_json({"version": 1, "message": {**step, "elapsed_s": {"@float": "nan"}}})
+    nan = {"@float": "nan"}
+    text = refused_json({"version": PROTOCOL_VERSION, "message": {**step, "elapsed_s": nan}})
     assert text == "StepProgress.elapsed_s must be a finite number, not nan."
     header = json.dumps({"message": step, "arrays": []}).encode()
     assert "finite" in refused(frame_of(header.replace(b'"elapsed_s": 0.1', b'"elapsed_s": 1e999')))
@@ -392,7 +407,7 @@ def test_non_finite_numbers_only_where_the_type_allows_them() -> None:
 
 def test_an_int_where_a_float_is_declared_becomes_a_float() -> None:
     step = tree_of(StepProgress(job_id="j", lane=Lane.main, step=1, total=2, elapsed_s=0.5))
-    got = from_json_dict({"version": 1, "message": {**step, "elapsed_s": 2}})
+    got = from_json_dict({"version": PROTOCOL_VERSION, "message": {**step, "elapsed_s": 2}})
     assert isinstance(got, StepProgress) and type(got.elapsed_s) is float
 
 
@@ -419,7 +434,10 @@ def test_bad_prefixes_are_refused_before_anything_else() -> None:
         return PREFIX.pack(magic, version, flags, header_size, payload_size) + body
 
     assert "magic" in refused(framed(magic=b"PK\x03\x04"))
-    assert refused(framed(version=2)) == "The frame has protocol version 2, not 1."
+    other = PROTOCOL_VERSION + 1
+    assert refused(framed(version=other)) == (
+        f"The frame has protocol version {other}, not {PROTOCOL_VERSION}."
+    )
     assert "reserved flags" in refused(framed(flags=1))
     assert "truncated" in refused(frame[:5])
     assert "announces" in refused(frame + b"\x00")
@@ -504,5 +522,14 @@ def test_a_document_built_in_memory_with_non_json_values_is_refused() -> None:
         with pytest.raises(WireError) as info:
             from_json_dict({"version": PROTOCOL_VERSION, "message": odd})
         one_sentence(info.value)
-    with pytest.raises(WireError, match="version True is not 1"):
+    with pytest.raises(WireError, match=f"version True is not {PROTOCOL_VERSION}"):
         from_json_dict({"version": True, "message": cancel})
+
+
+def test_a_grid_cell_on_a_preview_is_two_whole_numbers_and_arrives_as_a_tuple() -> None:
+    preview = PreviewReady(job_id="j", lane=Lane.main, step=1, total=2, x_t=image(), cell=(3, 4))
+    got = decode(encode(preview))
+    assert isinstance(got, PreviewReady) and got.cell == (3, 4) and isinstance(got.cell, tuple)
+    step = tree_of(StepProgress(job_id="j", lane=Lane.main, step=1, total=2, elapsed_s=0.1))
+    text = refused_json({"version": PROTOCOL_VERSION, "message": {**step, "cell": ["a", 1]}})
+    assert text.startswith("StepProgress.cell")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from studio.core.events import (
     GridCellFinished,
     JobProgress,
     LaneFinished,
+    PreviewReady,
     StepProgress,
 )
 from studio.core.grid import parse_grid, run_order
@@ -68,6 +71,19 @@ def test_cells_stream_in_order_from_the_noise_a_single_run_uses(runner, emoji_re
     params = BASE.with_(sampler="Euler", num_inference_steps=3)
     runner.run(GenerateJob(lane=LaneSpec(model=emoji_ref, params=params)), CancelToken(), single)
     np.testing.assert_array_equal(cells[3].image, single.of(LaneFinished)[0].images[0])
+
+
+def test_each_cells_steps_and_previews_carry_its_coordinate_and_timings(runner, emoji_ref):
+    sink = Collector()
+    job = replace(grid_job(emoji_ref, "steps=2,3"), previews=PreviewOptions(every=1))
+    runner.run(job, CancelToken(), sink)
+    previews = sink.of(PreviewReady)
+    assert [(p.cell, p.step) for p in previews] == [((0, 0), 1), ((0, 0), 2), ((1, 0), 1),
+                                                    ((1, 0), 2), ((1, 0), 3)]  # fmt: skip
+    assert {s.cell for s in sink.of(StepProgress)} == {(0, 0), (1, 0)}
+    cells = sink.of(GridCellFinished)
+    assert [len(c.timings.step_s) for c in cells] == [2, 3]
+    assert all(c.timings.total_s == c.wall_s > 0 for c in cells)
 
 
 def test_model_evaluations_are_counted_per_call(runner, tiny_sd_folder) -> None:
