@@ -90,6 +90,14 @@ class WindowActions(QObject):
             tip="Save the last comparison forming step by step as an animated WebP, GIF or MP4",
         )
         self.export_comparison.setEnabled(False)
+        self.export_grid_row = _action(
+            self,
+            "Export grid &row animation…",
+            "Ctrl+Shift+A",
+            tip="Save a row of the last grid forming step by step, each cell on its own clock, "
+            "as an animation (the grid must have run with previews on)",
+        )
+        self.export_grid_row.setEnabled(False)
         for action in (self.save_image, self.copy_image):
             self.window.addAction(action)
         self.reveal_output = _action(
@@ -141,7 +149,13 @@ class WindowActions(QObject):
         file_menu.addActions([self.open_model, self.open_hub, self.choose_models, self.open_image])
         file_menu.addSeparator()
         file_menu.addActions(
-            [self.save_image, self.copy_image, self.export_comparison, self.export_grid]
+            [
+                self.save_image,
+                self.copy_image,
+                self.export_comparison,
+                self.export_grid,
+                self.export_grid_row,
+            ]
         )
         file_menu.addSeparator()
         file_menu.addActions([self.reveal_output, self.choose_output])

@@ -195,7 +195,16 @@ class LaneFollower(QObject):
         self._changed(True)
 
     def _add_new_previews(self) -> None:
+        """Add the lane's new previews to the strip; when the lane has thinned its history,
+        show what it kept instead, so the strip holds no more frames than the lane (a picked
+        frame that was dropped gives way to the nearest kept one)."""
         lane = self.lane
+        if any(step not in lane.history for step in self.frames):
+            picked = self.scrubbed
+            if picked is not None and picked not in lane.history:
+                self.scrubbed = min(lane.history, key=lambda s: abs(s - picked), default=None)
+            self._refill_running()
+            return
         for step in sorted(step for step in lane.history if step not in self.frames):
             image = lane.preview_at(step)
             if image is not None:

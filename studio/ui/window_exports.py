@@ -1,6 +1,7 @@
 """The window's export actions: Copy image and Save image as… for the Compare panes (their
-context menus and the File menu), Export comparison… (an animation of the last comparison)
-and Export grid… (the Grid tab's button and the File menu)."""
+context menus and the File menu), Export comparison… (an animation of the last comparison),
+Export grid… (the Grid tab's button and the File menu) and Export grid row animation… (one
+row of the last grid forming step by step)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from studio.core.animation import FORMATS
 from studio.ui.actions import WindowActions
@@ -75,6 +76,10 @@ class WindowExports(QObject):
         enable = actions.export_comparison.setEnabled
         session.comparison.changed.connect(lambda: enable(session.comparison.can_animate))
         grid_panel.exportRequested.connect(self.export_grid)
+        actions.export_grid_row.triggered.connect(self.export_grid_row)
+        enable_row = actions.export_grid_row.setEnabled
+        for signal in (session.grid.gridStarted, session.grid.cellFinished):
+            signal.connect(lambda *_: enable_row(session.grid.can_animate))
 
     def target_view(self) -> ImageView:
         """The pane with the keyboard focus, else the teacher pane."""
@@ -149,6 +154,35 @@ class WindowExports(QObject):
         if written is not None:
             self._status(f"Exported the comparison animation to {written}.")
         return written
+
+    def export_grid_row(self) -> Path | None:
+        """Ask which row (when several can be animated) and where, then write that row of the
+        last grid forming step by step as an animation."""
+        grid = self.session.grid
+        rows = grid.animated_rows()
+        if not rows or grid.base is None:
+            self._error("Run a grid with previews on first: there is no grid row to animate.")
+            return None
+        row = self._ask_row(rows) if len(rows) > 1 else rows[0]
+        if row is None:
+            return None
+        suggested = self._folder() / f"grid-{grid.base.params.seed}-row{row + 1}.webp"
+        path = ask_animation_path(self.window, suggested)
+        if path is None:
+            return None
+        written = self._write(path, lambda: grid.export_row_animation(path, row))
+        if written is not None:
+            label = grid.row_label(row)
+            self._status(f"Exported the grid row animation ({label}) to {written}.")
+        return written
+
+    def _ask_row(self, rows: list[int]) -> int | None:
+        """The row picked in a list of the animatable rows' labels; None when cancelled."""
+        labels = [self.session.grid.row_label(row) for row in rows]
+        picked, ok = QInputDialog.getItem(
+            self.window, "Export grid row animation", "Which row?", labels, 0, False
+        )
+        return rows[labels.index(picked)] if ok and picked in labels else None
 
     def _write(self, path: Path, write: Callable[[], Path]) -> Path | None:
         try:

@@ -8,13 +8,15 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.events import Event, GridCellFinished, JobProgress, StepProgress
+from studio.core.animation import Timing, write_animation
+from studio.core.events import Event, GridCellFinished, JobProgress, PreviewReady, StepProgress
 from studio.core.grid import Axis, AxisName, GridSpec, LaneChoice, parse_axis, run_order
 from studio.core.grid_sheet import grid_parameters, grid_sheet, grid_title
-from studio.core.jobs import GridJob, Job, Lane, LaneSpec
+from studio.core.jobs import GridJob, Job, Lane, LaneSpec, PreviewOptions
 from studio.core.models import ModelRef
 from studio.core.params import ValidationError
 from studio.core.pngio import write_png
+from studio.core.reels import PreviewKeeper, grid_row_reels
 from studio.viewmodels.observable import Observable
 from studio.viewmodels.study import StudyViewModel
 from studio.viewmodels.study_progress import StudyProgress
@@ -35,10 +37,13 @@ DEFAULT_VALUES = {
 
 
 class GridViewModel(StudyViewModel):
-    """Builds grid jobs from its axes and the session's lanes, and keeps the streamed cells.
+    """Builds grid jobs from its axes and the session's lanes, and keeps the streamed cells
+    (with each cell's step previews, bounded, when the grid ran with previews, for a row's
+    animation).
 
     Observable: `x_axis`, `x_values`, `y_axis` (may be "none"), `y_values`. The `lane` axis
-    takes the session's teacher and student recipes; its values text is ignored.
+    takes the session's teacher and student recipes; its values text is ignored. Grids ask
+    for the previews `previews()` gives (the session's interval and decoder; none without it).
     """
 
     xAxisChanged = Signal(str)
@@ -59,15 +64,18 @@ class GridViewModel(StudyViewModel):
         lane_spec: Callable[[Lane], LaneSpec],
         resolve_model: Callable[[str], ModelRef],
         parent: QObject | None = None,
+        previews: Callable[[], PreviewOptions] | None = None,
     ) -> None:
         super().__init__(submit, lane_spec, parent)
         self._resolve_model = resolve_model
+        self._previews = previews or (lambda: PreviewOptions(every=0))
         self._x_axis, self._x_values = "sampler", DEFAULT_VALUES["sampler"]
         self._y_axis, self._y_values = "steps", DEFAULT_VALUES["steps"]
         self.progress = StudyProgress("Cell", self)
         self.grid: GridSpec | None = None
         self.base: LaneSpec | None = None
         self.cells: dict[tuple[int, int], GridCellFinished] = {}
+        self.previews: dict[tuple[int, int], PreviewKeeper] = {}
         self.running: tuple[int, int] | None = None
         self._order: list[tuple[int, int]] = []
 
@@ -95,7 +103,7 @@ class GridViewModel(StudyViewModel):
         found = grid.problems()
         if found:
             raise ValidationError(found)
-        return GridJob(base=base, grid=grid)
+        return GridJob(base=base, grid=grid, previews=self._previews())
 
     def _axis(self, name: str, values: str) -> Axis:
         if name == AxisName.lane.value:
@@ -115,6 +123,7 @@ class GridViewModel(StudyViewModel):
         self.job_id = job.job_id
         self.grid, self.base = job.grid, job.base
         self.cells = {}
+        self.previews = {}
         self.running = None
         self._order = [(cell.x, cell.y) for cell in run_order(job.cells())]
         self.progress.begin(job.job_id, job.grid.size)
@@ -129,6 +138,8 @@ class GridViewModel(StudyViewModel):
                 self.progress.on_progress(event)
             case StepProgress():
                 self.progress.on_step(event)
+            case PreviewReady(cell=(x, y)):
+                self._keep_preview((x, y), event)
             case GridCellFinished(x=x, y=y):
                 self.cells[(x, y)] = event
                 self.running = None
@@ -142,6 +153,41 @@ class GridViewModel(StudyViewModel):
 
     def cell(self, x: int, y: int) -> GridCellFinished | None:
         return self.cells.get((x, y))
+
+    def _keep_preview(self, cell: tuple[int, int], event: PreviewReady) -> None:
+        """Keep a bounded, downscaled copy of a cell's preview (its predicted clean image when
+        there is one)."""
+        image = event.x0 if event.x0 is not None else event.x_t
+        self.previews.setdefault(cell, PreviewKeeper()).add(event.step, image)
+
+    # --- animating a row -----------------------------------------------------------------------
+
+    def animated_rows(self) -> list[int]:
+        """The rows that can be animated: a finished cell with an image, and kept step
+        previews of one of its cells."""
+        rows = {y for (x, y), cell in self.cells.items() if cell.image is not None}
+        return sorted(y for y in rows if any(row == y for _, row in self.previews))
+
+    @property
+    def can_animate(self) -> bool:
+        return bool(self.animated_rows())
+
+    def row_label(self, y: int) -> str:
+        """How the row is named in a chooser: "Row 2: 8 steps" (just "Row 1" without a y axis)."""
+        axis = self.grid.y if self.grid is not None else None
+        if axis is None or not 0 <= y < len(axis):
+            return f"Row {y + 1}"
+        return f"Row {y + 1}: {axis.labels()[y]}"
+
+    def export_row_animation(self, path: Path, y: int, timing: Timing | None = None) -> Path:
+        """Write row `y` of the last grid, its cells forming side by side from their kept
+        previews, each on its own clock, as an animation (format by the suffix); ValueError or
+        OSError say why not."""
+        if y not in self.animated_rows():
+            raise ValueError("run a grid with previews on first: this row has nothing to animate")
+        cells = [cell for (_, row), cell in self.cells.items() if row == y]
+        kept = {cell: keeper.frames for cell, keeper in self.previews.items()}
+        return write_animation(path, grid_row_reels(cells, kept), timing or Timing())
 
     # --- exporting -----------------------------------------------------------------------------
 

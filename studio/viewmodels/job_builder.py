@@ -78,17 +78,22 @@ class JobBuilder:
     def _job(self, seed: int, refs: list[ModelRef]) -> Job:
         s = self._source
         shared = s.shared_params(seed)
-        previews = PreviewOptions(
-            every=s.preview_every,
-            decoder=PreviewDecoder(s.preview_decoder),
-            tiny_vae_dir=s.tiny_vae_dir,
-            download_tiny=s.tiny_vae_download,
-        )
+        previews = self.preview_options()
         teacher = LaneSpec(model=refs[0], params=s.teacher.params(shared))
         if not s.compare_mode:
             return GenerateJob(lane=teacher, previews=previews)
         student = LaneSpec(model=refs[1], params=s.student.params(shared))
         return CompareJob(teacher=teacher, student=student, previews=previews)
+
+    def preview_options(self) -> PreviewOptions:
+        """The step previews the session asks for (interval, decoder), for every job it sends."""
+        s = self._source
+        return PreviewOptions(
+            every=s.preview_every,
+            decoder=PreviewDecoder(s.preview_decoder),
+            tiny_vae_dir=s.tiny_vae_dir,
+            download_tiny=s.tiny_vae_download,
+        )
 
     def lane_spec(self, lane: Lane) -> LaneSpec:
         """A lane's model and recipe as Generate would send them; ValueError naming a bad model."""

@@ -22,6 +22,7 @@ from studio.core.jobs import Lane
 from studio.core.model_kinds import UNKNOWN, ModelFacts
 from studio.core.params import GenerationParams, ScheduleOptions, problems
 from studio.core.recipes import recipe_warnings
+from studio.core.reels import MAX_SHOTS, StepThinning
 from studio.core.samplers import find_sampler
 from studio.core.settings import LaneRecipe, PreviewKind, SharedParams
 from studio.core.shortcut import steps_sentence
@@ -30,6 +31,9 @@ from studio.core.units import download_status
 from studio.viewmodels.observable import Observable
 
 PreviewPair = tuple[np.ndarray, np.ndarray | None]
+HISTORY_LIMIT = MAX_SHOTS
+"""At most this many steps' preview pairs are kept per run (1000 steps at 512 px would be
+about 1.5 GB; 120 are under 200 MB, and 256 px previews a quarter of that)."""
 
 
 def preparation_status(event: PrepareProgress) -> str:
@@ -221,6 +225,7 @@ class LaneViewModel(QObject):
         self.total = 0
         self.eta_s = math.nan
         self.history: dict[int, PreviewPair] = {}
+        self._thinning = StepThinning(HISTORY_LIMIT)
         self.latest_step = 0
         self.images: tuple[np.ndarray, ...] = ()
         self.result_params: GenerationParams | None = None
@@ -312,7 +317,12 @@ class LaneViewModel(QObject):
         return max(0.0, per_step * (event.total - event.step))
 
     def on_preview(self, event: PreviewReady) -> None:
+        """Keep the step's preview pair, at most `HISTORY_LIMIT` of them: past it, older steps
+        are thinned to an even stride (the latest always stays), so a long run keeps a spread
+        for the scrubber in bounded memory."""
         self.history[event.step] = (event.x_t, event.x0)
+        for step in self._thinning.drops(self.history):
+            del self.history[step]
         self.latest_step = max(self.latest_step, event.step)
         self.previewChanged.emit()
 
@@ -373,7 +383,8 @@ class LaneViewModel(QObject):
         return x0 if wanted is PreviewKind.x0 and x0 is not None else x_t
 
     def kept_previews(self) -> dict[int, np.ndarray]:
-        """Every kept step's predicted clean image (x_t where there is none), for animations."""
+        """Every kept step's predicted clean image (x_t where there is none), for animations
+        (at most `HISTORY_LIMIT`, an even spread of the run)."""
         return {step: x0 if x0 is not None else x_t for step, (x_t, x0) in self.history.items()}
 
     @property

@@ -136,7 +136,13 @@ class SessionViewModel(QObject):
         self.comparison = ComparisonViewModel(self)
         self.queue = QueueViewModel(self._discard, self)
         self.gallery = GalleryViewModel(store, self, self)
-        self.studies = Studies(self.submit, self.lane_spec, self.models.resolve, self)
+        self.studies = Studies(
+            self.submit,
+            self.lane_spec,
+            self.models.resolve,
+            self,
+            previews=self._jobs.preview_options,
+        )
         self.grid, self.convergence = self.studies.grid, self.studies.convergence
         self.convergence.pace = partial(measured_pace, self.teacher)
         self.apply_settings(base)

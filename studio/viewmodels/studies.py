@@ -7,7 +7,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject
 
 from studio.core.events import Event
-from studio.core.jobs import ConvergeJob, GridJob, Job, Lane, LaneSpec
+from studio.core.jobs import ConvergeJob, GridJob, Job, Lane, LaneSpec, PreviewOptions
 from studio.core.models import ModelRef
 from studio.viewmodels.convergence import ConvergenceViewModel
 from studio.viewmodels.grid import GridViewModel
@@ -22,9 +22,10 @@ class Studies(QObject):
         lane_spec: Callable[[Lane], LaneSpec],
         resolve_model: Callable[[str], ModelRef],
         parent: QObject | None = None,
+        previews: Callable[[], PreviewOptions] | None = None,
     ) -> None:
         super().__init__(parent)
-        self.grid = GridViewModel(submit, lane_spec, resolve_model, self)
+        self.grid = GridViewModel(submit, lane_spec, resolve_model, self, previews=previews)
         self.convergence = ConvergenceViewModel(submit, lane_spec, self)
 
     def owner(self, job: Job) -> GridViewModel | ConvergenceViewModel | None:

@@ -16,6 +16,7 @@ from studio.core.jobs import Lane
 from studio.ui.main_window import MainWindow
 from studio.ui.preview_area import PaneOverride
 from studio.ui.step_strip import StepStrip
+from studio.viewmodels.lane import HISTORY_LIMIT
 from tests.ui.test_main_window import finish, make_window
 from tests.viewmodels.fake_engine import FakeEngine
 
@@ -92,7 +93,10 @@ def test_thumbnails_are_made_only_when_seen(window, engine) -> None:
     strip = window.preview.strips["teacher"]
     strip.select_step(1)
     teacher_previews(window, events, 147)
-    assert strip.frame_count() == 150 and strip.current_step() == 1
+    kept = window.session.teacher.history_steps
+    assert len(kept) <= HISTORY_LIMIT < 150, "the lane thinned its history past its bound"
+    assert strip_steps(strip) == kept and kept[-1] == 150
+    assert strip.current_step() == 2, "the picked step 1 was dropped: the nearest kept one"
     assert 0 < strip.model.thumbnails_made() < 50
 
 

@@ -15,7 +15,9 @@ from studio.core.events import (
     JobCancelled,
     JobFinished,
     JobProgress,
+    PreviewReady,
     StepProgress,
+    Timings,
 )
 from studio.core.jobs import ConvergeJob, GridJob, Lane
 
@@ -44,6 +46,8 @@ def grid_script(job: GridJob, token) -> Iterator[Event]:
             yield StepProgress(
                 job_id=job.job_id, lane=Lane.main, step=step, total=steps, elapsed_s=STEP_S * step
             )
+            if job.previews.enabled and step % job.previews.every == 0:
+                yield cell_preview(job, cell.x, cell.y, step, steps)
         misfit = cell.params.sampler == MISFIT
         yield GridCellFinished(
             job_id=job.job_id,
@@ -56,8 +60,17 @@ def grid_script(job: GridJob, token) -> Iterator[Event]:
             params=cell.params,
             model=cell.model,
             error=MISFIT_MESSAGE if misfit else "",
+            timings=Timings(step_s=(STEP_S,) * steps, total_s=STEP_S * steps),
         )
     yield JobFinished(job_id=job.job_id)
+
+
+def cell_preview(job: GridJob, x: int, y: int, step: int, total: int) -> PreviewReady:
+    """A cell's step preview: its image darkened by the steps still to go, marked with its cell."""
+    image = cell_image(x, y, 32, 32) // (1 + total - step)
+    return PreviewReady(
+        job_id=job.job_id, lane=Lane.main, step=step, total=total, x_t=image, cell=(x, y)
+    )
 
 
 def convergence_script(job: ConvergeJob, token) -> Iterator[Event]:
