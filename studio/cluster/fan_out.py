@@ -16,7 +16,7 @@ from studio.core.events import (
     ModelLoaded,
     PreviewReady,
 )
-from studio.core.grid import Axis, GridCell, GridSpec, run_order
+from studio.core.grid import Axis, GridCell, GridSpec, dispatch_order
 from studio.core.jobs import ConvergeJob, GridJob
 
 
@@ -29,11 +29,11 @@ class CellJob:
 
 
 def split_grid(job: GridJob) -> list[CellJob]:
-    """The grid's cells in the engine's run order, each a one-cell grid with the same base,
-    seed, noise and preview setting, so that its image (and its previews) are the ones the
-    whole grid would make."""
+    """The grid's cells in dispatch order (longest first within a model, so the replicas
+    finish together), each a one-cell grid with the same base, seed, noise and preview
+    setting, so that its image (and its previews) are the ones the whole grid would make."""
     parts = []
-    for index, cell in enumerate(run_order(job.cells())):
+    for index, cell in enumerate(dispatch_order(job.cells())):
         x = Axis(name=job.grid.x.name, values=(job.grid.x.values[cell.x],))
         y = None
         if job.grid.y is not None:

@@ -133,7 +133,9 @@ def test_a_grid_splits_into_one_cell_jobs_and_merges_back_in_place():
         ),
     )
     parts = split_grid(grid)
-    assert [(p.cell.x, p.cell.y) for p in parts] == [(0, 0), (1, 0), (0, 1), (1, 1)]
+    assert [(p.cell.x, p.cell.y) for p in parts] == [(0, 1), (1, 1), (0, 0), (1, 0)], (
+        "the 8-step cells go out first"
+    )
     for part in parts:
         assert part.job.grid.size == 1 and part.job.job_id.startswith(grid.job_id + ".")
         assert part.job.cells()[0].params == part.cell.params
@@ -148,13 +150,13 @@ def test_a_grid_splits_into_one_cell_jobs_and_merges_back_in_place():
     assert (placed.job_id, placed.x, placed.y, placed.label) == (
         grid.job_id,
         1,
-        0,
+        1,
         parts[1].cell.label,
     )
     assert isinstance(progress, JobProgress) and progress.done == 1
     assert merge.take(JobFinished(job_id=second)) == []
     failed, _ = merge.take(JobFailed(job_id=first, message="The replica stopped."))
-    assert (failed.x, failed.y, failed.image, failed.error) == (0, 0, None, "The replica stopped.")
+    assert (failed.x, failed.y, failed.image, failed.error) == (0, 1, None, "The replica stopped.")
     assert merge.take(JobFailed(job_id="someone-else", message="no")) == []
     merge.take(JobCancelled(job_id=third, kept_partial=True))
     assert merge.take(JobCancelled(job_id=third)) == [], "a cell job ends once"
@@ -183,8 +185,8 @@ def test_a_split_grid_keeps_its_preview_setting_and_each_preview_lands_on_its_ce
         x_t=np.zeros((2, 2, 3), np.uint8), cell=(0, 0),
     )  # fmt: skip
     (placed,) = merge.take(sub)
-    assert (placed.job_id, placed.cell, placed.step) == (grid.job_id, (last.cell.x, 1), 2)
-    assert placed.cell == (1, 1)
+    assert (placed.job_id, placed.cell, placed.step) == (grid.job_id, (last.cell.x, 0), 2)
+    assert placed.cell == (1, 0), "the last part is a 4-step cell: the 8-step ones go first"
     assert merge.take(StepProgress(job_id=last.job.job_id, lane=Lane.main, step=1, total=8,
                                    elapsed_s=0.1)) == []  # fmt: skip
 
