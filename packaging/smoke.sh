@@ -10,7 +10,8 @@
 #   3. generates with the embedded pair: `compare` (teacher beside student, same noise) and one
 #      `generate` per model; the PNGs must decode, must not be blank, and must carry parameters;
 #      the comparison again through the engine process (the bundle started as `--engine-child`,
-#      as the window starts it), which must give the same file byte for byte;
+#      as the window starts it), which must give the same file byte for byte; and a comparison
+#      animated as an MP4 (PyAV's bundled FFmpeg and libx264 must load);
 #   4. installs and removes its desktop files in a private XDG data folder.
 # Set STUDIO_SMOKE_KEEP=1 to keep the work folder with the images.
 set -euo pipefail
@@ -74,6 +75,10 @@ timeout 600 "$EXE" compare -q --seed 7 --engine process -o out/compare-process.p
 echo "compare through the engine process: $(seconds "$started" "$(now)") s"
 cmp -s out/compare.png out/compare-process.png ||
   fail "the engine process made another comparison than the in-process engine"
+timeout 600 "$EXE" compare -q --seed 7 --teacher-steps 8 -o out/animated.png \
+  --animate out/animated.mp4 || fail "the comparison as an MP4 (PyAV's bundled FFmpeg) failed"
+[[ "$(head -c 8 out/animated.mp4 | tail -c 4)" == ftyp ]] || fail "out/animated.mp4 is no MP4"
+echo "animated comparison: $(du -h out/animated.mp4 | cut -f1) MP4"
 
 step "4. desktop files"
 "$EXE" install-desktop >"$WORK/install.log"
