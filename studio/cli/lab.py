@@ -208,6 +208,11 @@ def _amed(sub: argparse._SubParsersAction) -> None:
     amed.add_argument("--substeps", type=int, default=12, help="reference steps per AMED step")
     amed.add_argument("--batch", type=int, default=16)
     amed.add_argument("--force", action="store_true", help="train again, replace the cache")
+    amed.add_argument(
+        "--plugin",
+        action="store_true",
+        help="train the AMED-Plugin's predictors (on DPM-Solver++ 2M) instead of AMED's",
+    )
     amed.add_argument("--device", default="auto")
     quiet_arg(amed)
     amed.set_defaults(func=cmd_amed)
@@ -419,6 +424,7 @@ def cmd_guidance_classifier(args: argparse.Namespace) -> int:
 
 def cmd_amed(args: argparse.Namespace) -> int:
     from studio.engine.amed.fit import FitOptions
+    from studio.engine.amed.plan import Variant
     from studio.lab.amed_job import parse_nfe, summary, train_predictors
 
     nfes = parse_nfe(args.nfe)
@@ -426,8 +432,15 @@ def cmd_amed(args: argparse.Namespace) -> int:
         samples=args.samples, batch_size=args.batch, substeps=args.substeps, epochs=args.epochs
     )
     ref = model_ref(args.model)
+    variant = Variant.plugin if args.plugin else Variant.solver
     reports = train_predictors(
-        ref, nfes, options, force=args.force, device=args.device, progress=not args.quiet
+        ref,
+        nfes,
+        options,
+        force=args.force,
+        device=args.device,
+        progress=not args.quiet,
+        variant=variant,
     )
     print(summary(reports))
     return 0

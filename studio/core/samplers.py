@@ -25,8 +25,9 @@ class SamplerSpec:
 
     `needs` names an extra package; `needs_gamma_table` marks Analytic-DPM samplers, whose
     scheduler needs the model's Gamma table (estimated once per model, then cached) before it runs;
-    `needs_predictor` marks AMED, whose scheduler needs a predictor trained for the model and the
-    step count (once, then cached). `min_steps` is the fewest steps the sampler can take.
+    `needs_predictor` marks AMED and the AMED-Plugin, whose scheduler needs a predictor trained
+    for the model and the step count (once, then cached). `min_steps` is the fewest steps the
+    sampler can take.
     """
 
     name: str
@@ -147,6 +148,14 @@ SAMPLERS: tuple[SamplerSpec, ...] = (
         "AMED",
         "AmedScheduler",
         "mean-value ODE steps at a learned intermediate time (Zhou et al.); steps count NFE",
+        needs_predictor=True,
+        min_steps=3,
+    ),
+    _spec(
+        "AMED-Plugin",
+        "AmedPluginScheduler",
+        "AMED's learned intermediate times on DPM-Solver++ 2M, every evaluation in its history; "
+        "steps count NFE",
         needs_predictor=True,
         min_steps=3,
     ),

@@ -22,7 +22,7 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from studio.core.model_kinds import misfit_sentence, model_kind_of
 from studio.core.params import ScheduleOptions, Sigmas, Spacing
 from studio.core.samplers import SAMPLERS, ModelKind, SamplerSpec, find_sampler
-from studio.engine.amed.scheduler import AmedScheduler
+from studio.engine.amed.scheduler import AmedPluginScheduler, AmedScheduler
 from studio.engine.analytic.scheduler import AnalyticDDIMScheduler, AnalyticDDPMScheduler
 from studio.engine.ddim import ZeroSnrSafeDDIMScheduler
 from studio.engine.scheduler_cache import SCHEDULERS
@@ -60,7 +60,15 @@ INTEGER_TIMESTEP_SOLVERS = frozenset(
 )
 OWN_SCHEDULERS: dict[str, type[SchedulerMixin]] = {
     "DDIMScheduler": ZeroSnrSafeDDIMScheduler,
-    **{cls.__name__: cls for cls in (AnalyticDDIMScheduler, AnalyticDDPMScheduler, AmedScheduler)},
+    **{
+        cls.__name__: cls
+        for cls in (
+            AnalyticDDIMScheduler,
+            AnalyticDDPMScheduler,
+            AmedScheduler,
+            AmedPluginScheduler,
+        )
+    },
 }
 COLLIDE = "its rounded timesteps collide {}, and diffusers then stops with an IndexError"
 

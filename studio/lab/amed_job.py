@@ -1,4 +1,5 @@
-"""`studio amed`: train and cache a model's AMED predictors, one per NFE, with progress bars."""
+"""`studio amed`: train and cache a model's AMED (or AMED-Plugin) predictors, one per NFE, with
+progress bars."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from studio.core.models import ModelRef
 from studio.engine.amed.fit import FitOptions
-from studio.engine.amed.plan import MIN_NFE
+from studio.engine.amed.plan import MIN_NFE, Variant
 from studio.engine.amed.store import AmedPredictors
 from studio.engine.loading import load_pipeline
 from studio.lab.analytic_job import TaskBars
@@ -48,8 +49,9 @@ def train_predictors(
     force: bool = False,
     device: str = "auto",
     progress: bool = True,
+    variant: Variant = Variant.solver,
 ) -> list[PredictorReport]:
-    """Load the model, then read or train each NFE's predictor."""
+    """Load the model, then read or train each NFE's predictor of `variant`."""
     loaded = load_pipeline(ref, device=device)
     predictors = AmedPredictors(options=options)
     reports = []
@@ -57,11 +59,12 @@ def train_predictors(
         bars = TaskBars(progress)
         started = time.perf_counter()
         try:
-            stored = predictors.stored_for(loaded, nfe, bars, force=force)
+            stored = predictors.stored_for(loaded, nfe, bars, force=force, variant=variant)
         finally:
             bars.close()
         seconds = time.perf_counter() - started
-        reports.append(PredictorReport(nfe, predictors.path_for(loaded, nfe), stored.info, seconds))
+        path = predictors.path_for(loaded, nfe, variant)
+        reports.append(PredictorReport(nfe, path, stored.info, seconds))
     return reports
 
 

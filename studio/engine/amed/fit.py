@@ -3,11 +3,12 @@
 For each batch of prompts and starting noise, the reference is DPM++ 2M (the convergence
 reference's solver) on a fine grid that contains every point of the AMED grid, `substeps` steps
 per AMED interval, with the same classifier-free guidance. The solver then walks the AMED grid
-from the same noise: a DDIM step, then AMED steps; each AMED step's result is compared with the
-reference at the same grid point (mean squared error in x), and the gradient reaches the
-predictor through the scale c and, through the intermediate sigma, the second evaluation's input
-and time. The UNet stays frozen. Each step starts from the solver's own previous result, detached,
-as at sampling time.
+from the same noise with its variant's rule (`rules`): a DDIM step, then AMED (or plugin) steps;
+each learned step's result is compared with the reference at the same grid point (mean squared
+error in x), and the gradient reaches the predictor through the scale c and, through the
+intermediate sigma, the second evaluation's input and time. The UNet stays frozen. Each step
+starts from the solver's own previous result (and the plugin's history), detached, as at
+sampling time.
 """
 
 from __future__ import annotations
@@ -23,17 +24,16 @@ import torch
 from studio.engine.amed.plan import (
     AmedPlan,
     StepKind,
-    amed_update,
-    ddim_step,
+    Variant,
     make_plan,
     mid_sigma,
     per_sample,
     sigma_table,
     split_output,
     timestep_of,
-    to_mid,
 )
 from studio.engine.amed.predictor import AmedPredictor
+from studio.engine.amed.rules import make_rule
 from studio.engine.amed.scheduler import pooled
 from studio.engine.analytic.sources import (
     plain_cross_attention,
@@ -73,6 +73,7 @@ class FitResult:
     loss_after: float
     mean_r: tuple[float, ...]
     mean_c: tuple[float, ...]
+    variant: Variant = Variant.solver
 
 
 def default_guidance(pipe: Any) -> float:
@@ -204,6 +205,7 @@ class Walker:
         """The solver's result, its per-step losses to `targets` (with a graph when `train`)
         and the (r, c) of each AMED step."""
         call, plan, prediction = self.call, self.plan, self.prediction
+        rule = make_rule(plan)
         x, losses, picks = noise.float(), [], []
         n = len(x)
         for i, kind in enumerate(plan.kinds):
@@ -213,18 +215,19 @@ class Walker:
                 out = call(x, torch.full((n,), float(t)), rows)
             eps, x0 = split_output(out, x, sigma, prediction)
             if kind is StepKind.ddim:
-                x = ddim_step(eps, x0, sigma_next)
+                x = rule.plain(x, eps, x0, i)
                 continue
             with torch.set_grad_enabled(train):
                 r, c = self.predictor(self.tap.features(n), t, t_next)
                 mid = mid_sigma(r, sigma, sigma_next)
-                x_mid = to_mid(x, eps, sigma, mid)
+                x_mid = rule.to_mid(x, eps, x0, i, mid)
                 out_mid = call(x_mid, timestep_of(mid, self.sigmas), rows)
-                eps_mid, _ = split_output(out_mid, x_mid, per_sample(mid, x), prediction)
-                x_next = amed_update(x, eps_mid, sigma, sigma_next, c)
+                eps_mid, x0_mid = split_output(out_mid, x_mid, per_sample(mid, x), prediction)
+                x_next = rule.land(x, x_mid, eps_mid, x0_mid, i, mid, c)
                 if targets is not None:
                     losses.append(((x_next - targets[i + 1]) ** 2).mean())
             picks.append((r.detach(), c.detach()))
+            rule.detach()
             x = x_next.detach()
         return x, losses, picks
 
@@ -242,11 +245,13 @@ def fit_predictor(
     options: FitOptions,
     dataset: Path | None,
     progress: Progress,
+    variant: Variant = Variant.solver,
 ) -> FitResult:
-    """Train a predictor for `pipe` at `nfe` evaluations (progress: (task, done, total))."""
+    """Train a predictor of `variant` for `pipe` at `nfe` evaluations (progress: (task, done,
+    total))."""
     unet = pipe.unet
     scheduler: Any = make_scheduler(base_config, "DDIM trailing")
-    plan = make_plan(scheduler.alphas_cumprod, nfe)
+    plan = make_plan(scheduler.alphas_cumprod, nfe, variant)
     prediction = str(base_config.get("prediction_type", "epsilon"))
     guidance = options.guidance if options.guidance is not None else default_guidance(pipe)
     prompts = fit_prompts(pipe, options.samples, dataset, options.seed)
@@ -284,7 +289,7 @@ def fit_predictor(
     finally:
         tap.close()
     predictor.eval().requires_grad_(False)
-    return FitResult(predictor, guidance, before, after, *picks)
+    return FitResult(predictor, guidance, before, after, *picks, variant)
 
 
 def _mean_loss(walker: Walker, noise: torch.Tensor, batches: list[slice], targets: list) -> float:

@@ -21,17 +21,16 @@ from diffusers.schedulers.scheduling_ddim import DDIMSchedulerOutput
 from studio.engine.amed.plan import (
     AmedPlan,
     StepKind,
-    amed_update,
-    ddim_step,
+    Variant,
     make_plan,
     mid_sigma,
     per_sample,
     sigma_table,
     split_output,
     timestep_of,
-    to_mid,
 )
 from studio.engine.amed.predictor import AmedPredictor
+from studio.engine.amed.rules import StepRule, make_rule
 
 
 class MissingPredictor(RuntimeError):
@@ -45,7 +44,9 @@ class AmedScheduler(DDIMScheduler):
     """
 
     order = 1
+    variant = Variant.solver
     plan: AmedPlan | None = None
+    rule: StepRule | None = None
     hooked = False
     features: torch.Tensor | None = None
     pending_timesteps: torch.Tensor | None = None
@@ -68,7 +69,8 @@ class AmedScheduler(DDIMScheduler):
     ) -> None:
         if num_inference_steps is None:
             raise ValueError("AMED takes its number of model evaluations as num_inference_steps.")
-        self.plan = make_plan(self.alphas_cumprod, num_inference_steps)
+        self.plan = make_plan(self.alphas_cumprod, num_inference_steps, self.variant)
+        self.rule = make_rule(self.plan)
         self._sigmas = sigma_table(self.alphas_cumprod)
         self.num_inference_steps = num_inference_steps  # type: ignore[assignment]
         stamps = []
@@ -96,34 +98,35 @@ class AmedScheduler(DDIMScheduler):
         return_dict: bool = True,
         **kwargs: Any,
     ) -> DDIMSchedulerOutput | tuple:
-        plan = self.plan
-        if plan is None:
+        plan, rule = self.plan, self.rule
+        if plan is None or rule is None:
             raise ValueError("Call set_timesteps before step.")
         slot = plan.slots[self._index]
         i = slot.interval
-        sigma, sigma_next = plan.sigmas[i], plan.sigmas[i + 1]
         prediction = self.config["prediction_type"]
         out, x = model_output.float(), sample.float()
         if slot.second:
             assert self._start is not None and self._mid is not None and self._scale is not None
             eps, x0 = split_output(out, x, per_sample(self._mid, x), prediction)
-            prev = amed_update(self._start, eps, sigma, sigma_next, self._scale)
+            prev = rule.land(self._start, x, eps, x0, i, self._mid, self._scale)
             self.pending_timesteps = None
         else:
-            eps, x0 = split_output(out, x, sigma, prediction)
+            eps, x0 = split_output(out, x, plan.sigmas[i], prediction)
             if plan.kinds[i] is StepKind.ddim:
-                prev = ddim_step(eps, x0, sigma_next)
+                prev = rule.plain(x, eps, x0, i)
             else:
-                prev = self._first_half(x, eps, i)
+                prev = self._first_half(x, eps, x0, i)
         self._index += 1
         prev_sample, x0 = prev.to(sample.dtype), x0.to(sample.dtype)
         if not return_dict:
             return prev_sample, x0
         return DDIMSchedulerOutput(prev_sample=prev_sample, pred_original_sample=x0)
 
-    def _first_half(self, x: torch.Tensor, eps: torch.Tensor, interval: int) -> torch.Tensor:
-        plan = self.plan
-        assert plan is not None
+    def _first_half(
+        self, x: torch.Tensor, eps: torch.Tensor, x0: torch.Tensor, interval: int
+    ) -> torch.Tensor:
+        plan, rule = self.plan, self.rule
+        assert plan is not None and rule is not None
         predictor = self._predictor(plan.nfe)
         if self.features is None:
             raise MissingPredictor("AMED saw no bottleneck features: is the model a UNet?")
@@ -136,7 +139,7 @@ class AmedScheduler(DDIMScheduler):
         self._start, self._mid, self._scale = x, mid, c.to(x.device)
         assert self._sigmas is not None
         self.pending_timesteps = timestep_of(mid, self._sigmas)
-        return to_mid(x, eps, sigma, mid)
+        return rule.to_mid(x, eps, x0, interval, mid)
 
     def timesteps_for(self, batch: int, like: torch.Tensor) -> torch.Tensor | None:
         """The per-sample timesteps the next model call must use, repeated over its batch."""
@@ -145,6 +148,13 @@ class AmedScheduler(DDIMScheduler):
             return None
         repeats = max(1, batch // len(pending))
         return pending.repeat(repeats).to(like.device)
+
+
+class AmedPluginScheduler(AmedScheduler):
+    """The AMED-Plugin on DPM-Solver++ 2M (`rules`): the same plan and predictor hooks, every
+    evaluation in one multistep history. `num_inference_steps` is the NFE."""
+
+    variant = Variant.plugin
 
 
 def pooled(output: Any) -> torch.Tensor:

@@ -3,8 +3,9 @@ gives a scheduler its predictor: kept in memory, cached on disk, else trained.
 
 A file's key is a sha256 over the weights the loaded model really runs (as for the Gamma tables:
 `analytic.store.model_fingerprint`), the scheduler entries that fix alpha-bar and the prediction
-type, the NFE and the format. A missing, unreadable or foreign file is a miss: the predictor is
-trained again and the file replaced atomically.
+type, the NFE, the format and, for the AMED-Plugin, the variant (left out for AMED itself, so
+its files made before the plugin stay valid). A missing, unreadable or foreign file is a miss:
+the predictor is trained again and the file replaced atomically.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from safetensors.torch import load, save
 
 from studio.core.atomic import atomic_write_bytes
 from studio.engine.amed.fit import FitOptions, FitResult, Progress, check_fittable, fit_predictor
+from studio.engine.amed.plan import Variant
 from studio.engine.amed.predictor import AmedPredictor
 from studio.engine.amed.scheduler import AmedScheduler
 from studio.engine.analytic.estimate import schedule_config
@@ -39,13 +41,17 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir("studio")) / "amed"
 
 
-def predictor_key(fingerprint: str, scheduler_config: dict[str, Any], nfe: int) -> str:
-    fields = {
+def predictor_key(
+    fingerprint: str, scheduler_config: dict[str, Any], nfe: int, variant: Variant = Variant.solver
+) -> str:
+    fields: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "model": fingerprint,
         "schedule": schedule_config(scheduler_config),
         "nfe": nfe,
     }
+    if variant is not Variant.solver:
+        fields["variant"] = variant.value
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -61,6 +67,7 @@ def save_predictor(path: Path, key: str, fit: FitResult, options: FitOptions) ->
     info = {
         "key": key,
         "format": str(FORMAT_VERSION),
+        "variant": fit.variant.value,
         "feature_dim": str(fit.predictor.feature_dim),
         "guidance": f"{fit.guidance:g}",
         "samples": str(options.samples),
@@ -121,20 +128,28 @@ class AmedPredictors:
         self.dataset = dataset or default_emoji_dataset()
         self._known: dict[str, StoredPredictor] = {}
 
-    def key_for(self, loaded: LoadedModel, nfe: int) -> str:
-        return predictor_key(model_fingerprint(loaded.pipe), loaded.base_scheduler_config, nfe)
+    def key_for(self, loaded: LoadedModel, nfe: int, variant: Variant = Variant.solver) -> str:
+        fingerprint = model_fingerprint(loaded.pipe)
+        return predictor_key(fingerprint, loaded.base_scheduler_config, nfe, variant)
 
-    def path_for(self, loaded: LoadedModel, nfe: int) -> Path:
-        return self.cache_dir / f"amed-{self.key_for(loaded, nfe)[:32]}-nfe{nfe}.safetensors"
+    def path_for(self, loaded: LoadedModel, nfe: int, variant: Variant = Variant.solver) -> Path:
+        stem = "amed" if variant is Variant.solver else f"amed-{variant.value}"
+        key = self.key_for(loaded, nfe, variant)
+        return self.cache_dir / f"{stem}-{key[:32]}-nfe{nfe}.safetensors"
 
     def stored_for(
-        self, loaded: LoadedModel, nfe: int, progress: Progress | None = None, force: bool = False
+        self,
+        loaded: LoadedModel,
+        nfe: int,
+        progress: Progress | None = None,
+        force: bool = False,
+        variant: Variant = Variant.solver,
     ) -> StoredPredictor:
-        """The model's predictor at `nfe`; trained (reporting `progress`) and cached when
-        missing or forced."""
+        """The model's predictor of `variant` at `nfe`; trained (reporting `progress`) and
+        cached when missing or forced."""
         check_fittable(loaded.pipe, loaded.ref.display_name)
-        key = self.key_for(loaded, nfe)
-        path = self.path_for(loaded, nfe)
+        key = self.key_for(loaded, nfe, variant)
+        path = self.path_for(loaded, nfe, variant)
         stored = None if force else self._known.get(key) or load_predictor(path, key)
         if stored is None:
             fit = fit_predictor(
@@ -144,6 +159,7 @@ class AmedPredictors:
                 self.options,
                 self.dataset,
                 progress or _ignore,
+                variant,
             )
             save_predictor(path, key, fit, self.options)
             stored = _read(path, key)
@@ -151,7 +167,8 @@ class AmedPredictors:
         return stored
 
     def attach(self, scheduler: Any, loaded: LoadedModel, progress: Progress, nfe: int) -> None:
-        """Give an AMED scheduler its predictor for `nfe`; other schedulers are left alone."""
+        """Give an AMED or AMED-Plugin scheduler its predictor for `nfe`; other schedulers are
+        left alone."""
         if isinstance(scheduler, AmedScheduler):
-            stored = self.stored_for(loaded, nfe, progress)
+            stored = self.stored_for(loaded, nfe, progress, variant=scheduler.variant)
             scheduler.use_predictor(nfe, stored.predictor.to(loaded.pipe.unet.device))
