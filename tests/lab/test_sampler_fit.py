@@ -1,9 +1,9 @@
 """Every catalogue sampler at 2, 4 and 8 steps on every embedded model: an image or a refusal
 with its reason, never noise (docs/screenshots/grid.png once showed DPM2 painting noise).
 
-The fast suite checks the teacher on one prompt, without the two analytic-variance samplers
-and AMED (each first estimates a Gamma table or trains a predictor, minutes on a CPU; AMED's
-own tests are in tests/engine/test_amed.py); `pytest -m slow` checks all five
+The fast suite checks the teacher on one prompt, without the two analytic-variance samplers,
+AMED and the AMED-Plugin (each first estimates a Gamma table or trains a predictor, minutes on a
+CPU; their own tests are in tests/engine/test_amed*.py); `pytest -m slow` checks all five
 embedded models on three prompts with every sampler (about 12 min per model on a busy 2-core
 machine; the table of 2026-12-06 is in docs/BENCHMARKS.md, "Samplers on the embedded models").
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from studio.core.samplers import SAMPLERS
 from studio.engine.model_cache import ModelCache
 from studio.engine.runner import Runner
 from studio.lab.eval_job import installed, recipe_for
@@ -43,7 +44,7 @@ def test_the_measure_passes_a_blurred_image_and_fails_noise_and_wrong_colours():
     assert mean_psnr(noise, image) < MIN_PSNR and mean_psnr(blue, image) < MIN_PSNR
 
 
-PREPARED = frozenset({"DDPM (analytic variance)", "DDIM eta + analytic variance", "AMED"})
+PREPARED = frozenset(s.name for s in SAMPLERS if s.needs_gamma_table or s.needs_predictor)
 
 
 def _assert_no_noise(results) -> None:
