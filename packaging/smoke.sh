@@ -10,8 +10,9 @@
 #   3. generates with the embedded pair: `compare` (teacher beside student, same noise) and one
 #      `generate` per model; the PNGs must decode, must not be blank, and must carry parameters;
 #      the comparison again through the engine process (the bundle started as `--engine-child`,
-#      as the window starts it), which must give the same file byte for byte; and a comparison
-#      animated as an MP4 (PyAV's bundled FFmpeg and libx264 must load);
+#      as the window starts it), which must give the same file byte for byte; a comparison
+#      animated as a WebP, while an MP4 is refused with the reason: the bundle carries no PyAV
+#      (its FFmpeg holds GPL x264/x265), and no file of PyAV or those codecs is in its tree;
 #   4. installs and removes its desktop files in a private XDG data folder.
 # Set STUDIO_SMOKE_KEEP=1 to keep the work folder with the images.
 set -euo pipefail
@@ -76,9 +77,21 @@ echo "compare through the engine process: $(seconds "$started" "$(now)") s"
 cmp -s out/compare.png out/compare-process.png ||
   fail "the engine process made another comparison than the in-process engine"
 timeout 600 "$EXE" compare -q --seed 7 --teacher-steps 8 -o out/animated.png \
-  --animate out/animated.mp4 || fail "the comparison as an MP4 (PyAV's bundled FFmpeg) failed"
-[[ "$(head -c 8 out/animated.mp4 | tail -c 4)" == ftyp ]] || fail "out/animated.mp4 is no MP4"
-echo "animated comparison: $(du -h out/animated.mp4 | cut -f1) MP4"
+  --animate out/animated.webp || fail "the comparison as an animated WebP failed"
+[[ "$(head -c 12 out/animated.webp | tail -c 4)" == WEBP ]] || fail "out/animated.webp is no WebP"
+echo "animated comparison: $(du -h out/animated.webp | cut -f1) WebP"
+if timeout 600 "$EXE" compare -q --seed 7 -o out/refused.png --animate out/refused.mp4 \
+  2>"$WORK/mp4.log"; then
+  fail "the bundle accepted --animate x.mp4, so it carries PyAV"
+fi
+grep -q "MP4 needs PyAV, which the desktop bundle leaves out because its FFmpeg carries GPL" \
+  "$WORK/mp4.log" || fail "--animate x.mp4 was refused without the reason: $(cat "$WORK/mp4.log")"
+[[ ! -e out/refused.png && ! -e out/refused.mp4 ]] || fail "the refused MP4 comparison ran"
+PYAV="$BUNDLE/_internal/av"
+gpl="$(find "$BUNDLE" -name 'libx264*' -o -name 'libx265*' -o -path "$PYAV" -o -path "$PYAV.*" \
+  -o -path "$PYAV-*" | head -5)"
+[[ -z "$gpl" ]] || fail "the bundle carries PyAV or GPL codecs: $gpl"
+echo "MP4 refused with the reason; no PyAV nor x264/x265 in the bundle"
 
 step "4. desktop files"
 "$EXE" install-desktop >"$WORK/install.log"

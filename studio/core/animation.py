@@ -1,6 +1,6 @@
 """Animated comparisons: reels played side by side on one time axis, captioned, written as an
 animated WebP or GIF (Pillow) or an MP4 video (H.264 with PyAV, see `studio.core.video`; an MP4
-does not loop).
+does not loop; only where PyAV can be imported, which the desktop bundle leaves out).
 
 Timing rule: the lanes' real times are scaled so the slowest pane's run plays in
 `duration_s` seconds (4 s by default; `duration_s=0` plays real time), sampled every
@@ -21,9 +21,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from studio.core import video
 from studio.core.atomic import atomic_write
 from studio.core.reels import Reel, Shot
-from studio.core.video import encode_mp4
 
 FORMATS = {".webp": "WEBP", ".gif": "GIF", ".mp4": "MP4"}
 PANE_SIDE = 256
@@ -156,12 +156,21 @@ def render(reels: Sequence[Reel], frame: Frame, side: int = PANE_SIDE) -> Image.
     return canvas
 
 
+def writable_suffixes() -> list[str]:
+    """The suffixes an animation can be written as here: .mp4 only where PyAV can be imported."""
+    return [suffix for suffix, fmt in FORMATS.items() if fmt != "MP4" or video.video_available()]
+
+
 def animation_format(path: Path) -> str:
     """The format name (Pillow's, or "MP4") for `path`'s suffix; ValueError for any other
-    suffix."""
+    suffix, or for .mp4 where PyAV cannot be imported."""
     found = FORMATS.get(path.suffix.lower())
     if found is None:
-        raise ValueError(f"an animation's name must end in .webp, .gif or .mp4, not {path.name!r}")
+        *others, last = writable_suffixes()
+        wanted = f"{', '.join(others)} or {last}"
+        raise ValueError(f"an animation's name must end in {wanted}, not {path.name!r}")
+    if found == "MP4" and not video.video_available():
+        raise ValueError(video.why_no_video())
     return found
 
 
@@ -169,7 +178,7 @@ def encode(images: Sequence[Image.Image], durations_ms: Sequence[int], fmt: str)
     """The frames as one looping animated WebP (quality 90) or GIF, or an MP4 (which plays
     once: MP4 has no loop)."""
     if fmt == "MP4":
-        return encode_mp4(images, durations_ms, fill=BACKGROUND)
+        return video.encode_mp4(images, durations_ms, fill=BACKGROUND)
     out = io.BytesIO()
     first, rest = images[0], list(images[1:])
     options: dict[str, object] = {"quality": 90, "method": 4} if fmt == "WEBP" else {}

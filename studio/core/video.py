@@ -7,10 +7,15 @@ in milliseconds (time base 1/1000) and its packet lasts its duration, the last f
 No B-frames, so decode order is display order and the durations stay exact. yuv420p needs
 even sides: an odd width or height is padded by one column or row of `fill` on the right or
 bottom. An MP4 has no loop flag: it plays once unless the player repeats it.
+
+The desktop bundle leaves PyAV out (its FFmpeg carries GPL-licensed x264 and x265), so MP4 is
+offered only where `video_available()`; `why_no_video()` says why not, in one sentence.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
@@ -31,6 +36,24 @@ ENCODER_OPTIONS = {"crf": "18", "preset": "medium", "tune": "animation", "bf": "
 BT709 = 1  # AVCOL_PRI_BT709 = AVCOL_TRC_BT709 = AVCOL_SPC_BT709
 LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 FASTSTART = {"movflags": "faststart"}
+LEFT_OUT_OF_THE_BUNDLE = (
+    "MP4 needs PyAV, which the desktop bundle leaves out because its FFmpeg carries GPL-licensed "
+    "x264 and x265: save as .webp or .gif, or install Studio with pip to write MP4"
+)
+NOT_INSTALLED = (
+    "MP4 needs PyAV (the `av` package), which is not installed: save as .webp or .gif, or "
+    "`pip install av`"
+)
+
+
+def video_available() -> bool:
+    """Whether PyAV can be imported (looked up, not imported)."""
+    return importlib.util.find_spec("av") is not None
+
+
+def why_no_video() -> str:
+    """Why MP4 cannot be written here: the bundle's licence choice, or a missing install."""
+    return LEFT_OUT_OF_THE_BUNDLE if getattr(sys, "frozen", False) else NOT_INSTALLED
 
 
 def even_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -80,11 +103,11 @@ def encode_mp4(
 
 
 def _pyav() -> ModuleType:
-    """The `av` module; ValueError naming the missing package when it is not installed."""
+    """The `av` module; ValueError saying why when it cannot be imported."""
     try:
         import av
     except ImportError as exc:
-        raise ValueError("writing an MP4 needs PyAV (the `av` package)") from exc
+        raise ValueError(why_no_video()) from exc
     return av
 
 

@@ -87,7 +87,8 @@ class WindowActions(QObject):
         self.export_comparison = _action(
             self,
             "Export &comparison…",
-            tip="Save the last comparison forming step by step as an animated WebP, GIF or MP4",
+            tip="Save the last comparison forming step by step as an animated WebP or GIF (or an "
+            "MP4 where PyAV is installed)",
         )
         self.export_comparison.setEnabled(False)
         self.export_grid_row = _action(

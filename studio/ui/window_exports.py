@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
-from studio.core.animation import FORMATS
+from studio.core.animation import FORMATS, writable_suffixes
 from studio.ui.actions import WindowActions
 from studio.ui.comparison import ComparisonWidget
 from studio.ui.grid_panel import GridPanel
@@ -33,11 +33,18 @@ ANIMATION_FILTERS = {
 }
 
 
+def animation_filters() -> dict[str, str]:
+    """The Save dialog's filters for the formats writable here (MP4 only with PyAV)."""
+    writable = writable_suffixes()
+    return {name: suffix for name, suffix in ANIMATION_FILTERS.items() if suffix in writable}
+
+
 def ask_animation_path(parent: QWidget, suggested: Path) -> Path | None:
-    """The .webp, .gif or .mp4 path chosen in a Save dialog; a name without one of those
-    suffixes gets the chosen filter's. None when cancelled."""
+    """The .webp, .gif or .mp4 path chosen in a Save dialog (which offers MP4 only where it can
+    be written); a name without one of those suffixes gets the chosen filter's. None when
+    cancelled."""
     chosen, picked = QFileDialog.getSaveFileName(
-        parent, "Export the comparison as", str(suggested), ";;".join(ANIMATION_FILTERS)
+        parent, "Export the comparison as", str(suggested), ";;".join(animation_filters())
     )
     if not chosen:
         return None

@@ -4,12 +4,14 @@ an MP4."""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from studio.cli import main
+from studio.core import video
 from tests.cli.compare_words import compare_words
 from tests.engine.tiny import save_tiny_emoji_pipeline
 
@@ -56,3 +58,16 @@ def test_compare_animate_refuses_another_format_before_running(emoji_folder, tmp
     err = capsys.readouterr().err
     assert "must end in .webp, .gif or .mp4" in err and err.count("\n") == 1
     assert not (tmp_path / "cmp.png").exists()
+
+
+def test_compare_animate_refuses_mp4_without_pyav_before_running(
+    emoji_folder, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(video, "video_available", lambda: False)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    code = main(compare_args(emoji_folder, tmp_path / "cmp.png", tmp_path / "cmp.mp4"))
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err == f"studio: {video.LEFT_OUT_OF_THE_BUNDLE}\n"
+    assert "GPL-licensed x264 and x265" in err and "install Studio with pip" in err
+    assert not list(tmp_path.iterdir())

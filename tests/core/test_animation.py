@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 
 import av
@@ -20,6 +21,7 @@ from studio.core.animation import (
     render,
     seconds_text,
     timeline,
+    writable_suffixes,
     write_animation,
 )
 from studio.core.events import GridCellFinished, LaneFinished, Timings
@@ -152,6 +154,37 @@ def test_write_animation_refuses_other_suffixes_and_empty_reels(reels, tmp_path)
     with pytest.raises(ValueError, match="no kept previews"):
         write_animation(tmp_path / "cmp.webp", [empty])
     assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture
+def no_pyav(monkeypatch) -> None:
+    monkeypatch.setattr(video, "video_available", lambda: False)
+
+
+def test_mp4_is_writable_where_pyav_can_be_imported() -> None:
+    assert video.video_available() and writable_suffixes() == [".webp", ".gif", ".mp4"]
+
+
+def test_without_pyav_an_mp4_is_refused_and_webp_still_written(reels, tmp_path, no_pyav) -> None:
+    assert writable_suffixes() == [".webp", ".gif"]
+    with pytest.raises(ValueError, match=r"^MP4 needs PyAV \(the `av` package\), which is not"):
+        write_animation(tmp_path / "cmp.mp4", reels, Timing(duration_s=1.0), side=32)
+    with pytest.raises(ValueError, match=r"must end in \.webp or \.gif, not 'cmp\.avi'$"):
+        write_animation(tmp_path / "cmp.avi", reels)
+    assert not list(tmp_path.iterdir())
+    assert write_animation(tmp_path / "cmp.webp", reels, Timing(duration_s=1.0), side=32).is_file()
+
+
+def test_the_bundle_says_it_leaves_pyav_out_for_its_gpl_codecs(
+    reels, tmp_path, no_pyav, monkeypatch
+) -> None:
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    with pytest.raises(ValueError) as refused:
+        write_animation(tmp_path / "cmp.mp4", reels)
+    assert str(refused.value) == (
+        "MP4 needs PyAV, which the desktop bundle leaves out because its FFmpeg carries "
+        "GPL-licensed x264 and x265: save as .webp or .gif, or install Studio with pip to write MP4"
+    )
 
 
 def test_an_mp4_plays_every_frame_for_its_duration_at_even_size(reels, tmp_path) -> None:

@@ -43,10 +43,19 @@ def test_each_frame_needs_a_positive_duration(count, durations) -> None:
         encode_mp4([Image.new("RGB", (16, 16))] * count, durations)
 
 
-def test_importing_the_animation_module_does_not_import_pyav() -> None:
-    code = "import sys, studio.core.animation; print('av' in sys.modules)"
+def test_importing_the_animation_module_and_asking_for_mp4_do_not_import_pyav() -> None:
+    code = (
+        "import sys, studio.core.animation as a; "
+        "print(a.writable_suffixes()[-1], 'av' in sys.modules)"
+    )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert found.stdout.strip() == "False", found.stderr
+    assert found.stdout.strip() == ".mp4 False", found.stderr
+
+
+def test_encoding_without_pyav_says_why(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)
+    with pytest.raises(ValueError, match=r"^MP4 needs PyAV .* `pip install av`$"):
+        encode_mp4([Image.new("RGB", (16, 16))], [80])
 
 
 def test_an_ffmpeg_failure_is_an_oserror(monkeypatch) -> None:

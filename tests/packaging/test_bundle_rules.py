@@ -248,3 +248,38 @@ def test_the_bundle_carries_nothing_of_the_cluster_extra():
     if "ray" in packages_distributions():
         assert {"pyarrow", "uvloop", "grpc", "aiohttp"} <= set(excluded)
     assert not [n for n in bundle_rules.hidden_imports() if n.startswith("studio.cluster")]
+
+
+def test_the_bundle_carries_no_pyav_nor_its_gpl_codecs():
+    """PyAV's FFmpeg is built with libx264 and libx265 (GPL): the distribution, its module (so
+    PyInstaller's contrib hook for av never runs), its data and libraries all stay out, and the
+    spec fails the build on any file of theirs."""
+    assert "av" not in bundle_rules.carried_distributions()
+    assert "av" in bundle_rules.excluded_modules()
+    assert not [n for n in bundle_rules.hidden_imports() if bundle_rules.forbidden(n)]
+    datas = [
+        (str(PurePosixPath(dest) / Path(source).name), source, "DATA")
+        for source, dest in bundle_rules.bundle_datas()
+    ]
+    assert not bundle_rules.forbidden_entries(datas)
+    spec = (ROOT / "packaging" / "studio.spec").read_text()
+    assert "bundle_rules.forbidden_entries(a.pure + a.binaries + a.datas)" in spec
+
+
+@pytest.mark.parametrize(
+    ("destination", "refused"),
+    [
+        ("av", True),
+        ("av.video.frame", True),
+        ("av/__init__.pyi", True),
+        ("av.libs/libavcodec-5e6b81c2.so.62.28.102", True),
+        ("libx264-d6533a8d.so.165", True),
+        ("libx265-f5385bb8.so.216", True),
+        ("avro/schema.py", False),
+        ("libavif.so.16", False),
+        ("torch/lib/libtorch_cpu.so", False),
+        ("PIL/_avif.cpython-311-x86_64-linux-gnu.so", False),
+    ],
+)
+def test_what_the_bundle_must_never_hold(destination, refused):
+    assert bundle_rules.forbidden(destination) is refused

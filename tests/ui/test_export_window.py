@@ -12,6 +12,7 @@ from PySide6.QtCore import QPoint, QUrl
 from PySide6.QtGui import QContextMenuEvent, QDesktopServices
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QWidget
 
+from studio.core import video
 from studio.core.gallery import GalleryStore
 from studio.core.grid_sheet import grid_title, layout
 from studio.core.pngio import read_image, read_parameters
@@ -282,6 +283,24 @@ def test_the_animation_dialog_offers_mp4(monkeypatch, tmp_path, answer, picked, 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", dialog)
     assert ask_animation_path(None, tmp_path / "compare-5.webp") == tmp_path / wanted
     assert offered == ["Animated WebP (*.webp)", "Animated GIF (*.gif)", "MP4 video (*.mp4)"]
+
+
+def test_without_pyav_the_dialog_offers_no_mp4_and_a_typed_mp4_says_why(
+    window, engine, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setattr(video, "video_available", lambda: False)
+    compare_once(window, engine, 32)
+    offered: list[str] = []
+
+    def dialog(parent, title, start, filters):
+        offered.extend(filters.split(";;"))
+        return str(tmp_path / "cmp.mp4"), "Animated WebP (*.webp)"
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", dialog)
+    window.window_actions.export_comparison.trigger()
+    assert offered == ["Animated WebP (*.webp)", "Animated GIF (*.gif)"]
+    assert window.banner.message() == f"Could not save cmp.mp4: {video.NOT_INSTALLED}."
+    assert not list(tmp_path.glob("cmp*"))
 
 
 def test_export_comparison_failure_is_one_sentence(window, engine, monkeypatch, tmp_path) -> None:
