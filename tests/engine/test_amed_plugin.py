@@ -107,16 +107,18 @@ def alphas(tiny_emoji_pipe) -> torch.Tensor:
     return make_scheduler(tiny_emoji_pipe.scheduler.config, "AMED-Plugin").alphas_cumprod
 
 
-def test_plugin_plan_uses_its_own_grid_and_the_nfe_asked(alphas):
-    plugin, solver = make_plan(alphas, 6, Variant.plugin), make_plan(alphas, 6)
-    assert len(plugin.slots) == 6 and plugin.kinds == solver.kinds
-    assert plugin.timesteps[1] > solver.timesteps[1]
+@pytest.mark.parametrize("nfe", [3, 4, 5, 6, 8])
+def test_plugin_plan_learns_only_its_last_interval_and_spends_the_nfe_asked(alphas, nfe):
+    plan = make_plan(alphas, nfe, Variant.plugin)
+    assert len(plan.slots) == nfe and plan.amed_intervals == (nfe - 2,)
+    assert plan.sigmas[-1] == 0.0 and plan.timesteps[0] == len(alphas) - 1
+    assert plan.timesteps[1] > make_plan(alphas, nfe).timesteps[1]
 
 
 def geometric_plan(nfe: int) -> AmedPlan:
     """A plugin plan from sigma 80 down to 0.002 (geometric), then 0: dense enough at the clean
     end for its last, first-order step to vanish as the NFE grows."""
-    kinds = step_kinds(nfe)
+    kinds = step_kinds(nfe, Variant.plugin)
     sigmas = (*np.geomspace(80.0, 0.002, len(kinds)).tolist(), 0.0)
     timesteps = tuple(range(len(kinds), -2, -1))
     return AmedPlan(nfe, timesteps, sigmas, kinds, Variant.plugin)

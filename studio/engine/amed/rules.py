@@ -1,9 +1,11 @@
 """How a plan's intervals are crossed: AMED's own mean-value step, or the AMED-Plugin on a
 multistep solver. The scheduler (sampling) and the fit's walker (training) share these rules.
 
-An interval is either plain (one evaluation) or learned (an evaluation at its start, an
-intermediate point `mid` picked by the predictor, a second evaluation there, then a landing on the
-next grid point scaled by `c`). A rule answers the three moves: `plain`, `to_mid` and `land`.
+An interval is either plain (`StepKind.ddim`: one evaluation) or learned (an evaluation at its
+start, an intermediate point `mid` picked by the predictor, a second evaluation there, then a
+landing on the next grid point scaled by `c`). A rule answers the three moves: `plain`, `to_mid`
+and `land`. AMED pairs its evaluations in learned intervals; the plugin's plan (`plan`) learns
+only its last interval.
 
 The AMED-Plugin (Zhou et al., CVPR 2024, section 3.4: "AMED-Plugin") keeps the learned `mid` and
 `c` but lets a multistep base solver take every move, with every evaluation, at grid points and

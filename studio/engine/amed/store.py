@@ -34,6 +34,7 @@ from studio.engine.loading import LoadedModel
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: spare evaluation first, grid power 0.3
+PLUGIN_FORMAT = 2  # 2: one learned interval, the last
 
 
 def default_cache_dir() -> Path:
@@ -52,6 +53,7 @@ def predictor_key(
     }
     if variant is not Variant.solver:
         fields["variant"] = variant.value
+        fields["variant_format"] = PLUGIN_FORMAT
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
