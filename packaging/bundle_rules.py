@@ -12,7 +12,9 @@ without building. The rules:
    bundle at its place in site-packages. A package that reads a data file next to its code
    (``kernels/_internals/python_depends.json``, the text encoder's weights) therefore finds it.
 3. **Metadata**: every carried distribution's ``.dist-info``, since diffusers, transformers and
-   the About box ask importlib.metadata for versions.
+   the About box ask importlib.metadata for versions; never a ``NOT_CARRIED`` one's, which
+   PyInstaller collects when code it scans names the distribution to importlib.metadata
+   (transformers asks for av's version) and which would tell such code that it is there.
 4. **Submodules**: the packages that import their own modules lazily, by name, in full
    (``LAZY_PACKAGES``), since PyInstaller's import analysis cannot see those imports.
 
@@ -265,13 +267,27 @@ def bundle_datas(root: str = ROOT_DISTRIBUTION) -> list[tuple[str, str]]:
     return entries
 
 
+def metadata_owner(destination: str) -> str | None:
+    """The normalised name of the distribution whose top-level ``.dist-info`` folder holds
+    `destination`; None for a file outside one."""
+    top = destination.replace("\\", "/").split("/", 1)[0]
+    if not top.endswith(".dist-info"):
+        return None
+    return normal(top.removesuffix(".dist-info").rsplit("-", 1)[0])
+
+
+def uncarried_metadata(destination: str) -> bool:
+    """Whether `destination` is metadata of a ``NOT_CARRIED`` distribution (rule 3)."""
+    return metadata_owner(destination) in NOT_CARRIED
+
+
 def forbidden(destination: str) -> bool:
     """Whether `destination` (a file's place in the bundle, or a module's dotted name) is
     something the bundle must never hold."""
     path = destination.replace("\\", "/")
     name = path.rsplit("/", 1)[-1]
     package = FORBIDDEN_PACKAGE
-    inside = path == package or path.startswith((f"{package}/", f"{package}."))
+    inside = path == package or path.startswith((f"{package}/", f"{package}.", f"{package}-"))
     return inside or name.startswith(FORBIDDEN_LIBRARIES)
 
 

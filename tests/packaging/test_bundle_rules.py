@@ -272,6 +272,7 @@ def test_the_bundle_carries_no_pyav_nor_its_gpl_codecs():
         ("av", True),
         ("av.video.frame", True),
         ("av/__init__.pyi", True),
+        ("av-18.1.0.dist-info/RECORD", True),
         ("av.libs/libavcodec-5e6b81c2.so.62.28.102", True),
         ("libx264-d6533a8d.so.165", True),
         ("libx265-f5385bb8.so.216", True),
@@ -283,3 +284,21 @@ def test_the_bundle_carries_no_pyav_nor_its_gpl_codecs():
 )
 def test_what_the_bundle_must_never_hold(destination, refused):
     assert bundle_rules.forbidden(destination) is refused
+
+
+@pytest.mark.parametrize(
+    ("destination", "dropped"),
+    [
+        ("av-18.1.0.dist-info/METADATA", True),
+        ("scikit_learn-1.9.1.dist-info/RECORD", True),
+        ("torch-2.13.0+cpu.dist-info/METADATA", False),
+        ("pyside6_essentials-6.11.3.dist-info/METADATA", False),
+        ("av.libs/libavcodec-5e6b81c2.so.62.28.102", False),
+    ],
+)
+def test_metadata_of_a_distribution_left_out_is_dropped(destination, dropped):
+    """PyInstaller copies the metadata of what scanned code asks importlib.metadata about
+    (transformers asks for av's version): the spec drops that of every NOT_CARRIED one."""
+    assert bundle_rules.uncarried_metadata(destination) is dropped
+    spec = (ROOT / "packaging" / "studio.spec").read_text()
+    assert "not bundle_rules.uncarried_metadata(e[0])" in spec
