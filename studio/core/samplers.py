@@ -154,7 +154,7 @@ SAMPLERS: tuple[SamplerSpec, ...] = (
     _spec(
         "AMED-Plugin",
         "AmedPluginScheduler",
-        "AMED's learned intermediate times on DPM-Solver++ 2M, every evaluation in its history; "
+        "DPM-Solver++ 2M with AMED's learned intermediate time in its last interval; "
         "steps count NFE",
         needs_predictor=True,
         min_steps=3,
