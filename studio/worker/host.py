@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import traceback
@@ -31,6 +30,7 @@ from studio.engine.cancel import Cancelled, CancelToken
 from studio.engine.encoder_files import check_ahead
 from studio.worker.failures import describe_failure, failure_detail
 from studio.worker.mailbox import EventChannel, stream_of
+from studio.worker.threads import headless_threads, threads_beside_a_window
 
 if TYPE_CHECKING:
     from studio.engine.judge import ImageJudge
@@ -82,11 +82,6 @@ class JobRunner(Protocol):
     def preload(self, ref: ModelRef, sink: EventChannel) -> None: ...
 
 
-def threads_beside_a_window() -> int:
-    """torch's intra-op threads when a window shares the machine: every core but one."""
-    return max(1, (os.cpu_count() or 2) - 1)
-
-
 def default_runner_factory(
     options: EngineOptions | None = None,
     judge: ImageJudge | None = None,
@@ -94,8 +89,9 @@ def default_runner_factory(
 ) -> Runner:
     """Build the torch runner on the worker thread, so importing torch never blocks the UI;
     `options` place the models and size the model cache, `judge` scores convergence images,
-    `threads` sets torch's intra-op threads (None: every core but one, for a window beside the
-    engine; a headless command passes `HEADLESS` and keeps torch's own choice).
+    `threads` sets torch's intra-op threads (None: every free core but one, for a window beside
+    the engine; a headless command passes `HEADLESS`: torch's own choice, capped at the free
+    cores; see `studio.worker.threads`).
     The embedded text encoder's checksum is taken on a second thread meanwhile."""
     check_ahead()
     import torch
@@ -104,14 +100,17 @@ def default_runner_factory(
     from studio.engine.pipeline_loader import PipelineLoader
     from studio.engine.runner import Runner
 
-    if threads != HEADLESS:
+    if threads == HEADLESS:
+        torch.set_num_threads(headless_threads(torch.get_num_threads()))
+    else:
         torch.set_num_threads(threads or threads_beside_a_window())
     cache = ModelCache.for_options(options or EngineOptions(), loader=PipelineLoader())
     return Runner(cache, judge=judge)
 
 
 HEADLESS = 0
-"""`threads` for a command with no window: torch's own choice (all cores, or OMP_NUM_THREADS)."""
+"""`threads` for a command with no window: torch's own choice (all cores, or OMP_NUM_THREADS),
+capped at the free cores unless the user set OMP_NUM_THREADS."""
 
 
 def judged_runner(options: EngineOptions | None = None, threads: int | None = None) -> Runner:
