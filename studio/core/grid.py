@@ -211,10 +211,16 @@ class GridSpec:
 def run_order(cells: list[GridCell]) -> list[GridCell]:
     """The order the engine runs cells in: grouped by model (first appearance first), so each
     model loads once, and row-major within a model."""
+    rank = _model_rank(cells)
+    return sorted(cells, key=lambda cell: rank[cell.model])
+
+
+def _model_rank(cells: list[GridCell]) -> dict[ModelRef, int]:
+    """Each model's place in the order of its first cell."""
     first: dict[ModelRef, int] = {}
     for cell in cells:
         first.setdefault(cell.model, len(first))
-    return sorted(cells, key=lambda cell: first[cell.model])
+    return first
 
 
 def work_estimate(cell: GridCell) -> int:
@@ -229,10 +235,8 @@ def dispatch_order(cells: list[GridCell]) -> list[GridCell]:
     """The order to hand cells to several engines at once: grouped by model like `run_order`
     (each engine then loads a model once), and longest first within a model, so the last
     cells to start are the shortest and no engine is left finishing a long one alone."""
-    first: dict[ModelRef, int] = {}
-    for cell in cells:
-        first.setdefault(cell.model, len(first))
-    return sorted(cells, key=lambda cell: (first[cell.model], -work_estimate(cell)))
+    rank = _model_rank(cells)
+    return sorted(cells, key=lambda cell: (rank[cell.model], -work_estimate(cell)))
 
 
 def _count_problems(axis: Axis) -> list[str]:
