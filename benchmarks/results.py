@@ -136,14 +136,16 @@ class PartResult:
 
 
 def within_spread(ratio: float, limit: float, spreads: Sequence[float], rounds: int) -> str:
-    """The reason text for a ratio over its limit: is the gap inside the run-to-run noise?"""
+    """The reason text for a ratio on the wrong side of its limit (over a ceiling, under a
+    floor): is the gap inside the run-to-run noise?"""
     gap = ratio - limit
+    side = "over" if gap > 0 else "under"
     if rounds < 3:
-        return f"{gap:+.3f} over in only {rounds} round(s), too few to tell noise from overhead"
+        return f"{gap:+.3f} {side} in only {rounds} round(s), too few to tell noise from overhead"
     noise = max(spreads, default=0.0)
-    if gap <= noise:
+    if abs(gap) <= noise * limit:
         return (
-            f"{gap:+.3f} over, inside the run-to-run spread (±{noise:.1%}), so not "
+            f"{gap:+.3f} {side}, inside the run-to-run spread (±{noise:.1%}), so not "
             "distinguishable from noise in this run"
         )
-    return f"{gap:+.3f} over, more than the run-to-run spread (±{noise:.1%})"
+    return f"{gap:+.3f} {side}, more than the run-to-run spread (±{noise:.1%})"

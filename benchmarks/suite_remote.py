@@ -13,7 +13,11 @@ in-process engine here is held to one thread too, so both run the same arithmeti
    benchmark runner writes to a file; CLOCK_MONOTONIC is one clock for every process here) to
    its delivery to the consumer of `RemoteEngine.listen()`, the window's event loop.
 3. Grid throughput: a 4 x 2 grid (samplers x steps) of the teacher, spread over the replicas,
-   with the application deployed with 2 replicas and with 1, alternately.
+   with the application deployed with 2 replicas and with 1, alternately. The ingress keeps two
+   cells in flight per replica (a replica starts its next cell as one ends, with no round trip
+   between), and the replicas send it only the events its merge uses (not 20 step events a
+   cell): the replicas' share of the CPU is what the ratio measures, and Ray's own processes
+   (ingress, controller, proxy, GCS; about 0.5 CPU-s per grid) take the rest.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ RATIO_LIMIT = 1.10
 PREVIEW_P99_MS = 50.0
 GRID_SPEEDUP = 1.7
 ROUNDS, QUICK_ROUNDS = 15, 2
-GRID_ROUNDS, QUICK_GRID_ROUNDS = 4, 1
+GRID_ROUNDS, QUICK_GRID_ROUNDS = 6, 1
 NOT_ISOLATED = (
     "This part starts Ray, which must stay on loopback: run it in a private network namespace, "
     "unshare -n bash -c 'ip link set lo up && exec python -m benchmarks --only remote'."
@@ -200,8 +204,13 @@ def result(
         Target(
             what="grid throughput (4 x 2 cells), 2 CPU replicas / 1",
             limit=f"≥ {GRID_SPEEDUP}",
-            value=f"{speedup:.2f}",
+            value=f"{speedup:.3f}",
             met=speedup >= GRID_SPEEDUP,
+            reason=""
+            if speedup >= GRID_SPEEDUP
+            else within_spread(
+                speedup, GRID_SPEEDUP, [one.relative_spread, two.relative_spread], one.n
+            ),
         ),
     )
     tables = (

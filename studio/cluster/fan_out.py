@@ -4,6 +4,7 @@ each part a job of its own, and their events merged back into the one job's."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from studio.core.events import (
     ConvergencePointReady,
@@ -49,6 +50,16 @@ class GridMerge:
     the whole grid: each cell (and each of its previews) at its place, progress over all
     cells, one end. A cell job that fails becomes a cell with its error, as a cell whose
     sampler does not fit is locally."""
+
+    RELAYED: ClassVar[tuple[str, ...]] = (
+        "GridCellFinished",
+        "PreviewReady",
+        "ModelLoaded",
+        "JobFailed",
+        "JobCancelled",
+        "JobFinished",
+    )
+    """The cell jobs' event types `take` uses: the replicas send only these."""
 
     job: GridJob
     parts: list[CellJob]
@@ -147,6 +158,16 @@ def split_convergence(job: ConvergeJob, replicas: int) -> list[ConvergeJob]:
 class ConvergeMerge:
     """Turns the events of a convergence run's sampler groups into one run's: every point as it
     comes, progress summed over the groups, one end (the first failure's sentence, if any)."""
+
+    RELAYED: ClassVar[tuple[str, ...]] = (
+        "ConvergencePointReady",
+        "ModelLoaded",
+        "JobProgress",
+        "JobFailed",
+        "JobCancelled",
+        "JobFinished",
+    )
+    """The parts' event types `take` uses: the replicas send only these."""
 
     job: ConvergeJob
     parts: list[ConvergeJob]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Collection
 
 from studio.core.events import FINAL_EVENTS, Event, PreviewReady
 
@@ -79,3 +80,11 @@ class EventRouter:
 
 def is_final(event: Event) -> bool:
     return isinstance(event, FINAL_EVENTS)
+
+
+def relayed(events: list[Event], only: Collection[str]) -> list[Event]:
+    """The events a request asked for by type name (all when it named none); a job's last
+    event always goes, so the request knows when its job ended."""
+    if not only:
+        return events
+    return [event for event in events if is_final(event) or type(event).__name__ in only]

@@ -45,6 +45,8 @@ REPLICA_LOST = (
     "The engine replica running this job stopped ({why}); the server starts a new one, so "
     "submit the job again."
 )
+PARTS_PER_REPLICA = 2
+"""A study's parts in flight per replica: the one it runs and the next (max_ongoing_requests)."""
 NEEDS_TOKEN = "This engine needs its token: connect with the token the server was started with."
 
 
@@ -136,14 +138,15 @@ async def fan_out(
 
     async def run_part(part: Job) -> None:
         body = json.dumps(to_json_dict(Submit(job=part)))
-        stream = engine.options(stream=True).run.remote(body)
+        stream = engine.options(stream=True).run.remote(body, merge.RELAYED)
         async for chunk in relay(stream, part.job_id):
             for message in frames_of(chunk):
                 await events.put(cast(Event, message))
 
-    # No more parts in flight than replicas: a part then always finds a free replica at once,
-    # instead of waiting in the router's back-off for a busy one.
-    slots = asyncio.Semaphore(max(1, replicas))
+    # Each replica holds its part and the next one (max_ongoing_requests), so it starts a new
+    # cell the moment one ends instead of idling for a round trip through the ingress; no
+    # more than that are in flight, so a part never waits in the router's back-off.
+    slots = asyncio.Semaphore(max(1, replicas) * PARTS_PER_REPLICA)
 
     async def run_when_free(part: Job) -> None:
         async with slots:

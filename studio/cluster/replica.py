@@ -6,13 +6,13 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from studio.cluster.board import board_handle
-from studio.cluster.inbox import EventRouter, is_final
+from studio.cluster.inbox import EventRouter, is_final, relayed
 from studio.cluster.served_models import ServedModels
 from studio.core.commands import Submit
 from studio.core.engine_options import EngineOptions
@@ -46,9 +46,11 @@ class EngineReplica:
         self._pump: asyncio.Task | None = None
         self._board: Any = None
 
-    async def run(self, body: str) -> AsyncIterator[bytes]:
+    async def run(self, body: str, only: Collection[str] = ()) -> AsyncIterator[bytes]:
         """The events of the job a Submit (wire JSON) carries, as frames, until its last; the
-        frames waiting together leave as one chunk (one item of Serve's stream)."""
+        frames waiting together leave as one chunk (one item of Serve's stream). `only`: the
+        event types (by name) the ingress uses, when it runs the job as part of a study; the
+        rest never cross to the ingress."""
         job = self._job(body)
         if isinstance(job, str):
             yield encode(JobFailed(job_id="", message=job))
@@ -60,7 +62,9 @@ class EngineReplica:
             self._host.submit(job)
             while True:
                 events = await inbox.get_all()
-                yield b"".join(encode(event) for event in events)
+                kept = relayed(events, only)
+                if kept:
+                    yield b"".join(encode(event) for event in kept)
                 if any(is_final(event) and event.job_id == job.job_id for event in events):
                     return
         except (asyncio.CancelledError, GeneratorExit):

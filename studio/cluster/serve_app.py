@@ -10,7 +10,7 @@ from ray import serve
 from ray.serve import Application
 
 from studio.cluster.board import board_handle
-from studio.cluster.ingress import EngineIngress, IngressSettings
+from studio.cluster.ingress import PARTS_PER_REPLICA, EngineIngress, IngressSettings
 from studio.cluster.replica import EngineReplica
 from studio.core.engine_options import EngineOptions
 from studio.core.remote_api import LOOPBACK
@@ -85,7 +85,7 @@ def application(settings: ServeSettings) -> Application:
     )
     replica = serve.deployment(
         name=ENGINE,
-        max_ongoing_requests=2,
+        max_ongoing_requests=PARTS_PER_REPLICA,
         ray_actor_options=resources,
         health_check_period_s=2,
         **scaling,

@@ -241,3 +241,29 @@ def replace_spec(job, samplers):
     from dataclasses import replace
 
     return replace(job, spec=replace(job.spec, samplers=samplers))
+
+
+def test_a_study_part_relays_only_the_event_types_its_merge_uses():
+    from studio.cluster.fan_out import ConvergeMerge, GridMerge
+    from studio.cluster.inbox import relayed
+    from studio.core.events import JobProgress, JobQueued, JobStarted
+    from studio.core.wire_types import EVENT_TYPES
+
+    names = {kind.__name__ for kind in EVENT_TYPES}
+    for merge in (GridMerge, ConvergeMerge):
+        assert set(merge.RELAYED) <= names, "each relayed name is a wire event type"
+        assert {"JobFinished", "JobFailed", "JobCancelled"} <= set(merge.RELAYED)
+    step = StepProgress(job_id="j", lane=Lane.main, step=1, total=8, elapsed_s=0.1)
+    events = [
+        JobQueued(job_id="j", position=0),
+        JobStarted(job_id="j"),
+        step,
+        JobProgress(job_id="j", done=0, total=1, label="x"),
+        preview(Lane.main, 1),
+        JobFinished(job_id="j"),
+    ]
+    assert relayed(events, ()) == events, "a plain job's request gets everything"
+    kept = relayed(events, GridMerge.RELAYED)
+    assert [type(e).__name__ for e in kept] == ["PreviewReady", "JobFinished"]
+    assert relayed(events, ("ModelLoaded",)) == [events[-1]], "the last event always goes"
+    assert relayed(events[:3], GridMerge.RELAYED) == []
