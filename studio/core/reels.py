@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from studio.core.events import GridCellFinished, LaneFinished, Timings
+from studio.core.grid import AxisName, value_label
 
 MAX_SHOTS = 120
 MAX_SIDE = 256
@@ -172,10 +173,18 @@ def cell_reel(cell: GridCellFinished, frames: Mapping[int, np.ndarray]) -> Reel:
     return Reel(
         role=cell.label,
         model=cell.model.display_name,
-        sampler=str(cell.params.sampler),
+        sampler=unnamed_recipe(cell),
         total=steps,
         shots=shots,
     )
+
+
+def unnamed_recipe(cell: GridCellFinished) -> str:
+    """The sampler and CFG of a cell that its label (its axis values) does not already name,
+    e.g. "CFG 3" under "DDIM · 20 steps"."""
+    named = set(cell.label.split(" · "))
+    recipe = (str(cell.params.sampler), value_label(AxisName.guidance, cell.params.guidance_scale))
+    return " · ".join(part for part in recipe if part not in named)
 
 
 def grid_row_reels(

@@ -39,12 +39,12 @@ def animation_filters() -> dict[str, str]:
     return {name: suffix for name, suffix in ANIMATION_FILTERS.items() if suffix in writable}
 
 
-def ask_animation_path(parent: QWidget, suggested: Path) -> Path | None:
-    """The .webp, .gif or .mp4 path chosen in a Save dialog (which offers MP4 only where it can
-    be written); a name without one of those suffixes gets the chosen filter's. None when
-    cancelled."""
+def ask_animation_path(parent: QWidget, suggested: Path, title: str) -> Path | None:
+    """The .webp, .gif or .mp4 path chosen in a Save dialog titled `title` (which offers MP4
+    only where it can be written); a name without one of those suffixes gets the chosen
+    filter's. None when cancelled."""
     chosen, picked = QFileDialog.getSaveFileName(
-        parent, "Export the comparison as", str(suggested), ";;".join(animation_filters())
+        parent, title, str(suggested), ";;".join(animation_filters())
     )
     if not chosen:
         return None
@@ -154,7 +154,9 @@ class WindowExports(QObject):
             return None
         params = self.session.teacher.result_params
         seed = params.seed if params is not None else self.session.seed
-        path = ask_animation_path(self.window, self._folder() / f"compare-{seed}.webp")
+        path = ask_animation_path(
+            self.window, self._folder() / f"compare-{seed}.webp", "Export the comparison as"
+        )
         if path is None:
             return None
         written = self._write(path, lambda: comparison.export_animation(path))
@@ -174,7 +176,8 @@ class WindowExports(QObject):
         if row is None:
             return None
         suggested = self._folder() / f"grid-{grid.base.params.seed}-row{row + 1}.webp"
-        path = ask_animation_path(self.window, suggested)
+        title = f"Export the grid row animation ({grid.row_label(row)}) as"
+        path = ask_animation_path(self.window, suggested, title)
         if path is None:
             return None
         written = self._write(path, lambda: grid.export_row_animation(path, row))

@@ -44,8 +44,8 @@ def test_a_grid_row_forms_step_by_step_each_cell_on_its_own_clock() -> None:
     assert [f.shots for f in frames] == [(-1, -1), (0, 0), (1, 1), (2, 2), (2, 3), (2, 4)]
     assert frames[-1].duration_ms == 1000, "the end is held while the fast cell already waits"
     assert caption_lines(fast, fast.shots[0]) == (
-        "Euler · 2 steps: emoji-teacher", "Euler", "step 1/2 · 0.50 s",
-    )  # fmt: skip
+        "Euler · 2 steps: emoji-teacher", "CFG 5", "step 1/2 · 0.50 s",
+    ), "the second line names what the cell's label does not: here the CFG"  # fmt: skip
     assert caption_lines(slow, slow.shots[-1])[2] == "step 4/4 · 2.10 s · done"
 
 
@@ -73,3 +73,22 @@ def test_thinning_keeps_the_newest_and_an_even_spread() -> None:
     for step in range(1, 41):
         keeper.add(step, shade(step))
     assert sorted(keeper.frames) == [8, 16, 24, 32, 40]
+
+
+def test_a_cell_caption_names_the_sampler_only_when_no_axis_does() -> None:
+    from studio.core.reels import unnamed_recipe
+
+    by_steps = cell(0, 4, 0.5)
+    assert unnamed_recipe(by_steps) == "CFG 5"
+    by_cfg = GridCellFinished(**{**_fields(by_steps), "label": "CFG 3 · 4 steps"})
+    by_cfg = GridCellFinished(
+        **{**_fields(by_cfg), "params": by_steps.params.with_(guidance_scale=3.0)}
+    )
+    assert unnamed_recipe(by_cfg) == "DDIM"
+    both = GridCellFinished(**{**_fields(by_cfg), "label": "DDIM · CFG 3"})
+    assert unnamed_recipe(both) == ""
+    prefix = GridCellFinished(**{**_fields(by_steps), "label": "DPM++ 2M SDE · 4 steps"})
+    prefix = GridCellFinished(
+        **{**_fields(prefix), "params": by_steps.params.with_(sampler="DPM++ 2M")}
+    )
+    assert unnamed_recipe(prefix) == "DPM++ 2M · CFG 5", "whole axis values, not substrings"

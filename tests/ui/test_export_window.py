@@ -278,10 +278,13 @@ def test_the_animation_dialog_offers_mp4(monkeypatch, tmp_path, answer, picked, 
 
     def dialog(parent, title, start, filters):
         offered.extend(filters.split(";;"))
+        offered.append(title)
         return str(tmp_path / answer), picked
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", dialog)
-    assert ask_animation_path(None, tmp_path / "compare-5.webp") == tmp_path / wanted
+    chosen = ask_animation_path(None, tmp_path / "compare-5.webp", "Export the comparison as")
+    assert chosen == tmp_path / wanted
+    offered.remove("Export the comparison as")
     assert offered == ["Animated WebP (*.webp)", "Animated GIF (*.gif)", "MP4 video (*.mp4)"]
 
 

@@ -23,11 +23,12 @@ def window(tmp_path: Path, engine: FakeEngine, qtbot) -> MainWindow:
 
 @pytest.fixture
 def gif_dialog(monkeypatch, tmp_path: Path) -> list[str]:
-    """Save dialogs answer tmp/out/NAME with no suffix and the GIF filter picked."""
+    """Save dialogs answer tmp/out/NAME with no suffix and the GIF filter picked; each call's
+    start path is noted, then its title."""
     asked: list[str] = []
 
     def answer(parent, title, start, *args, **kwargs):
-        asked.append(start)
+        asked.extend((start, title))
         return str(tmp_path / "out" / Path(start).stem), "Animated GIF (*.gif)"
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", answer)
@@ -53,7 +54,9 @@ def test_export_grid_row_asks_the_row_then_writes_it_forming(
     monkeypatch.setattr(QInputDialog, "getItem", pick)
     action.trigger()
     assert offered == [["Row 1: 2 steps", "Row 2: 3 steps"]]
-    assert [Path(start).name for start in gif_dialog] == ["grid-7-row2.webp"]
+    start, title = gif_dialog
+    assert Path(start).name == "grid-7-row2.webp"
+    assert title == "Export the grid row animation (Row 2: 3 steps) as"
     written = tmp_path / "out" / "grid-7-row2.gif"
     with Image.open(written) as image:
         # Both cells form at the same pace: nothing, steps 1, 2 and 3 (the last with the final
