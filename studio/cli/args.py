@@ -17,7 +17,14 @@ from studio.core.model_resolver import ModelResolver
 from studio.core.models import EMBEDDED_SIDE, EMBEDDED_TEACHER, ModelRef
 from studio.core.native_size import default_size as models_default_size
 from studio.core.native_size import native_size
-from studio.core.params import GenerationParams, ScheduleOptions, Sigmas, Spacing, validate
+from studio.core.params import (
+    GenerationParams,
+    ScheduleOptions,
+    Sigmas,
+    Spacing,
+    ValidationError,
+    validate,
+)
 from studio.core.settings import DEFAULT_PROMPT
 from studio.core.skip_tuning import SkipTuning
 
@@ -130,6 +137,19 @@ def shared_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--out", "-o", type=Path, default=None)
     quiet_arg(parser)
+
+
+def output_file(out: Path | None, default_name: str) -> Path:
+    """Where a command writes its picture: `default_name` here without --out, inside the folder
+    when --out names one, else --out itself; ValidationError, before any work, when --out's
+    folder does not exist."""
+    if out is None:
+        return Path(default_name)
+    if out.is_dir():
+        return out / default_name
+    if not out.parent.is_dir():
+        raise ValidationError([f"--out {out}: there is no folder {out.parent} to write into."])
+    return out
 
 
 def lane_params(args: argparse.Namespace, prefix: str = "") -> GenerationParams:

@@ -16,6 +16,7 @@ from studio.cli.args import (
     lane_params,
     model_arg,
     model_ref,
+    output_file,
     preview_decoder_args,
     preview_options,
     progress,
@@ -116,12 +117,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     ref = replace(ref, allow_pickle=args.allow_pickle, config=args.config or ref.config)
     default_size(args, [ref])
     params = lane_params(args)
+    out = output_file(args.out, f"studio-{params.seed}.png")
     job = GenerateJob(lane=LaneSpec(model=ref, params=params), previews=PreviewOptions(every=0))
     report = run_job(job, progress=progress(args))
     if report.failure or report.cancelled:
         return fail(report.failure or "cancelled")
     finished = next(iter(report.lanes.values()))
-    out = args.out or Path(f"studio-{params.seed}.png")
     paths = save_images(out, finished.images, format_parameters(params, model=ref.display_name))
     print(f"wrote {', '.join(map(str, paths))} ({finished.steps} steps)")
     print(timings_text(finished.timings))
@@ -203,6 +204,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             return fail(str(exc))
     default_size(args, [teacher, student])
     tp, sp = lane_params(args, "teacher"), lane_params(args, "student")
+    out = output_file(args.out, f"compare-{tp.seed}.png")
     job = CompareJob(
         teacher=LaneSpec(model=teacher, params=tp),
         student=LaneSpec(model=student, params=sp),
@@ -228,7 +230,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             + (f" Skip-Tuning {sp.skip_tuning.label()}" if sp.skip_tuning.enabled else ""),
         },
     )
-    out = write_png(args.out or Path(f"compare-{tp.seed}.png"), image, text)
+    out = write_png(out, image, text)
     c = report.compare
     print(f"wrote {out}")
     if args.animate is not None and not write_compare_animation(args, report):

@@ -22,6 +22,7 @@ from studio.cli.args import (
     model_arg,
     model_ref,
     model_side,
+    output_file,
     preview_decoder_args,
     preview_options,
     progress,
@@ -107,6 +108,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
     ref = model_ref(args.model)
     default_size(args, [ref])
     params = lane_params(args)
+    out = output_file(args.out, f"grid-{params.seed}.png")
     grid = parse_grid(args.x, args.y, resolve_model=model_ref)
     if args.animate is not None and (problem := animation_problem(args.animate, grid, args)):
         return fail(problem)
@@ -119,7 +121,6 @@ def cmd_grid(args: argparse.Namespace) -> int:
     if report.failure or report.cancelled:
         return fail(report.failure or "cancelled")
     sheet = grid_sheet(grid, report.cells, title=grid_title(ref.display_name, params, grid))
-    out = args.out or Path(f"grid-{params.seed}.png")
     write_png(out, sheet, grid_parameters(params, ref.display_name, grid))
     for cell in report.cells:
         result = cell.error or f"{cell.wall_s:.3f} s, {cell.nfe} NFE"

@@ -168,3 +168,11 @@ def test_classifier_guidance_off_for_a_prompt_without_an_emoji_says_so(tmp_path,
     code = main([*args, "--classifier-scale", "2", "--out", str(out)])
     assert code == 0 and out.is_file()
     assert "Classifier guidance is off for 'a castle at dusk'" in capsys.readouterr().err
+
+
+def test_generate_writes_into_a_folder_named_by_out(sd_folder, tmp_path, capsys):
+    generate = ["generate", "--model", str(sd_folder), "--steps", "2", "--seed", "3", "--quiet"]
+    assert main([*generate, "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "studio-3.png").is_file()
+    assert main([*generate, "--out", str(tmp_path / "no" / "x.png")]) == 2
+    assert "there is no folder" in capsys.readouterr().err

@@ -114,3 +114,18 @@ def test_grid_and_converge_never_load_qt(emoji_folder, tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "no qt"
     assert (tmp_path / "g.png").is_file() and (tmp_path / "curve.png").is_file()
+
+
+def test_grid_out_may_name_a_folder_and_a_missing_folder_is_refused_before_any_work(
+    emoji_folder, tmp_path, capsys
+) -> None:
+    grid = ["grid", "--model", str(emoji_folder), "--x", "steps=1,2", "--seed", "4", "--quiet"]
+    grid += ["--width", "32", "--height", "32", "--sampler", "DDIM trailing"]
+    assert main([*grid, "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "grid-4.png").is_file(), "a folder gets the default name inside it"
+    assert f"wrote {tmp_path / 'grid-4.png'}" in capsys.readouterr().out
+    missing = tmp_path / "nowhere" / "g.png"
+    assert main([*grid, "--out", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"there is no folder {missing.parent} to write into" in err
+    assert not missing.parent.exists()
