@@ -37,6 +37,7 @@ from studio.core.convergence import (
     REFERENCE_STEPS,
     ConvergencePoint,
     ConvergenceSpec,
+    StudentCurve,
     fewest_nfe,
     parse_samplers,
     parse_steps,
@@ -45,6 +46,7 @@ from studio.core.convergence import (
 from studio.core.events import GridCellFinished
 from studio.core.grid import GridSpec, parse_grid
 from studio.core.jobs import ConvergeJob, GridJob, LaneSpec, PreviewOptions, validate_job
+from studio.core.models import ModelRef, ModelSource
 from studio.core.params import GenerationParams, ValidationError
 
 if TYPE_CHECKING:
@@ -93,6 +95,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--seeds", default="0,1", help="comma-separated seeds (cases = prompts x seeds)"
     )
     conv.add_argument("--guidance", type=float, default=3.0)
+    conv.add_argument(
+        "--student",
+        action="append",
+        default=[],
+        metavar="NAME[@SAMPLER[/CFG]]",
+        help="also draw this student of the model (its own sampler and CFG unless given) "
+        "against the same references; repeat for several",
+    )
     conv.add_argument("--size", type=int, default=None, help="width and height (default: model's)")
     conv.add_argument("--out", "-o", type=Path, default=Path("."), help="folder to write into")
     conv.add_argument("--stem", default="curve", help="file names: STEM.png, STEM.csv")
@@ -211,6 +221,7 @@ def converge_job(args: argparse.Namespace) -> ConvergeJob:
         reference_steps=args.reference_steps,
         prompts=prompts,
         seeds=_seeds(args.seeds),
+        students=tuple(student_curve(text) for text in args.student),
     )
     params = GenerationParams(
         prompt=prompts[0],
@@ -221,6 +232,50 @@ def converge_job(args: argparse.Namespace) -> ConvergeJob:
         height=side,
     )
     return validate_job(ConvergeJob(base=LaneSpec(model=ref, params=params), spec=spec))
+
+
+def student_curve(text: str) -> StudentCurve:
+    """`NAME[@SAMPLER[/CFG]]`: a student and the sampler and CFG it runs with, by default its
+    own (a shortcut model's DDIM trailing, an adapter's manifest recipe; CFG 1 for a sampler
+    given for a model that names none); ValidationError, one sentence, when none can be told."""
+    name, _, recipe = text.strip().partition("@")
+    ref = model_ref(name)
+    sampler, _, cfg = recipe.partition("/")
+    own = own_recipe(ref)
+    if not sampler and own is None:
+        raise ValidationError(
+            [f"--student {text}: {ref.display_name} names no recipe: write {name}@SAMPLER[/CFG]."]
+        )
+    try:
+        guidance = float(cfg) if cfg else (own[1] if own else 1.0)
+    except ValueError:
+        raise ValidationError([f"--student {text}: the CFG is a number, like 1 or 3."]) from None
+    chosen = parse_samplers(sampler)[0] if sampler else own[0] if own else ""
+    return StudentCurve(model=ref, sampler=chosen, guidance=guidance)
+
+
+def own_recipe(ref: ModelRef) -> tuple[str, float] | None:
+    """The sampler and CFG a student folder says it is sampled with; None when it says none."""
+    from studio.core.manifest import read_manifest
+    from studio.core.shortcut import SHORTCUT_SAMPLER, is_shortcut_folder
+
+    folder = model_folder(ref)
+    if folder is None:
+        return None
+    if is_shortcut_folder(folder):
+        return SHORTCUT_SAMPLER, 1.0
+    manifest = read_manifest(folder)
+    return None if manifest is None else (manifest.sampler, manifest.guidance_scale)
+
+
+def model_folder(ref: ModelRef) -> Path | None:
+    from studio.core.paths import embedded_model_dir
+
+    if ref.source is ModelSource.embedded:
+        return embedded_model_dir(ref.location)
+    if ref.source is ModelSource.folder:
+        return Path(ref.location)
+    return None
 
 
 def cmd_converge(args: argparse.Namespace) -> int:

@@ -137,9 +137,10 @@ class GridMerge:
 
 
 def split_convergence(job: ConvergeJob, replicas: int) -> list[ConvergeJob]:
-    """A convergence run's listed samplers dealt into one job per replica (at most), each with
-    the same cases and reference; one job when the run lists fewer than two samplers (an empty
-    list means every sampler that fits, which only the engine holding the model knows)."""
+    """A convergence run's listed samplers (and students) dealt into one job per replica (at
+    most), each with the same cases and reference; one job when the run lists fewer than two
+    samplers (an empty list means every sampler that fits, which only the engine holding the
+    model knows)."""
     samplers = job.spec.samplers
     groups = min(replicas, len(samplers))
     if groups < 2:
@@ -148,7 +149,11 @@ def split_convergence(job: ConvergeJob, replicas: int) -> list[ConvergeJob]:
         replace(
             job,
             job_id=f"{job.job_id}.{index}",
-            spec=replace(job.spec, samplers=samplers[index::groups]),
+            spec=replace(
+                job.spec,
+                samplers=samplers[index::groups],
+                students=job.spec.students[index::groups],
+            ),
         )
         for index in range(groups)
     ]

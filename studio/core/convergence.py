@@ -15,6 +15,7 @@ import io
 import math
 from dataclasses import dataclass, fields
 
+from studio.core.models import ModelRef
 from studio.core.params import MAX_SEED, MAX_STEPS, ValidationError
 from studio.core.samplers import SAMPLERS, find_sampler
 
@@ -25,6 +26,7 @@ PSNR_CAP_DB = 60.0
 MAX_SAMPLERS = 24
 MAX_STEP_COUNTS = 12
 MAX_CASES = 16
+MAX_STUDENTS = 4
 
 
 def deterministic_samplers() -> tuple[str, ...]:
@@ -38,11 +40,23 @@ def capped_psnr(value: float) -> float:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StudentCurve:
+    """Another model (a student of the job's model, sharing its latents) drawn beside the
+    samplers: its sampler and CFG at each of the spec's step counts it takes, from the same
+    starting noise, against the job's own references."""
+
+    model: ModelRef
+    sampler: str
+    guidance: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConvergenceSpec:
     """Which samplers and step counts to run, against which reference, over which cases.
 
     An empty `samplers` means every deterministic sampler that fits the model. The cases are
-    every prompt with every seed; empty tuples mean the job's own prompt and seed.
+    every prompt with every seed; empty tuples mean the job's own prompt and seed. `students`
+    run after the samplers, each at the step counts it takes.
     """
 
     samplers: tuple[str, ...] = ()
@@ -51,6 +65,7 @@ class ConvergenceSpec:
     reference_steps: int = REFERENCE_STEPS
     prompts: tuple[str, ...] = ()
     seeds: tuple[int, ...] = ()
+    students: tuple[StudentCurve, ...] = ()
 
     def cases(self, prompt: str, seed: int) -> list[tuple[str, int]]:
         return [(p, s) for p in (self.prompts or (prompt,)) for s in (self.seeds or (seed,))]
@@ -67,6 +82,7 @@ class ConvergenceSpec:
         cases = max(1, len(self.prompts)) * max(1, len(self.seeds))
         if cases > MAX_CASES:
             found.append(f"There are {cases} prompt and seed cases: use at most {MAX_CASES}.")
+        found += _students_problems(self.students)
         bad = [s for s in self.seeds if isinstance(s, bool) or not 0 <= s <= MAX_SEED]
         if bad:
             found.append(f"The seed {bad[0]} is out of range: use 0 to {MAX_SEED}.")
@@ -83,6 +99,20 @@ def _sampler_problems(name: str) -> list[str]:
             "to: choose a deterministic sampler."
         ]
     return []
+
+
+def _students_problems(students: tuple[StudentCurve, ...]) -> list[str]:
+    found = []
+    for student in students:
+        name = student.model.display_name
+        found += [f"{name}: {p}" for p in _sampler_problems(student.sampler)]
+        if not (math.isfinite(student.guidance) and 0 <= student.guidance <= 30):
+            found.append(f"{name}: CFG {student.guidance!r} is out of range: use 0 to 30.")
+    if len(students) > MAX_STUDENTS:
+        found.append(f"Draw at most {MAX_STUDENTS} students beside the samplers.")
+    if len({s.model for s in students}) != len(students):
+        found.append("A student is listed twice.")
+    return found
 
 
 def _reference_problems(name: str, steps: int) -> list[str]:
@@ -147,6 +177,13 @@ class ConvergencePoint:
     agreement: float | None
     wall_s: float
     cases: int
+    model: str = ""
+
+    @property
+    def series(self) -> str:
+        """The curve this point belongs to: its sampler, or "student · sampler" for a student
+        drawn beside the job's model (whose points have no `model`)."""
+        return f"{self.model} · {self.sampler}" if self.model else self.sampler
 
 
 CSV_FIELDS = tuple(f.name for f in fields(ConvergencePoint))
@@ -169,6 +206,7 @@ def points_csv(points: list[ConvergencePoint]) -> str:
                 agreement,
                 f"{p.wall_s:.4f}",
                 p.cases,
+                p.model,
             ]
         )
     return out.getvalue()
@@ -190,6 +228,7 @@ def read_points_csv(text: str) -> list[ConvergencePoint]:
                     agreement=float(row["agreement"]) if row["agreement"] else None,
                     wall_s=float(row["wall_s"]),
                     cases=int(row["cases"]),
+                    model=row.get("model") or "",
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -198,10 +237,11 @@ def read_points_csv(text: str) -> list[ConvergencePoint]:
 
 
 def curves(points: list[ConvergencePoint]) -> dict[str, list[ConvergencePoint]]:
-    """The points grouped by sampler (in first-seen order), each curve sorted by NFE."""
+    """The points grouped by series (sampler, or student and sampler; in first-seen order),
+    each curve sorted by NFE."""
     grouped: dict[str, list[ConvergencePoint]] = {}
     for point in points:
-        grouped.setdefault(point.sampler, []).append(point)
+        grouped.setdefault(point.series, []).append(point)
     return {name: sorted(group, key=lambda p: p.nfe) for name, group in grouped.items()}
 
 

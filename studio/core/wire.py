@@ -39,7 +39,7 @@ from studio.core.wire_types import (
 )
 from studio.core.wording import is_unicode, shown
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAX_INT = 2**63 - 1
 NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 

@@ -19,7 +19,7 @@ from enum import Enum
 import numpy as np
 
 from studio.core.commands import Cancel, Configure, LoadModel, Shutdown, Submit
-from studio.core.convergence import ConvergencePoint, ConvergenceSpec
+from studio.core.convergence import ConvergencePoint, ConvergenceSpec, StudentCurve
 from studio.core.engine_options import Device, EngineOptions, Offload
 from studio.core.events import (
     CompareFinished,
@@ -102,6 +102,7 @@ VALUE_TYPES: tuple[type, ...] = (
     Axis,
     LaneChoice,
     ConvergenceSpec,
+    StudentCurve,
     ConvergencePoint,
     Timings,
 )

@@ -35,17 +35,23 @@ def check_steps(steps: int) -> None:
         raise ValueError(f"a shortcut model takes {counts} steps, not {steps}.")
 
 
-def check_recipe(unet: torch.nn.Module, sampler: str, steps: int, eta: float, name: str) -> None:
-    """Refuse, in one sentence, what a shortcut model cannot sample: it was trained for
-    deterministic DDIM steps of size 1/steps on the trailing grid, steps a power of two."""
-    if not is_shortcut(unet):
-        return
-    if sampler != SHORTCUT_SAMPLER or eta != 0:
+def check_sampler(unet: torch.nn.Module, sampler: str, eta: float, name: str) -> None:
+    """Refuse, in one sentence, a sampler a shortcut model cannot take: it was trained for
+    deterministic DDIM steps on the trailing grid."""
+    if is_shortcut(unet) and (sampler != SHORTCUT_SAMPLER or eta != 0):
         raise SamplerError(
             f"{name} is a shortcut model: it takes deterministic {SHORTCUT_SAMPLER} steps "
             f"(eta 0), the steps it was trained to shortcut, not {sampler}"
             + (f" with eta {eta:g}." if eta != 0 else ".")
         )
+
+
+def check_recipe(unet: torch.nn.Module, sampler: str, steps: int, eta: float, name: str) -> None:
+    """Refuse, in one sentence, what a shortcut model cannot sample: it was trained for
+    deterministic DDIM steps of size 1/steps on the trailing grid, steps a power of two."""
+    if not is_shortcut(unet):
+        return
+    check_sampler(unet, sampler, eta, name)
     try:
         check_steps(steps)
     except ValueError as exc:

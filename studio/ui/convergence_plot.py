@@ -236,6 +236,6 @@ class ConvergencePlot(QWidget):
 def point_tip(point: ConvergencePoint) -> str:
     agreement = "" if point.agreement is None else f" · classifier {point.agreement:.0%}"
     return (
-        f"{point.sampler} · {point.steps} steps · {point.nfe} NFE · "
+        f"{point.series} · {point.steps} steps · {point.nfe} NFE · "
         f"PSNR {point.psnr:.1f} dB{agreement} · {point.wall_s:.2f} s"
     )

@@ -129,3 +129,27 @@ def test_grid_out_may_name_a_folder_and_a_missing_folder_is_refused_before_any_w
     err = capsys.readouterr().err
     assert f"there is no folder {missing.parent} to write into" in err
     assert not missing.parent.exists()
+
+
+def test_converge_draws_a_student_beside_the_samplers(emoji_folder, tmp_path, capsys) -> None:
+    from studio.cli.studies import student_curve
+
+    assert student_curve("emoji-shortcut").sampler == "DDIM trailing", "its own recipe"
+    sid = student_curve("emoji-student-sid")
+    assert (sid.sampler, sid.guidance) == ("DDIM trailing", 1.0), "from its manifest"
+    picked = student_curve("emoji-student-sid@euler/2")
+    assert (picked.sampler, picked.guidance) == ("Euler", 2.0)
+    args = ["converge", "--model", str(emoji_folder), "--samplers", "Euler", "--steps", "1,2"]
+    args += ["--reference-steps", "4", "--seeds", "0", "--size", "32", "--guidance", "2"]
+    args += ["--out", str(tmp_path), "--stem", "beside", "-q"]
+    assert main([*args, "--student", f"{emoji_folder}"]) == 2
+    assert "names no recipe: write" in capsys.readouterr().err
+    assert main([*args, "--student", f"{emoji_folder}@DDIM trailing/2"]) == 0
+    points = read_points_csv((tmp_path / "beside.csv").read_text())
+    assert [(p.series, p.steps) for p in points] == [
+        ("Euler", 1),
+        ("Euler", 2),
+        (f"{emoji_folder.name} · DDIM trailing", 1),
+        (f"{emoji_folder.name} · DDIM trailing", 2),
+    ]
+    assert points[-1].psnr > points[-2].psnr > 0

@@ -214,6 +214,17 @@ def test_a_convergence_run_deals_its_samplers_over_the_replicas_and_merges_back(
     assert split_convergence(replace_spec(job, ()), 4) == [replace_spec(job, ())]
     parts = split_convergence(job, 2)
     assert [p.spec.samplers for p in parts] == [("DDIM", "UniPC"), ("Euler",)]
+    from studio.core.convergence import StudentCurve
+
+    students = tuple(
+        StudentCurve(model=ModelRef.embedded(name), sampler="DDIM trailing")
+        for name in ("emoji-shortcut", "emoji-student-sid", "emoji-student-lcm")
+    )
+    dealt = split_convergence(replace_students(job, students), 2)
+    assert [[s.model.location for s in p.spec.students] for p in dealt] == [
+        ["emoji-shortcut", "emoji-student-lcm"],
+        ["emoji-student-sid"],
+    ], "each student runs on one replica only"
     assert all(p.spec.steps == spec.steps and p.base == job.base for p in parts)
     merge = ConvergeMerge(job, parts)
     a, b = (p.job_id for p in parts)
@@ -267,3 +278,7 @@ def test_a_study_part_relays_only_the_event_types_its_merge_uses():
     assert [type(e).__name__ for e in kept] == ["PreviewReady", "JobFinished"]
     assert relayed(events, ("ModelLoaded",)) == [events[-1]], "the last event always goes"
     assert relayed(events[:3], GridMerge.RELAYED) == []
+
+
+def replace_students(job, students):
+    return dataclasses.replace(job, spec=dataclasses.replace(job.spec, students=students))

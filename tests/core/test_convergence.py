@@ -96,3 +96,40 @@ def test_curves_sort_by_nfe_and_fewest_nfe_ranks_samplers() -> None:
     ]
     assert [p.nfe for p in curves(points)["DDIM"]] == [4, 8]
     assert fewest_nfe(points, 30.0) == [("UniPC", 4), ("DDIM", 8), ("Euler", None)]
+
+
+def test_a_student_point_is_its_own_curve_and_keeps_its_model_through_the_csv() -> None:
+    from dataclasses import replace
+
+    from studio.core.convergence import curves
+
+    teacher = point("DDIM trailing", 2, 20.0)
+    student = replace(point("DDIM trailing", 2, 18.0), model="emoji-shortcut")
+    assert (teacher.series, student.series) == (
+        "DDIM trailing",
+        "emoji-shortcut · DDIM trailing",
+    )
+    assert list(curves([teacher, student])) == ["DDIM trailing", "emoji-shortcut · DDIM trailing"]
+    text = points_csv([teacher, student])
+    assert text.splitlines()[0].endswith(",cases,model")
+    assert read_points_csv(text) == [teacher, student]
+    old = "sampler,steps,nfe,network_passes,psnr,agreement,wall_s,cases\nDDIM,2,2,4,15,,0.1,1\n"
+    assert read_points_csv(old)[0].model == "", "a CSV from before students still reads"
+
+
+def test_students_in_a_spec_are_checked_one_sentence_each() -> None:
+    from studio.core.convergence import MAX_STUDENTS, StudentCurve
+    from studio.core.models import ModelRef
+
+    shortcut = StudentCurve(model=ModelRef.embedded("emoji-shortcut"), sampler="DDIM trailing")
+    assert ConvergenceSpec(students=(shortcut,)).problems() == []
+    noisy = StudentCurve(model=ModelRef.embedded("emoji-student-sid"), sampler="Euler a")
+    wild = StudentCurve(model=ModelRef.embedded("x"), sampler="DDIM", guidance=float("nan"))
+    found = ConvergenceSpec(students=(shortcut, shortcut, noisy, wild)).problems()
+    assert any(p.startswith("emoji-student-sid: 'Euler a' adds noise") for p in found)
+    assert "A student is listed twice." in found
+    assert any(p.startswith("x: CFG nan is out of range") for p in found)
+    many = tuple(StudentCurve(model=ModelRef.embedded(f"s{i}"), sampler="DDIM") for i in range(5))
+    assert f"Draw at most {MAX_STUDENTS} students beside the samplers." in (
+        ConvergenceSpec(students=many).problems()
+    )

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from studio.core.commands import Cancel, Command, Configure, LoadModel, Shutdown, Submit
-from studio.core.convergence import ConvergencePoint, ConvergenceSpec
+from studio.core.convergence import ConvergencePoint, ConvergenceSpec, StudentCurve
 from studio.core.engine_options import Device, EngineOptions, Offload
 from studio.core.events import (
     CompareFinished,
@@ -127,7 +127,15 @@ JOBS: list[Job] = [
     ConvergeJob(
         base=LANE,
         spec=ConvergenceSpec(
-            samplers=("DDIM", "Euler"), steps=(2, 4), prompts=("a", "b"), seeds=(1,)
+            samplers=("DDIM", "Euler"),
+            steps=(2, 4),
+            prompts=("a", "b"),
+            seeds=(1,),
+            students=(
+                StudentCurve(
+                    model=ModelRef.embedded("emoji-shortcut"), sampler="DDIM trailing", guidance=1.5
+                ),
+            ),
         ),
     ),
 ]
@@ -142,8 +150,9 @@ def image(height: int = 32, width: int = 48) -> np.ndarray:
 
 TIMINGS = Timings(load_s=1.25, encode_s=0.01, step_s=(0.1, 0.2, 0.3), decode_s=0.05, total_s=2.0)
 POINT = ConvergencePoint(
-    sampler="DDIM", steps=4, nfe=4, network_passes=8, psnr=31.5, agreement=None, wall_s=0.5, cases=2
-)
+    sampler="DDIM", steps=4, nfe=4, network_passes=8, psnr=31.5, agreement=None, wall_s=0.5,
+    cases=2, model="emoji-shortcut",
+)  # fmt: skip
 OPTIONS = EngineOptions(device=Device.cuda, offload=Offload.model, ram_budget_mb=8000, max_models=2)
 COMMANDS: list[Command] = [
     *(Submit(job=job) for job in JOBS),

@@ -208,3 +208,71 @@ def test_convergence_leaves_out_step_counts_a_sampler_cannot_take(emoji_ref, tmp
     points = [(e.point.sampler, e.point.steps, e.point.nfe) for e in sink.of(ConvergencePointReady)]
     assert points == [("AMED", 3, 3), ("Euler", 2, 2), ("Euler", 3, 3)]
     assert sink.of(JobProgress)[0].total == 1 + 3
+
+
+def test_a_student_curve_runs_beside_the_samplers_against_the_same_references(
+    runner, emoji_ref, tmp_path
+) -> None:
+    from studio.core.convergence import StudentCurve
+    from studio.engine.shortcut_model import shortcut_unet_from
+    from studio.lab.export import export_pipeline
+    from tests.engine.tiny import build_tiny_emoji_pipeline
+
+    # A shortcut model made from the same tiny teacher: at init it is the teacher at every
+    # step size, so its DDIM trailing points must equal the teacher's own.
+    unet = shortcut_unet_from(build_tiny_emoji_pipeline(0).unet)
+    folder = export_pipeline(unet, tmp_path / "tiny-shortcut")
+    student = StudentCurve(
+        model=ModelRef(location=str(folder), label="tiny-shortcut"),
+        sampler="DDIM trailing",
+        guidance=BASE.guidance_scale,
+    )
+    spec = ConvergenceSpec(
+        samplers=("DDIM trailing",),
+        steps=(1, 2, 3),
+        reference_sampler="Euler",
+        reference_steps=4,
+        seeds=(1, 2),
+        students=(student,),
+    )
+    sink = Collector()
+    runner.run(
+        ConvergeJob(base=LaneSpec(model=emoji_ref, params=BASE), spec=spec), CancelToken(), sink
+    )
+    points = [e.point for e in sink.of(ConvergencePointReady)]
+    assert [(p.series, p.steps) for p in points] == [
+        ("DDIM trailing", 1),
+        ("DDIM trailing", 2),
+        ("DDIM trailing", 3),
+        ("tiny-shortcut · DDIM trailing", 1),
+        ("tiny-shortcut · DDIM trailing", 2),
+    ], "a shortcut model runs only the step counts it learned (powers of two)"
+    teacher, shortcut = points[:2], points[3:]
+    for mine, theirs in zip(shortcut, teacher, strict=True):
+        assert mine.model == "tiny-shortcut" and theirs.model == ""
+        assert mine.psnr == pytest.approx(theirs.psnr, rel=1e-6)
+        assert mine.agreement == 1.0 and mine.network_passes == 2 * mine.nfe
+    progress = sink.of(JobProgress)
+    assert progress[0].total == 2 * (1 + 3 + 2), "the step count it cannot take is not counted"
+    assert progress[-1].label.startswith("tiny-shortcut, DDIM trailing")
+
+
+def test_a_student_whose_sampler_misfits_is_refused_before_the_references(
+    runner, emoji_ref, tmp_path
+) -> None:
+    from studio.core.convergence import StudentCurve
+    from studio.engine.samplers import SamplerError
+    from studio.engine.shortcut_model import shortcut_unet_from
+    from studio.lab.export import export_pipeline
+    from tests.engine.tiny import build_tiny_emoji_pipeline
+
+    folder = export_pipeline(
+        shortcut_unet_from(build_tiny_emoji_pipeline(0).unet), tmp_path / "tiny-shortcut"
+    )
+    student = StudentCurve(model=ModelRef(location=str(folder)), sampler="Euler")
+    spec = ConvergenceSpec(samplers=("DDIM trailing",), steps=(1, 2), students=(student,))
+    sink = Collector()
+    job = ConvergeJob(base=LaneSpec(model=emoji_ref, params=BASE), spec=spec)
+    with pytest.raises(SamplerError, match="shortcut model"):
+        runner.run(job, CancelToken(), sink)
+    assert not sink.of(JobProgress), "refused before any reference was made"
