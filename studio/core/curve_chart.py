@@ -156,12 +156,21 @@ class PlotFrame:
         return self.left + fx * self.width, self.bottom - fy * self.height
 
 
-def plot_box(left: float, top: float, width: float, height: float) -> tuple[float, ...]:
-    """The plot rectangle (left, top, right, bottom) inside a chart, margins taken off."""
+LEGEND_SWATCH_PX = 50.0  # the gap after the plot, the line and marker sample, the gap to the name
+LEGEND_MAX_SHARE = 0.45
+
+
+def plot_box(
+    left: float, top: float, width: float, height: float, legend_text_px: float = 0.0
+) -> tuple[float, ...]:
+    """The plot rectangle (left, top, right, bottom) inside a chart, margins taken off; the
+    right margin widens to fit the legend's longest name (`legend_text_px`, as measured by
+    whoever draws it), up to `LEGEND_MAX_SHARE` of the chart."""
+    legend = min(LEGEND_SWATCH_PX + legend_text_px + 12, LEGEND_MAX_SHARE * width)
     return (
         left + MARGIN["left"],
         top + MARGIN["top"],
-        left + width - MARGIN["right"],
+        left + width - max(MARGIN["right"], legend),
         top + height - MARGIN["bottom"],
     )
 

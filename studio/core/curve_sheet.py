@@ -64,7 +64,8 @@ def curve_picture(
     series = chart_series(points, chosen)
     if title:
         sheet.text((size[0] / 2, 6), title, anchor="mt")
-    frame = plot_frame(series, chosen, plot_box(0, 0, *size))
+    longest = max((sheet.text_width(name) for name in series), default=0.0)
+    frame = plot_frame(series, chosen, plot_box(0, 0, *size, legend_text_px=longest))
     if frame is None:
         sheet.text((size[0] / 2, size[1] / 2), EMPTY_TEXT, anchor="mm")
         return sheet.picture()
@@ -100,6 +101,9 @@ class _Sheet:
     def row_height(self) -> float:
         """A line of text from the ascender to below the descender."""
         return self.font.getbbox("Ag")[3] / SUPERSAMPLE
+
+    def text_width(self, text: str) -> float:
+        return self.draw.textlength(text, font=self.font) / SUPERSAMPLE
 
     def text(self, xy: Point, text: str, anchor: str = "ls", fill: Colour = INK) -> None:
         self.draw.text(self.at(*xy), text, fill=fill, font=self.font, anchor=anchor)

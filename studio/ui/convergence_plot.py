@@ -78,7 +78,9 @@ class CurveChart:
                 Qt.AlignmentFlag.AlignHCenter,
                 self.title,
             )
-        box = plot_box(rect.left(), rect.top(), rect.width(), rect.height())
+        metrics = painter.fontMetrics()
+        longest = max((metrics.horizontalAdvance(name) for name in series), default=0)
+        box = plot_box(rect.left(), rect.top(), rect.width(), rect.height(), longest)
         frame = plot_frame(series, self.metric, box)
         if frame is None:
             painter.setPen(ink)

@@ -55,3 +55,17 @@ def test_no_points_says_so_on_a_plain_chart() -> None:
     picture = np.asarray(Image.open(io.BytesIO(curve_png([], "agreement", "", size=(400, 300)))))
     assert picture.shape == (300, 400, 3)
     assert (picture < 128).any() and (picture > 250).mean() > 0.9
+
+
+def test_the_legend_margin_widens_for_a_long_student_name_and_is_capped() -> None:
+    from dataclasses import replace
+
+    from studio.core.curve_chart import MARGIN, plot_box
+
+    assert plot_box(0, 0, 1000, 600)[2] == 1000 - MARGIN["right"], "short names: the default"
+    assert plot_box(0, 0, 1000, 600, legend_text_px=300)[2] == 1000 - (50 + 300 + 12)
+    assert plot_box(0, 0, 1000, 600, legend_text_px=900)[2] == 1000 - 450, "at most 45%"
+    long = [replace(p, model="emoji-student-sid") for p in points(("DDIM trailing",))]
+    picture = np.asarray(Image.open(io.BytesIO(curve_png(points(("UniPC",)) + long, "psnr", ""))))
+    ink = np.nonzero((picture < 200).any(axis=2))[1]
+    assert ink.max() < picture.shape[1] - 4, "the legend's longest name ends inside the picture"
