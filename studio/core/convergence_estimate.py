@@ -54,13 +54,15 @@ class ConvergenceEstimate:
     """What one convergence run costs: its runs, its evaluations and about how long it takes.
 
     `upper_bound`: the samplers were left to the engine, which may leave out some that do not
-    fit the model, so `runs` is at most that many. `measured`: the time per evaluation comes
+    fit the model, or a student may take fewer step counts (a shortcut model: powers of two),
+    so `runs` is at most that many. `measured`: the time per evaluation comes
     from the session's last run rather than the rough constant.
     """
 
     runs: int
     cases: int
     samplers: int
+    students: int
     step_counts: int
     reference_steps: int
     evaluations: int
@@ -85,6 +87,7 @@ class ConvergenceEstimate:
             f"{count}: {references} of {self.reference_steps} steps, then "
             f"{_plural(self.samplers, 'sampler')} × {_plural(self.step_counts, 'step count')}"
             f" × {_plural(self.cases, 'case')}"
+            + (f", and {_plural(self.students, 'student')} beside them" if self.students else "")
         )
 
     def time_text(self) -> str:
@@ -129,6 +132,7 @@ def estimate_convergence(
     for `seconds_per_evaluation` when it is None or not a positive number."""
     samplers = spec.samplers or default_samplers()
     runs = [(name, n) for name in samplers for n in spec.steps if takes(name, n)]
+    runs += [(s.sampler, n) for s in spec.students for n in spec.steps if takes(s.sampler, n)]
     per_case = evaluations(spec.reference_sampler, spec.reference_steps)
     per_case += sum(evaluations(name, n) for name, n in runs)
     pace = seconds_per_evaluation
@@ -137,12 +141,13 @@ def estimate_convergence(
         runs=cases * (1 + len(runs)),
         cases=cases,
         samplers=len(samplers),
+        students=len(spec.students),
         step_counts=len(spec.steps),
         reference_steps=spec.reference_steps,
         evaluations=cases * per_case,
         seconds_per_evaluation=float(pace) if measured and pace else ROUGH_SECONDS_PER_EVALUATION,
         measured=measured,
-        upper_bound=not spec.samplers,
+        upper_bound=not spec.samplers or bool(spec.students),
     )
 
 

@@ -66,6 +66,11 @@ def bind_spin(spin: Any, source: QObject, attr: str, signal: SignalInstance) -> 
     return Binding([spin], [spin.valueChanged], read, spin.setValue, source, attr, signal)
 
 
+def bind_check(box: Any, source: QObject, attr: str, signal: SignalInstance) -> Binding:
+    """A QCheckBox (any checkable button) bound to a bool attribute."""
+    return Binding([box], [box.toggled], box.isChecked, box.setChecked, source, attr, signal)
+
+
 def bind_combo_data(
     combo: QComboBox, source: QObject, attr: str, signal: SignalInstance
 ) -> Binding:

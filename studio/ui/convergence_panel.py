@@ -8,6 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 from studio.core.convergence import MAX_CASES, REFERENCE_SAMPLER
 from studio.core.convergence_estimate import ConvergenceEstimate
 from studio.core.params import MAX_STEPS
-from studio.ui.binding import bind_spin
+from studio.ui.binding import bind_check, bind_spin
 from studio.ui.comparison import SEGMENT_STYLE
 from studio.ui.convergence_plot import ConvergencePlot
 from studio.ui.grid_panel import bind_line
@@ -60,6 +61,7 @@ class ConvergencePanel(QWidget):
             convergence.stepsChanged,
             convergence.casesChanged,
             convergence.referenceStepsChanged,
+            convergence.withStudentChanged,
         ):
             changed.connect(self.refresh_estimate)
         self._on_metric(convergence.metric)
@@ -78,12 +80,19 @@ class ConvergencePanel(QWidget):
         self.cases_spin.setToolTip("Seeds to average over, from the session's seed on")
         self.reference_spin = QSpinBox(minimum=10, maximum=MAX_STEPS)
         self.reference_spin.setObjectName("convergenceReferenceSteps")
+        self.student_check = QCheckBox("Student lane beside")
+        self.student_check.setObjectName("convergenceWithStudent")
+        self.student_check.setToolTip(
+            "Also draw the student lane's model with its own sampler and CFG, from the same "
+            "noise, against the same references (a shortcut model: its powers of two)"
+        )
         for edit in (self.samplers_edit, self.steps_edit):
             edit.returnPressed.connect(self.runRequested)
         bind_line(self.samplers_edit, self.vm, "samplers", self.vm.samplersChanged)
         bind_line(self.steps_edit, self.vm, "steps", self.vm.stepsChanged)
         bind_spin(self.cases_spin, self.vm, "cases", self.vm.casesChanged)
         bind_spin(self.reference_spin, self.vm, "reference_steps", self.vm.referenceStepsChanged)
+        bind_check(self.student_check, self.vm, "with_student", self.vm.withStudentChanged)
         form = QGridLayout()
         form.setColumnStretch(1, 1)
         form.addWidget(QLabel("Samplers"), 0, 0)
@@ -92,6 +101,7 @@ class ConvergencePanel(QWidget):
         form.addWidget(self.steps_edit, 1, 1)
         form.addWidget(QLabel("Seeds"), 1, 2)
         form.addWidget(self.cases_spin, 1, 3)
+        form.addWidget(self.student_check, 2, 1)
         form.addWidget(QLabel(f"Reference ({REFERENCE_SAMPLER}) steps"), 2, 2)
         form.addWidget(self.reference_spin, 2, 3)
         form.addWidget(self._buttons(), 0, 4, 3, 1)

@@ -15,6 +15,7 @@ from studio.core.convergence import (
     REFERENCE_STEPS,
     ConvergencePoint,
     ConvergenceSpec,
+    StudentCurve,
     fewest_nfe,
     parse_samplers,
     parse_steps,
@@ -44,7 +45,8 @@ class ConvergenceViewModel(StudyViewModel):
 
     Observable: `samplers` (comma-separated; empty means every deterministic sampler that
     fits the model), `steps` ("2, 4, 8"), `cases` (seeds from the session's seed on),
-    `reference_steps`, `metric` ("psnr" or "agreement"). `pace` gives the seconds per model
+    `reference_steps`, `metric` ("psnr" or "agreement"), `with_student` (the student lane's
+    model, sampler and CFG drawn beside the samplers). `pace` gives the seconds per model
     evaluation last measured (None when unknown) for `estimate`.
     """
 
@@ -53,6 +55,7 @@ class ConvergenceViewModel(StudyViewModel):
     casesChanged = Signal(int)
     referenceStepsChanged = Signal(int)
     metricChanged = Signal(str)
+    withStudentChanged = Signal(bool)
     pointsChanged = Signal()
 
     samplers = Observable(str)
@@ -60,6 +63,7 @@ class ConvergenceViewModel(StudyViewModel):
     cases = Observable(operator.index)
     reference_steps = Observable(operator.index)
     metric = Observable(str)
+    with_student = Observable(bool)
 
     def __init__(
         self,
@@ -73,6 +77,7 @@ class ConvergenceViewModel(StudyViewModel):
         self._cases = 2
         self._reference_steps = REFERENCE_STEPS
         self._metric = "psnr"
+        self._with_student = False
         self.progress = StudyProgress("Run", self)
         self.points: list[ConvergencePoint] = []
         self.title = ""
@@ -95,11 +100,22 @@ class ConvergenceViewModel(StudyViewModel):
             reference_sampler=REFERENCE_SAMPLER,
             reference_steps=self.reference_steps,
             seeds=tuple((seed + i) % (MAX_SEED + 1) for i in range(max(1, self.cases))),
+            students=self._students(),
         )
         found = spec.problems()
         if found:
             raise ValidationError(found)
         return ConvergeJob(base=base, spec=spec)
+
+    def _students(self) -> tuple[StudentCurve, ...]:
+        if not self.with_student:
+            return ()
+        try:
+            lane = self._lane_spec(Lane.student)
+        except ValueError as exc:
+            raise ValidationError([f"The student lane: {exc}"]) from None
+        p = lane.params
+        return (StudentCurve(model=lane.model, sampler=p.sampler, guidance=p.guidance_scale),)
 
     def estimate(self) -> ConvergenceEstimate | None:
         """What the current choices would queue and about how long they take (at `pace()`

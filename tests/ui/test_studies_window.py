@@ -280,3 +280,19 @@ def test_the_estimate_uses_the_pace_of_the_teachers_last_run(window, engine) -> 
     assert estimate is not None and estimate.measured
     assert estimate.seconds_per_evaluation == pytest.approx(STEP_S)
     assert "measured on the teacher's last run" in child(window, "convergenceEstimate").text()
+
+
+def test_the_student_lane_box_draws_the_student_beside_the_samplers(window, engine, qtbot) -> None:
+    window.show_page(window.convergence_panel)
+    qtbot.keyClicks(child(window, "convergenceSamplers"), "UniPC")
+    box = child(window, "convergenceWithStudent")
+    assert not box.isChecked() and not window.session.convergence.with_student
+    box.click()
+    assert window.session.convergence.with_student
+    assert "1 student beside them" in child(window, "convergenceEstimate").text()
+    window.run_curves()
+    (job,) = engine.jobs
+    (student,) = job.spec.students
+    assert student.model.display_name == window.session.student_model
+    window.session.convergence.with_student = False
+    assert not box.isChecked(), "the box follows the view-model"

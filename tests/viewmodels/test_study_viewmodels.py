@@ -76,3 +76,24 @@ def test_bad_csv_is_an_error_not_a_crash(session: SessionViewModel, tmp_path: Pa
     bad.write_text("sampler,steps\nDDIM,two\n")
     assert not session.convergence.load_csv(bad)
     assert "bad.csv" in errors[0]
+
+
+def test_convergence_draws_the_student_lane_beside_the_samplers(session: SessionViewModel) -> None:
+    conv = session.convergence
+    conv.samplers, conv.steps, conv.cases = "UniPC", "2, 4", 1
+    assert conv.build().spec.students == ()
+    session.student_model = "emoji-shortcut"
+    session.student.sampler, session.student.guidance_scale = "DDIM trailing", 1.0
+    conv.with_student = True
+    (student,) = conv.build().spec.students
+    assert (student.model.display_name, student.sampler, student.guidance) == (
+        "emoji-shortcut",
+        "DDIM trailing",
+        1.0,
+    )
+    estimate = conv.estimate()
+    assert estimate is not None and estimate.runs == 1 + 2 + 2 and estimate.upper_bound
+    assert estimate.runs_text().endswith("× 1 case, and 1 student beside them")
+    session.student_model = "./nowhere"
+    with pytest.raises(ValidationError, match="The student lane"):
+        conv.build()
