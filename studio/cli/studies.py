@@ -48,6 +48,8 @@ from studio.core.grid import GridSpec, parse_grid
 from studio.core.jobs import ConvergeJob, GridJob, LaneSpec, PreviewOptions, validate_job
 from studio.core.models import ModelRef, ModelSource
 from studio.core.params import GenerationParams, ValidationError
+from studio.core.paths import embedded_model_dir
+from studio.core.student_recipe import own_recipe
 
 if TYPE_CHECKING:
     from studio.core.reels import CellFrames
@@ -241,36 +243,22 @@ def student_curve(text: str) -> StudentCurve:
     name, _, recipe = text.strip().partition("@")
     ref = model_ref(name)
     sampler, _, cfg = recipe.partition("/")
-    own = own_recipe(ref)
+    folder = model_folder(ref)
+    own = own_recipe(folder) if folder is not None else None
     if not sampler and own is None:
         raise ValidationError(
             [f"--student {text}: {ref.display_name} names no recipe: write {name}@SAMPLER[/CFG]."]
         )
     try:
-        guidance = float(cfg) if cfg else (own[1] if own else 1.0)
+        guidance = float(cfg) if cfg else (own.guidance if own else 1.0)
     except ValueError:
         raise ValidationError([f"--student {text}: the CFG is a number, like 1 or 3."]) from None
-    chosen = parse_samplers(sampler)[0] if sampler else own[0] if own else ""
+    chosen = parse_samplers(sampler)[0] if sampler else own.sampler if own else ""
     return StudentCurve(model=ref, sampler=chosen, guidance=guidance)
 
 
-def own_recipe(ref: ModelRef) -> tuple[str, float] | None:
-    """The sampler and CFG a student folder says it is sampled with; None when it says none."""
-    from studio.core.manifest import read_manifest
-    from studio.core.shortcut import SHORTCUT_SAMPLER, is_shortcut_folder
-
-    folder = model_folder(ref)
-    if folder is None:
-        return None
-    if is_shortcut_folder(folder):
-        return SHORTCUT_SAMPLER, 1.0
-    manifest = read_manifest(folder)
-    return None if manifest is None else (manifest.sampler, manifest.guidance_scale)
-
-
 def model_folder(ref: ModelRef) -> Path | None:
-    from studio.core.paths import embedded_model_dir
-
+    """The folder an embedded or folder model lives in; None for a hub id or a file."""
     if ref.source is ModelSource.embedded:
         return embedded_model_dir(ref.location)
     if ref.source is ModelSource.folder:

@@ -66,7 +66,7 @@ class ConvergenceRun:
             (LaneSpec(model=self.job.base.model, params=self._base(sampler)), n, "")
             for sampler in samplers
             for n in spec.steps
-            if takes(sampler, n)
+            if takes(sampler, n) and model_takes(loaded, n)
         ]
         runs += [run for student in students for run in student]
         self.total = len(pairs) * (1 + len(runs))
@@ -89,13 +89,10 @@ class ConvergenceRun:
         lane = LaneSpec(model=student.model, params=self._base(student.sampler, student.guidance))
         loaded = self._load(lane)
         check_fit(loaded, lane, (student.sampler,))
-        unet = getattr(loaded.pipe, "unet", None)
-        if unet is not None:
-            check_sampler(unet, student.sampler, 0.0, student.model.display_name)
         steps = self.job.spec.steps
         name = student.model.display_name
         return [
-            (lane, n, name) for n in steps if takes(student.sampler, n) and student_takes(loaded, n)
+            (lane, n, name) for n in steps if takes(student.sampler, n) and model_takes(loaded, n)
         ]
 
     def _stopping(self) -> bool:
@@ -197,8 +194,8 @@ def takes(sampler: str, steps: int) -> bool:
     return steps >= resolve_spec(sampler).min_steps
 
 
-def student_takes(loaded: LoadedModel, steps: int) -> bool:
-    """Whether a student runs at `steps`: a shortcut model only at the step sizes it learned."""
+def model_takes(loaded: LoadedModel, steps: int) -> bool:
+    """Whether the model runs at `steps`: a shortcut model only at the step sizes it learned."""
     unet = getattr(loaded.pipe, "unet", None)
     return steps in STEP_COUNTS if unet is not None and is_shortcut(unet) else True
 
@@ -207,12 +204,15 @@ def fitting_deterministic(loaded: LoadedModel) -> tuple[str, ...]:
     """The catalogue's deterministic samplers that are installed and run on this model, less
     those that first train something per model and step count (AMED: pick it by name)."""
     fitting = []
+    unet = getattr(loaded.pipe, "unet", None)
     for name in deterministic_samplers():
         spec = resolve_spec(name)
         if not is_available(spec) or spec.needs_predictor:
             continue
         try:
             make_scheduler(loaded.base_scheduler_config, spec, kind=loaded.kind)
+            if unet is not None:
+                check_sampler(unet, spec.name, 0.0, "")
         except SamplerError:
             continue
         fitting.append(spec.name)
@@ -220,11 +220,15 @@ def fitting_deterministic(loaded: LoadedModel) -> tuple[str, ...]:
 
 
 def check_fit(loaded: LoadedModel, base: LaneSpec, samplers: tuple[str, ...]) -> None:
-    """Raise SamplerError (one sentence) before any run when a chosen sampler cannot run."""
+    """Raise SamplerError (one sentence) before any run when a chosen sampler cannot run
+    (a shortcut model takes only its own)."""
+    unet = getattr(loaded.pipe, "unet", None)
     for name in samplers:
         make_scheduler(
             loaded.base_scheduler_config, name, kind=loaded.kind, model_name=base.model.display_name
         )
+        if unet is not None:
+            check_sampler(unet, name, 0.0, base.model.display_name)
 
 
 def run_convergence(

@@ -7,7 +7,7 @@ import numpy as np
 from studio.core.manifest import read_manifest
 from studio.core.models import ModelRef
 from studio.core.paths import embedded_model_dir
-from studio.core.shortcut import SHORTCUT_SAMPLER, is_shortcut_folder
+from studio.core.student_recipe import own_recipe
 from studio.engine.judge import Classifier, classifier_dir
 from studio.engine.model_cache import ModelCache
 from studio.engine.prompt_cache import PromptCache
@@ -26,22 +26,11 @@ from studio.lab.evaluate import (
 TEACHER_RECIPE = Recipe(sampler="DPM++ 2M", steps=20, guidance=3.0)
 
 
-SHORTCUT_RECIPE = Recipe(sampler=SHORTCUT_SAMPLER, steps=4, guidance=1.0)
-
-
 def recipe_for(name: str) -> Recipe:
-    folder = embedded_model_dir(name)
-    if is_shortcut_folder(folder):
-        return SHORTCUT_RECIPE
-    manifest = read_manifest(folder)
-    if manifest is None:
+    own = own_recipe(embedded_model_dir(name))
+    if own is None:
         return TEACHER_RECIPE
-    return Recipe(
-        sampler=manifest.sampler,
-        steps=manifest.num_inference_steps,
-        guidance=manifest.guidance_scale,
-        eta=manifest.eta,
-    )
+    return Recipe(sampler=own.sampler, steps=own.steps, guidance=own.guidance, eta=own.eta)
 
 
 def parse_entry(text: str) -> tuple[str, Recipe | None]:

@@ -276,3 +276,27 @@ def test_a_student_whose_sampler_misfits_is_refused_before_the_references(
     with pytest.raises(SamplerError, match="shortcut model"):
         runner.run(job, CancelToken(), sink)
     assert not sink.of(JobProgress), "refused before any reference was made"
+
+
+def test_a_shortcut_model_as_the_job_model_runs_only_its_sampler_and_step_counts(
+    runner, tmp_path
+) -> None:
+    from studio.engine.samplers import SamplerError
+    from studio.engine.shortcut_model import shortcut_unet_from
+    from studio.lab.export import export_pipeline
+    from tests.engine.tiny import build_tiny_emoji_pipeline
+
+    folder = export_pipeline(
+        shortcut_unet_from(build_tiny_emoji_pipeline(0).unet), tmp_path / "tiny-shortcut"
+    )
+    base = LaneSpec(model=ModelRef(location=str(folder)), params=BASE)
+    spec = ConvergenceSpec(steps=(1, 2, 3), reference_sampler="DDIM trailing", reference_steps=4)
+    sink = Collector()
+    runner.run(ConvergeJob(base=base, spec=spec), CancelToken(), sink)
+    points = [(e.point.sampler, e.point.steps) for e in sink.of(ConvergencePointReady)]
+    assert points == [("DDIM trailing", 1), ("DDIM trailing", 2)], "every sampler that fits"
+    euler = ConvergeJob(base=base, spec=replace(spec, samplers=("Euler",)))
+    refused = Collector()
+    with pytest.raises(SamplerError, match="shortcut model"):
+        runner.run(euler, CancelToken(), refused)
+    assert not refused.of(JobProgress), "refused before the references"
