@@ -110,8 +110,10 @@ def _distill(sub: argparse._SubParsersAction) -> None:
     )
     distill.add_argument(
         "--init",
-        default="emoji-student-1step",
-        help="sid: the generator's start (embedded name or folder; the paper's: the teacher)",
+        default="",
+        help="sid: the generator's start (embedded name or folder; default emoji-student-1step, "
+        "the paper's: the teacher); shortcut: a shortcut model to train further (default: start "
+        "from the teacher)",
     )
     distill.add_argument("--sid-alpha", type=float, default=1.2, help="sid: loss coefficient")
     distill.add_argument(

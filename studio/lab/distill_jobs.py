@@ -27,6 +27,8 @@ from studio.lab.sid import SidConfig, SidRun
 from studio.lab.train_teacher import CaptionedImages, captioned_images
 
 LORA = "pytorch_lora_weights.safetensors"
+SID_INIT = "emoji-student-1step"
+"""Where a SiD generator starts unless --init says otherwise (why: studio.lab.sid)."""
 DATA_PARALLEL_METHODS = ("progressive", "consistency", "sid", "shortcut")
 
 
@@ -180,6 +182,28 @@ def training_record(run_dir: Path, teacher: str, steps: int, bf16: bool = True) 
     )
 
 
+def init_refusal(options: DistillOptions) -> str:
+    """Why `options.init` cannot apply to `options.method`, or ""."""
+    if options.init and options.method not in ("sid", "shortcut"):
+        return f"--init starts a sid or shortcut run, not a {options.method} one."
+    return ""
+
+
+def continued_record(record: dict, start: Path) -> dict:
+    """The record of a run that continued training the model in `start` on the same teacher:
+    this run's own steps and hours beside the totals of both."""
+    before = read_training_record(start)
+    return {
+        **record,
+        "step": record["step"] + int(before.get("step", 0)),
+        "hours": round(record["hours"] + float(before.get("hours", 0.0)), 2),
+        "run_step": record["step"],
+        "run_hours": record["hours"],
+        "from": start.name,
+        "device": chained_device(before.get("device"), record["device"]),
+    }
+
+
 def data_parallel_refusal(options: DistillOptions, workers: int) -> str:
     """Why `options` cannot train on `workers` data-parallel workers, or "" when it can."""
     if workers == 1:
@@ -258,7 +282,7 @@ def distill(
     """Run `options.method` from `options.teacher` in `run_dir` (resuming what is there) and
     return the exported student folders; `parallel` is this process's part in a data-parallel
     run (only its writer exports)."""
-    refusal = data_parallel_refusal(options, parallel.count)
+    refusal = data_parallel_refusal(options, parallel.count) or init_refusal(options)
     if refusal:
         raise ValueError(refusal)
     if options.threads:
@@ -363,7 +387,7 @@ def sid_config(options: DistillOptions, guidance: float) -> SidConfig:
         generator_lr=options.sid_lr,
         fake_lr=options.sid_lr,
         batch_size=options.batch,
-        init=options.init,
+        init=options.init or SID_INIT,
         bf16=not options.fp32,
         sample_every=options.sample_every,
     )
@@ -447,9 +471,12 @@ def _shortcut(
         sample_every=options.sample_every,
     )
     folder = shortcut_folder(run_dir)
+    init = load_teacher_unet(_teacher_folder(options.init)) if options.init else None
 
     def on_sample(run: ShortcutRun) -> None:
         record = training_record(run_dir, options.teacher, run.step)
+        if options.init:
+            record = continued_record(record, _teacher_folder(options.init))
         shortcut = {"method": SHORTCUT_METHOD, "step_counts": list(SHORTCUT_STEP_COUNTS)}
         export_pipeline(run.ema, folder, training={**record, **shortcut})
         for steps in (1, 4, 16):
@@ -461,7 +488,7 @@ def _shortcut(
                 scheduler=DDIMScheduler(**SCHEDULE_CONFIG),
             )
 
-    ShortcutRun(run_dir, data, teacher.start, cfg, parallel).run(
+    ShortcutRun(run_dir, data, teacher.start, cfg, parallel, init).run(
         on_sample=on_sample, progress=options.progress
     )
     return [folder]

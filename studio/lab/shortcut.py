@@ -18,7 +18,8 @@ The objective, per batch:
   distillation x0 error of ONE step of size d that should land there, weighted by max(SNR, 1).
   No gradient flows through the target.
 The model starts as the teacher exactly (the step-size projection is zero), so at step 0 every
-level samples like the teacher with DDIM.
+level samples like the teacher with DDIM; or, to train a shipped shortcut model further (a run
+on another machine, a later session), from that model's weights, which then start the EMA too.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ import torch
 from diffusers import UNet2DConditionModel
 
 from studio.engine.modules import moved
-from studio.engine.shortcut_model import STEP_COUNTS, shortcut_unet_from, step_condition
+from studio.engine.shortcut_model import (
+    STEP_COUNTS,
+    is_shortcut,
+    shortcut_unet_from,
+    step_condition,
+)
 from studio.lab.batch import Batch, batch_rows
 from studio.lab.data_parallel import ONE_PROCESS, DataParallel
 from studio.lab.distill_common import (
@@ -140,11 +146,32 @@ def shortcut_parts(cfg: ShortcutConfig) -> tuple[int, int]:
     return n_cons, cfg.batch_size - n_cons
 
 
+def shortcut_start(
+    teacher: UNet2DConditionModel, init: UNet2DConditionModel | None
+) -> UNet2DConditionModel:
+    """The model a run starts from: the teacher with a zero step-size input, or a copy of `init`,
+    which must be a shortcut model of the teacher's shape."""
+    start = shortcut_unet_from(teacher)
+    if init is None:
+        return start
+    if not is_shortcut(init):
+        raise ValueError(
+            "a shortcut run continues only from a shortcut model (one that takes the step size)."
+        )
+    shapes = {k: v.shape for k, v in start.state_dict().items()}
+    theirs = {k: v.shape for k, v in init.state_dict().items()}
+    if shapes != theirs:
+        raise ValueError("the shortcut model to continue from is not shaped like this teacher.")
+    start.load_state_dict(init.state_dict())
+    return start
+
+
 class ShortcutRun:
     """A resumable shortcut-model run in a run folder: the model, its EMA and the optimiser (one
     process, or one of the data-parallel workers that `parallel` names: each takes its rows of
     both terms' parts of the same global batch; the averaged gradients keep the model, and so
-    its EMA, the same on every worker)."""
+    its EMA, the same on every worker). `init`: a shortcut model of this teacher to continue
+    from instead of the teacher itself."""
 
     def __init__(
         self,
@@ -153,6 +180,7 @@ class ShortcutRun:
         teacher: UNet2DConditionModel,
         cfg: ShortcutConfig,
         parallel: DataParallel = ONE_PROCESS,
+        init: UNet2DConditionModel | None = None,
     ) -> None:
         self.dir, self.data, self.cfg, self.parallel = run_dir, data, cfg, parallel
         n_cons, n_anchor = shortcut_parts(cfg)
@@ -161,7 +189,7 @@ class ShortcutRun:
         self.sched = VpSchedule(self.device)
         teacher = moved(teacher, self.device)
         self.teacher = GuidedModel(teacher, data, cfg.guidance, cfg.bf16)
-        self.model = moved(shortcut_unet_from(teacher), self.device).train()
+        self.model = moved(shortcut_start(teacher, init), self.device).train()
         self.ema = copy_unet(self.model).eval().requires_grad_(False)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=0.0)
         self.gen = torch.Generator().manual_seed(cfg.seed)

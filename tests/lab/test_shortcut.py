@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from diffusers import DDIMScheduler
+from diffusers import DDIMScheduler, UNet2DConditionModel
 
 from studio.engine.emoji_model import SCHEDULE_CONFIG
 from studio.engine.shortcut_model import (
@@ -178,3 +178,79 @@ def test_an_exported_shortcut_model_runs_through_the_runner_with_its_steps_only(
         run("DPM++ 2M", 4)
     with pytest.raises(SamplerError, match="not 6"):
         run("DDIM trailing", 6)
+
+
+def test_a_run_continued_from_a_shortcut_model_starts_from_its_weights(tmp_path):
+    trained = shortcut_unet_from(tiny_unet())
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    run = ShortcutRun(tmp_path, TinyData(), tiny_unet(), tiny_cfg(lr=1e-3), init=trained)
+    want = trained.state_dict()
+    for module in (run.model, run.ema):
+        assert all(torch.equal(v, want[k]) for k, v in module.state_dict().items())
+    teacher = _state(run.teacher.unet)
+    run.train_step()
+    assert all(torch.equal(teacher[k], v) for k, v in run.teacher.unet.state_dict().items())
+    assert any(not torch.equal(v, want[k]) for k, v in run.model.state_dict().items())
+
+
+def test_a_run_continues_only_from_a_shortcut_model_of_the_teachers_shape(tmp_path):
+    with pytest.raises(ValueError, match="continues only from a shortcut model"):
+        ShortcutRun(tmp_path / "a", TinyData(), tiny_unet(), tiny_cfg(), init=tiny_unet())
+    config = {k: v for k, v in tiny_unet().config.items() if not k.startswith("_")}
+    other = shortcut_unet_from(UNet2DConditionModel.from_config(config | {"layers_per_block": 2}))
+    with pytest.raises(ValueError, match="not shaped like this teacher"):
+        ShortcutRun(tmp_path / "b", TinyData(), tiny_unet(), tiny_cfg(), init=other)
+
+
+def test_a_continued_run_records_both_runs_and_their_totals(tmp_path):
+    from studio.lab.distill_jobs import continued_record
+
+    start = tmp_path / "emoji-shortcut"
+    start.mkdir()
+    (start / "training.json").write_text(
+        '{"step": 20000, "hours": 19.63, "device": "CPU only (x86_64, 1 thread), bf16 autocast",'
+        ' "method": "shortcut model", "teacher_step": 14000}'
+    )
+    record = {"step": 500, "hours": 0.5, "device": "CPU only (x86_64, 1 thread), bf16 autocast"}
+    assert continued_record({**record, "teacher_step": 14000}, start) == {
+        "step": 20500,
+        "hours": 20.13,
+        "run_step": 500,
+        "run_hours": 0.5,
+        "from": "emoji-shortcut",
+        "device": "CPU only (x86_64, 1 thread), bf16 autocast",
+        "teacher_step": 14000,
+    }
+
+
+def test_init_is_refused_for_methods_that_do_not_take_it():
+    from studio.lab.distill_jobs import DistillOptions, init_refusal
+
+    def options(method: str, init: str) -> DistillOptions:
+        return DistillOptions(
+            method=method,
+            teacher="emoji-teacher",
+            rounds=(4,),
+            steps_per_round=1,
+            first_teacher_steps=0,
+            steps=1,
+            init=init,
+            sid_alpha=1.2,
+            sid_t_max=0.8,
+            sid_lr=1e-5,
+            batch=4,
+            sample_every=1,
+            fp32=True,
+            guidance=None,
+            rank=4,
+            threads=1,
+            progress=False,
+        )
+
+    for method in ("sid", "shortcut"):
+        assert init_refusal(options(method, "emoji-shortcut")) == ""
+    for method in ("progressive", "consistency"):
+        assert init_refusal(options(method, "")) == ""
+        assert "sid or shortcut run, not a" in init_refusal(options(method, "x"))
