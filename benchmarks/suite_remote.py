@@ -9,6 +9,10 @@ in-process engine here is held to one thread too, so both run the same arithmeti
 1. The teacher recipe (DPM++ 2M, 20 steps, CFG 3, previews every step), submit → final event,
    through `RemoteEngine` → HTTP → the ingress → a replica, interleaved round by round with the
    same job on an in-process `EngineHost` (both the benchmark runner: the judged default one).
+   The replica runs its engine in a child process (the served default, judged); a second
+   application, whose replica runs the engine on a thread of its own (`studio serve
+   --engine-thread`), takes its turn in every round too, to show what the child buys: on a
+   thread, Serve's streaming of every event takes the interpreter lock from the engine's steps.
 2. Preview latency: each preview from its step's end in the replica (a `perf_counter` stamp the
    benchmark runner writes to a file; CLOCK_MONOTONIC is one clock for every process here) to
    its delivery to the consumer of `RemoteEngine.listen()`, the window's event loop.
@@ -27,6 +31,7 @@ import os
 import socket
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.options import PartOptions
@@ -42,6 +47,7 @@ RATIO_LIMIT = 1.10
 PREVIEW_P99_MS = 50.0
 GRID_SPEEDUP = 1.7
 ROUNDS, QUICK_ROUNDS = 15, 2
+THREAD_APP, THREAD_PREFIX = "studio-thread", "/thread"
 GRID_ROUNDS, QUICK_GRID_ROUNDS = 6, 1
 NOT_ISOLATED = (
     "This part starts Ray, which must stay on loopback: run it in a private network namespace, "
@@ -116,6 +122,8 @@ def run(options: PartOptions) -> PartResult:
 
 
 def measure(options: PartOptions, stamps_file: Path, title: str) -> PartResult:
+    from ray import serve
+
     from studio.cluster import serve_app
     from studio.worker.bench_runner import benchmark_runner, read_stamps
     from studio.worker.host import EngineHost
@@ -124,20 +132,27 @@ def measure(options: PartOptions, stamps_file: Path, title: str) -> PartResult:
     rounds = QUICK_ROUNDS if options.quick else ROUNDS
     settings = serve_app.ServeSettings(replicas=1, runner="benchmark")
     url = serve_app.start(settings)
+    threaded = replace(settings, engine_in_thread=True)
+    serve.run(serve_app.application(threaded), name=THREAD_APP, route_prefix=THREAD_PREFIX)
     remote = RemoteEngine(url)
+    on_thread = RemoteEngine(url + THREAD_PREFIX)
     local = EngineHost(runner_factory=lambda: benchmark_runner(None))
     arrivals: dict = {}
-    times: dict[str, list[float]] = {"in-process": [], "remote": []}
+    times: dict[str, list[float]] = {"in-process": [], "remote": [], "remote, thread": []}
     try:
-        for warm in ("warm-local", "warm-remote"):
-            client = local if warm == "warm-local" else remote
-            asyncio.run(timed(client, teacher_job(warm)))
+        for name, client in (("local", local), ("remote", remote), ("thread", on_thread)):
+            asyncio.run(timed(client, teacher_job(f"warm-{name}")))
         for i in range(rounds):
             times["in-process"].append(asyncio.run(timed(local, teacher_job(f"local-{i}"))))
             times["remote"].append(asyncio.run(timed(remote, teacher_job(f"remote-{i}"), arrivals)))
+            job = teacher_job(f"thread-{i}")
+            times["remote, thread"].append(asyncio.run(timed(on_thread, job)))
+        on_thread.close()
+        serve.delete(THREAD_APP)
         grids = grid_rounds(serve_app, settings, options)
     finally:
         remote.close()
+        on_thread.close()
         local.close()
         serve_app.stop()
     stamps = read_stamps(stamps_file)
@@ -152,8 +167,6 @@ def grid_rounds(serve_app, settings, options: PartOptions) -> dict[str, list[flo
     rounds = QUICK_GRID_ROUNDS if options.quick else GRID_ROUNDS
     for i in range(rounds):
         for replicas in (2, 1):
-            from dataclasses import replace
-
             from ray import serve
 
             serve.run(
@@ -181,6 +194,10 @@ def result(
     local, remote = Stat.of(times["in-process"]), Stat.of(times["remote"])
     ratio = remote.median / local.median
     paired = Stat.of(r / b for r, b in zip(times["remote"], times["in-process"], strict=True))
+    thread = Stat.of(times["remote, thread"])
+    thread_paired = Stat.of(
+        r / b for r, b in zip(times["remote, thread"], times["in-process"], strict=True)
+    )
     p99 = percentile(latency, 0.99) if latency else float("nan")
     one, two = Stat.of(grids["1 replica"]), Stat.of(grids["2 replicas"])
     speedup = one.median / two.median
@@ -224,11 +241,19 @@ def result(
             ),
             rows=(
                 (
-                    "teacher, DPM++ 2M 20 steps CFG 3, previews every step",
+                    "teacher, DPM++ 2M 20 steps CFG 3, previews every step; replica's engine "
+                    "in a child process (default)",
                     local.text(4),
                     remote.text(4),
                     f"{ratio:.3f}",
                     paired.text(3),
+                ),
+                (
+                    "the same, replica's engine on a thread of the replica (--engine-thread)",
+                    local.text(4),
+                    thread.text(4),
+                    f"{thread.median / local.median:.3f}",
+                    thread_paired.text(3),
                 ),
             ),
         ),

@@ -46,6 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--allow-hub", action="store_true", help="let clients name Hugging Face hub models"
     )
     serve.add_argument(
+        "--engine-thread",
+        action="store_true",
+        help="run each replica's engine on a thread of the replica, not in its own child process "
+        "(the default: faster, and an engine crash does not take the replica down)",
+    )
+    serve.add_argument(
         "--runner", default="default", choices=("default", "pretend"), help=argparse.SUPPRESS
     )
     token_arg(serve)
@@ -75,6 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         allow_hub=args.allow_hub,
         token_digest=token_digest(token),
         runner=args.runner,
+        engine_in_thread=args.engine_thread,
     )
     found = settings.problems()
     if found:

@@ -40,6 +40,7 @@ class ServeSettings:
     token_digest: str = ""
     runner: str = "default"
     options: EngineOptions | None = None
+    engine_in_thread: bool = False
 
     def problems(self) -> list[str]:
         found = []
@@ -91,7 +92,11 @@ def application(settings: ServeSettings) -> Application:
         **scaling,
     )(EngineReplica)
     engine = replica.bind(
-        settings.runner, settings.options, settings.models_root, settings.allow_hub
+        settings.runner,
+        settings.options,
+        settings.models_root,
+        settings.allow_hub,
+        settings.engine_in_thread,
     )
     ingress_settings = IngressSettings(
         token_digest=settings.token_digest,

@@ -188,6 +188,35 @@ def test_a_replica_killed_mid_job_fails_that_job_and_serve_replaces_it(served):
     assert handle.pid.remote().result() != pid
 
 
+def test_a_replicas_engine_process_killed_mid_job_fails_that_job_and_the_replica_goes_on(served):
+    from ray import serve
+
+    from studio.cluster.serve_app import APP_NAME, ENGINE
+
+    handle = serve.get_deployment_handle(ENGINE, app_name=APP_NAME)
+    replica, child = handle.pid.remote().result(), handle.engine_pid.remote().result()
+    assert child != replica
+    job = GenerateJob(lane=LaneSpec(model=TEACHER, params=params(400)))
+    engine = RemoteEngine(served, TOKEN)
+    killed: list[int] = []
+
+    def on_event(event) -> None:
+        if isinstance(event, StepProgress | PreviewReady) and not killed:
+            os.kill(child, signal.SIGKILL)
+            killed.append(child)
+
+    try:
+        events = follow(engine, job, on_event)
+        end = events[-1]
+        assert isinstance(end, JobFailed) and "engine process was killed (SIGKILL" in end.message
+        again = GenerateJob(lane=LaneSpec(model=TEACHER, params=params(2)))
+        assert isinstance(follow(engine, again, lambda event: None)[-1], JobFinished)
+    finally:
+        engine.close()
+    assert handle.pid.remote().result() == replica
+    assert handle.engine_pid.remote().result() not in (child, replica)
+
+
 def test_a_grid_spread_over_the_replicas_equals_the_local_grid(served):
     from studio.core.events import GridCellFinished, JobProgress
     from studio.core.grid import Axis, AxisName, GridSpec

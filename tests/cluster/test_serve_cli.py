@@ -34,6 +34,9 @@ def test_serve_then_compare_through_it_then_ctrl_c(tmp_path: Path):
         stderr=subprocess.DEVNULL,
         env=env,
         cwd=tmp_path,
+        # a shell without job control starts a background job's processes ignoring SIGINT,
+        # and Python keeps an ignored SIGINT: give Ctrl+C back, however pytest was started
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 180

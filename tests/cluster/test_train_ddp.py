@@ -87,26 +87,34 @@ def assert_same_training(
 
 
 def assert_same_weights(
-    got: dict, want: dict, names: tuple[str, ...], opts: tuple[str, ...] = ("opt",)
+    got: dict,
+    want: dict,
+    names: tuple[str, ...],
+    opts: tuple[str, ...] = ("opt",),
+    lr: float = 1e-4,
 ) -> None:
     """The named modules' weights and the named Adam optimisers' moments equal within float
-    tolerance."""
+    tolerance: DDP sums the workers' gradients in another order than one process's batch mean,
+    and Adam's update of a weight whose gradient is near zero magnifies that rounding into a
+    share of the learning rate `lr` (seen on an AMD EPYC: 3% of it on one weight, and 1.2e-5 of
+    a moment's scale). A wrong split of the batch moves most weights by about `lr` in one step
+    and the moments by far more than their tolerance."""
     for name in names:
-        assert_close_weights(got[name], want[name])
+        assert_close_weights(got[name], want[name], atol=lr / 10)
     for opt in opts:
         for index, moments in want[opt]["state"].items():
             for key in ("exp_avg", "exp_avg_sq"):
                 scale = float(moments[key].abs().max())
                 torch.testing.assert_close(
-                    got[opt]["state"][index][key], moments[key], atol=1e-5 * scale, rtol=1e-4
+                    got[opt]["state"][index][key], moments[key], atol=1e-4 * scale, rtol=1e-4
                 )
 
 
-def assert_close_weights(got: dict, want: dict) -> None:
+def assert_close_weights(got: dict, want: dict, atol: float) -> None:
     assert got.keys() == want.keys()
     for key, value in want.items():
         torch.testing.assert_close(
-            got[key], value, atol=1e-6, rtol=1e-5, msg=lambda message, key=key: f"{key}: {message}"
+            got[key], value, atol=atol, rtol=1e-5, msg=lambda message, key=key: f"{key}: {message}"
         )
 
 
@@ -170,7 +178,7 @@ def test_two_ddp_workers_train_the_teacher_as_one_process_does(ray_local, tmp_pa
     got = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     want = torch.load(tmp_path / "local-teacher" / "checkpoint.pt", weights_only=True)
     assert got["step"] == want["step"] == 2
-    assert_same_weights(got, want, ("unet", "ema"))
+    assert_same_weights(got, want, ("unet", "ema"), lr=teacher_config(2).lr)
 
 
 # Adam scales each weight's first updates to about the learning rate whatever its gradient's
@@ -267,7 +275,7 @@ def test_a_killed_progressive_worker_resumes_its_round_with_the_rounds_teacher(r
     assert_same_training(got, want, ("student",))
     for steps in (2, 1):
         name = f"student-{steps}step.safetensors"
-        assert_close_weights(load_file(run_dir / name), load_file(tmp_path / "local" / name))
+        assert_close_weights(load_file(run_dir / name), load_file(tmp_path / "local" / name), 1e-5)
 
 
 @pytest.mark.slow  # one Ray Train run of three methods: 100-160 s
@@ -275,4 +283,5 @@ def test_the_progressive_workers_write_each_rounds_student_as_one_process_does(d
     progressive_job(tmp_path, ONE_PROCESS)
     for steps in (2, 1):
         name = f"student-{steps}step.safetensors"
-        assert_close_weights(load_file(ddp_runs / "progressive" / name), load_file(tmp_path / name))
+        got, want = load_file(ddp_runs / "progressive" / name), load_file(tmp_path / name)
+        assert_close_weights(got, want, 1e-5)
