@@ -27,6 +27,7 @@ from studio.core.models import EMBEDDED_TEACHER
 EVAL_MODELS = (
     "emoji-teacher,emoji-student-4step,emoji-student-2step,emoji-student-1step,emoji-student-lcm"
 )
+SHEET_MODELS = EVAL_MODELS + ",emoji-student-sid,emoji-shortcut"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -169,7 +170,7 @@ def _sheet(sub: argparse._SubParsersAction) -> None:
     sheet = sub.add_parser(
         "sheet", help="a labelled contact sheet: the models on the same prompts and noise"
     )
-    sheet.add_argument("--models", default=EVAL_MODELS)
+    sheet.add_argument("--models", default=SHEET_MODELS, help="default: every shipped model")
     sheet.add_argument("--count", type=int, default=16, help="prompts (columns), at most 16")
     sheet.add_argument("--out", type=Path, default=Path("contact-sheet.png"))
     sheet.set_defaults(func=cmd_sheet)
