@@ -250,7 +250,7 @@ def student_curve(text: str) -> StudentCurve:
             [f"--student {text}: {ref.display_name} names no recipe: write {name}@SAMPLER[/CFG]."]
         )
     try:
-        guidance = float(cfg) if cfg else (own.guidance if own else 1.0)
+        guidance = float(cfg) if cfg else (own.guidance_scale if own else 1.0)
     except ValueError:
         raise ValidationError([f"--student {text}: the CFG is a number, like 1 or 3."]) from None
     chosen = parse_samplers(sampler)[0] if sampler else own.sampler if own else ""

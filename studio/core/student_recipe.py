@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from studio.core.manifest import read_manifest
+from studio.core.manifest import AdapterManifest, read_manifest
+from studio.core.settings import LaneRecipe
 from studio.core.shortcut import SHORTCUT_SAMPLER, is_shortcut_folder
 
-SHORTCUT_DEFAULT_STEPS = 4
+SHORTCUT_RECIPE = LaneRecipe(sampler=SHORTCUT_SAMPLER, num_inference_steps=4, guidance_scale=1.0)
 
 
-@dataclass(frozen=True, slots=True)
-class OwnRecipe:
-    """A student's own sampler, step count, CFG and eta."""
+def manifest_recipe(manifest: AdapterManifest) -> LaneRecipe:
+    """The sampler, step count, CFG and eta an adapter manifest recommends."""
+    return LaneRecipe(
+        sampler=manifest.sampler,
+        num_inference_steps=manifest.num_inference_steps,
+        guidance_scale=manifest.guidance_scale,
+        eta=manifest.eta,
+    )
 
-    sampler: str
-    steps: int
-    guidance: float
-    eta: float = 0.0
 
-
-def own_recipe(folder: Path) -> OwnRecipe | None:
+def own_recipe(folder: Path) -> LaneRecipe | None:
     """What the folder's training record or adapter manifest names; None when it names none."""
     if is_shortcut_folder(folder):
-        return OwnRecipe(SHORTCUT_SAMPLER, SHORTCUT_DEFAULT_STEPS, 1.0)
+        return SHORTCUT_RECIPE
     manifest = read_manifest(folder)
-    if manifest is None:
-        return None
-    return OwnRecipe(
-        manifest.sampler, manifest.num_inference_steps, manifest.guidance_scale, manifest.eta
-    )
+    return None if manifest is None else manifest_recipe(manifest)

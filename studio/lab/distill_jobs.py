@@ -157,22 +157,28 @@ def _teacher_folder(teacher: str) -> Path:
     return Path(teacher) if Path(teacher).is_dir() else embedded_model_dir(teacher)
 
 
-def training_record(run_dir: Path, teacher: str, steps: int, bf16: bool = True) -> dict:
+def training_record(
+    run_dir: Path, teacher: str, steps: int, bf16: bool = True, start: str = ""
+) -> dict:
     """Optimiser steps and wall-clock hours of a distillation run so far, and the teacher step it
-    began at. A run that starts from a student records this run's own figures (`run_step`,
-    `run_hours`, `from`) beside the chain's totals (`step`, `hours`: that student's plus these)."""
+    began at. A run that continues a model's training (from a student as its teacher, or from
+    `start`, a model of the same method trained further) records this run's own figures
+    (`run_step`, `run_hours`, `from`) beside the chain's totals (`step`, `hours`: that model's
+    plus these)."""
     compute = compute_from_log(run_dir / "loss.csv")
     folder = _teacher_folder(teacher)
-    before = read_training_record(folder)
-    if read_manifest(folder) is None:
+    chained = _teacher_folder(start) if start else folder
+    if not start and read_manifest(folder) is None:
+        before = read_training_record(folder)
         record = {"step": steps, "hours": round(compute.hours, 2), "device": device_line(bf16)}
         return record if before.get("step") is None else {**record, "teacher_step": before["step"]}
+    before = read_training_record(chained)
     record = {
         "step": steps + int(before.get("step", 0)),
         "hours": round(compute.hours + float(before.get("hours", 0.0)), 2),
         "run_step": steps,
         "run_hours": round(compute.hours, 2),
-        "from": folder.name,
+        "from": chained.name,
         "device": chained_device(before.get("device"), device_line(bf16)),
     }
     return (
@@ -187,21 +193,6 @@ def init_refusal(options: DistillOptions) -> str:
     if options.init and options.method not in ("sid", "shortcut"):
         return f"--init starts a sid or shortcut run, not a {options.method} one."
     return ""
-
-
-def continued_record(record: dict, start: Path) -> dict:
-    """The record of a run that continued training the model in `start` on the same teacher:
-    this run's own steps and hours beside the totals of both."""
-    before = read_training_record(start)
-    return {
-        **record,
-        "step": record["step"] + int(before.get("step", 0)),
-        "hours": round(record["hours"] + float(before.get("hours", 0.0)), 2),
-        "run_step": record["step"],
-        "run_hours": record["hours"],
-        "from": start.name,
-        "device": chained_device(before.get("device"), record["device"]),
-    }
 
 
 def data_parallel_refusal(options: DistillOptions, workers: int) -> str:
@@ -474,9 +465,7 @@ def _shortcut(
     init = load_teacher_unet(_teacher_folder(options.init)) if options.init else None
 
     def on_sample(run: ShortcutRun) -> None:
-        record = training_record(run_dir, options.teacher, run.step)
-        if options.init:
-            record = continued_record(record, _teacher_folder(options.init))
+        record = training_record(run_dir, options.teacher, run.step, start=options.init)
         shortcut = {"method": SHORTCUT_METHOD, "step_counts": list(SHORTCUT_STEP_COUNTS)}
         export_pipeline(run.ema, folder, training={**record, **shortcut})
         for steps in (1, 4, 16):

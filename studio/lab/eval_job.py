@@ -30,7 +30,12 @@ def recipe_for(name: str) -> Recipe:
     own = own_recipe(embedded_model_dir(name))
     if own is None:
         return TEACHER_RECIPE
-    return Recipe(sampler=own.sampler, steps=own.steps, guidance=own.guidance, eta=own.eta)
+    return Recipe(
+        sampler=own.sampler,
+        steps=own.num_inference_steps,
+        guidance=own.guidance_scale,
+        eta=own.eta,
+    )
 
 
 def parse_entry(text: str) -> tuple[str, Recipe | None]:

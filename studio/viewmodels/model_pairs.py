@@ -12,9 +12,8 @@ from studio.core.model_roles import ModelRole
 from studio.core.models import EMBEDDED_SIDE, EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.native_size import Size, default_size
 from studio.core.settings import LaneRecipe, default_student, default_teacher
-from studio.core.shortcut import SHORTCUT_SAMPLER, SHORTCUT_STEP_COUNTS, is_shortcut_folder
-
-SHORTCUT_RECIPE = LaneRecipe(sampler=SHORTCUT_SAMPLER, num_inference_steps=4, guidance_scale=1.0)
+from studio.core.shortcut import SHORTCUT_STEP_COUNTS, is_shortcut_folder
+from studio.core.student_recipe import SHORTCUT_RECIPE, manifest_recipe
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,13 +96,7 @@ class ModelPairs:
             manifest = None
         if manifest is None:
             return True, None
-        recipe = LaneRecipe(
-            sampler=manifest.sampler,
-            num_inference_steps=manifest.num_inference_steps,
-            guidance_scale=manifest.guidance_scale,
-            eta=manifest.eta,
-        )
-        return manifest.guidance_distilled, recipe
+        return manifest.guidance_distilled, manifest_recipe(manifest)
 
     def student_pair(self, teacher: str, student: str) -> ModelPair:
         if student == teacher:

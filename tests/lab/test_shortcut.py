@@ -204,17 +204,25 @@ def test_a_run_continues_only_from_a_shortcut_model_of_the_teachers_shape(tmp_pa
         ShortcutRun(tmp_path / "b", TinyData(), tiny_unet(), tiny_cfg(), init=other)
 
 
-def test_a_continued_run_records_both_runs_and_their_totals(tmp_path):
-    from studio.lab.distill_jobs import continued_record
+def test_a_continued_run_records_both_runs_and_their_totals(tmp_path, monkeypatch):
+    from studio.lab import distill_jobs
 
+    device = "CPU only (x86_64, 1 thread), bf16 autocast"
+    monkeypatch.setattr(distill_jobs, "device_line", lambda bf16=True: device)
+    teacher = tmp_path / "emoji-teacher"
+    teacher.mkdir()
+    (teacher / "training.json").write_text('{"step": 14000, "hours": 30.0}')
     start = tmp_path / "emoji-shortcut"
     start.mkdir()
     (start / "training.json").write_text(
         '{"step": 20000, "hours": 19.63, "device": "CPU only (x86_64, 1 thread), bf16 autocast",'
         ' "method": "shortcut model", "teacher_step": 14000}'
     )
-    record = {"step": 500, "hours": 0.5, "device": "CPU only (x86_64, 1 thread), bf16 autocast"}
-    assert continued_record({**record, "teacher_step": 14000}, start) == {
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "loss.csv").write_text("step,loss,lr,session_seconds\n500,0.1,1e-4,1800\n")
+    record = distill_jobs.training_record(run, str(teacher), 500, start=str(start))
+    assert record == {
         "step": 20500,
         "hours": 20.13,
         "run_step": 500,
