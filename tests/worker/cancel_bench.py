@@ -179,6 +179,9 @@ class CancelBench:
                 raise TimeoutError(f"timed out waiting for {what}")
             await asyncio.sleep(0.001)
 
+    def _lanes_arrived(self, job_id: str) -> int:
+        return sum(isinstance(e, LaneFinished) for _, e in self.of(job_id))
+
     def of(self, job_id: str) -> list[tuple[float, Event]]:
         return [(t, e) for t, e in self.events if e.job_id == job_id]
 
@@ -269,6 +272,11 @@ class CancelBench:
             self.session.submit(case.blocker)
         self.session.submit(case.victim)
         await self.until(self.gate.reached.is_set, f"the gate at {case.point.label}")
+        # A LaneFinished sent just before the gate closed may still be on its way here; it
+        # must not count as sent after the cancel.
+        victim = case.victim.job_id
+        sent = self.gate.lanes_sent.get(victim, 0)
+        await self.until(lambda: self._lanes_arrived(victim) >= sent, "the lanes sent before")
         cancelled = stamp()
         self._cancel(case.victim.job_id)
         self.gate.release()

@@ -73,6 +73,7 @@ class PhaseGate:
         self._calls = 0
         self.reached = threading.Event()
         self._release = threading.Event()
+        self.lanes_sent: dict[str, int] = {}
 
     def arm(self, point: Point) -> None:
         with self._lock:
@@ -167,6 +168,8 @@ class GatedSink:
     def emit(self, event: Event) -> None:
         self._sink.emit(event)
         if isinstance(event, LaneFinished):
+            sent = self._gate.lanes_sent
+            sent[event.job_id] = sent.get(event.job_id, 0) + 1
             self._gate.hit(Phase.finishing)
 
     def offer_preview(self, lane: Lane, make: Callable[[], PreviewReady]) -> bool:
