@@ -95,16 +95,23 @@ def test_ssim_matches_the_slow_reference(height: int, width: int, channels: int 
     assert ssim(a, b) == pytest.approx(reference_ssim(a, b), abs=1e-6)
 
 
-def test_ssim_is_fast_enough() -> None:
-    a = random_image(512, 512)
-    b = noisy(a, 10.0)
-    ssim(a, b)
+def best_time(run: object, repeats: int = 3) -> float:
     best = math.inf
-    for _ in range(3):
+    for _ in range(repeats):
         start = time.perf_counter()
-        ssim(a, b)
+        run()  # type: ignore[operator]
         best = min(best, time.perf_counter() - start)
-    assert best < 0.3
+    return best
+
+
+def test_ssim_is_vectorised() -> None:
+    """A ratio within one run, not a wall-clock bound: the window-by-window definition costs
+    hundreds of times what a vectorised SSIM does, whatever else the machine is doing."""
+    a = random_image(48, 48)
+    b = noisy(a, 10.0)
+    fast = best_time(lambda: ssim(a, b), repeats=5)
+    slow = best_time(lambda: reference_ssim(a, b), repeats=1)
+    assert fast * 20 < slow
 
 
 @pytest.mark.parametrize("metric", [psnr, ssim])
