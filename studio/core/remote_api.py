@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ MAX_REQUEST_BYTES = 256 * 1024
 TOKEN_ENV = "STUDIO_SERVE_TOKEN"
 JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 
 
 def cancel_path(job_id: str) -> str:
@@ -51,6 +53,16 @@ def token_matches(header: str | None, digest: str) -> bool:
     return hmac.compare_digest(token_digest(given.strip()), digest)
 
 
+def valid_host(host: str) -> bool:
+    """An IP address or a DNS name (underscores allowed, as container names use them)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        return len(host) <= 253 and all(HOST_LABEL.match(label) for label in labels)
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class EngineAddress:
     """Where a served engine answers: an http(s) URL's scheme, host, port and path prefix."""
@@ -71,12 +83,18 @@ class EngineAddress:
             raise ValueError(f"The engine URL must start with http:// or https://, not {url!r}.")
         if not parts.hostname:
             raise ValueError(f"The engine URL {url!r} names no host.")
+        if not valid_host(parts.hostname):
+            raise ValueError(f"The engine URL {url!r} names an invalid host {parts.hostname!r}.")
         if parts.query or parts.fragment or parts.username:
             raise ValueError(f"The engine URL {url!r} must hold no query, fragment or user.")
         try:
-            port = parts.port or (443 if parts.scheme == "https" else 8000)
+            port = parts.port
         except ValueError:
-            raise ValueError(f"The engine URL {url!r} has an invalid port.") from None
+            port = 0
+        if port is None:
+            port = 443 if parts.scheme == "https" else 8000
+        if not 0 < port < 65536:
+            raise ValueError(f"The engine URL {url!r} has an invalid port.")
         return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
 
     @property

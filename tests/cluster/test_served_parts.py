@@ -28,11 +28,18 @@ def test_engine_addresses_parse_or_say_what_is_wrong():
     assert EngineAddress.parse("gpu-box").url == "http://gpu-box:8000"
     assert EngineAddress.parse("https://h.example/studio/").url == "https://h.example:443/studio"
     assert EngineAddress.parse("http://[::1]:9000").is_loopback
+    assert EngineAddress.parse("ray_head:8123").url == "http://ray_head:8123"
+    assert EngineAddress.parse("10.0.0.7").url == "http://10.0.0.7:8000"
     for bad, words in [
         ("ftp://h", "http"),
         ("http://", "no host"),
         ("http://h:99999", "port"),
         ("http://h/?q=1", "query"),
+        ("http://h:0", "port"),
+        ("not a url", "invalid host"),
+        ("http://gpu box:8000", "invalid host"),
+        ("-gpu-:80", "invalid host"),
+        ("http://h!x", "invalid host"),
     ]:
         with pytest.raises(ValueError, match=words):
             EngineAddress.parse(bad)
