@@ -73,8 +73,14 @@ def summary(reports: Sequence[PredictorReport]) -> str:
     lines = ["NFE  MSE to reference: midpoint -> trained   mean r per step   mean c per step"]
     for r in reports:
         i = r.info
+        grid = (
+            f"grid power {i['grid_power']} of {i.get('grid_losses', '?')}, "
+            if "grid_power" in i
+            else ""
+        )
         lines.append(
             f"{r.nfe:>3}  {i.get('loss_before', '?'):>10} -> {i.get('loss_after', '?'):<10}  "
-            f"{i.get('mean_r', '?'):<16}  {i.get('mean_c', '?')}  ({r.seconds:.0f} s, {r.path})"
+            f"{i.get('mean_r', '?'):<16}  {i.get('mean_c', '?')}  "
+            f"({grid}{r.seconds:.0f} s, {r.path})"
         )
     return "\n".join(lines)

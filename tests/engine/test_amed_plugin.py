@@ -1,7 +1,8 @@
 """The AMED-Plugin on DPM-Solver++ 2M: on a Gaussian toy whose exact x0-prediction and ODE
 solution are known it converges, at the neutral r = 1/2, c = 1 it is DPM-Solver++ 2M on the grid
 with the geometric midpoints, it spends exactly the NFE asked through a pipeline and the runner,
-it trains, and its cache is its own, keyed by the weights."""
+it trains, its fit picks the grid power per NFE that sampling then uses, and its cache is its
+own, keyed by the weights."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save
 
 from studio.core.events import LaneFinished
 from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
 from studio.core.models import ModelRef, ModelSource
 from studio.core.params import GenerationParams, ValidationError, validate
-from studio.engine.amed.fit import TRAINING_TASK, FitOptions, fit_predictor
+from studio.engine.amed.fit import GRID_TASK, TRAINING_TASK, FitOptions, fit_predictor
 from studio.engine.amed.plan import (
     AmedPlan,
     StepKind,
@@ -28,7 +30,7 @@ from studio.engine.amed.plan import (
 from studio.engine.amed.predictor import AmedPredictor
 from studio.engine.amed.rules import MultistepRule
 from studio.engine.amed.scheduler import AmedPluginScheduler, solver_hooks
-from studio.engine.amed.store import AmedPredictors
+from studio.engine.amed.store import AmedPredictors, load_predictor
 from studio.engine.cancel import CancelToken
 from studio.engine.loading import load_pipeline
 from studio.engine.model_cache import ModelCache
@@ -229,3 +231,59 @@ def test_runner_counts_the_plugin_nfe(tmp_path, emoji_ref):
     finished = sink.of(LaneFinished)[0]
     assert finished.steps == 4 and np.isfinite(finished.images[0]).all()
     assert any(p.name.startswith("amed-plugin-") for p in (tmp_path / "amed").iterdir())
+
+
+def test_the_plugin_fit_keeps_the_grid_power_that_ends_nearest_the_reference(tiny_emoji_pipe):
+    powers = (0.25, 0.6, 1.0)
+    options = FitOptions(samples=4, batch_size=2, substeps=2, epochs=1, grid_powers=powers)
+    config = dict(tiny_emoji_pipe.scheduler.config)
+    tasks: list[str] = []
+    result = fit_predictor(
+        tiny_emoji_pipe, config, 5, options, None, lambda t, *_: tasks.append(t), Variant.plugin
+    )
+    tried = dict(result.power_losses)
+    assert tuple(tried) == powers and all(math.isfinite(v) for v in tried.values())
+    assert result.grid_power == min(tried, key=tried.__getitem__)
+    # The midpoint loss of the chosen grid is the one the choice was made on.
+    assert result.loss_before == pytest.approx(tried[result.grid_power], rel=1e-6)
+    assert tasks.count(GRID_TASK) == len(powers)
+
+
+def test_the_solver_variant_keeps_its_fixed_grid(tiny_emoji_pipe):
+    config = dict(tiny_emoji_pipe.scheduler.config)
+    result = fit_predictor(tiny_emoji_pipe, config, 4, TINY, None, lambda *a: None)
+    assert result.grid_power is None and result.power_losses == ()
+
+
+def test_grid_powers_outside_zero_one_are_refused(alphas):
+    for power in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match=r"grid power lies in \(0, 1\]"):
+            make_plan(alphas, 4, Variant.plugin, power)
+
+
+def test_the_stored_grid_power_reaches_the_sampling_plan(tmp_path, emoji_ref):
+    options = FitOptions(samples=2, batch_size=2, substeps=2, epochs=1, grid_powers=(0.7,))
+    predictors = AmedPredictors(cache_dir=tmp_path / "amed", options=options, dataset=tmp_path)
+    loaded = load_pipeline(emoji_ref, device="cpu")
+    stored = predictors.stored_for(loaded, 5, variant=Variant.plugin)
+    assert stored.grid_power == 0.7 and "0.7" in stored.info["grid_losses"]
+    scheduler = make_scheduler(loaded.pipe.scheduler.config, "AMED-Plugin")
+    predictors.attach(scheduler, loaded, lambda *a: None, 5)
+    scheduler.set_timesteps(5)
+    wanted = make_plan(scheduler.alphas_cumprod, 5, Variant.plugin, 0.7)
+    assert scheduler.plan == wanted
+    assert wanted != make_plan(scheduler.alphas_cumprod, 5, Variant.plugin)
+
+
+def test_a_file_with_a_grid_power_out_of_range_is_a_miss(tmp_path, emoji_ref):
+    options = FitOptions(samples=2, batch_size=2, substeps=2, epochs=1, grid_powers=(0.5,))
+    predictors = AmedPredictors(cache_dir=tmp_path / "amed", options=options, dataset=tmp_path)
+    loaded = load_pipeline(emoji_ref, device="cpu")
+    stored = predictors.stored_for(loaded, 3, variant=Variant.plugin)
+    path = predictors.path_for(loaded, 3, Variant.plugin)
+    tensors = {k: v.contiguous() for k, v in stored.predictor.state_dict().items()}
+    path.write_bytes(save(tensors, metadata={**stored.info, "grid_power": "7"}))
+    key = predictors.key_for(loaded, 3, Variant.plugin)
+    assert load_predictor(path, key) is None
+    path.write_bytes(save(tensors, metadata=stored.info))
+    assert load_predictor(path, key) is not None

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from studio.engine.amed.plan import (
+    PLUGIN_POWER_CHOICES,
     AmedPlan,
     StepKind,
     Variant,
@@ -46,6 +47,7 @@ from studio.engine.samplers import SamplerError, make_scheduler
 
 REFERENCE_SAMPLER = "DPM++ 2M"
 REFERENCE_TASK = "AMED: reference trajectories"
+GRID_TASK = "AMED: choosing the grid"
 TRAINING_TASK = "AMED: training the predictor"
 Progress = Callable[[str, int, int], None]
 
@@ -61,6 +63,7 @@ class FitOptions:
     lr: float = 5e-3
     guidance: float | None = None
     seed: int = 0
+    grid_powers: tuple[float, ...] = PLUGIN_POWER_CHOICES
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,8 @@ class FitResult:
     mean_r: tuple[float, ...]
     mean_c: tuple[float, ...]
     variant: Variant = Variant.solver
+    grid_power: float | None = None
+    power_losses: tuple[tuple[float, float], ...] = ()
 
 
 def default_guidance(pipe: Any) -> float:
@@ -251,7 +256,11 @@ def fit_predictor(
     total))."""
     unet = pipe.unet
     scheduler: Any = make_scheduler(base_config, "DDIM trailing")
-    plan = make_plan(scheduler.alphas_cumprod, nfe, variant)
+    alphas = scheduler.alphas_cumprod
+    plugin = variant is Variant.plugin
+    # The plugin learns only its last interval, whose end is the clean image: one reference
+    # serves every grid it may choose, so it is taken on the time-uniform grid.
+    plan = make_plan(alphas, nfe, variant, 1.0 if plugin else None)
     prediction = str(base_config.get("prediction_type", "epsilon"))
     guidance = options.guidance if options.guidance is not None else default_guidance(pipe)
     prompts = fit_prompts(pipe, options.samples, dataset, options.seed)
@@ -271,10 +280,16 @@ def fit_predictor(
     predictor = AmedPredictor(unet.mid_block.resnets[-1].out_channels).to(unet.device)
     optimiser = torch.optim.Adam(predictor.parameters(), lr=options.lr)
     tap = FeatureTap(unet)
-    sigmas = sigma_table(scheduler.alphas_cumprod)
-    walker = Walker(call, tap, predictor, plan, prediction, sigmas)
+    sigmas = sigma_table(alphas)
+    trial = Trial(call, tap, predictor, prediction, sigmas, noise, batches, targets)
+    power: float | None = None
+    power_losses: tuple[tuple[float, float], ...] = ()
     try:
         with frozen(unet):
+            if plugin:
+                power, power_losses = trial.choose_power(alphas, nfe, options.grid_powers, progress)
+                plan = make_plan(alphas, nfe, variant, power)
+            walker = trial.walker(plan)
             before = _mean_loss(walker, noise, batches, targets)
             total = options.epochs * len(batches)
             for epoch in range(options.epochs):
@@ -289,7 +304,39 @@ def fit_predictor(
     finally:
         tap.close()
     predictor.eval().requires_grad_(False)
-    return FitResult(predictor, guidance, before, after, *picks, variant)
+    return FitResult(predictor, guidance, before, after, *picks, variant, power, power_losses)
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """A fit's fixed parts (guided model, tap, predictor, data and references): walkers on any
+    plan, and the plugin's choice of grid."""
+
+    call: GuidedCall
+    tap: FeatureTap
+    predictor: AmedPredictor
+    prediction: str
+    sigmas: Any
+    noise: torch.Tensor
+    batches: list[slice]
+    targets: list[dict[int, torch.Tensor]]
+
+    def walker(self, plan: AmedPlan) -> Walker:
+        return Walker(self.call, self.tap, self.predictor, plan, self.prediction, self.sigmas)
+
+    def choose_power(
+        self, alphas: torch.Tensor, nfe: int, powers: Sequence[float], progress: Progress
+    ) -> tuple[float, tuple[tuple[float, float], ...]]:
+        """The grid power whose plugin, still at r = 1/2 and c = 1, ends nearest the
+        reference, and each candidate's distance."""
+        if not powers:
+            raise ValueError("The AMED-Plugin's fit needs at least one grid power to try.")
+        losses = []
+        for done, power in enumerate(powers, start=1):
+            walker = self.walker(make_plan(alphas, nfe, Variant.plugin, power))
+            losses.append((power, _mean_loss(walker, self.noise, self.batches, self.targets)))
+            progress(GRID_TASK, done, len(powers))
+        return min(losses, key=lambda pair: pair[1])[0], tuple(losses)
 
 
 def _mean_loss(walker: Walker, noise: torch.Tensor, batches: list[slice], targets: list) -> float:

@@ -39,6 +39,7 @@ import torch
 MIN_NFE = 3
 GRID_POWER = 0.3
 PLUGIN_GRID_POWER = 0.2
+PLUGIN_POWER_CHOICES = (0.2, 0.3, 0.4, 0.5)
 
 
 class Variant(StrEnum):
@@ -114,13 +115,20 @@ def sigma_table(alphas_cumprod: torch.Tensor) -> np.ndarray:
 
 
 def make_plan(
-    alphas_cumprod: torch.Tensor, nfe: int, variant: Variant = Variant.solver
+    alphas_cumprod: torch.Tensor,
+    nfe: int,
+    variant: Variant = Variant.solver,
+    power: float | None = None,
 ) -> AmedPlan:
-    """The grid for `nfe` evaluations on this schedule (see the module docstring)."""
+    """The grid for `nfe` evaluations on this schedule (see the module docstring), with the
+    variant's grid power unless `power` is given (the plugin's fit picks one per NFE)."""
     kinds = step_kinds(nfe, variant)
     last = len(alphas_cumprod) - 1
     u = np.arange(len(kinds)) / len(kinds)
-    points = np.round(last * (1.0 - u) ** GRID_POWERS[variant]).astype(np.int64)
+    exponent = GRID_POWERS[variant] if power is None else power
+    if not 0.0 < exponent <= 1.0:
+        raise ValueError(f"An AMED grid power lies in (0, 1], not {exponent}.")
+    points = np.round(last * (1.0 - u) ** exponent).astype(np.int64)
     timesteps = (*(int(t) for t in points), -1)
     table = sigma_table(alphas_cumprod)
     sigmas = (*(float(table[t]) for t in points), 0.0)

@@ -61,15 +61,28 @@ class AmedScheduler(DDIMScheduler):
     def predictors(self) -> dict[int, AmedPredictor]:
         return self.__dict__.setdefault("_predictors", {})
 
-    def use_predictor(self, nfe: int, predictor: AmedPredictor) -> None:
+    @property
+    def grid_powers(self) -> dict[int, float]:
+        return self.__dict__.setdefault("_grid_powers", {})
+
+    def use_predictor(
+        self, nfe: int, predictor: AmedPredictor, grid_power: float | None = None
+    ) -> None:
+        """Sample `nfe` evaluations with `predictor`, on the grid power it was trained for
+        (None: the variant's default)."""
         self.predictors[nfe] = predictor.eval().requires_grad_(False)
+        if grid_power is None:
+            self.grid_powers.pop(nfe, None)
+        else:
+            self.grid_powers[nfe] = grid_power
 
     def set_timesteps(
         self, num_inference_steps: int | None = None, device: Any = None, **_: Any
     ) -> None:
         if num_inference_steps is None:
             raise ValueError("AMED takes its number of model evaluations as num_inference_steps.")
-        self.plan = make_plan(self.alphas_cumprod, num_inference_steps, self.variant)
+        power = self.grid_powers.get(num_inference_steps)
+        self.plan = make_plan(self.alphas_cumprod, num_inference_steps, self.variant, power)
         self.rule = make_rule(self.plan)
         self._sigmas = sigma_table(self.alphas_cumprod)
         self.num_inference_steps = num_inference_steps  # type: ignore[assignment]

@@ -34,7 +34,7 @@ from studio.engine.loading import LoadedModel
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: spare evaluation first, grid power 0.3
-PLUGIN_FORMAT = 2  # 2: one learned interval, the last
+PLUGIN_FORMAT = 3  # 2: one learned interval, the last; 3: its grid power chosen per NFE
 
 
 def default_cache_dir() -> Path:
@@ -64,6 +64,12 @@ class StoredPredictor:
     predictor: AmedPredictor
     info: dict[str, str]
 
+    @property
+    def grid_power(self) -> float | None:
+        """The grid power the predictor was trained on, where its fit chose one."""
+        value = self.info.get("grid_power")
+        return None if value is None else float(value)
+
 
 def save_predictor(path: Path, key: str, fit: FitResult, options: FitOptions) -> Path:
     info = {
@@ -80,6 +86,9 @@ def save_predictor(path: Path, key: str, fit: FitResult, options: FitOptions) ->
         "mean_r": json.dumps([round(v, 4) for v in fit.mean_r]),
         "mean_c": json.dumps([round(v, 5) for v in fit.mean_c]),
     }
+    if fit.grid_power is not None:
+        info["grid_power"] = f"{fit.grid_power:g}"
+        info["grid_losses"] = json.dumps({f"{p:g}": round(v, 6) for p, v in fit.power_losses})
     tensors = {k: v.detach().cpu().contiguous() for k, v in fit.predictor.state_dict().items()}
     return atomic_write_bytes(path, save(tensors, metadata=info))
 
@@ -90,6 +99,8 @@ def _read(path: Path, key: str) -> StoredPredictor:
     info = read_metadata(data)
     if info.get("format") != str(FORMAT_VERSION) or info.get("key") != key:
         raise ValueError("the file belongs to another model, NFE or format")
+    if "grid_power" in info and not 0.0 < float(info["grid_power"]) <= 1.0:
+        raise ValueError(f"its grid power {info['grid_power']} is outside (0, 1]")
     predictor = AmedPredictor(int(info["feature_dim"]))
     predictor.load_state_dict(tensors)
     return StoredPredictor(predictor.eval().requires_grad_(False), info)
@@ -173,4 +184,5 @@ class AmedPredictors:
         left alone."""
         if isinstance(scheduler, AmedScheduler):
             stored = self.stored_for(loaded, nfe, progress, variant=scheduler.variant)
-            scheduler.use_predictor(nfe, stored.predictor.to(loaded.pipe.unet.device))
+            predictor = stored.predictor.to(loaded.pipe.unet.device)
+            scheduler.use_predictor(nfe, predictor, stored.grid_power)
