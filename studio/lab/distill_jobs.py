@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from diffusers import DDIMScheduler, LCMScheduler, UNet2DConditionModel
 
+from studio.core.atomic import atomic_write_text
 from studio.core.manifest import AdapterManifest, read_manifest
 from studio.core.paths import embedded_model_dir
 from studio.core.shortcut import SHORTCUT_METHOD, SHORTCUT_STEP_COUNTS
@@ -29,6 +31,7 @@ from studio.lab.train_teacher import CaptionedImages, captioned_images
 LORA = "pytorch_lora_weights.safetensors"
 SID_INIT = "emoji-student-1step"
 """Where a SiD generator starts unless --init says otherwise (why: studio.lab.sid)."""
+START_RECORD = "start-record.json"
 DATA_PARALLEL_METHODS = ("progressive", "consistency", "sid", "shortcut")
 
 
@@ -168,11 +171,10 @@ def training_record(
     compute = compute_from_log(run_dir / "loss.csv")
     folder = _teacher_folder(teacher)
     chained = _teacher_folder(start) if start else folder
+    before = start_record(run_dir, chained)
     if not start and read_manifest(folder) is None:
-        before = read_training_record(folder)
         record = {"step": steps, "hours": round(compute.hours, 2), "device": device_line(bf16)}
         return record if before.get("step") is None else {**record, "teacher_step": before["step"]}
-    before = read_training_record(chained)
     record = {
         "step": steps + int(before.get("step", 0)),
         "hours": round(compute.hours + float(before.get("hours", 0.0)), 2),
@@ -186,6 +188,26 @@ def training_record(
         if "teacher_step" not in before
         else {**record, "teacher_step": before["teacher_step"]}
     )
+
+
+def start_record(run_dir: Path, source: Path) -> dict:
+    """The training record of the model a run starts from, as it was when the run began: kept
+    in the run folder, so that a resumed run counts its chain from the same start even after
+    that model was replaced (say, by weights this very run exported and someone shipped)."""
+    path = run_dir / START_RECORD
+    if path.is_file():
+        return dict(json.loads(path.read_text())["record"])
+    record = read_training_record(source)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps({"from": str(source), "record": record}, indent=2))
+    return record
+
+
+def chain_source(options: DistillOptions) -> Path:
+    """The model whose training record a run's record continues (see `training_record`)."""
+    if options.method == "sid":
+        return _teacher_folder(options.init or SID_INIT)
+    return _teacher_folder(options.init or options.teacher)
 
 
 def init_refusal(options: DistillOptions) -> str:
@@ -279,6 +301,7 @@ def distill(
     if options.threads:
         torch.set_num_threads(options.threads)
     data = distill_data(run_dir, options.progress)
+    start_record(run_dir, chain_source(options))
     teacher = load_teacher(options.teacher)
     guidance = folded_guidance(teacher, options.guidance)
     if options.method == "progressive":

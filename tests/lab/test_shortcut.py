@@ -231,31 +231,52 @@ def test_a_continued_run_records_both_runs_and_their_totals(tmp_path, monkeypatc
         "device": "CPU only (x86_64, 1 thread), bf16 autocast",
         "teacher_step": 14000,
     }
+    # The start model replaced mid-run (say, by this run's own export, shipped): a resumed
+    # run still counts its chain from the weights it began with.
+    (start / "training.json").write_text('{"step": 20500, "hours": 20.13}')
+    (run / "loss.csv").write_text("step,loss,lr,session_seconds\n800,0.1,1e-4,2880\n")
+    later = distill_jobs.training_record(run, str(teacher), 800, start=str(start))
+    assert (later["step"], later["hours"], later["run_step"]) == (20800, 20.43, 800)
+
+
+def distill_options(method: str, init: str):
+    from studio.lab.distill_jobs import DistillOptions
+
+    return DistillOptions(
+        method=method,
+        teacher="emoji-teacher",
+        rounds=(4,),
+        steps_per_round=1,
+        first_teacher_steps=0,
+        steps=1,
+        init=init,
+        sid_alpha=1.2,
+        sid_t_max=0.8,
+        sid_lr=1e-5,
+        batch=4,
+        sample_every=1,
+        fp32=True,
+        guidance=None,
+        rank=4,
+        threads=1,
+        progress=False,
+    )
+
+
+def test_a_runs_chain_continues_the_model_it_starts_from():
+    from studio.lab.distill_jobs import SID_INIT, chain_source
+
+    assert chain_source(distill_options("shortcut", "emoji-shortcut")).name == "emoji-shortcut"
+    assert chain_source(distill_options("shortcut", "")).name == "emoji-teacher"
+    assert chain_source(distill_options("sid", "")).name == SID_INIT
+    assert chain_source(distill_options("sid", "emoji-student-sid")).name == "emoji-student-sid"
+    assert chain_source(distill_options("progressive", "")).name == "emoji-teacher"
 
 
 def test_init_is_refused_for_methods_that_do_not_take_it():
-    from studio.lab.distill_jobs import DistillOptions, init_refusal
+    from studio.lab.distill_jobs import init_refusal
 
-    def options(method: str, init: str) -> DistillOptions:
-        return DistillOptions(
-            method=method,
-            teacher="emoji-teacher",
-            rounds=(4,),
-            steps_per_round=1,
-            first_teacher_steps=0,
-            steps=1,
-            init=init,
-            sid_alpha=1.2,
-            sid_t_max=0.8,
-            sid_lr=1e-5,
-            batch=4,
-            sample_every=1,
-            fp32=True,
-            guidance=None,
-            rank=4,
-            threads=1,
-            progress=False,
-        )
+    options = distill_options
 
     for method in ("sid", "shortcut"):
         assert init_refusal(options(method, "emoji-shortcut")) == ""
