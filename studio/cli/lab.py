@@ -133,6 +133,12 @@ def _distill(sub: argparse._SubParsersAction) -> None:
         help="CFG folded into students (default 3; none for a teacher that is a guided student)",
     )
     distill.add_argument("--rank", type=int, default=32, help="LoRA rank of shipped students")
+    distill.add_argument(
+        "--anneal-from",
+        type=int,
+        default=0,
+        help="shortcut: from this run step, decay the learning rate linearly to 0 at --steps",
+    )
     _workers_args(
         distill,
         "data-parallel workers on Ray Train (DDP; every method: progressive, consistency, sid "
@@ -294,6 +300,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
             rank=args.rank,
             threads=args.threads,
             progress=not args.quiet,
+            anneal_from=args.anneal_from,
         )
         refusal = data_parallel_refusal(options, args.workers)
         if refusal:

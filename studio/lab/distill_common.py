@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -170,21 +170,26 @@ class SteppedRun(Protocol):
     def save(self) -> None: ...
 
 
+def _constant(value: float) -> Callable[[], float]:
+    return lambda: value
+
+
 def run_steps(
     run: SteppedRun,
     desc: str,
-    logs: dict[str, float],
+    logs: Mapping[str, float | Callable[[], float]],
     on_sample: Callable[[Any], None] | None = None,
     progress: bool = True,
     writes: bool = True,
 ) -> None:
     """Train until `run.cfg.steps` with a progress bar; every 50 steps the mean of each loss
     `train_step` returns goes to its CSV (`logs` maps file names, in the same order, to the
-    learning rate written beside it); checkpoints and samples on the config's schedule.
+    learning rate written beside it, or a function that gives the current one); checkpoints
+    and samples on the config's schedule.
     A data-parallel worker that does not write (`writes` False) shows no bar, logs nothing and
     samples nothing; it still calls `run.save()` with the others."""
     files = [LossLog(run.dir / name) for name in logs] if writes else []
-    rates = list(logs.values())
+    rates = [rate if callable(rate) else _constant(rate) for rate in logs.values()]
     windows: list[list[float]] = [[] for _ in logs]
     started = time.monotonic()
     bar = tqdm(total=run.cfg.steps, initial=run.step, disable=not (progress and writes), desc=desc)
@@ -196,8 +201,8 @@ def run_steps(
         bar.update()
         if run.step % 50 == 0:
             seconds = time.monotonic() - started
-            for log, window, lr in zip(files, windows, rates, strict=False):
-                log.add(run.step, sum(window) / max(1, len(window)), lr, seconds)
+            for log, window, rate in zip(files, windows, rates, strict=False):
+                log.add(run.step, sum(window) / max(1, len(window)), rate(), seconds)
             windows = [[] for _ in logs]
         last = run.step == run.cfg.steps
         if run.step % run.cfg.checkpoint_every == 0 or last:

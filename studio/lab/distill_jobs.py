@@ -58,6 +58,7 @@ class DistillOptions:
     rank: int
     threads: int
     progress: bool
+    anneal_from: int = 0
 
 
 def load_teacher_unet(folder: Path) -> UNet2DConditionModel:
@@ -210,10 +211,14 @@ def chain_source(options: DistillOptions) -> Path:
     return _teacher_folder(options.init or options.teacher)
 
 
-def init_refusal(options: DistillOptions) -> str:
-    """Why `options.init` cannot apply to `options.method`, or ""."""
+def option_refusal(options: DistillOptions) -> str:
+    """Why `--init` or `--anneal-from` cannot apply to `options`, or ""."""
     if options.init and options.method not in ("sid", "shortcut"):
         return f"--init starts a sid or shortcut run, not a {options.method} one."
+    if options.anneal_from and options.method != "shortcut":
+        return f"--anneal-from decays a shortcut run's learning rate, not a {options.method} one's."
+    if not 0 <= options.anneal_from < options.steps:
+        return f"--anneal-from must be a run step from 0 to {options.steps - 1} (--steps - 1)."
     return ""
 
 
@@ -295,7 +300,7 @@ def distill(
     """Run `options.method` from `options.teacher` in `run_dir` (resuming what is there) and
     return the exported student folders; `parallel` is this process's part in a data-parallel
     run (only its writer exports)."""
-    refusal = data_parallel_refusal(options, parallel.count) or init_refusal(options)
+    refusal = data_parallel_refusal(options, parallel.count) or option_refusal(options)
     if refusal:
         raise ValueError(refusal)
     if options.threads:
@@ -483,6 +488,7 @@ def _shortcut(
         guidance=guidance,
         batch_size=options.batch,
         sample_every=options.sample_every,
+        anneal_from=options.anneal_from,
     )
     folder = shortcut_folder(run_dir)
     init = load_teacher_unet(_teacher_folder(options.init)) if options.init else None
@@ -490,6 +496,10 @@ def _shortcut(
     def on_sample(run: ShortcutRun) -> None:
         record = training_record(run_dir, options.teacher, run.step, start=options.init)
         shortcut = {"method": SHORTCUT_METHOD, "step_counts": list(SHORTCUT_STEP_COUNTS)}
+        if cfg.anneal_from:
+            shortcut["lr_schedule"] = (
+                f"{cfg.lr:g}, decayed linearly to 0 from run step {cfg.anneal_from} to {cfg.steps}"
+            )
         export_pipeline(run.ema, folder, training={**record, **shortcut})
         for steps in (1, 4, 16):
             sample_sheet(

@@ -55,18 +55,34 @@ from studio.lab.train_teacher import CaptionedImages, ema_update
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ShortcutConfig(DistillConfig):
-    """Length of a run, the share of the batch for self-consistency, and the target EMA."""
+    """Length of a run, the share of the batch for self-consistency, the target EMA and the
+    learning rate's schedule: warm-up, constant, and from `anneal_from` (a run step; 0: never)
+    a linear decay to zero at the last step, which lets a run that has stopped improving at a
+    constant rate settle."""
 
     steps: int = 12_000
     consistency_fraction: float = 0.5
     ema_decay: float = 0.999
     anchor_weight: float = 1.0
+    anneal_from: int = 0
 
     def __post_init__(self) -> None:
         if not 0 < self.consistency_fraction < 1:
             raise ValueError(
                 f"consistency_fraction must be in (0, 1), got {self.consistency_fraction}."
             )
+        if not 0 <= self.anneal_from < self.steps:
+            raise ValueError(
+                f"The learning rate's decay must start before the last step ({self.steps}), "
+                f"not at {self.anneal_from}."
+            )
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of update `step` (0-based) of this run."""
+        rate = self.lr * min(1.0, (step + 1) / self.warmup)
+        if self.anneal_from and step >= self.anneal_from:
+            rate *= (self.steps - step) / (self.steps - self.anneal_from)
+        return rate
 
 
 def predict_v_at(unet, z, t, batch: Batch, steps: int, bf16: bool) -> torch.Tensor:
@@ -212,7 +228,7 @@ class ShortcutRun:
         step count the consistency term trained."""
         cfg = self.cfg
         for group in self.opt.param_groups:
-            group["lr"] = cfg.lr * min(1.0, (self.step + 1) / cfg.warmup)
+            group["lr"] = cfg.lr_at(self.step)
         batch = self.data.sample(cfg.batch_size, 0.0, self.gen, str(self.device))
         cons_batch, anchor_batch = _split(batch, shortcut_parts(cfg)[0])
         level = STEP_COUNTS[int(torch.randint(0, len(STEP_COUNTS), (1,), generator=self.gen))]
@@ -246,5 +262,8 @@ class ShortcutRun:
         return self.parallel.mean(float(cons.detach())), self.parallel.mean(float(anchor.detach()))
 
     def run(self, on_sample=None, progress: bool = True) -> None:
-        logs = {"loss.csv": self.cfg.lr, "anchor-loss.csv": self.cfg.lr}
+        def rate() -> float:
+            return self.cfg.lr_at(max(0, self.step - 1))
+
+        logs = {"loss.csv": rate, "anchor-loss.csv": rate}
         run_steps(self, "shortcut", logs, on_sample, progress, self.parallel.writes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -239,6 +241,33 @@ def test_a_continued_run_records_both_runs_and_their_totals(tmp_path, monkeypatc
     assert (later["step"], later["hours"], later["run_step"]) == (20800, 20.43, 800)
 
 
+def test_the_learning_rate_warms_up_holds_and_anneals_to_zero_at_the_end():
+    cfg = tiny_cfg(steps=10, warmup=2, lr=1e-3, anneal_from=6)
+    rates = [cfg.lr_at(step) for step in range(10)]
+    assert rates[:6] == pytest.approx([5e-4, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3])
+    assert rates[6:] == pytest.approx([1e-3, 7.5e-4, 5e-4, 2.5e-4])
+    assert cfg.lr_at(10) == 0.0
+    assert [tiny_cfg(steps=10, warmup=2, lr=1e-3).lr_at(s) for s in (1, 9)] == [1e-3, 1e-3]
+    for bad in (-1, 10, 12):
+        with pytest.raises(ValueError, match="decay must start before the last step"):
+            tiny_cfg(steps=10, anneal_from=bad)
+
+
+def test_an_annealed_run_steps_and_logs_the_decayed_rate(tmp_path):
+    run = ShortcutRun(tmp_path / "r", TinyData(), tiny_unet(), tiny_cfg(steps=4, lr=1e-3))
+    run.cfg = tiny_cfg(steps=100, lr=1e-3, anneal_from=50, checkpoint_every=1000)
+    run.step = 74
+    run.train_step()
+    assert run.opt.param_groups[0]["lr"] == pytest.approx(1e-3 * 26 / 50)
+    run.cfg = tiny_cfg(steps=100, lr=1e-3, anneal_from=50, sample_every=1000, checkpoint_every=1000)
+    run.step = 49
+    run.run(progress=False)
+    rows = (tmp_path / "r" / "loss.csv").read_text().splitlines()[1:]
+    logged = {int(row.split(",")[0]): float(row.split(",")[2]) for row in rows}
+    assert logged[50] == pytest.approx(1e-3)
+    assert logged[100] == pytest.approx(1e-3 / 50)
+
+
 def distill_options(method: str, init: str):
     from studio.lab.distill_jobs import DistillOptions
 
@@ -274,12 +303,16 @@ def test_a_runs_chain_continues_the_model_it_starts_from():
 
 
 def test_init_is_refused_for_methods_that_do_not_take_it():
-    from studio.lab.distill_jobs import init_refusal
+    from studio.lab.distill_jobs import option_refusal
 
     options = distill_options
 
     for method in ("sid", "shortcut"):
-        assert init_refusal(options(method, "emoji-shortcut")) == ""
+        assert option_refusal(options(method, "emoji-shortcut")) == ""
+    annealed = replace(options("shortcut", ""), steps=100, anneal_from=60)
+    assert option_refusal(annealed) == ""
+    assert "not a sid one's" in option_refusal(replace(annealed, method="sid"))
+    assert "from 0 to 99" in option_refusal(replace(annealed, anneal_from=100))
     for method in ("progressive", "consistency"):
-        assert init_refusal(options(method, "")) == ""
-        assert "sid or shortcut run, not a" in init_refusal(options(method, "x"))
+        assert option_refusal(options(method, "")) == ""
+        assert "sid or shortcut run, not a" in option_refusal(options(method, "x"))
