@@ -139,6 +139,12 @@ def _distill(sub: argparse._SubParsersAction) -> None:
         default=0,
         help="shortcut: from this run step, decay the learning rate linearly to 0 at --steps",
     )
+    distill.add_argument(
+        "--consistency-fraction",
+        type=float,
+        default=0.5,
+        help="shortcut: the batch's share for self-consistency; the rest anchors on the teacher",
+    )
     _workers_args(
         distill,
         "data-parallel workers on Ray Train (DDP; every method: progressive, consistency, sid "
@@ -301,6 +307,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
             threads=args.threads,
             progress=not args.quiet,
             anneal_from=args.anneal_from,
+            consistency_fraction=args.consistency_fraction,
         )
         refusal = data_parallel_refusal(options, args.workers)
         if refusal:

@@ -59,6 +59,7 @@ class DistillOptions:
     threads: int
     progress: bool
     anneal_from: int = 0
+    consistency_fraction: float = 0.5
 
 
 def load_teacher_unet(folder: Path) -> UNet2DConditionModel:
@@ -219,6 +220,12 @@ def option_refusal(options: DistillOptions) -> str:
         return f"--anneal-from decays a shortcut run's learning rate, not a {options.method} one's."
     if not 0 <= options.anneal_from < options.steps:
         return f"--anneal-from must be a run step from 0 to {options.steps - 1} (--steps - 1)."
+    if options.method != "shortcut" and options.consistency_fraction != 0.5:
+        return (
+            f"--consistency-fraction splits a shortcut run's batch, not a {options.method} one's."
+        )
+    if not 0.0 < options.consistency_fraction < 1.0:
+        return "--consistency-fraction must lie strictly between 0 and 1."
     return ""
 
 
@@ -489,13 +496,18 @@ def _shortcut(
         batch_size=options.batch,
         sample_every=options.sample_every,
         anneal_from=options.anneal_from,
+        consistency_fraction=options.consistency_fraction,
     )
     folder = shortcut_folder(run_dir)
     init = load_teacher_unet(_teacher_folder(options.init)) if options.init else None
 
     def on_sample(run: ShortcutRun) -> None:
         record = training_record(run_dir, options.teacher, run.step, start=options.init)
-        shortcut = {"method": SHORTCUT_METHOD, "step_counts": list(SHORTCUT_STEP_COUNTS)}
+        shortcut = {
+            "method": SHORTCUT_METHOD,
+            "step_counts": list(SHORTCUT_STEP_COUNTS),
+            "consistency_fraction": cfg.consistency_fraction,
+        }
         if cfg.anneal_from:
             shortcut["lr_schedule"] = (
                 f"{cfg.lr:g}, decayed linearly to 0 from run step {cfg.anneal_from} to {cfg.steps}"

@@ -313,6 +313,13 @@ def test_init_is_refused_for_methods_that_do_not_take_it():
     assert option_refusal(annealed) == ""
     assert "not a sid one's" in option_refusal(replace(annealed, method="sid"))
     assert "from 0 to 99" in option_refusal(replace(annealed, anneal_from=100))
+    assert option_refusal(replace(annealed, consistency_fraction=0.25)) == ""
+    for fraction in (0.0, 1.0, -0.2):
+        refusal = option_refusal(replace(annealed, consistency_fraction=fraction))
+        assert "strictly between 0 and 1" in refusal
+    assert "not a consistency one's" in option_refusal(
+        replace(options("consistency", ""), consistency_fraction=0.25)
+    )
     for method in ("progressive", "consistency"):
         assert option_refusal(options(method, "")) == ""
         assert "sid or shortcut run, not a" in option_refusal(options(method, "x"))
