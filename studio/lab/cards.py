@@ -91,11 +91,17 @@ def device_line(bf16: bool = True) -> str:
     return f"{line}, bf16 autocast" if bf16 else f"{line}, float32"
 
 
+DEVICE_JOIN = "; then "
+
+
 def chained_device(before: str | None, now: str) -> str:
-    """The devices of a chain of runs, each named once, in order."""
-    if not before or before == now:
-        return now
-    return before if before.endswith(f"; then {now}") else f"{before}; then {now}"
+    """The devices of a chain of runs (or of one run's sessions), in order, a device named
+    again only after another one."""
+    parts: list[str] = []
+    for part in [*(before or "").split(DEVICE_JOIN), *now.split(DEVICE_JOIN)]:
+        if part and (not parts or parts[-1] != part):
+            parts.append(part)
+    return DEVICE_JOIN.join(parts)
 
 
 def teacher_card(compute: Compute, status: str, numbers: str) -> str:

@@ -32,6 +32,7 @@ LORA = "pytorch_lora_weights.safetensors"
 SID_INIT = "emoji-student-1step"
 """Where a SiD generator starts unless --init says otherwise (why: studio.lab.sid)."""
 START_RECORD = "start-record.json"
+RUN_DEVICES = "devices.txt"
 DATA_PARALLEL_METHODS = ("progressive", "consistency", "sid", "shortcut")
 
 
@@ -174,8 +175,9 @@ def training_record(
     folder = _teacher_folder(teacher)
     chained = _teacher_folder(start) if start else folder
     before = start_record(run_dir, chained)
+    device = run_devices(run_dir, device_line(bf16))
     if not start and read_manifest(folder) is None:
-        record = {"step": steps, "hours": round(compute.hours, 2), "device": device_line(bf16)}
+        record = {"step": steps, "hours": round(compute.hours, 2), "device": device}
         return record if before.get("step") is None else {**record, "teacher_step": before["step"]}
     record = {
         "step": steps + int(before.get("step", 0)),
@@ -183,7 +185,7 @@ def training_record(
         "run_step": steps,
         "run_hours": round(compute.hours, 2),
         "from": chained.name,
-        "device": chained_device(before.get("device"), device_line(bf16)),
+        "device": chained_device(before.get("device"), device),
     }
     return (
         record
@@ -203,6 +205,18 @@ def start_record(run_dir: Path, source: Path) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps({"from": str(source), "record": record}, indent=2))
     return record
+
+
+def run_devices(run_dir: Path, now: str) -> str:
+    """The devices this run has trained on, across its resumed sessions, `now` added: kept in
+    the run folder, since a resumed run may have another thread count or another machine."""
+    path = run_dir / RUN_DEVICES
+    before = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+    devices = chained_device(before, now)
+    if devices != before:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, devices + "\n")
+    return devices
 
 
 def chain_source(options: DistillOptions) -> Path:
@@ -314,6 +328,7 @@ def distill(
         torch.set_num_threads(options.threads)
     data = distill_data(run_dir, options.progress)
     start_record(run_dir, chain_source(options))
+    run_devices(run_dir, device_line(options.method != "sid" or not options.fp32))
     teacher = load_teacher(options.teacher)
     guidance = folded_guidance(teacher, options.guidance)
     if options.method == "progressive":

@@ -267,6 +267,33 @@ def test_a_chain_names_each_device_it_ran_on(tmp_path, monkeypatch):
     assert distill_jobs.training_record(run, str(student), 10)["device"] == chained
 
 
+def test_a_resumed_run_names_each_device_its_sessions_ran_on(tmp_path, monkeypatch):
+    import json
+
+    from studio.lab import distill_jobs
+
+    teacher = tmp_path / "emoji-teacher"
+    teacher.mkdir()
+    (teacher / "training.json").write_text(json.dumps({"step": 14000, "hours": 30.0}))
+    run = tmp_path / "run"
+    one, two = "CPU only (x86_64, 1 thread)", "CPU only (x86_64, 2 threads)"
+    for device in (one, one, two, two, one):
+        monkeypatch.setattr(distill_jobs, "device_line", lambda bf16=True, d=device: d)
+        record = distill_jobs.training_record(run, str(teacher), 10)
+    assert record["device"] == f"{one}; then {two}; then {one}"
+    assert (run / distill_jobs.RUN_DEVICES).read_text().strip() == record["device"]
+
+
+def test_chained_devices_fold_repeats_only_when_adjacent():
+    from studio.lab.cards import chained_device
+
+    assert chained_device(None, "A") == "A"
+    assert chained_device("A", "A") == "A"
+    assert chained_device("A; then B", "B") == "A; then B"
+    assert chained_device("A; then B", "B; then A") == "A; then B; then A"
+    assert chained_device("", "") == ""
+
+
 def test_a_progressive_round_is_named_by_its_grids():
     from studio.lab.distill_jobs import progressive_manifest
 
