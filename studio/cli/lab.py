@@ -142,8 +142,9 @@ def _distill(sub: argparse._SubParsersAction) -> None:
     distill.add_argument(
         "--consistency-fraction",
         type=float,
-        default=0.5,
-        help="shortcut: the batch's share for self-consistency; the rest anchors on the teacher",
+        default=None,
+        help="shortcut: the batch's share for self-consistency, the rest anchors on the teacher "
+        "(default 0.5)",
     )
     _workers_args(
         distill,

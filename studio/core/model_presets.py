@@ -157,12 +157,7 @@ def student_ref(preset: ModelPreset) -> StudentRef:
 
 
 def student_recipe(preset: ModelPreset) -> LaneRecipe:
-    return LaneRecipe(
-        sampler=preset.sampler,
-        num_inference_steps=preset.num_inference_steps,
-        guidance_scale=preset.guidance_scale,
-        eta=preset.eta,
-    )
+    return LaneRecipe.recommended_by(preset)
 
 
 def describe_preset(preset: ModelPreset) -> str:

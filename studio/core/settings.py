@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import platformdirs
 
@@ -81,6 +81,19 @@ class SharedParams:
     height: int = EMBEDDED_SIDE
 
 
+class RecommendsRecipe(Protocol):
+    """What names a sampler recipe for a model: an adapter manifest, a model preset."""
+
+    @property
+    def sampler(self) -> str: ...
+    @property
+    def num_inference_steps(self) -> int: ...
+    @property
+    def guidance_scale(self) -> float: ...
+    @property
+    def eta(self) -> float: ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LaneRecipe:
     """One lane's sampler recipe."""
@@ -92,6 +105,16 @@ class LaneRecipe:
     classifier_scale: float = 0.0
     schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
     skip_tuning: SkipTuning = field(default_factory=SkipTuning)
+
+    @classmethod
+    def recommended_by(cls, source: RecommendsRecipe) -> LaneRecipe:
+        """The sampler, step count, CFG and eta that `source` recommends."""
+        return cls(
+            sampler=source.sampler,
+            num_inference_steps=source.num_inference_steps,
+            guidance_scale=source.guidance_scale,
+            eta=source.eta,
+        )
 
     def params(self, shared: SharedParams, batch_size: int = 1) -> GenerationParams:
         """The full generation parameters of this recipe with the shared values."""

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.core.manifest import AdapterManifest, read_manifest
+from studio.core.manifest import read_manifest
 from studio.core.settings import LaneRecipe
 from studio.core.shortcut import SHORTCUT_SAMPLER, is_shortcut_folder
 
 SHORTCUT_RECIPE = LaneRecipe(sampler=SHORTCUT_SAMPLER, num_inference_steps=4, guidance_scale=1.0)
-
-
-def manifest_recipe(manifest: AdapterManifest) -> LaneRecipe:
-    """The sampler, step count, CFG and eta an adapter manifest recommends."""
-    return LaneRecipe(
-        sampler=manifest.sampler,
-        num_inference_steps=manifest.num_inference_steps,
-        guidance_scale=manifest.guidance_scale,
-        eta=manifest.eta,
-    )
 
 
 def own_recipe(folder: Path) -> LaneRecipe | None:
@@ -26,4 +16,4 @@ def own_recipe(folder: Path) -> LaneRecipe | None:
     if is_shortcut_folder(folder):
         return SHORTCUT_RECIPE
     manifest = read_manifest(folder)
-    return None if manifest is None else manifest_recipe(manifest)
+    return None if manifest is None else LaneRecipe.recommended_by(manifest)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -60,7 +60,7 @@ class DistillOptions:
     threads: int
     progress: bool
     anneal_from: int = 0
-    consistency_fraction: float = 0.5
+    consistency_fraction: float | None = None
 
 
 def load_teacher_unet(folder: Path) -> UNet2DConditionModel:
@@ -230,16 +230,18 @@ def option_refusal(options: DistillOptions) -> str:
     """Why `--init` or `--anneal-from` cannot apply to `options`, or ""."""
     if options.init and options.method not in ("sid", "shortcut"):
         return f"--init starts a sid or shortcut run, not a {options.method} one."
-    if options.anneal_from and options.method != "shortcut":
+    if options.method == "shortcut":
+        try:
+            shortcut_config(options, guidance=1.0)
+        except ValueError as exc:
+            return str(exc)
+        return ""
+    if options.anneal_from:
         return f"--anneal-from decays a shortcut run's learning rate, not a {options.method} one's."
-    if not 0 <= options.anneal_from < options.steps:
-        return f"--anneal-from must be a run step from 0 to {options.steps - 1} (--steps - 1)."
-    if options.method != "shortcut" and options.consistency_fraction != 0.5:
+    if options.consistency_fraction is not None:
         return (
             f"--consistency-fraction splits a shortcut run's batch, not a {options.method} one's."
         )
-    if not 0.0 < options.consistency_fraction < 1.0:
-        return "--consistency-fraction must lie strictly between 0 and 1."
     return ""
 
 
@@ -327,8 +329,9 @@ def distill(
     if options.threads:
         torch.set_num_threads(options.threads)
     data = distill_data(run_dir, options.progress)
-    start_record(run_dir, chain_source(options))
-    run_devices(run_dir, device_line(options.method != "sid" or not options.fp32))
+    if parallel.writes:
+        start_record(run_dir, chain_source(options))
+        run_devices(run_dir, device_line(options.method != "sid" or not options.fp32))
     teacher = load_teacher(options.teacher)
     guidance = folded_guidance(teacher, options.guidance)
     if options.method == "progressive":
@@ -492,6 +495,20 @@ def sid_record(cfg: SidConfig) -> dict:
     }
 
 
+def shortcut_config(options: DistillOptions, guidance: float) -> ShortcutConfig:
+    """The shortcut run `options` ask for; ValueError in one sentence for a bad setting."""
+    cfg = ShortcutConfig(
+        steps=options.steps,
+        guidance=guidance,
+        batch_size=options.batch,
+        sample_every=options.sample_every,
+        anneal_from=options.anneal_from,
+    )
+    if options.consistency_fraction is None:
+        return cfg
+    return replace(cfg, consistency_fraction=options.consistency_fraction)
+
+
 def _shortcut(
     options: DistillOptions,
     run_dir: Path,
@@ -505,14 +522,7 @@ def _shortcut(
             "a shortcut model is anchored on the teacher's instantaneous prediction: pass a "
             "pipeline as --teacher, not a student."
         )
-    cfg = ShortcutConfig(
-        steps=options.steps,
-        guidance=guidance,
-        batch_size=options.batch,
-        sample_every=options.sample_every,
-        anneal_from=options.anneal_from,
-        consistency_fraction=options.consistency_fraction,
-    )
+    cfg = shortcut_config(options, guidance)
     folder = shortcut_folder(run_dir)
     init = load_teacher_unet(_teacher_folder(options.init)) if options.init else None
 

@@ -69,12 +69,14 @@ class ShortcutConfig(DistillConfig):
     def __post_init__(self) -> None:
         if not 0 < self.consistency_fraction < 1:
             raise ValueError(
-                f"consistency_fraction must be in (0, 1), got {self.consistency_fraction}."
+                "consistency_fraction (the batch's share for self-consistency) must lie strictly "
+                "between 0 and 1, "
+                f"not {self.consistency_fraction}."
             )
         if not 0 <= self.anneal_from < self.steps:
             raise ValueError(
-                f"The learning rate's decay must start before the last step ({self.steps}), "
-                f"not at {self.anneal_from}."
+                "The learning rate's decay must start before the last step: at a run step from "
+                f"0 to {self.steps - 1}, not {self.anneal_from}."
             )
 
     def lr_at(self, step: int) -> float:

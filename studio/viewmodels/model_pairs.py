@@ -13,7 +13,7 @@ from studio.core.models import EMBEDDED_SIDE, EMBEDDED_STUDENT, EMBEDDED_TEACHER
 from studio.core.native_size import Size, default_size
 from studio.core.settings import LaneRecipe, default_student, default_teacher
 from studio.core.shortcut import SHORTCUT_STEP_COUNTS, is_shortcut_folder
-from studio.core.student_recipe import SHORTCUT_RECIPE, manifest_recipe
+from studio.core.student_recipe import SHORTCUT_RECIPE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,7 +96,7 @@ class ModelPairs:
             manifest = None
         if manifest is None:
             return True, None
-        return manifest.guidance_distilled, manifest_recipe(manifest)
+        return manifest.guidance_distilled, LaneRecipe.recommended_by(manifest)
 
     def student_pair(self, teacher: str, student: str) -> ModelPair:
         if student == teacher:

@@ -290,7 +290,11 @@ def fit_predictor(
                 power, power_losses = trial.choose_power(alphas, nfe, options.grid_powers, progress)
                 plan = make_plan(alphas, nfe, variant, power)
             walker = trial.walker(plan)
-            before = _mean_loss(walker, noise, batches, targets)
+            before = (
+                dict(power_losses)[power]
+                if power is not None
+                else _mean_loss(walker, noise, batches, targets)
+            )
             total = options.epochs * len(batches)
             for epoch in range(options.epochs):
                 for b, rows in enumerate(batches):
@@ -321,19 +325,21 @@ class Trial:
     batches: list[slice]
     targets: list[dict[int, torch.Tensor]]
 
-    def walker(self, plan: AmedPlan) -> Walker:
-        return Walker(self.call, self.tap, self.predictor, plan, self.prediction, self.sigmas)
+    def walker(self, plan: AmedPlan, predictor: AmedPredictor | None = None) -> Walker:
+        chosen = self.predictor if predictor is None else predictor
+        return Walker(self.call, self.tap, chosen, plan, self.prediction, self.sigmas)
 
     def choose_power(
         self, alphas: torch.Tensor, nfe: int, powers: Sequence[float], progress: Progress
     ) -> tuple[float, tuple[tuple[float, float], ...]]:
-        """The grid power whose plugin, still at r = 1/2 and c = 1, ends nearest the
+        """The grid power whose plugin, untrained (r = 1/2, c = 1), ends nearest the
         reference, and each candidate's distance."""
         if not powers:
             raise ValueError("The AMED-Plugin's fit needs at least one grid power to try.")
+        neutral = AmedPredictor(self.predictor.feature_dim).to(self.noise.device)
         losses = []
         for done, power in enumerate(powers, start=1):
-            walker = self.walker(make_plan(alphas, nfe, Variant.plugin, power))
+            walker = self.walker(make_plan(alphas, nfe, Variant.plugin, power), neutral)
             losses.append((power, _mean_loss(walker, self.noise, self.batches, self.targets)))
             progress(GRID_TASK, done, len(powers))
         return min(losses, key=lambda pair: pair[1])[0], tuple(losses)
