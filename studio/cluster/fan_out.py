@@ -102,7 +102,6 @@ class GridMerge:
                     y=cell.y,
                     image=None,
                     label=cell.label,
-                    wall_s=0.0,
                     nfe=0,
                     params=cell.params,
                     model=cell.model,

@@ -160,7 +160,6 @@ class GridCellFinished:
     y: int
     image: np.ndarray | None
     label: str
-    wall_s: float
     nfe: int
     params: GenerationParams
     model: ModelRef
@@ -168,6 +167,10 @@ class GridCellFinished:
     error: str = ""
     lane: Lane | None = None
     timings: Timings = field(default_factory=Timings)
+
+    @property
+    def wall_s(self) -> float:
+        return self.timings.total_s
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

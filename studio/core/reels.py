@@ -153,12 +153,13 @@ def timed_shots(
 
 
 def cell_timings(cell: GridCellFinished) -> Timings:
-    """The cell's timings; a cell without per-step times (a scripted one) gets its wall time
+    """The cell's timings; a cell without per-step times (a scripted one) gets its total time
     spread evenly over its steps."""
     if cell.timings.step_s:
         return cell.timings
     steps = max(1, cell.params.num_inference_steps)
-    return Timings(step_s=(max(0.0, cell.wall_s) / steps,) * steps, total_s=cell.wall_s)
+    total = cell.timings.total_s
+    return Timings(step_s=(max(0.0, total) / steps,) * steps, total_s=total)
 
 
 def cell_reel(cell: GridCellFinished, frames: Mapping[int, np.ndarray]) -> Reel:

@@ -64,7 +64,6 @@ def _run_cell(
         label=cell.label,
         params=cell.params,
         image=None,
-        wall_s=0.0,
         nfe=0,
         model=cell.model,
     )
@@ -75,7 +74,6 @@ def _run_cell(
     return replace(
         empty,
         image=result.images[0],
-        wall_s=result.timings.total_s,
         nfe=result.model_calls,
         partial=result.partial,
         timings=result.timings,

@@ -150,7 +150,7 @@ def test_a_grid_splits_into_one_cell_jobs_and_merges_back_in_place():
     image = np.zeros((2, 2, 3), np.uint8)
     first, second, third, fourth = (p.job.job_id for p in parts)
     sub_cell = GridCellFinished(
-        job_id=second, x=0, y=0, image=image, label="x", wall_s=1.0, nfe=8,
+        job_id=second, x=0, y=0, image=image, label="x", nfe=8,
         params=parts[1].cell.params, model=parts[1].cell.model,
     )  # fmt: skip
     placed, progress = merge.take(sub_cell)

@@ -239,8 +239,8 @@ def test_a_grid_row_shows_each_cell_appearing_at_its_wall_time() -> None:
         params = GenerationParams(prompt="x", num_inference_steps=steps)
         model = ModelRef.embedded("emoji-teacher")
         return GridCellFinished(
-            job_id="g", x=x, y=0, image=image, label=f"steps: {steps}", wall_s=wall_s,
-            nfe=steps, params=params, model=model,
+            job_id="g", x=x, y=0, image=image, label=f"steps: {steps}",
+            nfe=steps, params=params, model=model, timings=Timings(total_s=wall_s),
         )  # fmt: skip
 
     cells = [cell(1, 16, 0.8, shade(9)), cell(0, 4, 0.2, shade(8)), cell(2, 32, 0, None)]

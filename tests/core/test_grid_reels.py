@@ -21,7 +21,7 @@ def cell(
     timings = Timings(load_s=1.0, step_s=(step_s,) * steps, decode_s=0.1, total_s=9.0)
     return GridCellFinished(
         job_id="g", x=x, y=y, image=shade(200 + x), label=f"{sampler} · {steps} steps",
-        wall_s=9.0, nfe=steps, params=GenerationParams(sampler=sampler, num_inference_steps=steps),
+        nfe=steps, params=GenerationParams(sampler=sampler, num_inference_steps=steps),
         model=ModelRef.embedded("emoji-teacher"), timings=timings,
     )  # fmt: skip
 
@@ -51,7 +51,8 @@ def test_a_grid_row_forms_step_by_step_each_cell_on_its_own_clock() -> None:
 
 def test_a_cell_without_step_times_spreads_its_wall_time_and_a_failed_cell_has_no_shots() -> None:
     old = GridCellFinished(
-        job_id="g", x=0, y=0, image=shade(1), label="a", wall_s=2.0, nfe=4,
+        job_id="g", x=0, y=0, image=shade(1), label="a", nfe=4,
+        timings=Timings(total_s=2.0),
         params=GenerationParams(num_inference_steps=4), model=ModelRef.embedded("emoji-teacher"),
     )  # fmt: skip
     reel = cell_reel(old, {2: shade(5)})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from studio.core.events import GridCellFinished
+from studio.core.events import GridCellFinished, Timings
 from studio.core.grid import parse_grid
 from studio.core.grid_sheet import cell_caption, grid_sheet, layout, title_lines
 from studio.core.models import ModelRef
@@ -18,8 +18,8 @@ def cell(x: int, y: int, shade: int | None = 200, error: str = "") -> GridCellFi
     image = None if shade is None else np.full((32, 32, 3), shade, dtype=np.uint8)
     label = f"{GRID.x.labels()[x]} · {GRID.y.labels()[y]}"
     return GridCellFinished(
-        job_id="j", x=x, y=y, image=image, label=label, wall_s=0.25, nfe=8,
-        params=GenerationParams(), model=MODEL, error=error,
+        job_id="j", x=x, y=y, image=image, label=label, nfe=8,
+        params=GenerationParams(), model=MODEL, error=error, timings=Timings(total_s=0.25),
     )  # fmt: skip
 
 

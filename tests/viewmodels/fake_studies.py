@@ -49,18 +49,18 @@ def grid_script(job: GridJob, token) -> Iterator[Event]:
             if job.previews.enabled and step % job.previews.every == 0:
                 yield cell_preview(job, cell.x, cell.y, step, steps)
         misfit = cell.params.sampler == MISFIT
+        ran = Timings(step_s=(STEP_S,) * steps, total_s=STEP_S * steps)
         yield GridCellFinished(
             job_id=job.job_id,
             x=cell.x,
             y=cell.y,
             image=None if misfit else cell_image(cell.x, cell.y, 32, 32),
             label=cell.label,
-            wall_s=0.0 if misfit else STEP_S * steps,
             nfe=0 if misfit else steps,
             params=cell.params,
             model=cell.model,
             error=MISFIT_MESSAGE if misfit else "",
-            timings=Timings(step_s=(STEP_S,) * steps, total_s=STEP_S * steps),
+            timings=Timings() if misfit else ran,
         )
     yield JobFinished(job_id=job.job_id)
 
