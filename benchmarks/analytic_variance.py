@@ -25,12 +25,13 @@ from benchmarks.common import machine
 from benchmarks.skip_tuning import PromptSet, load_prompt_set
 from studio.core.models import ModelRef
 from studio.core.paths import embedded_model_dir
+from studio.core.settings import LaneRecipe
 from studio.engine.analytic.estimate import EstimateOptions
 from studio.engine.analytic.tables import GammaTables
 from studio.engine.model_cache import ModelCache
 from studio.engine.runner import Runner
 from studio.lab.analytic_job import TaskBars
-from studio.lab.evaluate import Recipe, evaluate
+from studio.lab.evaluate import evaluate
 
 TEACHER = "emoji-teacher"
 GUIDANCE = 3.0
@@ -66,7 +67,9 @@ class Bench:
 
     def score(self, steps: int, sampler: str, eta: float) -> tuple[Row, np.ndarray]:
         """The row of one sampler, and which prompts it got right."""
-        recipe = Recipe(sampler=sampler, steps=steps, guidance=GUIDANCE, eta=eta)
+        recipe = LaneRecipe(
+            sampler=sampler, num_inference_steps=steps, guidance_scale=GUIDANCE, eta=eta
+        )
         p = self.prompts
         report, images = evaluate(
             self.runner, self.ref, recipe, p.items, p.classifier, p.data_features

@@ -28,7 +28,7 @@ import numpy as np
 from benchmarks.common import Sample, interleaved, machine, publish
 from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
 from studio.core.models import EMBEDDED_TEACHER, ModelRef
-from studio.core.params import GenerationParams
+from studio.core.settings import SharedParams
 
 PROMPT = "red heart, smileys & emotion, heart, noto style"
 STUDENT = "emoji-student-1step"
@@ -76,18 +76,13 @@ def jobs() -> dict[str, GenerateJob]:
     found = {}
     for label, model, recipe in (
         ("teacher, DPM++ 2M, 20 steps, CFG 3", EMBEDDED_TEACHER, TEACHER_RECIPE),
-        ("1-step student, 1 step, CFG 1", STUDENT, replace(recipe_for(STUDENT), steps=1)),
+        (
+            "1-step student, 1 step, CFG 1",
+            STUDENT,
+            replace(recipe_for(STUDENT), num_inference_steps=1),
+        ),
     ):
-        params = GenerationParams(
-            prompt=PROMPT,
-            sampler=recipe.sampler,
-            num_inference_steps=recipe.steps,
-            guidance_scale=recipe.guidance,
-            eta=recipe.eta,
-            seed=1,
-            width=32,
-            height=32,
-        )
+        params = recipe.params(SharedParams(prompt=PROMPT, seed=1, width=32, height=32))
         lane = LaneSpec(model=ModelRef.embedded(model), params=params)
         found[label] = GenerateJob(lane=lane, previews=PreviewOptions(every=0))
     return found

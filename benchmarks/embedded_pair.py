@@ -66,7 +66,7 @@ def cases() -> dict[str, GenerateJob]:
     for name in STUDENTS:
         if installed(name):
             r = recipe_for(name)
-            found[name] = _job(name, r.sampler, r.steps, r.guidance, r.eta)
+            found[name] = _job(name, r.sampler, r.num_inference_steps, r.guidance_scale, r.eta)
     return found
 
 

@@ -50,7 +50,7 @@ def student_job(name: str, steps: int) -> GenerateJob:
         prompt=PROMPT,
         sampler=recipe.sampler,
         num_inference_steps=steps,
-        guidance_scale=recipe.guidance,
+        guidance_scale=recipe.guidance_scale,
         eta=recipe.eta,
         seed=1,
         width=32,

@@ -23,9 +23,9 @@ from benchmarks.speedup import Point, equal_quality
 from benchmarks.speedup_plot import PLOT_NAME, draw
 from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
 from studio.core.models import EMBEDDED_TEACHER, ModelRef
-from studio.core.params import GenerationParams
+from studio.core.settings import LaneRecipe, SharedParams
 from studio.lab.eval_job import TEACHER_RECIPE, installed, recipe_for
-from studio.lab.evaluate import EvalReport, Recipe, evaluate
+from studio.lab.evaluate import EvalReport, evaluate
 
 STUDENTS = (
     "emoji-student-4step",
@@ -47,7 +47,7 @@ class Config:
     """One model sampled with one recipe."""
 
     model: str
-    recipe: Recipe
+    recipe: LaneRecipe
 
     @property
     def label(self) -> str:
@@ -68,28 +68,26 @@ def configs(quick: bool) -> list[Config]:
     """The teacher's own recipe first (the reference), then the rest."""
     found = [Config(model=EMBEDDED_TEACHER, recipe=TEACHER_RECIPE)]
     for steps in QUICK_TEACHER_STEPS if quick else TEACHER_STEPS:
-        found.append(Config(model=EMBEDDED_TEACHER, recipe=replace(TEACHER_RECIPE, steps=steps)))
+        found.append(
+            Config(
+                model=EMBEDDED_TEACHER, recipe=replace(TEACHER_RECIPE, num_inference_steps=steps)
+            )
+        )
     for name in STUDENTS:
         if not installed(name):
             continue
         own = recipe_for(name)
-        counts = (own.steps,) if quick else sorted({*STUDENT_STEPS, own.steps})
-        found += [Config(model=name, recipe=replace(own, steps=n)) for n in counts]
+        counts = (
+            (own.num_inference_steps,)
+            if quick
+            else sorted({*STUDENT_STEPS, own.num_inference_steps})
+        )
+        found += [Config(model=name, recipe=replace(own, num_inference_steps=n)) for n in counts]
     return found
 
 
 def timing_job(config: Config) -> GenerateJob:
-    r = config.recipe
-    params = GenerationParams(
-        prompt=TIMING_PROMPT,
-        sampler=r.sampler,
-        num_inference_steps=r.steps,
-        guidance_scale=r.guidance,
-        eta=r.eta,
-        seed=1,
-        width=32,
-        height=32,
-    )
+    params = config.recipe.params(SharedParams(prompt=TIMING_PROMPT, seed=1, width=32, height=32))
     lane = LaneSpec(model=ModelRef.embedded(config.model), params=params)
     return GenerateJob(lane=lane, previews=PreviewOptions(every=0))
 
@@ -129,7 +127,7 @@ def points(found: list[Config], reports: list[EvalReport], times: dict[str, Stat
     return [
         Point(
             model=c.model,
-            steps=c.recipe.steps,
+            steps=c.recipe.num_inference_steps,
             seconds=times[c.label].median,
             accuracy=r.subgroup_accuracy,
             psnr=r.psnr_to_teacher if i else None,

@@ -25,6 +25,7 @@ from studio.cli.args import model_ref
 from studio.core.atomic import atomic_write_text
 from studio.core.manifest import read_manifest
 from studio.core.models import EMBEDDED_TEACHER
+from studio.core.settings import LaneRecipe
 from studio.core.skip_tuning import SkipTuning
 from studio.engine.judge import Classifier, classifier_dir
 from studio.engine.loading import resolve_folder
@@ -33,7 +34,7 @@ from studio.engine.runner import Runner
 from studio.lab.emoji_build import build_dataset
 from studio.lab.emoji_dataset import load_dataset
 from studio.lab.eval_job import TEACHER_RECIPE
-from studio.lab.evaluate import EvalItem, EvalReport, Recipe, eval_items, evaluate
+from studio.lab.evaluate import EvalItem, EvalReport, eval_items, evaluate
 
 RHO_BOTTOMS = (1.0, 0.95, 0.9, 0.85, 0.8)
 STEPS = (4, 10)
@@ -81,14 +82,14 @@ def weights_digest(folder: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def base_recipe(folder: Path, args: argparse.Namespace) -> Recipe:
+def base_recipe(folder: Path, args: argparse.Namespace) -> LaneRecipe:
     """The model's own sampler and guidance (its manifest, else the teacher's), or the flags."""
     manifest = read_manifest(folder)
     sampler = args.sampler or (manifest.sampler if manifest else TEACHER_RECIPE.sampler)
     guidance = args.guidance
     if guidance is None:
-        guidance = manifest.guidance_scale if manifest else TEACHER_RECIPE.guidance
-    return Recipe(sampler=sampler, steps=1, guidance=guidance)
+        guidance = manifest.guidance_scale if manifest else TEACHER_RECIPE.guidance_scale
+    return LaneRecipe(sampler=sampler, num_inference_steps=1, guidance_scale=guidance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,7 @@ def sweep_model(
     for steps in args.steps:
         untuned: tuple[np.ndarray, np.ndarray] | None = None
         for config in settings_to_try(args):
-            recipe = replace(base, steps=steps, skip_tuning=config)
+            recipe = replace(base, num_inference_steps=steps, skip_tuning=config)
             reference = None if untuned is None else untuned[0]
             report, images = evaluate(
                 runner,

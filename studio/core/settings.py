@@ -134,6 +134,15 @@ class LaneRecipe:
             skip_tuning=self.skip_tuning,
         )
 
+    def label(self) -> str:
+        """`SAMPLER, N steps, CFG G`, with classifier guidance and Skip-Tuning when on."""
+        text = f"{self.sampler}, {self.num_inference_steps} steps, CFG {self.guidance_scale:g}"
+        if self.classifier_scale:
+            text += f", classifier guidance {self.classifier_scale:g}"
+        if self.skip_tuning.enabled:
+            text += f", Skip-Tuning {self.skip_tuning.label()}"
+        return text
+
     @classmethod
     def from_params(cls, params: GenerationParams) -> LaneRecipe:
         return cls(

@@ -9,7 +9,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from studio.core.atomic import atomic_write
 from studio.core.models import ModelRef
-from studio.lab.evaluate import EvalItem, Recipe, generate_set
+from studio.core.settings import LaneRecipe
+from studio.lab.evaluate import EvalItem, generate_set
 from studio.lab.sheets import SHEET_PROMPTS
 
 TILE = 96
@@ -55,15 +56,19 @@ def compose(rows: list[tuple[str, np.ndarray]], prompts: list[str]) -> Image.Ima
     return canvas
 
 
-def row_label(name: str, recipe: Recipe, seconds: float | None = None) -> str:
-    lines = [name, f"{recipe.sampler}, {recipe.steps} steps", f"CFG {recipe.guidance:g}"]
+def row_label(name: str, recipe: LaneRecipe, seconds: float | None = None) -> str:
+    lines = [
+        name,
+        f"{recipe.sampler}, {recipe.num_inference_steps} steps",
+        f"CFG {recipe.guidance_scale:g}",
+    ]
     if seconds is not None:
         lines[-1] += f" · {seconds:.2f} s / image"
     return "\n".join(lines)
 
 
 def contact_sheet(
-    runner, models: list[tuple[str, Recipe]], out: Path, count: int = len(SHEET_PROMPTS)
+    runner, models: list[tuple[str, LaneRecipe]], out: Path, count: int = len(SHEET_PROMPTS)
 ) -> Path:
     """Generate each model's row through the engine's runner and write the labelled PNG."""
     import time

@@ -7,6 +7,7 @@ import numpy as np
 from studio.core.manifest import read_manifest
 from studio.core.models import ModelRef
 from studio.core.paths import embedded_model_dir
+from studio.core.settings import LaneRecipe
 from studio.core.student_recipe import own_recipe
 from studio.engine.judge import Classifier, classifier_dir
 from studio.engine.model_cache import ModelCache
@@ -17,28 +18,19 @@ from studio.lab.emoji_dataset import load_dataset
 from studio.lab.evaluate import (
     BatchRunner,
     EvalReport,
-    Recipe,
     eval_items,
     evaluate,
     markdown_table,
 )
 
-TEACHER_RECIPE = Recipe(sampler="DPM++ 2M", steps=20, guidance=3.0)
+TEACHER_RECIPE = LaneRecipe(sampler="DPM++ 2M", num_inference_steps=20, guidance_scale=3.0)
 
 
-def recipe_for(name: str) -> Recipe:
-    own = own_recipe(embedded_model_dir(name))
-    if own is None:
-        return TEACHER_RECIPE
-    return Recipe(
-        sampler=own.sampler,
-        steps=own.num_inference_steps,
-        guidance=own.guidance_scale,
-        eta=own.eta,
-    )
+def recipe_for(name: str) -> LaneRecipe:
+    return own_recipe(embedded_model_dir(name)) or TEACHER_RECIPE
 
 
-def parse_entry(text: str) -> tuple[str, Recipe | None]:
+def parse_entry(text: str) -> tuple[str, LaneRecipe | None]:
     """`NAME` (its own recipe) or `NAME@SAMPLER/STEPS[/CFG[/CLASSIFIER SCALE]]`."""
     name, _, recipe = text.strip().partition("@")
     if not recipe:
@@ -48,11 +40,16 @@ def parse_entry(text: str) -> tuple[str, Recipe | None]:
         raise ValueError(f"{text!r}: write NAME@SAMPLER/STEPS[/CFG[/CLASSIFIER SCALE]].")
     try:
         steps = int(parts[1])
-        guidance = float(parts[2]) if len(parts) > 2 else recipe_for(name).guidance
+        guidance = float(parts[2]) if len(parts) > 2 else recipe_for(name).guidance_scale
         scale = float(parts[3]) if len(parts) > 3 else 0.0
     except ValueError as exc:
         raise ValueError(f"{text!r}: steps, CFG and classifier scale are numbers.") from exc
-    return name, Recipe(sampler=parts[0], steps=steps, guidance=guidance, classifier_scale=scale)
+    return name, LaneRecipe(
+        sampler=parts[0],
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        classifier_scale=scale,
+    )
 
 
 def eval_runner(prompts: int) -> Runner:
@@ -70,7 +67,7 @@ def installed(name: str) -> bool:
 def evaluate_models(
     names: list[str],
     limit: int | None = None,
-    recipes: dict[str, Recipe] | None = None,
+    recipes: dict[str, LaneRecipe] | None = None,
     batch: BatchRunner | None = None,
 ) -> tuple[list[EvalReport], str]:
     """Evaluate each model (a name, or `parse_entry`'s NAME@RECIPE); the first one is the

@@ -9,7 +9,7 @@ as the studio makes them.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -18,8 +18,7 @@ from studio.core.events import LaneFinished
 from studio.core.jobs import GenerateJob, LaneSpec, PreviewOptions
 from studio.core.metrics import psnr, ssim
 from studio.core.models import ModelRef
-from studio.core.params import GenerationParams
-from studio.core.skip_tuning import SkipTuning
+from studio.core.settings import LaneRecipe, SharedParams
 from studio.engine.judge import Classifier
 from studio.lab.classifier import frechet_distance
 from studio.lab.emoji_dataset import EmojiDataset
@@ -34,26 +33,6 @@ class EvalItem:
     prompt: str
     subgroup_id: int
     seed: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Recipe:
-    """How a model is sampled for evaluation."""
-
-    sampler: str
-    steps: int
-    guidance: float
-    eta: float = 0.0
-    classifier_scale: float = 0.0
-    skip_tuning: SkipTuning = field(default_factory=SkipTuning)
-
-    def label(self) -> str:
-        text = f"{self.sampler}, {self.steps} steps, CFG {self.guidance:g}"
-        if self.classifier_scale:
-            text += f", classifier guidance {self.classifier_scale:g}"
-        if self.skip_tuning.enabled:
-            text += f", Skip-Tuning {self.skip_tuning.label()}"
-        return text
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,22 +82,12 @@ class _Keep:
         return False
 
 
-def eval_jobs(ref: ModelRef, recipe: Recipe, items: list[EvalItem]) -> list[GenerateJob]:
+def eval_jobs(ref: ModelRef, recipe: LaneRecipe, items: list[EvalItem]) -> list[GenerateJob]:
     """One job per prompt: the model with the recipe, each item's own seed, no previews."""
     jobs = []
     for item in items:
-        params = GenerationParams(
-            prompt=item.prompt,
-            sampler=recipe.sampler,
-            num_inference_steps=recipe.steps,
-            guidance_scale=recipe.guidance,
-            eta=recipe.eta,
-            classifier_scale=recipe.classifier_scale,
-            skip_tuning=recipe.skip_tuning,
-            seed=item.seed,
-            width=32,
-            height=32,
-        )
+        shared = SharedParams(prompt=item.prompt, seed=item.seed, width=32, height=32)
+        params = recipe.params(shared)
         lane = LaneSpec(model=ref, params=params)
         jobs.append(GenerateJob(lane=lane, previews=PreviewOptions(every=0)))
     return jobs
@@ -131,7 +100,7 @@ class BatchRunner(Protocol):
     def run_all(self, jobs: list[GenerateJob]) -> list[np.ndarray]: ...
 
 
-def generate_set(runner, ref: ModelRef, recipe: Recipe, items: list[EvalItem]) -> np.ndarray:
+def generate_set(runner, ref: ModelRef, recipe: LaneRecipe, items: list[EvalItem]) -> np.ndarray:
     """The images of every item: on a batch runner all at once, else one job after another."""
     from studio.engine.cancel import CancelToken
 
@@ -147,7 +116,7 @@ def generate_set(runner, ref: ModelRef, recipe: Recipe, items: list[EvalItem]) -
 def evaluate(
     runner,
     ref: ModelRef,
-    recipe: Recipe,
+    recipe: LaneRecipe,
     items: list[EvalItem],
     classifier: Classifier,
     data_features: np.ndarray,

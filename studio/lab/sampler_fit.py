@@ -18,8 +18,9 @@ from studio.core.metrics import psnr
 from studio.core.models import ModelRef
 from studio.core.params import ValidationError
 from studio.core.samplers import ModelKind
+from studio.core.settings import LaneRecipe
 from studio.engine.samplers import SamplerError, available_samplers
-from studio.lab.evaluate import EvalItem, Recipe, generate_set
+from studio.lab.evaluate import EvalItem, generate_set
 
 MIN_PSNR = 11.0
 PROMPTS = ("red heart, noto style", "grinning face, twemoji style", "pizza, noto style")
@@ -50,7 +51,7 @@ def mean_psnr(images: np.ndarray, reference: np.ndarray) -> float:
 def check(
     runner,
     name: str,
-    recipe: Recipe,
+    recipe: LaneRecipe,
     steps: tuple[int, ...],
     prompts: tuple[str, ...] = PROMPTS,
     leave_out: frozenset[str] = frozenset(),
@@ -64,7 +65,9 @@ def check(
         if spec.name in leave_out:
             continue
         for n in steps:
-            trial = Recipe(sampler=spec.name, steps=n, guidance=recipe.guidance)
+            trial = LaneRecipe(
+                sampler=spec.name, num_inference_steps=n, guidance_scale=recipe.guidance_scale
+            )
             try:
                 images = generate_set(runner, ref, trial, items(prompts))
             except (SamplerError, ValidationError) as exc:

@@ -246,13 +246,14 @@ def test_a_grid_spread_over_the_replicas_equals_the_local_grid(served):
 
 
 def test_eval_prompts_on_the_served_engine_give_the_local_images(served):
+    from studio.core.settings import LaneRecipe
     from studio.engine.model_cache import ModelCache
     from studio.engine.runner import Runner
-    from studio.lab.evaluate import EvalItem, Recipe, generate_set
+    from studio.lab.evaluate import EvalItem, generate_set
     from studio.worker.remote_batch import RemoteBatch
 
     items = [EvalItem("a red heart", 0, 0), EvalItem("a green apple", 1, 1)]
-    recipe = Recipe(sampler="DDIM", steps=4, guidance=3.0)
+    recipe = LaneRecipe(sampler="DDIM", num_inference_steps=4, guidance_scale=3.0)
     batch = RemoteBatch(served, TOKEN, parallel=2)
     remote = generate_set(batch, TEACHER, recipe, items)
     local = generate_set(Runner(ModelCache(capacity=1)), TEACHER, recipe, items)

@@ -1,8 +1,8 @@
 import numpy as np
 from PIL import Image
 
+from studio.core.settings import LaneRecipe
 from studio.lab.contact_sheet import HEADER, LABEL_WIDTH, PAD, TILE, compose, row_label, sheet_items
-from studio.lab.evaluate import Recipe
 
 
 def test_compose_places_every_tile_and_label():
@@ -12,7 +12,7 @@ def test_compose_places_every_tile_and_label():
     red[..., 0] = 255
     blue = np.zeros((3, 32, 32, 3), np.uint8)
     blue[..., 2] = 255
-    recipe = Recipe(sampler="DDIM trailing", steps=4, guidance=1.0)
+    recipe = LaneRecipe(sampler="DDIM trailing", num_inference_steps=4, guidance_scale=1.0)
     label = row_label("student", recipe, 0.12)
     assert "0.12 s / image" in label and "4 steps" in label
     sheet = compose([("teacher", red), (label, blue)], [i.prompt for i in items])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from studio.core.settings import LaneRecipe
 from studio.lab.eval_job import TEACHER_RECIPE, parse_entry
-from studio.lab.evaluate import Recipe
 
 
 def test_a_name_alone_keeps_its_own_recipe():
@@ -15,9 +15,11 @@ def test_a_name_alone_keeps_its_own_recipe():
 def test_a_recipe_after_the_name_is_used_with_the_models_guidance_by_default():
     name, recipe = parse_entry("emoji-teacher@AMED/4")
     assert name == "emoji-teacher"
-    assert recipe == Recipe(sampler="AMED", steps=4, guidance=TEACHER_RECIPE.guidance)
+    assert recipe == LaneRecipe(
+        sampler="AMED", num_inference_steps=4, guidance_scale=TEACHER_RECIPE.guidance_scale
+    )
     _, guided = parse_entry("emoji-teacher@DPM++ 2M/20/1/4.5")
-    assert guided is not None and guided.guidance == 1.0 and guided.classifier_scale == 4.5
+    assert guided is not None and guided.guidance_scale == 1.0 and guided.classifier_scale == 4.5
     assert "classifier guidance 4.5" in guided.label()
 
 

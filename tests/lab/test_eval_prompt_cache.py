@@ -8,17 +8,18 @@ import numpy as np
 import pytest
 
 from studio.core.models import ModelRef, ModelSource
+from studio.core.settings import LaneRecipe
 from studio.engine.loading import shared_text_encoder
 from studio.engine.model_cache import ModelCache
 from studio.engine.prompt_cache import PromptCache
 from studio.engine.runner import Runner
 from studio.lab.eval_job import eval_runner
-from studio.lab.evaluate import EvalItem, Recipe, generate_set
+from studio.lab.evaluate import EvalItem, generate_set
 from tests.engine.test_prompt_cache import counting
 from tests.engine.tiny import save_tiny_emoji_pipeline
 
 ITEMS = [EvalItem(f"face {i}, smileys, face-smiling, flat", 0, i) for i in range(3)]
-RECIPE = Recipe(sampler="DDIM trailing", steps=2, guidance=3.0)
+RECIPE = LaneRecipe(sampler="DDIM trailing", num_inference_steps=2, guidance_scale=3.0)
 
 
 @pytest.fixture(scope="module")
