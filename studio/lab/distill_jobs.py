@@ -116,43 +116,33 @@ def progressive_method(teacher_steps: int, steps: int) -> str:
     )
 
 
-def progressive_manifest(steps: int, base: str, teacher_steps: int = 0) -> AdapterManifest:
+def student_manifest(base: str, method: str, sampler: str, steps: int) -> AdapterManifest:
+    """A guidance-distilled LoRA student's manifest: sampled at CFG 1 with its own recipe."""
     return AdapterManifest(
         base=base,
         lora=LORA,
-        method=progressive_method(teacher_steps or 2 * steps, steps),
+        method=method,
         guidance_distilled=True,
-        sampler="DDIM trailing",
+        sampler=sampler,
         num_inference_steps=steps,
         guidance_scale=1.0,
     )
 
 
+def progressive_manifest(steps: int, base: str, teacher_steps: int = 0) -> AdapterManifest:
+    method = progressive_method(teacher_steps or 2 * steps, steps)
+    return student_manifest(base, method, "DDIM trailing", steps)
+
+
 def consistency_manifest(base: str) -> AdapterManifest:
-    return AdapterManifest(
-        base=base,
-        lora=LORA,
-        method="consistency distillation (LCM)",
-        guidance_distilled=True,
-        sampler="LCM",
-        # Measured on the embedded LCM student: 2 steps beat 4 (56.1% vs 52.8% subgroup accuracy,
-        # FD 12.1 vs 12.0, SSIM to the teacher 0.73 vs 0.57). Why is open: each LCM step
-        # re-noises, but that student also stopped early and ships rank-32 (see its card).
-        num_inference_steps=2,
-        guidance_scale=1.0,
-    )
+    # Measured on the embedded LCM student: 2 steps beat 4 (56.1% vs 52.8% subgroup accuracy,
+    # FD 12.1 vs 12.0, SSIM to the teacher 0.73 vs 0.57). Why is open: each LCM step
+    # re-noises, but that student also stopped early and ships rank-32 (see its card).
+    return student_manifest(base, "consistency distillation (LCM)", "LCM", 2)
 
 
 def sid_manifest(base: str) -> AdapterManifest:
-    return AdapterManifest(
-        base=base,
-        lora=LORA,
-        method="score identity distillation (SiD)",
-        guidance_distilled=True,
-        sampler="DDIM trailing",
-        num_inference_steps=1,
-        guidance_scale=1.0,
-    )
+    return student_manifest(base, "score identity distillation (SiD)", "DDIM trailing", 1)
 
 
 def _base_name(teacher: str) -> str:
