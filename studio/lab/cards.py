@@ -12,6 +12,8 @@ from studio.core.atomic import atomic_write_text
 from studio.core.manifest import read_manifest
 from studio.core.shortcut import SHORTCUT_STEP_COUNTS, is_shortcut_folder
 
+DEFAULT_FOLDED_GUIDANCE = 3.0  # the CFG scale `studio distill` folds into a student unless told
+
 DATA_CREDITS = """\
 - 1,870 renderings of Noto Color Emoji (Google, SIL Open Font License 1.1), from Debian's
   `fonts-noto-color-emoji`.
@@ -137,17 +139,17 @@ clip 1.0, loss: v-MSE weighted by (min(SNR, 5) + 1) / (SNR + 1), timesteps unifo
 """
 
 
-def shortcut_card(name: str, compute: Compute, status: str, numbers: str) -> str:
+def shortcut_card(name: str, compute: Compute, status: str, numbers: str, guidance: str) -> str:
     counts = ", ".join(str(n) for n in SHORTCUT_STEP_COUNTS)
     return f"""# {name}
 
 A shortcut model (Frans et al., 2024) of `emoji-teacher`, made with `studio distill --method
 shortcut`: the teacher's UNet also conditioned on the step size d through diffusers'
 `time_cond_proj_dim` input (a zero-initialised projection, so training starts from the teacher
-exactly). Loss: the d = 0 term anchored on the guided teacher (classifier-free guidance, scale 3,
-folded in), plus self-consistency: the target for a step of 2d is two steps of d by the EMA
-(no gradient through the target). One set of weights samples {counts} steps with DDIM trailing
-at guidance 1 (an Euler step in rectified-flow coordinates is a DDIM step at eta 0).
+exactly). Loss: the d = 0 term anchored on the guided teacher (classifier-free guidance, scale
+{guidance}, folded in), plus self-consistency: the target for a step of 2d is two steps of d by
+the EMA (no gradient through the target). One set of weights samples {counts} steps with DDIM
+trailing at guidance 1 (an Euler step in rectified-flow coordinates is a DDIM step at eta 0).
 
 **Status:** {status}
 
@@ -213,6 +215,12 @@ biases and normalisation parameters are the teacher's.
 """
 
 
+def folded_guidance_text(record: dict) -> str:
+    """The CFG scale a training record says was folded in, or its chain's scales in order."""
+    chain = record.get("guidance_chain")
+    return str(chain) if chain else f"{float(record.get('guidance', DEFAULT_FOLDED_GUIDANCE)):g}"
+
+
 def measured_section(table: str, command: str, prompts: int) -> str:
     """The card's numbers: the eval table with how it was made."""
     day = datetime.date.today().isoformat()
@@ -242,7 +250,7 @@ def card_for(folder: Path, status: str, measured: str) -> str:
         str(record.get("from", "")),
     )
     if is_shortcut_folder(folder):
-        return shortcut_card(folder.name, compute, status, measured)
+        return shortcut_card(folder.name, compute, status, measured, folded_guidance_text(record))
     manifest = read_manifest(folder)
     if manifest is None:
         return teacher_card(compute, status, measured)

@@ -14,7 +14,12 @@ from studio.core.manifest import AdapterManifest, read_manifest
 from studio.core.paths import embedded_model_dir
 from studio.core.shortcut import SHORTCUT_METHOD, SHORTCUT_STEP_COUNTS
 from studio.engine.emoji_model import SCHEDULE_CONFIG
-from studio.lab.cards import chained_device, compute_from_log, device_line
+from studio.lab.cards import (
+    DEFAULT_FOLDED_GUIDANCE,
+    chained_device,
+    compute_from_log,
+    device_line,
+)
 from studio.lab.compact import fuse_lora
 from studio.lab.consistency import ConsistencyConfig, ConsistencyRun
 from studio.lab.data_parallel import ONE_PROCESS, DataParallel
@@ -96,7 +101,7 @@ def load_teacher(name_or_folder: str) -> Teacher:
 def folded_guidance(teacher: Teacher, asked: float | None) -> float:
     """The CFG scale to fold in: 3 by default, and none again into a guidance-distilled student."""
     if not teacher.guidance_distilled:
-        return 3.0 if asked is None else asked
+        return DEFAULT_FOLDED_GUIDANCE if asked is None else asked
     if asked not in (None, 1.0):
         raise ValueError(
             f"this teacher already has guidance folded in, so --guidance {asked:g} would apply it "
@@ -195,6 +200,21 @@ def start_record(run_dir: Path, source: Path) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps({"from": str(source), "record": record}, indent=2))
     return record
+
+
+def guidance_record(guidance: float, before: dict | None) -> dict:
+    """The CFG scale a run folds in and, for a run continuing a model (`before`: its record)
+    trained at another scale, the chain's scales in order ("3 to step 21,500, then 4.5"); a
+    record without a scale was trained at the default."""
+    if before is None:
+        return {"guidance": guidance}
+    earlier = float(before.get("guidance", DEFAULT_FOLDED_GUIDANCE))
+    chain = before.get("guidance_chain")
+    if guidance != earlier:
+        step = int(before.get("step", 0))
+        chain = f"{chain or f'{earlier:g}'} to step {step:,}, then {guidance:g}"
+    record: dict = {"guidance": guidance}
+    return record if chain is None else {**record, "guidance_chain": chain}
 
 
 def run_devices(run_dir: Path, now: str) -> str:
@@ -518,10 +538,12 @@ def _shortcut(
 
     def on_sample(run: ShortcutRun) -> None:
         record = training_record(run_dir, options.teacher, run.step, start=options.init)
+        before = start_record(run_dir, chain_source(options)) if options.init else None
         shortcut = {
             "method": SHORTCUT_METHOD,
             "step_counts": list(SHORTCUT_STEP_COUNTS),
             "consistency_fraction": cfg.consistency_fraction,
+            **guidance_record(cfg.guidance, before),
         }
         if cfg.anneal_from:
             shortcut["lr_schedule"] = (

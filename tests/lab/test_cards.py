@@ -74,6 +74,11 @@ def test_shortcut_card_says_what_the_model_is(tmp_path: Path):
     card = write_card(folder, "interim", "numbers").read_text()
     assert card.startswith("# emoji-shortcut") and "shortcut model (Frans" in card
     assert "1, 2, 4, 8, 16, 32, 64, 128 steps" in card and "6,000" in card
+    assert "(classifier-free guidance, scale\n3, folded in)" in card, "unrecorded: the default"
+    chain = {"guidance": 4.5, "guidance_chain": "3 to step 21,500, then 4.5"}
+    (folder / TRAINING_RECORD).write_text(json.dumps({**record, **chain}))
+    card = write_card(folder, "interim", "numbers").read_text()
+    assert "scale\n3 to step 21,500, then 4.5, folded in" in card
 
 
 def test_sid_card_lists_the_options_of_the_training_record(tmp_path: Path):

@@ -323,3 +323,18 @@ def test_init_is_refused_for_methods_that_do_not_take_it():
     for method in ("progressive", "consistency"):
         assert option_refusal(options(method, "")) == ""
         assert "sid or shortcut run, not a" in option_refusal(options(method, "x"))
+
+
+def test_a_record_names_the_folded_guidance_and_a_chains_change_of_scale():
+    from studio.lab.distill_jobs import guidance_record
+
+    assert guidance_record(3.0, None) == {"guidance": 3.0}
+    old = {"step": 21500, "method": "shortcut model"}  # recorded before scales were: the default
+    assert guidance_record(3.0, old) == {"guidance": 3.0}
+    changed = guidance_record(4.5, old)
+    assert changed == {"guidance": 4.5, "guidance_chain": "3 to step 21,500, then 4.5"}
+    later = {"step": 23000, **changed}
+    assert guidance_record(4.5, later) == changed, "the same scale again adds nothing"
+    assert guidance_record(2.0, later)["guidance_chain"] == (
+        "3 to step 21,500, then 4.5 to step 23,000, then 2"
+    )
