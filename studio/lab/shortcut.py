@@ -70,8 +70,7 @@ class ShortcutConfig(DistillConfig):
         if not 0 < self.consistency_fraction < 1:
             raise ValueError(
                 "consistency_fraction (the batch's share for self-consistency) must lie strictly "
-                "between 0 and 1, "
-                f"not {self.consistency_fraction}."
+                f"between 0 and 1, not {self.consistency_fraction}."
             )
         if not 0 <= self.anneal_from < self.steps:
             raise ValueError(
