@@ -121,6 +121,13 @@ def _distill(sub: argparse._SubParsersAction) -> None:
         "--sid-t-max", type=float, default=0.8, help="sid: top of the noise range (0-1]"
     )
     distill.add_argument("--sid-lr", type=float, default=1e-5, help="sid: both learning rates")
+    distill.add_argument(
+        "--sid-fake-warmup",
+        type=int,
+        default=0,
+        help="sid: fake-denoiser updates before the generator's first (for an --init that is "
+        "already a trained SiD student; default 0, the paper's)",
+    )
     distill.add_argument("--batch", type=int, default=32, help="sid, shortcut: batch size")
     distill.add_argument(
         "--sample-every", type=int, default=250, help="sid, shortcut: export, sheets"
@@ -300,6 +307,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
             sid_alpha=args.sid_alpha,
             sid_t_max=args.sid_t_max,
             sid_lr=args.sid_lr,
+            sid_fake_warmup=args.sid_fake_warmup,
             batch=args.batch,
             sample_every=args.sample_every,
             fp32=args.fp32,

@@ -171,9 +171,16 @@ def sid_details(record: dict) -> str:
     sid = record.get("sid")
     if not isinstance(sid, dict):
         return ""
+    warmup = sid.get("fake_warmup") or 0
+    fake_start = (
+        f"fake score network from the teacher, trained alone for {warmup:,} updates on the "
+        "generator's samples before the generator's first"
+        if warmup
+        else "fake score network from the teacher"
+    )
     return (
         f"\nScore identity Distillation, data-free: generator initialised from "
-        f"`{sid.get('generator_init')}`, fake score network from the teacher; alpha "
+        f"`{sid.get('generator_init')}`, {fake_start}; alpha "
         f"{sid.get('alpha')}, t drawn up to {sid.get('t_max')} of the schedule, weighting "
         f"{sid.get('weighting')}, teacher guidance {sid.get('guidance')}, batch "
         f"{sid.get('batch_size')}, learning rate {sid.get('generator_lr')} (generator) and "

@@ -165,7 +165,7 @@ class SteppedRun(Protocol):
     step: int
     cfg: Any
 
-    def train_step(self) -> float | tuple[float, ...]: ...
+    def train_step(self) -> float | tuple[float | None, ...]: ...
 
     def save(self) -> None: ...
 
@@ -184,8 +184,9 @@ def run_steps(
 ) -> None:
     """Train until `run.cfg.steps` with a progress bar; every 50 steps the mean of each loss
     `train_step` returns goes to its CSV (`logs` maps file names, in the same order, to the
-    learning rate written beside it, or a function that gives the current one); checkpoints
-    and samples on the config's schedule.
+    learning rate written beside it, or a function that gives the current one; a loss of None,
+    a network not updated that step, is left out, and a window with none writes no row);
+    checkpoints and samples on the config's schedule.
     A data-parallel worker that does not write (`writes` False) shows no bar, logs nothing and
     samples nothing; it still calls `run.save()` with the others."""
     files = [LossLog(run.dir / name) for name in logs] if writes else []
@@ -197,12 +198,14 @@ def run_steps(
         losses = run.train_step()
         losses = losses if isinstance(losses, tuple) else (losses,)
         for window, loss in zip(windows, losses, strict=True):
-            window.append(loss)
+            if loss is not None:
+                window.append(loss)
         bar.update()
         if run.step % 50 == 0:
             seconds = time.monotonic() - started
             for log, window, rate in zip(files, windows, rates, strict=False):
-                log.add(run.step, sum(window) / max(1, len(window)), rate(), seconds)
+                if window:
+                    log.add(run.step, sum(window) / len(window), rate(), seconds)
             windows = [[] for _ in logs]
         last = run.step == run.cfg.steps
         if run.step % run.cfg.checkpoint_every == 0 or last:

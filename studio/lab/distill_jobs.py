@@ -66,6 +66,7 @@ class DistillOptions:
     progress: bool
     anneal_from: int = 0
     consistency_fraction: float | None = None
+    sid_fake_warmup: int = 0
 
 
 def load_teacher_unet(folder: Path) -> UNet2DConditionModel:
@@ -159,14 +160,19 @@ def _teacher_folder(teacher: str) -> Path:
 
 
 def training_record(
-    run_dir: Path, teacher: str, steps: int, bf16: bool = True, start: str = ""
+    run_dir: Path,
+    teacher: str,
+    steps: int,
+    bf16: bool = True,
+    start: str = "",
+    log: str = "loss.csv",
 ) -> dict:
     """Optimiser steps and wall-clock hours of a distillation run so far, and the teacher step it
     began at. A run that continues a model's training (from a student as its teacher, or from
     `start`, a model of the same method trained further) records this run's own figures
     (`run_step`, `run_hours`, `from`) beside the chain's totals (`step`, `hours`: that model's
-    plus these)."""
-    compute = compute_from_log(run_dir / "loss.csv")
+    plus these). The hours come from `log`, a loss log with a row every 50 steps."""
+    compute = compute_from_log(run_dir / log)
     folder = _teacher_folder(teacher)
     chained = _teacher_folder(start) if start else folder
     before = start_record(run_dir, chained)
@@ -237,9 +243,12 @@ def chain_source(options: DistillOptions) -> Path:
 
 
 def option_refusal(options: DistillOptions) -> str:
-    """Why `--init` or `--anneal-from` cannot apply to `options`, or ""."""
+    """Why `--init`, `--anneal-from`, `--consistency-fraction` or `--sid-fake-warmup` cannot
+    apply to `options`, or ""."""
     if options.init and options.method not in ("sid", "shortcut"):
         return f"--init starts a sid or shortcut run, not a {options.method} one."
+    if options.sid_fake_warmup and options.method != "sid":
+        return f"--sid-fake-warmup warms a sid run's fake denoiser, not a {options.method} run's."
     if options.method == "shortcut":
         try:
             shortcut_config(options, guidance=1.0)
@@ -252,6 +261,11 @@ def option_refusal(options: DistillOptions) -> str:
         return (
             f"--consistency-fraction splits a shortcut run's batch, not a {options.method} one's."
         )
+    if options.method == "sid":
+        try:
+            sid_config(options, guidance=1.0)
+        except ValueError as exc:
+            return str(exc)
     return ""
 
 
@@ -440,6 +454,7 @@ def sid_config(options: DistillOptions, guidance: float) -> SidConfig:
         t_max=options.sid_t_max,
         generator_lr=options.sid_lr,
         fake_lr=options.sid_lr,
+        fake_warmup=options.sid_fake_warmup,
         batch_size=options.batch,
         init=options.init or SID_INIT,
         bf16=not options.fp32,
@@ -472,7 +487,11 @@ def _sid(
             folder,
             sid_manifest(base),
             options.rank,
-            {**training_record(run_dir, cfg.init, run.step, cfg.bf16), **sid_record(cfg)},
+            {
+                # The fake denoiser's log has every window; the generator's skips its warm-up.
+                **training_record(run_dir, cfg.init, run.step, cfg.bf16, log="fake-loss.csv"),
+                **sid_record(cfg),
+            },
         )
         sample_sheet(
             run.generator_ema,
@@ -499,6 +518,7 @@ def sid_record(cfg: SidConfig) -> dict:
             "generator_init": cfg.init,
             "generator_lr": cfg.generator_lr,
             "fake_lr": cfg.fake_lr,
+            "fake_warmup": cfg.fake_warmup,
             "batch_size": cfg.batch_size,
             "bf16": cfg.bf16,
         }

@@ -23,7 +23,11 @@ Adam optimisers use the paper's betas (0, 0.999); the exported generator is an E
 
 ``G`` may start from the teacher (as in the paper) or from a one-step student that already maps
 noise to images (``init``): on a CPU budget of a few thousand steps that start is what makes the
-run reach the teacher at all; ``f_psi`` always starts from the teacher.
+run reach the teacher at all; ``f_psi`` always starts from the teacher. A generator that is already
+trained (a shipped SiD student taken further) would then follow a fake score that describes the
+teacher's images, not its own, and lose what it had; ``fake_warmup`` gives ``f_psi`` that many
+updates on the generator's samples before ``G``'s first (the generator's learning-rate warm-up and
+EMA ramp-up count from its own first update).
 """
 
 from __future__ import annotations
@@ -69,8 +73,14 @@ class SidConfig(DistillConfig):
     ema_rampup: float = 0.05
     weighting: str = "1/mean|x_g - f_phi(x_t)|"
     init: str = "emoji-teacher"
+    fake_warmup: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.fake_warmup < self.steps:
+            raise ValueError(
+                "The fake denoiser's warm-up (its updates before the generator's first) must be "
+                f"from 0 to {self.steps - 1} steps, fewer than the run's, not {self.fake_warmup}."
+            )
         if not 0 < self.t_max <= 1:
             raise ValueError(f"t_max must be in (0, 1], got {self.t_max}.")
         if self.alpha < 0:
@@ -211,9 +221,14 @@ class SidRun:
         z = torch.randn(batch.x0.shape, generator=self.gen).to(self.device)
         return z, batch
 
-    def _warm(self, opt: torch.optim.Optimizer, lr: float) -> None:
+    @property
+    def generator_updates(self) -> int:
+        """How many times the generator has been updated (the steps after the fake's warm-up)."""
+        return max(0, self.step - self.cfg.fake_warmup)
+
+    def _warm(self, opt: torch.optim.Optimizer, lr: float, updates: int) -> None:
         for group in opt.param_groups:
-            group["lr"] = lr * min(1.0, (self.step + 1) / self.cfg.warmup)
+            group["lr"] = lr * min(1.0, (updates + 1) / self.cfg.warmup)
 
     def fake_step(self) -> float:
         self.trained_fake.train().requires_grad_(True)
@@ -228,7 +243,7 @@ class SidRun:
         self.f_opt.zero_grad(set_to_none=True)
         loss.backward()
         _finite_grads(self.fake)
-        self._warm(self.f_opt, self.cfg.fake_lr)
+        self._warm(self.f_opt, self.cfg.fake_lr, self.step)
         self.f_opt.step()
         self.trained_fake.eval().requires_grad_(False)
         return self.parallel.mean(float(loss.detach()))
@@ -245,15 +260,18 @@ class SidRun:
         self.g_opt.zero_grad(set_to_none=True)
         loss.backward()
         _finite_grads(self.generator)
-        self._warm(self.g_opt, self.cfg.generator_lr)
+        updates = self.generator_updates
+        self._warm(self.g_opt, self.cfg.generator_lr, updates)
         self.g_opt.step()
-        ema_update(self.generator_ema, self.generator, self.cfg.ema_decay(self.step))
+        ema_update(self.generator_ema, self.generator, self.cfg.ema_decay(updates))
         return self.parallel.mean(float(loss.detach()))
 
-    def train_step(self) -> tuple[float, float]:
-        """One fake-denoiser update, then one generator update: (generator, fake) losses."""
+    def train_step(self) -> tuple[float | None, float]:
+        """One fake-denoiser update, then one generator update (none during the fake's
+        warm-up): (generator, fake) losses, the generator's None when it was not updated."""
         fake = self.fake_step()
-        generator = self.generator_step()
+        warming = self.step < self.cfg.fake_warmup
+        generator = None if warming else self.generator_step()
         self.step += 1
         return generator, fake
 

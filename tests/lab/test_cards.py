@@ -99,3 +99,8 @@ def test_sid_card_lists_the_options_of_the_training_record(tmp_path: Path):
     (folder / TRAINING_RECORD).write_text(json.dumps(record))
     card = write_card(folder, "interim", "numbers").read_text()
     assert "alpha 1.2" in card and "`emoji-student-1step`" in card and "batch 32" in card
+    assert "fake score network from the teacher;" in card
+    sid["fake_warmup"] = 400
+    (folder / TRAINING_RECORD).write_text(json.dumps({**record, "sid": sid}))
+    card = write_card(folder, "interim", "numbers").read_text()
+    assert "trained alone for 400 updates on the generator's samples" in card

@@ -323,6 +323,10 @@ def test_init_is_refused_for_methods_that_do_not_take_it():
     for method in ("progressive", "consistency"):
         assert option_refusal(options(method, "")) == ""
         assert "sid or shortcut run, not a" in option_refusal(options(method, "x"))
+    warmed = replace(options("sid", "emoji-student-sid"), steps=500, sid_fake_warmup=400)
+    assert option_refusal(warmed) == ""
+    assert "from 0 to 399 steps" in option_refusal(replace(warmed, steps=400))
+    assert "not a shortcut run's" in option_refusal(replace(warmed, method="shortcut"))
 
 
 def test_a_record_names_the_folded_guidance_and_a_chains_change_of_scale():

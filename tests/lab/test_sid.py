@@ -10,7 +10,7 @@ import torch
 
 from studio.lab.batch import Batch
 from studio.lab.data_parallel import ONE_PROCESS, DataParallel
-from studio.lab.distill_common import VpSchedule
+from studio.lab.distill_common import VpSchedule, run_steps
 from studio.lab.sid import SidConfig, SidRun, generate, sid_generator_loss, sid_timesteps
 from tests.lab.test_distill import TinyData, tiny_unet
 
@@ -63,19 +63,65 @@ def test_the_generator_step_trains_only_the_generator_matrices(tmp_path):
     assert all(p.grad is None for p in run.fake.parameters())
 
 
-def test_resume_is_bit_exact(tmp_path):
-    straight = make_run(tmp_path / "a")
+@pytest.mark.parametrize("fake_warmup", [0, 1])
+def test_resume_is_bit_exact(tmp_path, fake_warmup):
+    straight = make_run(tmp_path / "a", fake_warmup=fake_warmup)
     straight.train_step()
     straight.train_step()
-    resumed = make_run(tmp_path / "b")
+    resumed = make_run(tmp_path / "b", fake_warmup=fake_warmup)
     resumed.train_step()
     resumed.save()
-    again = make_run(tmp_path / "b")
+    again = make_run(tmp_path / "b", fake_warmup=fake_warmup)
     assert again.step == 1
     again.train_step()
     for name in ("generator", "generator_ema", "fake"):
         a, b = getattr(straight, name).state_dict(), getattr(again, name).state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_the_fake_warmup_trains_the_fake_denoiser_alone_before_the_generators_first(tmp_path):
+    run = make_run(tmp_path, steps=4, fake_warmup=2, warmup=4, generator_lr=0.1, ema_rampup=10.0)
+    gen, ema, fake = (snapshot(m) for m in (run.generator, run.generator_ema, run.fake))
+    assert run.train_step()[0] is None
+    assert run.train_step()[0] is None
+    assert changed(gen, run.generator) == set() and changed(ema, run.generator_ema) == set()
+    assert changed(fake, run.fake)
+    assert run.generator_updates == 0
+    before = snapshot(run.generator_ema)
+    generator_loss, _ = run.train_step()
+    assert generator_loss is not None and changed(gen, run.generator)
+    # The generator's learning-rate warm-up and EMA ramp-up start at its own first update.
+    assert run.g_opt.param_groups[0]["lr"] == pytest.approx(run.cfg.generator_lr / 4)
+    decay = run.cfg.ema_decay(0)
+    for name, value in run.generator_ema.named_parameters():
+        expected = before[name].lerp(dict(run.generator.named_parameters())[name], 1 - decay)
+        torch.testing.assert_close(value, expected)
+
+
+def test_the_fake_warmup_must_leave_generator_updates():
+    with pytest.raises(ValueError, match="warm-up"):
+        tiny_cfg(steps=2, fake_warmup=2)
+    with pytest.raises(ValueError, match="warm-up"):
+        tiny_cfg(fake_warmup=-1)
+
+
+def test_the_generator_loss_log_skips_the_fake_warmup(tmp_path):
+    class Stepped:
+        dir, step = tmp_path, 0
+        cfg = SimpleNamespace(steps=150, checkpoint_every=1000, sample_every=1000)
+
+        def train_step(self):
+            self.step += 1
+            return (None if self.step <= 60 else 2.0), 1.0
+
+        def save(self):
+            pass
+
+    run_steps(Stepped(), "sid", {"loss.csv": 1e-5, "fake-loss.csv": 1e-5}, progress=False)
+    generator = (tmp_path / "loss.csv").read_text().splitlines()[1:]
+    fake = (tmp_path / "fake-loss.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[:2] for row in generator] == [["100", "2.000000"], ["150", "2.000000"]]
+    assert [row.split(",")[0] for row in fake] == ["50", "100", "150"]
 
 
 def test_a_run_samples_on_schedule_and_stops_at_its_length(tmp_path):
