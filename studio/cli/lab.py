@@ -170,6 +170,13 @@ def _eval(sub: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument("--limit", type=int, default=0, help="first N prompts only (quick)")
     evaluate.add_argument(
+        "--noises",
+        type=int,
+        default=1,
+        help="starting noises per prompt (default 1, the fixed set; more: a tighter measurement, "
+        "noise k of prompt i seeded i + k x the set's size)",
+    )
+    evaluate.add_argument(
         "--engine",
         metavar="URL",
         help="generate on a served engine (`studio serve`), every prompt spread over its "
@@ -391,7 +398,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             from studio.worker.remote_batch import RemoteBatch
 
             batch = RemoteBatch(args.engine, engine_token(args))
-        reports, table = evaluate_models(names, limit=args.limit or None, batch=batch)
+        reports, table = evaluate_models(
+            names, limit=args.limit or None, batch=batch, noises=args.noises
+        )
     except (RuntimeError, ValueError) as exc:
         return fail(str(exc))
     print(table)

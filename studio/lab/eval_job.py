@@ -21,6 +21,7 @@ from studio.lab.evaluate import (
     eval_items,
     evaluate,
     markdown_table,
+    with_noises,
 )
 
 TEACHER_RECIPE = LaneRecipe(sampler="DPM++ 2M", num_inference_steps=20, guidance_scale=3.0)
@@ -69,16 +70,19 @@ def evaluate_models(
     limit: int | None = None,
     recipes: dict[str, LaneRecipe] | None = None,
     batch: BatchRunner | None = None,
+    noises: int = 1,
 ) -> tuple[list[EvalReport], str]:
-    """Evaluate each model (a name, or `parse_entry`'s NAME@RECIPE); the first one is the
-    reference for PSNR/SSIM agreement. The images come from `batch` (a served engine's
-    replicas, all prompts at once) when given, else from a runner here; the recipes and the
-    judging are always this machine's."""
+    """Evaluate each model (a name, or `parse_entry`'s NAME@RECIPE) on the first `limit`
+    prompts, each from `noises` starting noises; the first model is the reference for PSNR/SSIM
+    agreement. The images come from `batch` (a served engine's replicas, all prompts at once)
+    when given, else from a runner here; the recipes and the judging are always this
+    machine's."""
     data = load_dataset(build_dataset(progress=False))
-    items = eval_items(data)[:limit]
+    every = eval_items(data)
+    items = with_noises(every[:limit], noises, len(every))
     classifier = Classifier.load(classifier_dir())
     _, data_features = classifier.predict(data.images)
-    runner = batch or eval_runner(len(items))
+    runner = batch or eval_runner(len(items) // noises)
     reports: list[EvalReport] = []
     reference: np.ndarray | None = None
     for entry in names:

@@ -3,13 +3,15 @@
 The prompt set is fixed and documented: for every Unicode subgroup, its first two concepts in
 emoji-test.txt order, each in both styles, as full captions ("name, group, subgroup, style"),
 with seed = the prompt's index. Images are generated through the engine's Runner, exactly
-as the studio makes them.
+as the studio makes them. A tighter measurement draws more starting noises per prompt
+(`with_noises`): noise k of prompt i has seed i + k × (the set's size), so noise 0 is the
+fixed set itself and no two images share a seed.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -66,6 +68,13 @@ def eval_items(data: EmojiDataset) -> list[EvalItem]:
     return [
         EvalItem(data.captions[i], int(data.subgroup_ids[i]), seed) for seed, i in enumerate(rows)
     ]
+
+
+def with_noises(items: list[EvalItem], noises: int, set_size: int) -> list[EvalItem]:
+    """`items` with `noises` starting noises each (noise 0 first, as `items` are)."""
+    if noises < 1:
+        raise ValueError(f"Each prompt needs at least one starting noise, not {noises}.")
+    return [replace(item, seed=item.seed + k * set_size) for k in range(noises) for item in items]
 
 
 class _Keep:
