@@ -91,7 +91,14 @@ def evaluate_models(
             continue
         recipe = given or (recipes or {}).get(name) or recipe_for(name)
         report, images = evaluate(
-            runner, ModelRef.embedded(name), recipe, items, classifier, data_features, reference
+            runner,
+            ModelRef.embedded(name),
+            recipe,
+            items,
+            classifier,
+            data_features,
+            reference,
+            reports[0] if reports else None,
         )
         reference = images if reference is None else reference
         reports.append(report)

@@ -11,7 +11,7 @@ fixed set itself and no two images share a seed.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -39,7 +39,10 @@ class EvalItem:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EvalReport:
-    """Measured quality and speed of one model and recipe on the evaluation set."""
+    """Measured quality and speed of one model and recipe on the evaluation set. The standard
+    errors treat prompts, not images, as the independent draws (a prompt's noises share its
+    difficulty); the gap to the first model is paired, image by image, on the same prompts and
+    noises, so it is known more tightly than either accuracy."""
 
     model: str
     recipe: str
@@ -49,9 +52,25 @@ class EvalReport:
     seconds_per_image: float
     psnr_to_teacher: float | None = None
     ssim_to_teacher: float | None = None
+    accuracy_se: float | None = None
+    gap_to_first: float | None = None
+    gap_se: float | None = None
+    correct: tuple[bool, ...] = field(default=(), repr=False)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        values = asdict(self)
+        del values["correct"]
+        return values
+
+
+def clustered_mean(values: np.ndarray, prompts: list[str]) -> tuple[float, float | None]:
+    """The mean of per-image `values` and its standard error over prompts (None for one)."""
+    groups: dict[str, list[float]] = {}
+    for value, prompt in zip(values.tolist(), prompts, strict=True):
+        groups.setdefault(prompt, []).append(value)
+    means = np.array([np.mean(g) for g in groups.values()])
+    se = float(means.std(ddof=1) / np.sqrt(len(means))) if len(means) > 1 else None
+    return float(values.mean()), se
 
 
 def eval_items(data: EmojiDataset) -> list[EvalItem]:
@@ -130,22 +149,36 @@ def evaluate(
     classifier: Classifier,
     data_features: np.ndarray,
     teacher_images: np.ndarray | None = None,
+    first: EvalReport | None = None,
 ) -> tuple[EvalReport, np.ndarray]:
+    """The report of one model and recipe on `items`, and its images; agreement with
+    `teacher_images` and the accuracy gap to `first` (both of the same items) when given."""
     started = time.perf_counter()
     images = generate_set(runner, ref, recipe, items)
     per_image = (time.perf_counter() - started) / len(items)
     predicted, features = classifier.predict(images)
     truth = np.array([item.subgroup_id for item in items])
+    correct = predicted == truth
+    prompts = [item.prompt for item in items]
+    accuracy, accuracy_se = clustered_mean(correct.astype(float), prompts)
+    gap, gap_se = None, None
+    if first is not None and len(first.correct) == len(items):
+        paired = correct.astype(float) - np.array(first.correct, dtype=float)
+        gap, gap_se = clustered_mean(paired, prompts)
     agreement = _agreement(images, teacher_images)
     report = EvalReport(
         model=ref.display_name,
         recipe=recipe.label(),
         images=len(items),
-        subgroup_accuracy=float((predicted == truth).mean()),
+        subgroup_accuracy=accuracy,
         frechet_distance=frechet_distance(features, data_features),
         seconds_per_image=per_image,
         psnr_to_teacher=agreement[0],
         ssim_to_teacher=agreement[1],
+        accuracy_se=accuracy_se,
+        gap_to_first=gap,
+        gap_se=gap_se,
+        correct=tuple(bool(c) for c in correct),
     )
     return report, images
 
@@ -159,17 +192,26 @@ def _agreement(images: np.ndarray, teacher: np.ndarray | None):
     return float(np.mean(finite)), float(np.mean([ssim(a, b) for a, b in pairs]))
 
 
+def _points(value: float, se: float | None, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    number = f"{100 * value:{sign}.1f}"
+    return number if se is None else f"{number} ± {100 * se:.1f}"
+
+
 def markdown_table(reports: list[EvalReport]) -> str:
+    """The reports as a table: accuracy in percent ± one standard error over prompts, and its
+    paired gap to the first row in points."""
     rows = [
-        "| model | recipe | subgroup accuracy | FD | s / image | PSNR to teacher | "
-        "SSIM to teacher |",
-        "|---|---|---|---|---|---|---|",
+        "| model | recipe | subgroup accuracy (%) | to the first (points) | FD | s / image | "
+        "PSNR to teacher | SSIM to teacher |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in reports:
         p = "—" if r.psnr_to_teacher is None else f"{r.psnr_to_teacher:.2f} dB"
         s = "—" if r.ssim_to_teacher is None else f"{r.ssim_to_teacher:.3f}"
+        gap = "—" if r.gap_to_first is None else _points(r.gap_to_first, r.gap_se, signed=True)
         rows.append(
-            f"| {r.model} | {r.recipe} | {r.subgroup_accuracy:.1%} | "
+            f"| {r.model} | {r.recipe} | {_points(r.subgroup_accuracy, r.accuracy_se)} | {gap} | "
             f"{r.frechet_distance:.1f} | {r.seconds_per_image:.3f} | {p} | {s} |"
         )
     return "\n".join(rows)
