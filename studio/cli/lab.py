@@ -183,7 +183,13 @@ def _eval(sub: argparse._SubParsersAction) -> None:
         "replicas; the judging stays here",
     )
     token_arg(evaluate)
-    evaluate.add_argument("--json", type=Path, default=None, help="also write the reports here")
+    evaluate.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="also write the reports here, each image's verdict too (1 right, 0 wrong, in prompt "
+        "order, noise after noise), so that runs on the same prompts and noises can be paired",
+    )
     evaluate.add_argument(
         "--cards", action="store_true", help="write each evaluated model's card (README.md)"
     )
@@ -390,6 +396,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from studio.core.paths import embedded_model_dir
     from studio.lab.cards import measured_section, write_card
     from studio.lab.eval_job import evaluate_models
+    from studio.lab.evaluate import right_or_wrong
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     batch = None
@@ -405,7 +412,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return fail(str(exc))
     print(table)
     if args.json:
-        atomic_write_text(args.json, json.dumps([r.as_dict() for r in reports], indent=2) + "\n")
+        rows = [{**r.as_dict(), "correct": right_or_wrong(r.correct)} for r in reports]
+        atomic_write_text(args.json, json.dumps(rows, indent=2) + "\n")
     if args.cards and reports:
         command = "studio eval " + " ".join(shlex.quote(a) for a in sys.argv[2:])
         measured = measured_section(table, command, reports[0].images)

@@ -63,6 +63,11 @@ class EvalReport:
         return values
 
 
+def right_or_wrong(correct: tuple[bool, ...]) -> str:
+    """Each image's verdict as one character, 1 right and 0 wrong, in item order."""
+    return "".join("1" if c else "0" for c in correct)
+
+
 def clustered_mean(values: np.ndarray, prompts: list[str]) -> tuple[float, float | None]:
     """The mean of per-image `values` and its standard error over prompts (None for one)."""
     groups: dict[str, list[float]] = {}

@@ -7,7 +7,14 @@ import pytest
 
 from studio.core.models import ModelRef
 from studio.core.settings import LaneRecipe
-from studio.lab.evaluate import EvalItem, clustered_mean, evaluate, markdown_table, with_noises
+from studio.lab.evaluate import (
+    EvalItem,
+    clustered_mean,
+    evaluate,
+    markdown_table,
+    right_or_wrong,
+    with_noises,
+)
 
 RECIPE = LaneRecipe(sampler="DDIM trailing", num_inference_steps=1, guidance_scale=1.0)
 ITEMS = with_noises([EvalItem("a", 0, 0), EvalItem("b", 1, 1)], 2, set_size=2)
@@ -55,6 +62,7 @@ def test_a_report_has_its_accuracys_error_and_the_paired_gap_to_the_first():
     # Per prompt, the gap is a: (0 + -1) / 2 = -0.5 and b: (1 + 1) / 2 = 1.
     assert second.gap_se == pytest.approx(np.std([-0.5, 1.0], ddof=1) / np.sqrt(2))
     assert "correct" not in second.as_dict() and second.as_dict()["gap_se"] == second.gap_se
+    assert right_or_wrong(second.correct) == "1101"
     table = markdown_table([first, second]).splitlines()
     assert "| 50.0 ± 50.0 | — |" in table[2]
     assert f"| 75.0 ± {100 * second.accuracy_se:.1f} | +25.0 ± 75.0 |" in table[3]
