@@ -77,6 +77,7 @@ def evaluate_models(
     agreement. The images come from `batch` (a served engine's replicas, all prompts at once)
     when given, else from a runner here; the recipes and the judging are always this
     machine's."""
+    with_noises([], noises, 0)  # a bad count is refused before any work
     data = load_dataset(build_dataset(progress=False))
     every = eval_items(data)
     items = with_noises(every[:limit], noises, len(every))

@@ -43,3 +43,35 @@ def test_train_refuses_an_init_from_that_is_no_teacher_export(tmp_path, capsys):
     args = train_args(tmp_path, tmp_path / "missing")
     assert args.func(args) == 2
     assert "not an exported teacher folder" in capsys.readouterr().out
+
+
+def test_eval_passes_the_noises_on_and_writes_each_images_verdict(tmp_path, monkeypatch, capsys):
+    import json
+
+    import studio.lab.eval_job as eval_job
+    from studio.cli import build_parser
+    from studio.lab.evaluate import EvalReport
+
+    seen: dict = {}
+    report = EvalReport(
+        model="emoji-teacher",
+        recipe="r",
+        images=4,
+        subgroup_accuracy=0.5,
+        frechet_distance=1.0,
+        seconds_per_image=0.1,
+        correct=(True, False, False, True),
+    )
+    monkeypatch.setattr(
+        eval_job, "evaluate_models", lambda names, **kw: seen.update(kw) or ([report], "table")
+    )
+    out = tmp_path / "eval.json"
+    args = build_parser().parse_args(["eval", "--noises", "2", "--json", str(out)])
+    assert args.func(args) == 0
+    assert seen["noises"] == 2
+    (row,) = json.loads(out.read_text())
+    assert row["correct"] == "1001" and row["subgroup_accuracy"] == 0.5
+    args = build_parser().parse_args(["eval", "--noises", "0"])
+    monkeypatch.undo()
+    assert args.func(args) != 0
+    assert "at least one starting noise" in capsys.readouterr().err
