@@ -77,7 +77,7 @@ class Bench:
         blank = int(sum(not image.any() for image in images))
         accuracy, frechet = report.subgroup_accuracy, report.frechet_distance
         row = Row(steps, sampler, eta, accuracy, frechet, report.seconds_per_image, blank)
-        return row, p.correct(images)
+        return row, np.array(report.correct)
 
     def pair(self, steps: int, pair: tuple[tuple[str, float], ...]) -> list[Row]:
         (base_name, base_eta), (name, eta) = pair

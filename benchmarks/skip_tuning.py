@@ -100,11 +100,6 @@ class PromptSet:
     classifier: Classifier
     data_features: np.ndarray
 
-    def correct(self, images: np.ndarray) -> np.ndarray:
-        """Per prompt, whether the classifier names its subgroup from the generated image."""
-        predicted, _ = self.classifier.predict(images)
-        return predicted == np.array([item.subgroup_id for item in self.items])
-
 
 def load_prompt_set(limit: int | None) -> PromptSet:
     data = load_dataset(build_dataset(progress=False))
@@ -152,7 +147,7 @@ def sweep_model(
                 prompts.data_features,
                 reference,
             )
-            correct = prompts.correct(images)
+            correct = np.array(report.correct)
             untuned = untuned or (images, correct)
             row = row_of(ref.display_name, steps, config, report)
             rows.append(replace(row, **changed_answers(untuned[1], correct)))
