@@ -128,6 +128,13 @@ def _distill(sub: argparse._SubParsersAction) -> None:
         help="sid: fake-denoiser updates before the generator's first (for an --init that is "
         "already a trained SiD student; default 0, the paper's)",
     )
+    distill.add_argument(
+        "--sid-fake-guidance",
+        type=float,
+        default=1.0,
+        help="sid: classifier-free guidance of the fake denoiser, trained and evaluated (SiD-LSG's "
+        "kappa; default 1: none, the teacher alone guided)",
+    )
     distill.add_argument("--batch", type=int, default=32, help="sid, shortcut: batch size")
     distill.add_argument(
         "--sample-every", type=int, default=250, help="sid, shortcut: export, sheets"
@@ -321,6 +328,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
             sid_t_max=args.sid_t_max,
             sid_lr=args.sid_lr,
             sid_fake_warmup=args.sid_fake_warmup,
+            sid_fake_guidance=args.sid_fake_guidance,
             batch=args.batch,
             sample_every=args.sample_every,
             fp32=args.fp32,

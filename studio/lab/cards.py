@@ -178,6 +178,12 @@ def sid_details(record: dict) -> str:
         if warmup
         else "fake score network from the teacher"
     )
+    kappa = sid.get("fake_guidance") or 1.0
+    if kappa != 1:
+        fake_start += (
+            f", trained and evaluated with classifier-free guidance {kappa:g} (SiD-LSG's long "
+            "and short guidance)"
+        )
     return (
         f"\nScore identity Distillation, data-free: generator initialised from "
         f"`{sid.get('generator_init')}`, {fake_start}; alpha "

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import torch
 from diffusers import UNet2DConditionModel
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 from tqdm import tqdm
 
 from studio.engine.emoji_model import build_scheduler
@@ -51,6 +52,55 @@ def v_to_x0_eps(z: torch.Tensor, v: torch.Tensor, a: torch.Tensor, s: torch.Tens
     return a * z - s * v, s * z + a * v
 
 
+def empty_prompt(data: CaptionedImages) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The empty caption's text states, mask and pooled embedding: guidance's unconditional half."""
+    row = data.empty
+    return data.table.states[row], data.table.mask[row], data.table.pooled[row]
+
+
+class GuidedUNet:
+    """A UNet called as diffusers calls it that answers with classifier-free guidance at a fixed
+    scale: one forward over the unconditional and conditional halves, combined in float32."""
+
+    def __init__(
+        self,
+        unet: Callable[..., Any],
+        empty: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        guidance: float,
+    ) -> None:
+        self.unet, self.empty, self.guidance = unet, empty, guidance
+
+    def __call__(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor,
+        *,
+        encoder_hidden_states: torch.Tensor,
+        encoder_attention_mask: torch.Tensor,
+        class_labels: torch.Tensor,
+    ) -> UNet2DConditionOutput:
+        n, dev = sample.shape[0], sample.device
+        states, mask, pooled = self.empty
+        out = self.unet(
+            torch.cat([sample, sample]),
+            torch.cat([timestep, timestep]),
+            encoder_hidden_states=torch.cat(
+                [states.to(dev, torch.float32).expand(n, -1, -1), encoder_hidden_states]
+            ),
+            encoder_attention_mask=torch.cat(
+                [mask.to(dev, torch.long).expand(n, -1), encoder_attention_mask]
+            ),
+            class_labels=torch.cat([pooled.to(dev, torch.float32).expand(n, -1), class_labels]),
+        ).sample.float()
+        uncond, cond = out.chunk(2)
+        return UNet2DConditionOutput(sample=uncond + self.guidance * (cond - uncond))
+
+
+def guided(unet: Callable[..., Any], data: CaptionedImages, guidance: float) -> Callable[..., Any]:
+    """`unet` with classifier-free guidance at `guidance` (itself at 1 or below: no guidance)."""
+    return unet if guidance <= 1 else GuidedUNet(unet, empty_prompt(data), guidance)
+
+
 class GuidedModel:
     """A frozen v-prediction UNet evaluated with classifier-free guidance at a fixed scale."""
 
@@ -60,17 +110,7 @@ class GuidedModel:
         self.unet = unet.eval().requires_grad_(False)
         self.guidance = guidance
         self.bf16 = bf16
-        row = data.empty
-        self.empty = (data.table.states[row], data.table.mask[row], data.table.pooled[row])
-
-    def _uncond(self, batch: Batch) -> tuple[torch.Tensor, ...]:
-        n, dev = batch.x0.shape[0], batch.x0.device
-        states, mask, pooled = self.empty
-        return (
-            states.to(dev, torch.float32).expand(n, -1, -1),
-            mask.to(dev, torch.long).expand(n, -1),
-            pooled.to(dev, torch.float32).expand(n, -1),
-        )
+        self.guided = guided(self.unet, data, guidance)
 
     @torch.no_grad()
     def v(self, z: torch.Tensor, t: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -78,19 +118,7 @@ class GuidedModel:
 
     def v_through(self, z: torch.Tensor, t: torch.Tensor, batch: Batch) -> torch.Tensor:
         """The guided prediction with gradients flowing back into ``z`` (never into the weights)."""
-        if self.guidance <= 1:
-            return predict_v(self.unet, z, t, batch, self.bf16)
-        us, um, up = self._uncond(batch)
-        both = Batch(
-            x0=torch.cat([batch.x0, batch.x0]),
-            states=torch.cat([us, batch.states]),
-            mask=torch.cat([um, batch.mask]),
-            pooled=torch.cat([up, batch.pooled]),
-        )
-        uncond, cond = predict_v(
-            self.unet, torch.cat([z, z]), torch.cat([t, t]), both, self.bf16
-        ).chunk(2)
-        return uncond + self.guidance * (cond - uncond)
+        return predict_v(self.guided, z, t, batch, self.bf16)
 
 
 def predict_v(

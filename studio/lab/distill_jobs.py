@@ -67,6 +67,7 @@ class DistillOptions:
     anneal_from: int = 0
     consistency_fraction: float | None = None
     sid_fake_warmup: int = 0
+    sid_fake_guidance: float = 1.0
 
 
 def load_teacher_unet(folder: Path) -> UNet2DConditionModel:
@@ -243,12 +244,16 @@ def chain_source(options: DistillOptions) -> Path:
 
 
 def option_refusal(options: DistillOptions) -> str:
-    """Why `--init`, `--anneal-from`, `--consistency-fraction` or `--sid-fake-warmup` cannot
+    """Why `--init`, `--anneal-from`, `--consistency-fraction` or a `--sid-…` option cannot
     apply to `options`, or ""."""
     if options.init and options.method not in ("sid", "shortcut"):
         return f"--init starts a sid or shortcut run, not a {options.method} one."
     if options.sid_fake_warmup and options.method != "sid":
         return f"--sid-fake-warmup warms a sid run's fake denoiser, not a {options.method} run's."
+    if options.sid_fake_guidance != 1 and options.method != "sid":
+        return (
+            f"--sid-fake-guidance guides a sid run's fake denoiser, not a {options.method} run's."
+        )
     if options.method == "shortcut":
         try:
             shortcut_config(options, guidance=1.0)
@@ -455,6 +460,7 @@ def sid_config(options: DistillOptions, guidance: float) -> SidConfig:
         generator_lr=options.sid_lr,
         fake_lr=options.sid_lr,
         fake_warmup=options.sid_fake_warmup,
+        fake_guidance=options.sid_fake_guidance,
         batch_size=options.batch,
         init=options.init or SID_INIT,
         bf16=not options.fp32,
@@ -519,6 +525,7 @@ def sid_record(cfg: SidConfig) -> dict:
             "generator_lr": cfg.generator_lr,
             "fake_lr": cfg.fake_lr,
             "fake_warmup": cfg.fake_warmup,
+            "fake_guidance": cfg.fake_guidance,
             "batch_size": cfg.batch_size,
             "bf16": cfg.bf16,
         }

@@ -28,12 +28,22 @@ trained (a shipped SiD student taken further) would then follow a fake score tha
 teacher's images, not its own, and lose what it had; ``fake_warmup`` gives ``f_psi`` that many
 updates on the generator's samples before ``G``'s first (the generator's learning-rate warm-up and
 EMA ramp-up count from its own first update).
+
+``fake_guidance`` (kappa) is the SiD-LSG variant for text-to-image models (Zhou et al., "Guided
+Score identity Distillation for Data-Free One-Step Text-to-Image Generation", ICLR 2025): the fake
+denoiser is then trained and evaluated with classifier-free guidance at kappa, its guided
+prediction ``u + kappa (c - u)`` fitting the generator's samples (the reference's kappa_1) and
+standing in for ``f_psi`` in the generator's loss (kappa_2 = kappa_3, set equal here, as the
+reference does by default), while the teacher's guidance (its kappa_4) stays ``guidance``. At
+kappa 1, the default, this is plain SiD with guidance in the teacher only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from diffusers import UNet2DConditionModel
@@ -48,6 +58,7 @@ from studio.lab.distill_common import (
     ResumableState,
     VpSchedule,
     copy_unet,
+    guided,
     predict_v,
     run_steps,
     v_to_x0_eps,
@@ -74,8 +85,14 @@ class SidConfig(DistillConfig):
     weighting: str = "1/mean|x_g - f_phi(x_t)|"
     init: str = "emoji-teacher"
     fake_warmup: int = 0
+    fake_guidance: float = 1.0
 
     def __post_init__(self) -> None:
+        if not self.fake_guidance >= 1:
+            raise ValueError(
+                "The fake denoiser's guidance (SiD-LSG's kappa) must be 1 (none) or more, not "
+                f"{self.fake_guidance}."
+            )
         if not 0 <= self.fake_warmup < self.steps:
             raise ValueError(
                 "The fake denoiser's warm-up (its updates before the generator's first) must be "
@@ -115,7 +132,7 @@ def generate(G, z: torch.Tensor, batch: Batch, sched: VpSchedule, bf16: bool) ->
 def sid_generator_loss(
     x_g: torch.Tensor,
     teacher: GuidedModel,
-    fake: UNet2DConditionModel,
+    fake: Callable[..., Any],
     sched: VpSchedule,
     batch: Batch,
     gen: torch.Generator,
@@ -123,7 +140,8 @@ def sid_generator_loss(
     rows: slice = slice(None),
 ) -> torch.Tensor:
     """The score-identity loss of generator samples ``x_g`` (gradient reaches ``x_g`` only
-    through the two frozen denoisers and the ``-x_g`` term). ``x_g`` are `rows` of `batch`:
+    through the two frozen denoisers and the ``-x_g`` term; `fake` guided or not, as the run
+    sets it). ``x_g`` are `rows` of `batch`:
     the timesteps and noise are drawn for the whole batch, so that data-parallel workers
     training disjoint rows together see what one process would."""
     t = sid_timesteps(batch.x0.shape[0], sched, cfg, gen)[rows]
@@ -141,7 +159,7 @@ def sid_generator_loss(
 
 
 def fake_loss(
-    fake: torch.nn.Module,
+    fake: Callable[..., Any],
     x_g: torch.Tensor,
     batch: Batch,
     sched: VpSchedule,
@@ -149,8 +167,9 @@ def fake_loss(
     cfg: SidConfig,
     rows: slice = slice(None),
 ) -> torch.Tensor:
-    """The teacher's own denoising objective, on (detached) generator samples: `x_g` holds the
-    whole batch's rows, of which only `rows` are trained on (and need be filled in)."""
+    """The teacher's own denoising objective, on (detached) generator samples, of `fake`'s
+    prediction (guided under SiD-LSG): `x_g` holds the whole batch's rows, of which only `rows`
+    are trained on (and need be filled in)."""
     abar = sched.abar[: sched.steps].float()
     return diffusion_loss(
         fake, replace(batch, x0=x_g.detach()), abar, cfg.fake_snr_cap, gen, cfg.bf16, rows
@@ -239,7 +258,8 @@ class SidRun:
             x_g[rows] = generate(
                 self.generator, z[rows], batch_rows(batch, rows), self.sched, self.cfg.bf16
             )
-        loss = fake_loss(self.trained_fake, x_g, batch, self.sched, self.gen, self.cfg, rows)
+        fake = guided(self.trained_fake, self.data, self.cfg.fake_guidance)
+        loss = fake_loss(fake, x_g, batch, self.sched, self.gen, self.cfg, rows)
         self.f_opt.zero_grad(set_to_none=True)
         loss.backward()
         _finite_grads(self.fake)
@@ -254,8 +274,9 @@ class SidRun:
         x_g = generate(
             self.trained_generator, z[rows], batch_rows(batch, rows), self.sched, self.cfg.bf16
         )
+        fake = guided(self.fake, self.data, self.cfg.fake_guidance)
         loss = sid_generator_loss(
-            x_g, self.teacher, self.fake, self.sched, batch, self.gen, self.cfg, rows
+            x_g, self.teacher, fake, self.sched, batch, self.gen, self.cfg, rows
         )
         self.g_opt.zero_grad(set_to_none=True)
         loss.backward()

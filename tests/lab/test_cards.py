@@ -104,3 +104,8 @@ def test_sid_card_lists_the_options_of_the_training_record(tmp_path: Path):
     (folder / TRAINING_RECORD).write_text(json.dumps({**record, "sid": sid}))
     card = write_card(folder, "interim", "numbers").read_text()
     assert "trained alone for 400 updates on the generator's samples" in card
+    assert "guidance 4.5 (SiD-LSG" not in card
+    sid["fake_guidance"] = 4.5
+    (folder / TRAINING_RECORD).write_text(json.dumps({**record, "sid": sid}))
+    card = write_card(folder, "interim", "numbers").read_text()
+    assert "trained and evaluated with classifier-free guidance 4.5 (SiD-LSG's" in card

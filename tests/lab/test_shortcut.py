@@ -327,6 +327,12 @@ def test_init_is_refused_for_methods_that_do_not_take_it():
     assert option_refusal(warmed) == ""
     assert "from 0 to 399 steps" in option_refusal(replace(warmed, steps=400))
     assert "not a shortcut run's" in option_refusal(replace(warmed, method="shortcut"))
+    lsg = replace(options("sid", "emoji-student-sid"), sid_fake_guidance=4.5)
+    assert option_refusal(lsg) == ""
+    assert "1 (none) or more, not 0.5" in option_refusal(replace(lsg, sid_fake_guidance=0.5))
+    assert "guides a sid run's fake denoiser, not a shortcut" in option_refusal(
+        replace(lsg, method="shortcut")
+    )
 
 
 def test_a_record_names_the_folded_guidance_and_a_chains_change_of_scale():

@@ -10,7 +10,7 @@ import torch
 
 from studio.lab.batch import Batch
 from studio.lab.data_parallel import ONE_PROCESS, DataParallel
-from studio.lab.distill_common import VpSchedule, run_steps
+from studio.lab.distill_common import VpSchedule, empty_prompt, guided, predict_v, run_steps
 from studio.lab.sid import SidConfig, SidRun, generate, sid_generator_loss, sid_timesteps
 from tests.lab.test_distill import TinyData, tiny_unet
 
@@ -40,8 +40,9 @@ def make_run(tmp_path, parallel: DataParallel = ONE_PROCESS, **overrides) -> Sid
     return SidRun(tmp_path, TinyData(), tiny_unet(), init, cfg, parallel)
 
 
-def test_the_fake_step_trains_only_the_fake_denoiser(tmp_path):
-    run = make_run(tmp_path)
+@pytest.mark.parametrize("fake_guidance", [1.0, 3.0])
+def test_the_fake_step_trains_only_the_fake_denoiser(tmp_path, fake_guidance):
+    run = make_run(tmp_path, fake_guidance=fake_guidance)
     teacher, gen, fake = (snapshot(m) for m in (run.teacher.unet, run.generator, run.fake))
     run.fake_step()
     assert changed(teacher, run.teacher.unet) == set()
@@ -49,8 +50,9 @@ def test_the_fake_step_trains_only_the_fake_denoiser(tmp_path):
     assert changed(fake, run.fake)
 
 
-def test_the_generator_step_trains_only_the_generator_matrices(tmp_path):
-    run = make_run(tmp_path)
+@pytest.mark.parametrize("fake_guidance", [1.0, 3.0])
+def test_the_generator_step_trains_only_the_generator_matrices(tmp_path, fake_guidance):
+    run = make_run(tmp_path, fake_guidance=fake_guidance)
     teacher, gen, fake = (snapshot(m) for m in (run.teacher.unet, run.generator, run.fake))
     run.generator_step()
     assert changed(teacher, run.teacher.unet) == set()
@@ -63,15 +65,16 @@ def test_the_generator_step_trains_only_the_generator_matrices(tmp_path):
     assert all(p.grad is None for p in run.fake.parameters())
 
 
-@pytest.mark.parametrize("fake_warmup", [0, 1])
-def test_resume_is_bit_exact(tmp_path, fake_warmup):
-    straight = make_run(tmp_path / "a", fake_warmup=fake_warmup)
+@pytest.mark.parametrize(("fake_warmup", "fake_guidance"), [(0, 1.0), (1, 1.0), (0, 3.0)])
+def test_resume_is_bit_exact(tmp_path, fake_warmup, fake_guidance):
+    kw = {"fake_warmup": fake_warmup, "fake_guidance": fake_guidance}
+    straight = make_run(tmp_path / "a", **kw)
     straight.train_step()
     straight.train_step()
-    resumed = make_run(tmp_path / "b", fake_warmup=fake_warmup)
+    resumed = make_run(tmp_path / "b", **kw)
     resumed.train_step()
     resumed.save()
-    again = make_run(tmp_path / "b", fake_warmup=fake_warmup)
+    again = make_run(tmp_path / "b", **kw)
     assert again.step == 1
     again.train_step()
     for name in ("generator", "generator_ema", "fake"):
@@ -98,11 +101,54 @@ def test_the_fake_warmup_trains_the_fake_denoiser_alone_before_the_generators_fi
         torch.testing.assert_close(value, expected)
 
 
+def test_lsg_guides_the_fake_denoiser_in_both_of_its_roles(tmp_path):
+    plain, lsg = (make_run(tmp_path / str(k), fake_guidance=k) for k in (1.0, 3.0))
+    for name in ("generator", "fake"):
+        a, b = getattr(plain, name).state_dict(), getattr(lsg, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), "both runs start alike"
+    plain.fake_step()
+    lsg.fake_step()
+    assert changed(snapshot(plain.fake), lsg.fake), "its training target is the guided prediction"
+    lsg.fake.load_state_dict(plain.fake.state_dict())
+    plain.generator_step()
+    lsg.generator_step()
+    assert changed(snapshot(plain.generator), lsg.generator), "its score in G's loss is guided"
+
+
+def test_a_guided_unet_combines_the_empty_and_the_prompts_predictions():
+    torch.manual_seed(0)
+    data, unet = TinyData(), tiny_unet()
+    batch = data.sample(3, 0.0, torch.Generator().manual_seed(1), "cpu")
+    z, t = torch.randn(batch.x0.shape), torch.tensor([3, 400, 999])
+    assert guided(unet, data, 1.0) is unet
+    with torch.no_grad():
+        got = guided(unet, data, 4.0)(
+            z,
+            t,
+            encoder_hidden_states=batch.states,
+            encoder_attention_mask=batch.mask,
+            class_labels=batch.pooled,
+        ).sample
+        cond = predict_v(unet, z, t, batch, False)
+        states, mask, pooled = empty_prompt(data)
+        empty = Batch(
+            x0=batch.x0,
+            states=states.expand(3, -1, -1),
+            mask=mask.expand(3, -1),
+            pooled=pooled.expand(3, -1),
+        )
+        uncond = predict_v(unet, z, t, empty, False)
+    assert not torch.allclose(cond, uncond)
+    torch.testing.assert_close(got, uncond + 4.0 * (cond - uncond), rtol=1e-4, atol=1e-5)
+
+
 def test_the_fake_warmup_must_leave_generator_updates():
     with pytest.raises(ValueError, match="warm-up"):
         tiny_cfg(steps=2, fake_warmup=2)
     with pytest.raises(ValueError, match="warm-up"):
         tiny_cfg(fake_warmup=-1)
+    with pytest.raises(ValueError, match="kappa"):
+        tiny_cfg(fake_guidance=0.0)
 
 
 def test_the_generator_loss_log_skips_the_fake_warmup(tmp_path):
