@@ -220,6 +220,8 @@ class SidRun:
         # wrapped while its weights take gradients.
         self.trained_fake = parallel.wrap(self.fake.requires_grad_(True))
         self.fake.requires_grad_(False)
+        self.guided_fake = guided(self.fake, data, cfg.fake_guidance)
+        self.guided_trained_fake = guided(self.trained_fake, data, cfg.fake_guidance)
 
     def _modules(self) -> dict:
         return {
@@ -258,8 +260,7 @@ class SidRun:
             x_g[rows] = generate(
                 self.generator, z[rows], batch_rows(batch, rows), self.sched, self.cfg.bf16
             )
-        fake = guided(self.trained_fake, self.data, self.cfg.fake_guidance)
-        loss = fake_loss(fake, x_g, batch, self.sched, self.gen, self.cfg, rows)
+        loss = fake_loss(self.guided_trained_fake, x_g, batch, self.sched, self.gen, self.cfg, rows)
         self.f_opt.zero_grad(set_to_none=True)
         loss.backward()
         _finite_grads(self.fake)
@@ -274,9 +275,8 @@ class SidRun:
         x_g = generate(
             self.trained_generator, z[rows], batch_rows(batch, rows), self.sched, self.cfg.bf16
         )
-        fake = guided(self.fake, self.data, self.cfg.fake_guidance)
         loss = sid_generator_loss(
-            x_g, self.teacher, fake, self.sched, batch, self.gen, self.cfg, rows
+            x_g, self.teacher, self.guided_fake, self.sched, batch, self.gen, self.cfg, rows
         )
         self.g_opt.zero_grad(set_to_none=True)
         loss.backward()
