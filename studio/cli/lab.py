@@ -198,6 +198,16 @@ def _eval(sub: argparse._SubParsersAction) -> None:
         "order, noise after noise), so that runs on the same prompts and noises can be paired",
     )
     evaluate.add_argument(
+        "--pair-with",
+        type=Path,
+        metavar="FILE",
+        help="pair each row's accuracy gap with a row of an earlier `--json` file of the same "
+        "prompts and noises (e.g. the teacher's, not generated again); that row heads the table",
+    )
+    evaluate.add_argument(
+        "--pair-row", type=int, default=0, metavar="N", help="the row of --pair-with (default 0)"
+    )
+    evaluate.add_argument(
         "--cards", action="store_true", help="write each evaluated model's card (README.md)"
     )
     evaluate.add_argument(
@@ -404,23 +414,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from studio.core.paths import embedded_model_dir
     from studio.lab.cards import measured_section, write_card
     from studio.lab.eval_job import evaluate_models
-    from studio.lab.evaluate import right_or_wrong
+    from studio.lab.evaluate import right_or_wrong, saved_report
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     batch = None
     try:
+        pair = saved_report(args.pair_with, args.pair_row) if args.pair_with else None
         if args.engine:
             from studio.worker.remote_batch import RemoteBatch
 
             batch = RemoteBatch(args.engine, engine_token(args))
         reports, table = evaluate_models(
-            names, limit=args.limit or None, batch=batch, noises=args.noises
+            names, limit=args.limit or None, batch=batch, noises=args.noises, paired_with=pair
         )
     except (RuntimeError, ValueError) as exc:
         return fail(str(exc))
     print(table)
     if args.json:
         rows = [{**r.as_dict(), "correct": right_or_wrong(r.correct)} for r in reports]
+        if pair is not None:
+            source = f"{args.pair_with.name}, row {args.pair_row}"
+            rows = [{**row, "paired_with": source} for row in rows]
         atomic_write_text(args.json, json.dumps(rows, indent=2) + "\n")
     if args.cards and reports:
         command = "studio eval " + " ".join(shlex.quote(a) for a in sys.argv[2:])

@@ -18,6 +18,7 @@ from studio.lab.emoji_dataset import load_dataset
 from studio.lab.evaluate import (
     BatchRunner,
     EvalReport,
+    check_pairable,
     eval_items,
     evaluate,
     markdown_table,
@@ -71,16 +72,19 @@ def evaluate_models(
     recipes: dict[str, LaneRecipe] | None = None,
     batch: BatchRunner | None = None,
     noises: int = 1,
+    paired_with: EvalReport | None = None,
 ) -> tuple[list[EvalReport], str]:
     """Evaluate each model (a name, or `parse_entry`'s NAME@RECIPE) on the first `limit`
     prompts, each from `noises` starting noises; the first model is the reference for PSNR/SSIM
-    agreement. The images come from `batch` (a served engine's replicas, all prompts at once)
-    when given, else from a runner here; the recipes and the judging are always this
-    machine's."""
+    agreement, and for the paired accuracy gap unless `paired_with` (a saved row of the same
+    items, `saved_report`) is given, which then heads the table. The images come from `batch`
+    (a served engine's replicas, all prompts at once) when given, else from a runner here; the
+    recipes and the judging are always this machine's."""
     with_noises([], noises, 0)  # a bad count is refused before any work
     data = load_dataset(build_dataset(progress=False))
     every = eval_items(data)
     items = with_noises(every[:limit], noises, len(every))
+    check_pairable(paired_with, items)
     classifier = Classifier.load(classifier_dir())
     _, data_features = classifier.predict(data.images)
     runner = batch or eval_runner(len(items) // noises)
@@ -99,8 +103,8 @@ def evaluate_models(
             classifier,
             data_features,
             reference,
-            reports[0] if reports else None,
+            paired_with or (reports[0] if reports else None),
         )
         reference = images if reference is None else reference
         reports.append(report)
-    return reports, markdown_table(reports)
+    return reports, markdown_table(([paired_with] if paired_with else []) + reports)

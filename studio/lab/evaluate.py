@@ -10,8 +10,10 @@ fixed set itself and no two images share a seed.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -68,6 +70,35 @@ def right_or_wrong(correct: tuple[bool, ...]) -> str:
     return "".join("1" if c else "0" for c in correct)
 
 
+def saved_report(path: Path, row: int = 0) -> EvalReport:
+    """Row `row` of a `studio eval --json` file with its verdicts, to pair new rows with: its
+    recipe names the file, so that a table shows where the row came from."""
+    try:
+        rows = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is not a readable `studio eval --json` file: {exc}") from exc
+    if not isinstance(rows, list) or not 0 <= row < len(rows) or not isinstance(rows[row], dict):
+        count = len(rows) if isinstance(rows, list) else 0
+        raise ValueError(f"{path} has no row {row} (rows 0 to {count - 1}).")
+    saved = rows[row]
+    verdicts = saved.get("correct")
+    if not isinstance(verdicts, str) or not verdicts or set(verdicts) - {"0", "1"}:
+        raise ValueError(f"{path}, row {row}: no verdicts (not written by `studio eval --json`).")
+    try:
+        return EvalReport(
+            model=str(saved["model"]),
+            recipe=f"{saved['recipe']} (saved: {Path(path).name}, row {row})",
+            images=len(verdicts),
+            subgroup_accuracy=float(saved["subgroup_accuracy"]),
+            frechet_distance=float(saved["frechet_distance"]),
+            seconds_per_image=float(saved["seconds_per_image"]),
+            accuracy_se=saved.get("accuracy_se"),
+            correct=tuple(c == "1" for c in verdicts),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}, row {row}: {exc!r} missing or not a number.") from exc
+
+
 def clustered_mean(values: np.ndarray, prompts: list[str]) -> tuple[float, float | None]:
     """The mean of per-image `values` and its standard error over prompts (None for one)."""
     groups: dict[str, list[float]] = {}
@@ -92,6 +123,15 @@ def eval_items(data: EmojiDataset) -> list[EvalItem]:
     return [
         EvalItem(data.captions[i], int(data.subgroup_ids[i]), seed) for seed, i in enumerate(rows)
     ]
+
+
+def check_pairable(saved: EvalReport | None, items: list[EvalItem]) -> None:
+    """Refuse to pair with a saved row that judged another number of images than `items`."""
+    if saved is not None and saved.images != len(items):
+        raise ValueError(
+            f"The saved row judged {saved.images} images and this eval makes {len(items)}: "
+            "pair only runs with the same --limit and --noises."
+        )
 
 
 def with_noises(items: list[EvalItem], noises: int, set_size: int) -> list[EvalItem]:

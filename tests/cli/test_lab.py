@@ -75,3 +75,40 @@ def test_eval_passes_the_noises_on_and_writes_each_images_verdict(tmp_path, monk
     monkeypatch.undo()
     assert args.func(args) != 0
     assert "at least one starting noise" in capsys.readouterr().err
+
+
+def test_eval_pairs_with_a_row_of_a_saved_file_or_says_why_not(tmp_path, monkeypatch, capsys):
+    import json
+
+    import studio.lab.eval_job as eval_job
+    from studio.cli import build_parser
+    from studio.lab.evaluate import EvalReport
+
+    seen: dict = {}
+    report = EvalReport(
+        model="emoji-shortcut",
+        recipe="r",
+        images=2,
+        subgroup_accuracy=1.0,
+        frechet_distance=1.0,
+        seconds_per_image=0.1,
+        correct=(True, True),
+    )
+    monkeypatch.setattr(
+        eval_job, "evaluate_models", lambda names, **kw: seen.update(kw) or ([report], "table")
+    )
+    saved = tmp_path / "teacher.json"
+    teacher = {"model": "emoji-teacher", "recipe": "DPM++ 2M", "subgroup_accuracy": 0.5}
+    saved.write_text(
+        json.dumps([{**teacher, "frechet_distance": 2.0, "seconds_per_image": 1, "correct": "10"}])
+    )
+    out = tmp_path / "eval.json"
+    args = build_parser().parse_args(["eval", "--pair-with", str(saved), "--json", str(out)])
+    assert args.func(args) == 0
+    assert seen["paired_with"].correct == (True, False)
+    assert seen["paired_with"].model == "emoji-teacher"
+    (row,) = json.loads(out.read_text())
+    assert row["paired_with"] == "teacher.json, row 0"
+    args = build_parser().parse_args(["eval", "--pair-with", str(saved), "--pair-row", "3"])
+    assert args.func(args) != 0
+    assert "has no row 3" in capsys.readouterr().err

@@ -9,10 +9,12 @@ from studio.core.models import ModelRef
 from studio.core.settings import LaneRecipe
 from studio.lab.evaluate import (
     EvalItem,
+    check_pairable,
     clustered_mean,
     evaluate,
     markdown_table,
     right_or_wrong,
+    saved_report,
     with_noises,
 )
 
@@ -81,3 +83,43 @@ def test_no_gap_is_claimed_against_a_first_model_of_other_items():
         first,
     )[0]
     assert other.gap_to_first is None and other.gap_se is None
+
+
+def test_a_saved_row_pairs_as_the_first_model_did(tmp_path):
+    import json
+
+    first = judged([0, 0, 0, 0])
+    path = tmp_path / "eval.json"
+    row = {**first.as_dict(), "correct": right_or_wrong(first.correct)}
+    path.write_text(json.dumps([{"model": "other"}, row]))
+    saved = saved_report(path, 1)
+    assert saved.correct == first.correct and saved.images == 4
+    assert saved.subgroup_accuracy == first.subgroup_accuracy
+    assert "eval.json, row 1" in saved.recipe
+    against_saved = judged([0, 1, 1, 1], saved)
+    against_first = judged([0, 1, 1, 1], first)
+    assert against_saved.gap_to_first == against_first.gap_to_first == pytest.approx(0.25)
+    assert against_saved.gap_se == against_first.gap_se
+    check_pairable(saved, ITEMS)
+    with pytest.raises(ValueError, match="judged 4 images and this eval makes 2"):
+        check_pairable(saved, ITEMS[:2])
+
+
+@pytest.mark.parametrize(
+    ("content", "row", "message"),
+    [
+        (None, 0, "not a readable"),
+        ("{not json", 0, "not a readable"),
+        ("[]", 0, "has no row 0"),
+        ('[{"model": "m"}]', 1, "has no row 1"),
+        ('[{"model": "m", "correct": ""}]', 0, "no verdicts"),
+        ('[{"model": "m", "correct": "10x"}]', 0, "no verdicts"),
+        ('[{"model": "m", "correct": "10"}]', 0, "missing or not a number"),
+    ],
+)
+def test_a_saved_row_that_cannot_be_paired_is_refused(tmp_path, content, row, message):
+    path = tmp_path / "eval.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        saved_report(path, row)
