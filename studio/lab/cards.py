@@ -166,6 +166,14 @@ Stored as a full pipeline folder (fp16 UNet, the teacher's scheduler config).
 """
 
 
+def _generator_updates(record: dict, warmup: int) -> str:
+    """How many of the run's steps updated the generator (its first `warmup` did not)."""
+    steps = record.get("run_step", record.get("step"))
+    if not isinstance(steps, int) or steps <= warmup:
+        return " (the generator not updated yet)" if isinstance(steps, int) else ""
+    return f" ({steps - warmup:,} of this run's {steps:,} steps updated the generator)"
+
+
 def sid_details(record: dict) -> str:
     """The SiD options a training record keeps, as one paragraph ("" for other methods)."""
     sid = record.get("sid")
@@ -174,7 +182,7 @@ def sid_details(record: dict) -> str:
     warmup = sid.get("fake_warmup") or 0
     fake_start = (
         f"fake score network from the teacher, trained alone for {warmup:,} updates on the "
-        "generator's samples before the generator's first"
+        f"generator's samples before the generator's first{_generator_updates(record, warmup)}"
         if warmup
         else "fake score network from the teacher"
     )

@@ -104,6 +104,13 @@ def test_sid_card_lists_the_options_of_the_training_record(tmp_path: Path):
     (folder / TRAINING_RECORD).write_text(json.dumps({**record, "sid": sid}))
     card = write_card(folder, "interim", "numbers").read_text()
     assert "trained alone for 400 updates on the generator's samples" in card
+    assert "(6,600 of this run's 7,000 steps updated the generator)" in card
+    (folder / TRAINING_RECORD).write_text(json.dumps({**record, "run_step": 250, "sid": sid}))
+    card = write_card(folder, "interim", "numbers").read_text()
+    assert "generator's first (the generator not updated yet);" in card
+    (folder / TRAINING_RECORD).write_text(json.dumps({**record, "run_step": 1000, "sid": sid}))
+    card = write_card(folder, "interim", "numbers").read_text()
+    assert "(600 of this run's 1,000 steps updated the generator)" in card
     assert "guidance 4.5 (SiD-LSG" not in card
     sid["fake_guidance"] = 4.5
     (folder / TRAINING_RECORD).write_text(json.dumps({**record, "sid": sid}))
