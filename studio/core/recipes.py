@@ -36,8 +36,8 @@ def _guidance_warnings(params: GenerationParams, guidance_distilled: bool) -> li
         found.append(NEGATIVE_IGNORED)
     if guidance_distilled and params.guidance_scale > 1:
         found.append(
-            f"CFG {params.guidance_scale:g} on a guidance-distilled model doubles the work and"
-            " over-saturates the image: guidance is built in, so use CFG 1."
+            f"CFG {params.guidance_scale:g} on a guidance-distilled model stacks guidance on the"
+            " guidance built in, at twice the work: its recipe is CFG 1."
         )
     if 0 < params.guidance_scale < 1:
         found.append(
