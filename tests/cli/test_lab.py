@@ -45,26 +45,33 @@ def test_train_refuses_an_init_from_that_is_no_teacher_export(tmp_path, capsys):
     assert "not an exported teacher folder" in capsys.readouterr().out
 
 
-def test_eval_passes_the_noises_on_and_writes_each_images_verdict(tmp_path, monkeypatch, capsys):
-    import json
-
+def evaluations(monkeypatch, correct: tuple[bool, ...]) -> dict:
+    """`studio eval` answering one report with these verdicts; what it was asked, filled in."""
     import studio.lab.eval_job as eval_job
-    from studio.cli import build_parser
     from studio.lab.evaluate import EvalReport
 
     seen: dict = {}
     report = EvalReport(
         model="emoji-teacher",
         recipe="r",
-        images=4,
-        subgroup_accuracy=0.5,
+        images=len(correct),
+        subgroup_accuracy=sum(correct) / len(correct),
         frechet_distance=1.0,
         seconds_per_image=0.1,
-        correct=(True, False, False, True),
+        correct=correct,
     )
     monkeypatch.setattr(
         eval_job, "evaluate_models", lambda names, **kw: seen.update(kw) or ([report], "table")
     )
+    return seen
+
+
+def test_eval_passes_the_noises_on_and_writes_each_images_verdict(tmp_path, monkeypatch, capsys):
+    import json
+
+    from studio.cli import build_parser
+
+    seen = evaluations(monkeypatch, (True, False, False, True))
     out = tmp_path / "eval.json"
     args = build_parser().parse_args(["eval", "--noises", "2", "--json", str(out)])
     assert args.func(args) == 0
@@ -80,23 +87,9 @@ def test_eval_passes_the_noises_on_and_writes_each_images_verdict(tmp_path, monk
 def test_eval_pairs_with_a_row_of_a_saved_file_or_says_why_not(tmp_path, monkeypatch, capsys):
     import json
 
-    import studio.lab.eval_job as eval_job
     from studio.cli import build_parser
-    from studio.lab.evaluate import EvalReport
 
-    seen: dict = {}
-    report = EvalReport(
-        model="emoji-shortcut",
-        recipe="r",
-        images=2,
-        subgroup_accuracy=1.0,
-        frechet_distance=1.0,
-        seconds_per_image=0.1,
-        correct=(True, True),
-    )
-    monkeypatch.setattr(
-        eval_job, "evaluate_models", lambda names, **kw: seen.update(kw) or ([report], "table")
-    )
+    seen = evaluations(monkeypatch, (True, True))
     saved = tmp_path / "teacher.json"
     teacher = {"model": "emoji-teacher", "recipe": "DPM++ 2M", "subgroup_accuracy": 0.5}
     saved.write_text(
