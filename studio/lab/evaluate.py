@@ -57,6 +57,7 @@ class EvalReport:
     accuracy_se: float | None = None
     gap_to_first: float | None = None
     gap_se: float | None = None
+    noises: int | None = None
     correct: tuple[bool, ...] = field(default=(), repr=False)
 
     def as_dict(self) -> dict:
@@ -93,6 +94,7 @@ def saved_report(path: Path, row: int = 0) -> EvalReport:
             frechet_distance=float(saved["frechet_distance"]),
             seconds_per_image=float(saved["seconds_per_image"]),
             accuracy_se=saved.get("accuracy_se"),
+            noises=saved.get("noises"),
             correct=tuple(c == "1" for c in verdicts),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -125,12 +127,23 @@ def eval_items(data: EmojiDataset) -> list[EvalItem]:
     ]
 
 
+def noises_of(items: list[EvalItem]) -> int:
+    """How many starting noises each prompt of `items` has (`with_noises`)."""
+    return len(items) // max(1, len({item.prompt for item in items}))
+
+
 def check_pairable(saved: EvalReport | None, items: list[EvalItem]) -> None:
-    """Refuse to pair with a saved row that judged another number of images than `items`."""
-    if saved is not None and saved.images != len(items):
+    """Refuse to pair with a saved row of other items than `items`: another number of images,
+    or (where the row says) another number of noises per prompt."""
+    if saved is None:
+        return
+    noises = noises_of(items)
+    if saved.images != len(items) or saved.noises not in (None, noises):
+        theirs = "" if saved.noises is None else f", {saved.noises} noises per prompt"
         raise ValueError(
-            f"The saved row judged {saved.images} images and this eval makes {len(items)}: "
-            "pair only runs with the same --limit and --noises."
+            f"The saved row judged {saved.images} images{theirs} and this eval makes "
+            f"{len(items)}, {noises} noises per prompt: pair only runs with the same --limit "
+            "and --noises."
         )
 
 
@@ -223,6 +236,7 @@ def evaluate(
         accuracy_se=accuracy_se,
         gap_to_first=gap,
         gap_se=gap_se,
+        noises=noises_of(items),
         correct=tuple(bool(c) for c in correct),
     )
     return report, images

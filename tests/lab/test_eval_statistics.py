@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -100,9 +102,16 @@ def test_a_saved_row_pairs_as_the_first_model_did(tmp_path):
     against_first = judged([0, 1, 1, 1], first)
     assert against_saved.gap_to_first == against_first.gap_to_first == pytest.approx(0.25)
     assert against_saved.gap_se == against_first.gap_se
+    assert first.noises == saved.noises == 2
     check_pairable(saved, ITEMS)
-    with pytest.raises(ValueError, match="judged 4 images and this eval makes 2"):
+    with pytest.raises(ValueError, match="4 images, 2 noises per prompt and this eval makes 2"):
         check_pairable(saved, ITEMS[:2])
+    four_prompts = [EvalItem(p, 0, i) for i, p in enumerate("abcd")]
+    with pytest.raises(ValueError, match="this eval makes 4, 1 noises per prompt"):
+        check_pairable(saved, four_prompts)  # as many images, other noises
+    check_pairable(
+        replace(saved, noises=None), ITEMS
+    )  # a file from before rows said their noises: size only
 
 
 @pytest.mark.parametrize(
