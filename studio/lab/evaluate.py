@@ -86,11 +86,12 @@ def saved_report(path: Path, row: int = 0) -> EvalReport:
     if not isinstance(verdicts, str) or not verdicts or set(verdicts) - {"0", "1"}:
         raise ValueError(f"{path}, row {row}: no verdicts (not written by `studio eval --json`).")
     try:
-        return EvalReport(
+        accuracy = float(saved["subgroup_accuracy"])
+        report = EvalReport(
             model=str(saved["model"]),
             recipe=f"{saved['recipe']} (saved: {Path(path).name}, row {row})",
             images=len(verdicts),
-            subgroup_accuracy=float(saved["subgroup_accuracy"]),
+            subgroup_accuracy=accuracy,
             frechet_distance=float(saved["frechet_distance"]),
             seconds_per_image=float(saved["seconds_per_image"]),
             accuracy_se=saved.get("accuracy_se"),
@@ -99,6 +100,12 @@ def saved_report(path: Path, row: int = 0) -> EvalReport:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}, row {row}: {exc!r} missing or not a number.") from exc
+    if abs(accuracy - verdicts.count("1") / len(verdicts)) > 1e-9:
+        raise ValueError(
+            f"{path}, row {row}: its accuracy ({100 * accuracy:.1f}%) is not its verdicts' "
+            f"({100 * verdicts.count('1') / len(verdicts):.1f}%): an edited row."
+        )
+    return report
 
 
 def clustered_mean(values: np.ndarray, prompts: list[str]) -> tuple[float, float | None]:

@@ -124,6 +124,12 @@ def test_a_saved_row_pairs_as_the_first_model_did(tmp_path):
         ('[{"model": "m", "correct": ""}]', 0, "no verdicts"),
         ('[{"model": "m", "correct": "10x"}]', 0, "no verdicts"),
         ('[{"model": "m", "correct": "10"}]', 0, "missing or not a number"),
+        (
+            '[{"model": "m", "recipe": "r", "correct": "10", "subgroup_accuracy": 0.6, '
+            '"frechet_distance": 1, "seconds_per_image": 1}]',
+            0,
+            r"accuracy \(60.0%\) is not its verdicts' \(50.0%\)",
+        ),
     ],
 )
 def test_a_saved_row_that_cannot_be_paired_is_refused(tmp_path, content, row, message):
