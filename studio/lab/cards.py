@@ -169,8 +169,10 @@ Stored as a full pipeline folder (fp16 UNet, the teacher's scheduler config).
 def _generator_updates(record: dict, warmup: int) -> str:
     """How many of the run's steps updated the generator (its first `warmup` did not)."""
     steps = record.get("run_step", record.get("step"))
-    if not isinstance(steps, int) or steps <= warmup:
-        return " (the generator not updated yet)" if isinstance(steps, int) else ""
+    if not isinstance(steps, int):
+        return ""
+    if steps <= warmup:
+        return " (the generator not updated yet)"
     return f" ({steps - warmup:,} of this run's {steps:,} steps updated the generator)"
 
 

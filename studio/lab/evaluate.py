@@ -100,10 +100,11 @@ def saved_report(path: Path, row: int = 0) -> EvalReport:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}, row {row}: {exc!r} missing or not a number.") from exc
-    if abs(accuracy - verdicts.count("1") / len(verdicts)) > 1e-9:
+    judged = verdicts.count("1") / len(verdicts)
+    if abs(accuracy - judged) > 1e-9:
         raise ValueError(
             f"{path}, row {row}: its accuracy ({100 * accuracy:.1f}%) is not its verdicts' "
-            f"({100 * verdicts.count('1') / len(verdicts):.1f}%): an edited row."
+            f"({100 * judged:.1f}%): an edited row."
         )
     return report
 
